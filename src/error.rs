@@ -1,0 +1,70 @@
+//! The crate's one error type. A call that returns an error leaves the system exactly as
+//! it was (principle 5 of `DESIGN.md`).
+
+use std::fmt;
+
+/// Everything a public call can refuse. Kernel errno equivalents are noted per variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The slot id can never name a slot: 0, or beyond the virtual space (-EINVAL).
+    InvalidSlot,
+    /// The slot is free: nothing was allocated there (-ENOENT).
+    NotAllocated,
+    /// The slot already holds a folio in the swap cache (-EEXIST).
+    AlreadyCached,
+    /// The operation needs a folio in the swap cache and there is none.
+    NotCached,
+    /// No backend holds the slot's data, so the folio may not leave the cache.
+    NotBacked,
+    /// A large-folio range is not uniform (count, zero flag or memcg differ) (-EBUSY).
+    Busy,
+    /// The swap count would pass `u32::MAX`.
+    CountOverflow,
+    /// A `put` on a slot whose count is already 0.
+    CountUnderflow,
+    /// The folio id does not fit the table word's PFN field, or is not aligned to its order.
+    InvalidFolio,
+    /// No such memcg.
+    InvalidMemcg,
+    /// The memcg is offline.
+    MemcgOffline,
+    /// No such device.
+    InvalidDevice,
+    /// No room: the devices (or the virtual space) are full (-ENOSPC).
+    DeviceFull,
+    /// A page buffer of the wrong size.
+    BadPage,
+    /// `set_tick` asked to move the logical clock backwards.
+    ClockBackwards,
+    /// Proactive writeback wrote less than asked (-EAGAIN).
+    Again { written: u64 },
+    /// An argument out of its range; the text names it (-EINVAL).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidSlot => f.write_str("invalid swap slot"),
+            Self::NotAllocated => f.write_str("swap slot not allocated"),
+            Self::AlreadyCached => f.write_str("swap slot already in the swap cache"),
+            Self::NotCached => f.write_str("swap slot not in the swap cache"),
+            Self::NotBacked => f.write_str("no backend holds the slot's data"),
+            Self::Busy => f.write_str("large folio range is not uniform"),
+            Self::CountOverflow => f.write_str("swap count overflow"),
+            Self::CountUnderflow => f.write_str("swap count is already zero"),
+            Self::InvalidFolio => f.write_str("folio id does not fit the swap table"),
+            Self::InvalidMemcg => f.write_str("no such memory cgroup"),
+            Self::MemcgOffline => f.write_str("memory cgroup is offline"),
+            Self::InvalidDevice => f.write_str("no such swap device"),
+            Self::DeviceFull => f.write_str("no swap space left"),
+            Self::BadPage => f.write_str("page buffer has the wrong size"),
+            Self::ClockBackwards => f.write_str("logical clock may not move backwards"),
+            Self::Again { written } => write!(f, "wrote {written} bytes, fewer than asked"),
+            Self::Invalid(what) => write!(f, "invalid argument: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

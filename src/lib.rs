@@ -1,0 +1,52 @@
+//! # vswap — the Linux swap subsystem of 2026, in userspace
+//!
+//! A model of the swap table with lock-free, dynamically allocated clusters; virtual swap
+//! slots; the swap cache; and (as the crate grows) physical devices, zswap and memcg
+//! charging. See `DESIGN.md` for the layers and `API.md` for this facade's contract.
+//!
+//! ```
+//! use vswap::*;
+//! let sys = SwapSystem::new(Config::default())?;
+//! let slot = sys.alloc(0, MemcgId::ROOT, FolioId(42), 0)?;   // folio_alloc_swap
+//! assert_eq!(sys.dup(slot)?, 1);                             // a PTE maps the entry
+//! sys.swap_cache_del(slot, Shadow(7))?;                      // reclaimed: shadow left
+//! assert!(matches!(sys.state(slot)?, SlotState::SwappedOut { count: 1, .. }));
+//! assert_eq!(sys.put(slot)?, 0);                             // the PTE is zapped: freed
+//! assert_eq!(sys.state(slot)?, SlotState::Free);
+//! # Ok::<(), vswap::Error>(())
+//! ```
+//!
+//! Layers (one module each): [`entry`] (the packed words), [`table`] (clusters, the
+//! directory, the allocator, count and cache), the facade [`SwapSystem`]. The `sync`
+//! module is the `std`/`loom` facade; `epoch` holds the per-system reclamation.
+//!
+//! ## Features
+//! * `loom` — with `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"`, the crate's atomics,
+//!   locks and reclamation run on loom, so a downstream loom model explores this crate's
+//!   interleavings too. `--cfg loom` without the feature leaves the crate on `std`.
+//! * `arbitrary` — `Arbitrary` for the public value types and for [`op::Op`].
+//! * `model` — the reference model ([`model::Model`]) and the differential
+//!   [`model::Harness`], for downstream fuzzers.
+//! * `sim` (default) — the `vswap-sim` binary.
+
+pub mod entry;
+mod config;
+mod epoch;
+mod error;
+mod ids;
+#[cfg(feature = "model")]
+pub mod model;
+pub mod op;
+mod stat;
+mod sync;
+mod system;
+pub mod table;
+
+pub use config::{Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
+pub use error::Error;
+pub use ids::{Backing, DeviceId, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
+pub use stat::{Footprint, GlobalStat};
+pub use system::{Pinned, SwapSystem};
+
+/// Bytes per page (`PAGE_SIZE`).
+pub const PAGE_SIZE: usize = 4096;

@@ -1,0 +1,253 @@
+//! `SwapSystem`: the facade a simulator calls (`API.md`). This part covers the slot
+//! lifecycle on the virtual swap space: `folio_alloc_swap`, `folio_dup_swap`,
+//! `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`, the swap cache and
+//! lookups. Every call validates its arguments first; an error leaves the state as it was.
+
+use crate::config::Config;
+use crate::entry::{TableEntry, word};
+use crate::epoch::{Bytes, SharedBytes};
+use crate::error::Error;
+use crate::ids::{Backing, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
+use crate::stat::{Footprint, GlobalStat};
+use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::table::cluster::Cluster;
+use crate::table::space::{MAX_CLUSTERS, Space};
+use crossbeam_epoch::Guard;
+
+/// The swap subsystem of one simulated machine. `Send + Sync`; every method takes `&self`.
+pub struct SwapSystem {
+    cfg: Config,
+    vspace: Space,
+    tick: AtomicU64,
+    bytes: SharedBytes,
+}
+
+impl std::fmt::Debug for SwapSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwapSystem").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl SwapSystem {
+    /// A system with an empty virtual swap space (the boot-time vswap device).
+    pub fn new(cfg: Config) -> Result<Self, Error> {
+        if !(2..=9).contains(&cfg.cluster_shift) {
+            return Err(Error::Invalid("cluster_shift must be in 2..=9"));
+        }
+        if cfg.cpus == 0 || cfg.cpus > 4096 {
+            return Err(Error::Invalid("cpus must be in 1..=4096"));
+        }
+        if cfg.zswap.max_pool_percent > 100 || cfg.zswap.accept_threshold_percent > 100 {
+            return Err(Error::Invalid("zswap percentages must be at most 100"));
+        }
+        let bytes: SharedBytes = Arc::new(Bytes::default());
+        let vspace = Space::dynamic(cfg.cluster_shift, cfg.cpus, bytes.clone());
+        Ok(Self { cfg, vspace, tick: AtomicU64::new(0), bytes })
+    }
+
+    /// The configuration the system was built with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Advance the logical clock to `t` (never backwards: `Error::ClockBackwards`).
+    pub fn set_tick(&self, t: Tick) -> Result<(), Error> {
+        let mut now = self.tick.load(Ordering::Acquire);
+        loop {
+            if t < now {
+                return Err(Error::ClockBackwards);
+            }
+            match self.tick.compare_exchange_weak(now, t, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    /// The logical clock.
+    pub fn tick(&self) -> Tick {
+        self.tick.load(Ordering::Acquire)
+    }
+
+    /// Slots per cluster.
+    pub fn cluster_slots(&self) -> u64 {
+        1 << self.cfg.cluster_shift
+    }
+
+    /// One past the largest slot id the virtual space can hold.
+    pub fn slot_limit(&self) -> u64 {
+        MAX_CLUSTERS << self.cfg.cluster_shift
+    }
+
+    /// The largest folio order `alloc` takes (a whole cluster).
+    pub fn max_order(&self) -> u32 {
+        self.cfg.cluster_shift
+    }
+
+    fn check_memcg(&self, cg: MemcgId) -> Result<(), Error> {
+        if cg == MemcgId::ROOT { Ok(()) } else { Err(Error::InvalidMemcg) }
+    }
+
+    /// `folio_alloc_swap`: allocate `2^order` naturally aligned slots for the folio `folio`
+    /// of memcg `cg`, with the folio in the swap cache and count 0. Returns the head slot.
+    /// `cpu` picks the per-CPU cluster cache (`0..config.cpus`).
+    pub fn alloc(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32) -> Result<VSlot, Error> {
+        if cpu >= self.cfg.cpus {
+            return Err(Error::Invalid("cpu index out of range"));
+        }
+        if order > self.cfg.cluster_shift {
+            return Err(Error::Invalid("order above the maximum"));
+        }
+        if folio.0 > FolioId::MAX || folio.0 & ((1 << order) - 1) != 0 {
+            return Err(Error::InvalidFolio);
+        }
+        self.check_memcg(cg)?;
+        let w = TableEntry::Cached { pfn: folio.0, order: order as u8, count: 0, zero: false, locked: false }
+            .encode()
+            .map_err(|_| Error::InvalidFolio)?;
+        self.vspace.alloc(cpu, order, w, cg.raw()).map(VSlot::from_raw).ok_or(Error::DeviceFull)
+    }
+
+    /// Split a slot into (cluster index, offset), rejecting ids that can never be live.
+    fn locate(&self, slot: VSlot) -> Result<(u64, usize), Error> {
+        let idx = slot.raw() >> self.cfg.cluster_shift;
+        if idx == 0 || idx >= MAX_CLUSTERS {
+            return Err(Error::InvalidSlot);
+        }
+        Ok((idx, (slot.raw() & (self.cluster_slots() - 1)) as usize))
+    }
+
+    /// Run `f` on the slot's cluster, pinned; a missing cluster is `NotAllocated`.
+    fn with_slot<R>(&self, slot: VSlot, f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>) -> Result<R, Error> {
+        let (idx, off) = self.locate(slot)?;
+        let g = self.vspace.reclaim.pin();
+        let c = self.vspace.get(idx, &g).ok_or(Error::NotAllocated)?;
+        f(c, off, &g)
+    }
+
+    /// `folio_dup_swap` for one slot: a PTE now holds the entry. Returns the new count.
+    /// From 0 only while cached; `CountOverflow` past `u32::MAX`.
+    pub fn dup(&self, slot: VSlot) -> Result<u32, Error> {
+        self.with_slot(slot, |c, off, g| self.vspace.dup(c, off, g))
+    }
+
+    /// A reference dropped (`folio_put_swap` / `swap_put_entries_direct`). Returns the
+    /// count left. A swapped-out slot reaching 0 is freed; a cached one stays cached
+    /// until `release` or `swap_cache_del`.
+    pub fn put(&self, slot: VSlot) -> Result<u32, Error> {
+        self.with_slot(slot, |c, off, g| self.vspace.put(c, off, g))
+    }
+
+    /// `folio_free_swap`: drop the cached folio covering `slot` when none of its slots
+    /// has a count. Ok(true): the slots are free; Ok(false): still referenced, unchanged.
+    pub fn release(&self, slot: VSlot) -> Result<bool, Error> {
+        self.with_slot(slot, |c, off, g| self.vspace.release(c, off, g))
+    }
+
+    /// `swap_cache_add_folio` (order 0, as vswap entries are added on swap-in): put
+    /// `folio` in the swap cache at a swapped-out slot; count and zero flag are kept.
+    pub fn swap_cache_add(&self, slot: VSlot, folio: FolioId) -> Result<(), Error> {
+        self.swap_cache_add_folio(slot, folio, 0)
+    }
+
+    /// `swap_cache_add_folio` for a folio of `2^order` pages at the aligned range from
+    /// `slot`: every slot must be swapped out with the same zero flag and memcg (`Busy`).
+    pub fn swap_cache_add_folio(&self, slot: VSlot, folio: FolioId, order: u32) -> Result<(), Error> {
+        if order > self.cfg.cluster_shift || slot.raw() & ((1 << order) - 1) != 0 {
+            return Err(Error::Invalid("order above the maximum or slot not aligned to it"));
+        }
+        if folio.0 > FolioId::MAX || folio.0 & ((1 << order) - 1) != 0 {
+            return Err(Error::InvalidFolio);
+        }
+        self.with_slot(slot, |c, off, _| self.vspace.cache_add(c, off, folio.0, order))
+    }
+
+    /// `__swap_cache_del_folio`: drop the folio covering `slot` from the swap cache,
+    /// leaving `shadow` where a count remains and freeing the slots without one.
+    pub fn swap_cache_del(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
+        self.with_slot(slot, |c, off, g| self.vspace.cache_del(c, off, shadow.0, g))
+    }
+
+    /// What the slot holds now. A slot of a cluster that does not exist is `Free`.
+    pub fn state(&self, slot: VSlot) -> Result<SlotState, Error> {
+        let (idx, off) = self.locate(slot)?;
+        let g = self.vspace.reclaim.pin();
+        Ok(self.state_in(idx, off, &g))
+    }
+
+    fn state_in(&self, idx: u64, off: usize, g: &Guard) -> SlotState {
+        let Some(c) = self.vspace.get(idx, g) else { return SlotState::Free };
+        let (w, count) = self.vspace.count_of(c, off, g);
+        match TableEntry::decode(word::unlocked(w)) {
+            Ok(TableEntry::Cached { pfn, .. }) => SlotState::Cached { folio: FolioId(pfn), count },
+            Ok(TableEntry::Shadow { shadow, zero, .. }) => {
+                let backing = if zero {
+                    Backing::Zero
+                } else {
+                    match c.backend_of(off, g) {
+                        crate::entry::BackendEntry::None => Backing::None,
+                        crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
+                        crate::entry::BackendEntry::Phys { device, .. } => Backing::Device(crate::ids::DeviceId(device)),
+                    }
+                };
+                SlotState::SwappedOut { shadow: Shadow(shadow), count, backing }
+            }
+            _ => SlotState::Free,
+        }
+    }
+
+    /// The memcg recorded for an allocated slot (`lookup_swap_cgroup_id`, read from the
+    /// cluster's memcg table); None for a free slot.
+    pub fn memcg_of(&self, slot: VSlot) -> Result<Option<MemcgId>, Error> {
+        let (idx, off) = self.locate(slot)?;
+        let g = self.vspace.reclaim.pin();
+        let Some(c) = self.vspace.get(idx, &g) else { return Ok(None) };
+        let id = c.memcg[off].load(Ordering::Acquire);
+        Ok((c.table[off].load(Ordering::Acquire) != 0 && id != 0).then_some(MemcgId::from_raw(id)))
+    }
+
+    /// Pin once for many lookups (a simulator scanning its page tables).
+    pub fn pin(&self) -> Pinned<'_> {
+        Pinned { sys: self, guard: self.vspace.reclaim.pin() }
+    }
+
+    /// Return every per-CPU cached cluster to the lists (empty ones are freed), as CPU
+    /// hot-unplug drains `percpu_swap_cluster`. Afterwards an empty space holds no cluster.
+    pub fn drain_cpu_caches(&self) {
+        self.vspace.drain_percpu();
+    }
+
+    /// Counters and gauges. The table gauges are summed over live clusters (cold path).
+    pub fn stat(&self) -> GlobalStat {
+        let (used, live) = self.table_gauges();
+        GlobalStat { vslots_in_use: used, clusters_live: live, ..GlobalStat::default() }
+    }
+
+    fn table_gauges(&self) -> (u64, u64) {
+        let g = self.vspace.reclaim.pin();
+        let mut used = 0;
+        self.vspace.for_each(&g, |c| used += c.meta().count);
+        (used, self.vspace.live())
+    }
+
+    /// The crate's metadata bytes, from its own allocation accounting.
+    pub fn footprint(&self) -> Footprint {
+        let (used, live) = self.table_gauges();
+        let own = std::mem::size_of::<Self>();
+        Footprint { heap_bytes: (self.bytes.get() + own) as u64, vslots_in_use: used, clusters_live: live }
+    }
+}
+
+/// An epoch pin held across many lookups: `state` here costs one atomic load per level.
+pub struct Pinned<'a> {
+    sys: &'a SwapSystem,
+    guard: Guard,
+}
+
+impl Pinned<'_> {
+    /// `SwapSystem::state` under this pin.
+    pub fn state(&self, slot: VSlot) -> Result<SlotState, Error> {
+        let (idx, off) = self.sys.locate(slot)?;
+        Ok(self.sys.state_in(idx, off, &self.guard))
+    }
+}

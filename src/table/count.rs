@@ -1,0 +1,222 @@
+//! The swap count (`folio_dup_swap` / `swap_put_entries_direct`, phase III+ semantics).
+//!
+//! Inline counts below `COUNT_MAX - 1` move by one CAS on the table word, lock-free. The
+//! crossing into and out of the extension table, and every change while the inline field
+//! holds the `COUNT_MAX` sentinel, run under the cluster lock (`ci->lock`), exactly where
+//! the kernel takes it. Invariants (kernel-notes §1.4):
+//! * `ext[off] != 0` ⇔ inline == `COUNT_MAX`, and then `ext[off] >= COUNT_MAX` is the count;
+//! * the extension table exists ⇔ some slot of the cluster has `ext[off] != 0`; it is
+//!   retired through the epoch when its last such slot leaves it;
+//! * dup from 0 only while cached (a Shadow always has count >= 1); a put that takes an
+//!   uncached slot to 0 frees it.
+//!
+//! Lock-free readers take the sentinel, read `ext[off]` under the epoch, and re-check the
+//! word; a torn pair is retried.
+
+use super::cluster::{Cluster, ExtTable};
+use super::space::Space;
+use crate::entry::{COUNT_MAX, word};
+use crate::error::Error;
+use crate::sync::{AtomicU32, Ordering, lock, spin_loop};
+use crossbeam_epoch::{Guard, Owned, Shared};
+
+/// Classify a word for a count operation.
+fn countable(w: u64) -> Result<(), Error> {
+    if w == 0 {
+        Err(Error::NotAllocated)
+    } else if !word::is_cached(w) && !word::is_shadow(w) {
+        Err(Error::InvalidSlot)
+    } else {
+        Ok(())
+    }
+}
+
+impl Space {
+    /// The real count of slot `off`, given its current word.
+    pub(crate) fn count_of(&self, c: &Cluster, off: usize, g: &Guard) -> (u64, u32) {
+        loop {
+            let w = c.table[off].load(Ordering::Acquire);
+            let inline = word::count(w);
+            if inline != COUNT_MAX || w == 0 || !(word::is_cached(w) || word::is_shadow(w)) {
+                return (w, u32::from(inline));
+            }
+            // SAFETY: the extension table is retired through the epoch `g` pins.
+            let ext = unsafe { c.ext.load(Ordering::Acquire, g).as_ref() };
+            let e = ext.map_or(0, |t| t.counts[off].load(Ordering::Acquire));
+            if e >= u32::from(COUNT_MAX) && c.table[off].load(Ordering::Acquire) == w {
+                return (w, e);
+            }
+            spin_loop();
+        }
+    }
+
+    /// `folio_dup_swap` for one slot: count + 1, the new count.
+    pub(crate) fn dup(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let slot = &c.table[off];
+        let mut w = slot.load(Ordering::Acquire);
+        loop {
+            countable(w)?;
+            if word::is_locked(w) {
+                spin_loop();
+                w = slot.load(Ordering::Acquire);
+                continue;
+            }
+            let n = word::count(w);
+            if n + 1 >= COUNT_MAX {
+                return self.dup_ext(c, off, g);
+            }
+            match slot.compare_exchange_weak(w, word::with_count(w, n + 1), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(u32::from(n) + 1),
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    fn dup_ext(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let _ci = lock(&c.lock);
+        let slot = &c.table[off];
+        loop {
+            let w = slot.load(Ordering::Acquire);
+            countable(w)?;
+            if word::is_locked(w) {
+                spin_loop();
+                continue;
+            }
+            let n = word::count(w);
+            if n + 1 < COUNT_MAX {
+                if slot.compare_exchange(w, word::with_count(w, n + 1), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    return Ok(u32::from(n) + 1);
+                }
+                continue;
+            }
+            let ext = self.ext_table(c, g);
+            if n == COUNT_MAX {
+                let e = ext.counts[off].load(Ordering::Relaxed);
+                if e == u32::MAX {
+                    return Err(Error::CountOverflow);
+                }
+                ext.counts[off].store(e + 1, Ordering::Release);
+                return Ok(e + 1);
+            }
+            // n == COUNT_MAX - 1: move into the extension table.
+            ext.counts[off].store(u32::from(COUNT_MAX), Ordering::Release);
+            match slot.compare_exchange(w, word::with_count(w, COUNT_MAX), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    ext.used.fetch_add(1, Ordering::Relaxed);
+                    return Ok(u32::from(COUNT_MAX));
+                }
+                Err(_) => {
+                    ext.counts[off].store(0, Ordering::Release);
+                    self.ext_maybe_free(c, g);
+                }
+            }
+        }
+    }
+
+    /// The cluster's extension table, allocated if missing (cluster lock held).
+    fn ext_table<'g>(&self, c: &Cluster, g: &'g Guard) -> &'g ExtTable {
+        let p = c.ext.load(Ordering::Acquire, g);
+        // SAFETY: installed and removed only under the cluster lock, which the caller holds.
+        if let Some(t) = unsafe { p.as_ref() } {
+            return t;
+        }
+        let t = ExtTable { counts: (0..c.nr()).map(|_| AtomicU32::new(0)).collect(), used: AtomicU32::new(0) };
+        self.bytes.add(ext_bytes(c.nr()));
+        let p = Owned::new(t).into_shared(g);
+        c.ext.store(p, Ordering::Release);
+        // SAFETY: just installed; only this lock holder could remove it.
+        unsafe { p.deref() }
+    }
+
+    /// Retire the extension table if no slot uses it (cluster lock held).
+    fn ext_maybe_free(&self, c: &Cluster, g: &Guard) {
+        let p = c.ext.load(Ordering::Acquire, g);
+        // SAFETY: as in `ext_table`.
+        let Some(t) = (unsafe { p.as_ref() }) else { return };
+        if t.used.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        c.ext.store(Shared::null(), Ordering::Release);
+        let bytes = self.bytes.clone();
+        let nr = c.nr();
+        // SAFETY: unlinked under the cluster lock; readers that loaded it are pinned.
+        let owned = unsafe { p.into_owned() }.into_box();
+        self.reclaim.retire(g, owned, move || bytes.sub(ext_bytes(nr)));
+    }
+
+    /// One reference dropped: count - 1, the count left. An uncached slot reaching 0 is
+    /// freed (`swap_put_entries_direct`); a cached one stays cached for `release`.
+    pub(crate) fn put(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let slot = &c.table[off];
+        let mut w = slot.load(Ordering::Acquire);
+        loop {
+            countable(w)?;
+            if word::is_locked(w) {
+                spin_loop();
+                w = slot.load(Ordering::Acquire);
+                continue;
+            }
+            let n = word::count(w);
+            if n == 0 {
+                return Err(Error::CountUnderflow);
+            }
+            if n == COUNT_MAX {
+                return self.put_ext(c, off, g);
+            }
+            let new = if n == 1 && word::is_shadow(w) { 0 } else { word::with_count(w, n - 1) };
+            match slot.compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if new == 0 {
+                        self.free_range(c, off, 0, g);
+                    }
+                    return Ok(u32::from(n) - 1);
+                }
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    fn put_ext(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let guard = lock(&c.lock);
+        let w = c.table[off].load(Ordering::Acquire);
+        if word::count(w) != COUNT_MAX || word::is_locked(w) {
+            drop(guard);
+            return self.put(c, off, g);
+        }
+        let ext = self.ext_table(c, g);
+        let e = ext.counts[off].load(Ordering::Relaxed);
+        debug_assert!(e >= u32::from(COUNT_MAX));
+        if e > u32::from(COUNT_MAX) {
+            ext.counts[off].store(e - 1, Ordering::Release);
+            return Ok(e - 1);
+        }
+        // Leave the extension table: inline COUNT_MAX - 1. Only cache transitions change
+        // the word meanwhile, and they keep the count.
+        loop {
+            let w = c.table[off].load(Ordering::Acquire);
+            debug_assert_eq!(word::count(w), COUNT_MAX);
+            if word::is_locked(w) {
+                spin_loop();
+                continue;
+            }
+            let new = word::with_count(w, COUNT_MAX - 1);
+            if c.table[off].compare_exchange(w, new, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                break;
+            }
+        }
+        ext.counts[off].store(0, Ordering::Release);
+        ext.used.fetch_sub(1, Ordering::Relaxed);
+        self.ext_maybe_free(c, g);
+        Ok(u32::from(COUNT_MAX) - 1)
+    }
+
+    /// The words of `1 << order` slots at `off` were just set Free: release the rest.
+    pub(crate) fn free_range(&self, c: &Cluster, off: usize, order: u32, g: &Guard) {
+        let after = c.free_slots(off, order, self.dynamic, g);
+        self.after_free(c, after, g);
+    }
+}
+
+fn ext_bytes(nr: usize) -> usize {
+    std::mem::size_of::<ExtTable>() + nr * 4
+}
