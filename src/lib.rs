@@ -29,14 +29,16 @@
 //!   [`model::Harness`], for downstream fuzzers.
 //! * `sim` (default) — the `vswap-sim` binary.
 
-pub mod entry;
 mod config;
+pub mod entry;
 mod epoch;
 mod error;
 mod ids;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod op;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod stat;
 mod sync;
 mod system;
@@ -47,6 +49,11 @@ pub use error::Error;
 pub use ids::{Backing, DeviceId, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
 pub use stat::{Footprint, GlobalStat};
 pub use system::{Pinned, SwapSystem};
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// Bytes per page (`PAGE_SIZE`).
 pub const PAGE_SIZE: usize = 4096;

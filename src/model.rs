@@ -82,7 +82,12 @@ impl Model {
 
     /// Apply `op` to the model. For `Alloc`, `real` is what the system returned, so the
     /// model can adopt the slot it picked; it errs if that slot is impossible.
-    pub fn apply(&mut self, op: &Op, live: &[VSlot], real: &Result<Outcome, Error>) -> Result<Result<Outcome, Error>, String> {
+    pub fn apply(
+        &mut self,
+        op: &Op,
+        live: &[VSlot],
+        real: &Result<Outcome, Error>,
+    ) -> Result<Result<Outcome, Error>, String> {
         Ok(match *op {
             Op::Alloc { cpu, memcg, folio, order } => {
                 let order = u32::from(order);

@@ -118,7 +118,11 @@ impl SwapSystem {
     }
 
     /// Run `f` on the slot's cluster, pinned; a missing cluster is `NotAllocated`.
-    fn with_slot<R>(&self, slot: VSlot, f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>) -> Result<R, Error> {
+    fn with_slot<R>(
+        &self,
+        slot: VSlot,
+        f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let (idx, off) = self.locate(slot)?;
         let g = self.vspace.reclaim.pin();
         let c = self.vspace.get(idx, &g).ok_or(Error::NotAllocated)?;
@@ -187,7 +191,9 @@ impl SwapSystem {
                     match c.backend_of(off, g) {
                         crate::entry::BackendEntry::None => Backing::None,
                         crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
-                        crate::entry::BackendEntry::Phys { device, .. } => Backing::Device(crate::ids::DeviceId(device)),
+                        crate::entry::BackendEntry::Phys { device, .. } => {
+                            Backing::Device(crate::ids::DeviceId(device))
+                        }
                     }
                 };
                 SlotState::SwappedOut { shadow: Shadow(shadow), count, backing }
@@ -215,6 +221,13 @@ impl SwapSystem {
     /// hot-unplug drains `percpu_swap_cluster`. Afterwards an empty space holds no cluster.
     pub fn drain_cpu_caches(&self) {
         self.vspace.drain_percpu();
+    }
+
+    /// `rcu_barrier`: run the reclamation of retired clusters and tables that no reader
+    /// can reach any more. Retired memory is otherwise freed in batches as lookups pin and
+    /// unpin; `footprint` counts it until then. Best effort while other threads are pinned.
+    pub fn rcu_barrier(&self) {
+        self.vspace.rcu_barrier(8);
     }
 
     /// Counters and gauges. The table gauges are summed over live clusters (cold path).

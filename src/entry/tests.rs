@@ -10,11 +10,15 @@ fn table_entry() -> impl Strategy<Value = TableEntry> {
     prop_oneof![
         Just(TableEntry::Free),
         Just(TableEntry::Bad),
-        (0..=mask(SHADOW_BITS), 0..=COUNT_MAX, any::<bool>())
-            .prop_map(|(shadow, count, zero)| TableEntry::Shadow { shadow, count, zero }),
+        (0..=mask(SHADOW_BITS), 0..=COUNT_MAX, any::<bool>()).prop_map(|(shadow, count, zero)| TableEntry::Shadow {
+            shadow,
+            count,
+            zero
+        }),
         (0..=mask(PFN_BITS), 0..=MAX_ORDER, 0..=COUNT_MAX, any::<bool>(), any::<bool>())
             .prop_map(|(pfn, order, count, zero, locked)| TableEntry::Cached { pfn, order, count, zero, locked }),
-        (0..=mask(POINTER_BITS), any::<bool>()).prop_map(|(vslot, cache_only)| TableEntry::Pointer { vslot, cache_only }),
+        (0..=mask(POINTER_BITS), any::<bool>())
+            .prop_map(|(vslot, cache_only)| TableEntry::Pointer { vslot, cache_only }),
     ]
 }
 
@@ -61,7 +65,8 @@ fn kinds_are_told_apart_in_the_kernels_order() {
 fn count_and_zero_flag_sit_in_the_top_five_bits() {
     let w = TableEntry::Shadow { shadow: 0, count: COUNT_MAX, zero: true }.encode().unwrap();
     assert_eq!(w >> 59, 0b11111, "COUNT bits 63..60 and Z bit 59, as on x86_64");
-    let w = TableEntry::Cached { pfn: mask(PFN_BITS), order: 0, count: 1, zero: false, locked: false }.encode().unwrap();
+    let w =
+        TableEntry::Cached { pfn: mask(PFN_BITS), order: 0, count: 1, zero: false, locked: false }.encode().unwrap();
     assert_eq!(w >> 60, 1);
     assert_eq!(w & 0b11, 0b10);
     assert_eq!((w >> 2) & mask(PFN_BITS), mask(PFN_BITS));
@@ -80,7 +85,10 @@ fn fields_one_past_their_width_are_refused() {
         assert_eq!(e.encode(), Err(CodecError::FieldOverflow), "{e:?}");
     }
     assert_eq!(BackendEntry::Phys { device: 32, offset: 0 }.encode(), Err(CodecError::FieldOverflow));
-    assert_eq!(BackendEntry::Phys { device: 0, offset: mask(OFFSET_BITS) + 1 }.encode(), Err(CodecError::FieldOverflow));
+    assert_eq!(
+        BackendEntry::Phys { device: 0, offset: mask(OFFSET_BITS) + 1 }.encode(),
+        Err(CodecError::FieldOverflow)
+    );
     assert_eq!(BackendEntry::Zswap { handle: mask(HANDLE_BITS) + 1 }.encode(), Err(CodecError::FieldOverflow));
     assert_eq!(BackendEntry::decode(0b011), Err(CodecError::UnknownTag));
     assert_eq!(BackendEntry::decode(0b1000), Err(CodecError::UnknownTag));
@@ -92,7 +100,10 @@ fn word_helpers_keep_count_and_zero_across_cache_transitions() {
     let shadow = word::shadow_from(cached, 0x1234);
     assert_eq!(TableEntry::decode(shadow), Ok(TableEntry::Shadow { shadow: 0x1234, count: 3, zero: true }));
     let back = word::cached_from(shadow, 99, 0);
-    assert_eq!(TableEntry::decode(back), Ok(TableEntry::Cached { pfn: 99, order: 0, count: 3, zero: true, locked: false }));
+    assert_eq!(
+        TableEntry::decode(back),
+        Ok(TableEntry::Cached { pfn: 99, order: 0, count: 3, zero: true, locked: false })
+    );
     assert_eq!(word::count(word::with_count(back, 14)), 14);
     assert!(word::is_locked(word::locked(back)) && !word::is_locked(word::unlocked(word::locked(back))));
 }

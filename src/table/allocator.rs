@@ -96,7 +96,9 @@ impl Space {
         if order == 0 {
             for hi in 1..self.orders() as usize {
                 for (list, flag) in [(true, FRAG), (false, NONFULL)] {
-                    let pop = |l: &mut super::space::Lists| if list { l.frag[hi].pop_front() } else { l.nonfull[hi].pop_front() };
+                    let pop = |l: &mut super::space::Lists| {
+                        if list { l.frag[hi].pop_front() } else { l.nonfull[hi].pop_front() }
+                    };
                     while let Some(got) = self.try_list(g, pop, flag, None, 0) {
                         if let Some(hit) = got {
                             return Some(hit);

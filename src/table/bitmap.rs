@@ -86,6 +86,7 @@ impl ClusterBitmap {
     }
 
     /// Set bit `i` for good (a Bad slot at swapon).
+    #[cfg_attr(not(test), allow(dead_code, reason = "physical devices (swapon) use it next"))]
     pub(crate) fn set(&self, i: usize) {
         self.words[i / 64].fetch_or(1 << (i % 64), Ordering::AcqRel);
     }

@@ -24,7 +24,13 @@ fn check(w: u64) {
 
 impl Space {
     /// Lock `nr` slots from `head` for a large-folio transition, each passing `ok`.
-    fn lock_range(&self, c: &Cluster, head: usize, nr: usize, ok: impl Fn(u64) -> Result<(), Error>) -> Result<(), Error> {
+    fn lock_range(
+        &self,
+        c: &Cluster,
+        head: usize,
+        nr: usize,
+        ok: impl Fn(u64) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         for i in head..head + nr {
             loop {
                 let w = c.table[i].load(Ordering::Acquire);
@@ -70,7 +76,10 @@ impl Space {
                 single(w)?;
                 let new = word::cached_from(w, pfn, 0);
                 match c.table[off].compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => return Ok(check(new)),
+                    Ok(_) => {
+                        check(new);
+                        return Ok(());
+                    }
                     Err(now) => w = now,
                 }
             }

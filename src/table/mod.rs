@@ -11,3 +11,6 @@ mod count;
 pub(crate) mod space;
 
 pub use bitmap::ClusterBitmap;
+
+#[cfg(test)]
+mod tests;

@@ -52,6 +52,7 @@ pub(crate) struct Lists {
     free_idx: BTreeSet<u64>,
     next_idx: u64,
     leaf_live: Vec<u32>,
+    mid_live: Vec<u32>,
     pub live: u64,
 }
 
@@ -73,6 +74,7 @@ impl Space {
 
     /// A physical device of `slots` slots: all clusters created now, on the free list;
     /// slot 0 (the swap header) is marked Bad and counted, as at swapon.
+    #[cfg_attr(not(test), allow(dead_code, reason = "physical devices (swapon) use it next"))]
     pub(crate) fn fixed(shift: u32, cpus: usize, slots: u64, bytes: SharedBytes) -> Self {
         let n = slots.div_ceil(1 << shift).min(MAX_CLUSTERS);
         let s = Self::with(shift, cpus, false, n, bytes);
@@ -111,6 +113,7 @@ impl Space {
             free_idx: BTreeSet::new(),
             next_idx: if dynamic { 1 } else { fixed_clusters },
             leaf_live: Vec::new(),
+            mid_live: Vec::new(),
             live: 0,
         };
         bytes.add(FAN * 8 + cpus * orders * 8 + orders * 2 * 32);
@@ -160,6 +163,10 @@ impl Space {
             leaf = Owned::new(Leaf { slots: nodes() }).into_shared(g);
             mid.leaves[b].store(leaf, Ordering::Release);
             self.bytes.add(std::mem::size_of::<Leaf>() + FAN * 8);
+            if l.mid_live.len() <= a {
+                l.mid_live.resize(a + 1, 0);
+            }
+            l.mid_live[a] += 1;
         }
         // SAFETY: as above.
         let leaf = unsafe { leaf.deref() };
@@ -230,6 +237,14 @@ impl Space {
             // SAFETY: unlinked under the lock; readers that loaded it are pinned.
             let owned = unsafe { leaf_p.into_owned() }.into_box();
             self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Leaf>() + FAN * 8));
+            l.mid_live[a] -= 1;
+            if l.mid_live[a] == 0 {
+                let mid_p = self.top[a].swap(Shared::null(), Ordering::AcqRel, g);
+                let bytes = self.bytes.clone();
+                // SAFETY: its last leaf is unlinked, so is it now, under the lock.
+                let owned = unsafe { mid_p.into_owned() }.into_box();
+                self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Mid>() + FAN * 8));
+            }
             // Trim the tail of the index allocator so an emptied space costs nothing.
             loop {
                 let last = l.next_idx - 1;
@@ -256,6 +271,14 @@ impl Space {
                     }
                 }
             }
+        }
+    }
+
+    /// Push this thread's retired memory to the collector and advance the epoch until
+    /// it is freed or `rounds` attempts pass (best effort while other threads are pinned).
+    pub(crate) fn rcu_barrier(&self, rounds: usize) {
+        for _ in 0..rounds {
+            self.reclaim.pin().flush();
         }
     }
 

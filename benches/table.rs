@@ -1,0 +1,579 @@
+//! The slot hot paths of `vswap` against what a user would otherwise pick, in one run:
+//! `sharded_slab::Slab<u64>`, `DashMap<u64, u64>`, `Mutex<HashMap<u64, u64>>` and a
+//! kernel-style table (`KernelTable` below: 512 `u64` slots per cluster behind one
+//! `std::sync::Mutex` per cluster plus a free-slot search, as `swapfile.c` does under
+//! `ci->lock`).
+//!
+//! Groups (each at 1 and 2 threads where it says so; thread `t` passes CPU index `t`):
+//! * `alloc_release/*/{1,2}` — one order-0 `alloc` + `release` (count 0, so it frees)
+//!   per iteration per thread, vs insert + remove / alloc + free.
+//! * `state/*/1` — one lookup over a populated set of slots: `SwapSystem::state` (an
+//!   epoch pin per call), `Pinned::state` (one pin per sample), and the baselines'
+//!   lookups, with a plain `AtomicU64` array load as the floor.
+//! * `dup_put/*/{1,2}` — `dup` + `put` on random slots of one shared set vs
+//!   `DashMap::get_mut` increment + decrement and the locked equivalents.
+//!
+//! Multi-threaded figures use `iter_custom`: every thread waits on a `Barrier`, does
+//! `iters` operations and the slowest thread's time is the sample, so one iteration is
+//! `threads` operations (criterion's throughput line is the aggregate rate).
+//!
+//! After criterion's own report, a Markdown summary (medians, aggregate ops/s, and the
+//! ratios the targets are stated in) is printed; `BENCHMARKS.md` is built from it.
+//!
+//! Run: `CARGO_TARGET_DIR=target/bench cargo bench --bench table`.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use dashmap::DashMap;
+use sharded_slab::Slab;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+use vswap::{Config, FolioId, MemcgId, SwapSystem, VSlot};
+
+const SAMPLES: usize = 20;
+const CPUS: usize = 2;
+/// Slots in the populated sets of the lookup and count benches (8 clusters of 512).
+const SET: usize = 4096;
+const THREADS: [usize; 2] = [1, 2];
+
+// ---------------------------------------------------------------------------------------
+// Measurement plumbing.
+
+/// One sample: iterations, the slowest thread's wall time, the largest per-thread on-CPU
+/// time.
+#[derive(Clone, Copy)]
+struct Sample {
+    iters: u64,
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// A benchmark's name, thread count and samples.
+type Run = (String, usize, Vec<Sample>);
+
+/// Every sample criterion asked for, per benchmark, warm-up included; the last `SAMPLES`
+/// entries are the measured samples.
+static RUNS: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+
+fn record(name: &str, threads: usize, s: Sample) {
+    let mut runs = RUNS.lock().unwrap();
+    match runs.iter_mut().find(|(n, ..)| n == name) {
+        Some((.., v)) => v.push(s),
+        None => runs.push((name.to_string(), threads, vec![s])),
+    }
+}
+
+/// This thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`): on a shared machine it leaves out
+/// the time the thread sat preempted, which wall time (criterion's figure) includes.
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid, writable `struct timespec` (two i64 on 64-bit Linux) and
+    // the clock id is Linux's constant; libc is linked by std.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(ts.sec as u64, ts.nsec as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Duration {
+    Duration::ZERO
+}
+
+/// Run `f(thread, iters)` on `threads` scoped threads released together by a barrier;
+/// the slowest thread's own wall time (and the largest on-CPU time).
+fn on_threads<F: Fn(usize, u64) + Sync>(threads: usize, iters: u64, f: &F) -> Sample {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let (start, cpu) = (Instant::now(), thread_cpu());
+                    f(t, iters);
+                    (start.elapsed(), thread_cpu().saturating_sub(cpu))
+                })
+            })
+            .collect();
+        let mut out = Sample { iters, wall: Duration::ZERO, cpu: Duration::ZERO };
+        for h in hs {
+            let (wall, cpu) = h.join().expect("bench thread panicked");
+            out.wall = out.wall.max(wall);
+            out.cpu = out.cpu.max(cpu);
+        }
+        out
+    })
+}
+
+/// One benchmark `group/name/threads` whose iteration is one operation on each thread.
+fn bench<F: Fn(usize, u64) + Sync>(c: &mut Criterion, group: &str, name: &str, threads: usize, f: F) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(threads as u64));
+    let full = format!("{group}/{name}/{threads}");
+    g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
+        b.iter_custom(|iters| {
+            let s = on_threads(threads, iters, &f);
+            record(&full, threads, s);
+            s.wall
+        })
+    });
+    g.finish();
+}
+
+/// A per-thread xorshift, for random indices into the shared sets.
+#[derive(Clone, Copy)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(t: usize) -> Self {
+        Self(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) << 17))
+    }
+    #[inline]
+    fn below(&mut self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x % n as u64) as usize
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The kernel-style table: what `swapfile.c` does, with `ci->lock` a `std::sync::Mutex`.
+
+const KCLUSTER: usize = 512;
+
+struct KCluster {
+    /// One word per slot (the kernel's swap_map / swap table entry); 0 is free.
+    map: Box<[u64; KCLUSTER]>,
+    /// Used slots (`ci->count`).
+    count: u32,
+    /// Where the next free-slot search starts (the per-CPU `next` offset).
+    next: u32,
+}
+
+/// Cache-line padding so two CPUs' clusters and cursors never share a line.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+struct KernelTable {
+    clusters: Box<[Padded<Mutex<KCluster>>]>,
+    /// The cluster each CPU allocates from (`percpu_swap_cluster`).
+    percpu: Box<[Padded<AtomicUsize>]>,
+}
+
+impl KernelTable {
+    fn new(clusters: usize, cpus: usize) -> Self {
+        Self {
+            clusters: (0..clusters)
+                .map(|_| Padded(Mutex::new(KCluster { map: Box::new([0; KCLUSTER]), count: 0, next: 0 })))
+                .collect(),
+            percpu: (0..cpus).map(|c| Padded(AtomicUsize::new(c % clusters))).collect(),
+        }
+    }
+
+    /// `cluster_alloc_swap_entry` for order 0: lock the CPU's cluster, scan for a free
+    /// slot from the cursor (wrapping), claim it; a full cluster moves the CPU on.
+    #[inline]
+    fn alloc(&self, cpu: usize, val: u64) -> Option<u64> {
+        for _ in 0..self.clusters.len() {
+            let ci = self.percpu[cpu].0.load(Ordering::Relaxed);
+            {
+                let mut c = self.clusters[ci].0.lock().unwrap();
+                if (c.count as usize) < KCLUSTER {
+                    let start = c.next as usize;
+                    let off = (start..KCLUSTER).chain(0..start).find(|&i| c.map[i] == 0)?;
+                    c.map[off] = val | 1;
+                    c.count += 1;
+                    c.next = ((off + 1) % KCLUSTER) as u32;
+                    return Some((ci * KCLUSTER + off) as u64);
+                }
+            }
+            let n = self.clusters.len();
+            self.percpu[cpu].0.store((ci + self.percpu.len()) % n, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// `swap_entries_free`: lock the slot's cluster and clear it.
+    #[inline]
+    fn free(&self, slot: u64) {
+        let mut c = self.clusters[slot as usize / KCLUSTER].0.lock().unwrap();
+        let off = slot as usize % KCLUSTER;
+        debug_assert_ne!(c.map[off], 0);
+        c.map[off] = 0;
+        c.count -= 1;
+    }
+
+    /// Add `delta` to the slot's count under the cluster lock (`__swap_duplicate`).
+    #[inline]
+    fn add(&self, slot: u64, delta: u64) -> u64 {
+        let mut c = self.clusters[slot as usize / KCLUSTER].0.lock().unwrap();
+        let off = slot as usize % KCLUSTER;
+        c.map[off] = c.map[off].wrapping_add(delta);
+        c.map[off]
+    }
+
+    /// Read a slot's word under the cluster lock.
+    #[inline]
+    fn get(&self, slot: u64) -> u64 {
+        self.clusters[slot as usize / KCLUSTER].0.lock().unwrap().map[slot as usize % KCLUSTER]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The benchmarks.
+
+fn system() -> SwapSystem {
+    SwapSystem::new(Config { cpus: CPUS, ..Default::default() }).expect("config")
+}
+
+/// A system holding `SET` cached slots of count 1 (a PTE each), allocated on CPU 0.
+fn populated() -> (SwapSystem, Vec<VSlot>) {
+    let sys = system();
+    let slots: Vec<VSlot> = (0..SET as u64)
+        .map(|i| {
+            let s = sys.alloc(0, MemcgId::ROOT, FolioId(i), 0).expect("alloc");
+            sys.dup(s).expect("dup");
+            s
+        })
+        .collect();
+    (sys, slots)
+}
+
+fn alloc_release(c: &mut Criterion) {
+    const G: &str = "alloc_release";
+    for threads in THREADS {
+        let sys = system();
+        bench(c, G, "vswap", threads, |t, iters| {
+            for i in 0..iters {
+                let s = sys.alloc(t, MemcgId::ROOT, FolioId(i & 0xffff), 0).expect("alloc");
+                assert!(sys.release(black_box(s)).expect("release"), "count 0: release frees");
+            }
+        });
+        drop(sys);
+
+        let slab: Slab<u64> = Slab::new();
+        bench(c, G, "sharded_slab", threads, |_, iters| {
+            for i in 0..iters {
+                let k = slab.insert(i).expect("slab full");
+                assert!(slab.remove(black_box(k)));
+            }
+        });
+        drop(slab);
+
+        let map: DashMap<u64, u64> = DashMap::new();
+        bench(c, G, "dashmap", threads, |t, iters| {
+            let base = (t as u64) << 48;
+            for i in 0..iters {
+                map.insert(base | i, i);
+                black_box(map.remove(&(base | i)));
+            }
+        });
+        drop(map);
+
+        let map: Mutex<HashMap<u64, u64>> = Mutex::new(HashMap::new());
+        bench(c, G, "mutex_hashmap", threads, |t, iters| {
+            let base = (t as u64) << 48;
+            for i in 0..iters {
+                map.lock().unwrap().insert(base | i, i);
+                black_box(map.lock().unwrap().remove(&(base | i)));
+            }
+        });
+        drop(map);
+
+        let kt = KernelTable::new(64, CPUS);
+        bench(c, G, "kernel_table", threads, |t, iters| {
+            for i in 0..iters {
+                let s = kt.alloc(t, i << 1).expect("kernel table full");
+                kt.free(black_box(s));
+            }
+        });
+    }
+}
+
+fn state(c: &mut Criterion) {
+    const G: &str = "state";
+    let (sys, slots) = populated();
+    bench(c, G, "vswap", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(sys.state(slots[r.below(SET)]).expect("state"));
+        }
+    });
+    bench(c, G, "vswap_pinned", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        let pin = sys.pin();
+        for _ in 0..iters {
+            black_box(pin.state(slots[r.below(SET)]).expect("state"));
+        }
+    });
+    drop(sys);
+
+    let words: Box<[AtomicU64]> = (0..SET as u64).map(|i| AtomicU64::new(i << 1 | 1)).collect();
+    bench(c, G, "atomic_load", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(words[r.below(SET)].load(Ordering::Acquire));
+        }
+    });
+
+    let slab: Slab<u64> = Slab::new();
+    let keys: Vec<usize> = (0..SET as u64).map(|i| slab.insert(i).expect("slab full")).collect();
+    bench(c, G, "sharded_slab", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(*slab.get(keys[r.below(SET)]).expect("present"));
+        }
+    });
+    drop(slab);
+
+    let map: DashMap<u64, u64> = (0..SET as u64).map(|i| (i, i)).collect();
+    bench(c, G, "dashmap", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(*map.get(&(r.below(SET) as u64)).expect("present"));
+        }
+    });
+    drop(map);
+
+    let map: Mutex<HashMap<u64, u64>> = Mutex::new((0..SET as u64).map(|i| (i, i)).collect());
+    bench(c, G, "mutex_hashmap", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(*map.lock().unwrap().get(&(r.below(SET) as u64)).expect("present"));
+        }
+    });
+    drop(map);
+
+    let kt = KernelTable::new(SET / KCLUSTER, 1);
+    for i in 0..SET as u64 {
+        kt.alloc(0, i << 1).expect("kernel table full");
+    }
+    bench(c, G, "kernel_table", 1, |t, iters| {
+        let mut r = Rng::new(t);
+        for _ in 0..iters {
+            black_box(kt.get(r.below(SET) as u64));
+        }
+    });
+}
+
+fn dup_put(c: &mut Criterion) {
+    const G: &str = "dup_put";
+    for threads in THREADS {
+        let (sys, slots) = populated();
+        bench(c, G, "vswap", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let s = slots[r.below(SET)];
+                black_box(sys.dup(s).expect("dup"));
+                black_box(sys.put(s).expect("put"));
+            }
+        });
+        drop(sys);
+
+        let map: DashMap<u64, u64> = (0..SET as u64).map(|i| (i, 1)).collect();
+        bench(c, G, "dashmap", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let k = r.below(SET) as u64;
+                *map.get_mut(&k).expect("present") += 1;
+                let mut v = map.get_mut(&k).expect("present");
+                *v -= 1;
+                black_box(*v);
+            }
+        });
+        drop(map);
+
+        let map: Mutex<HashMap<u64, u64>> = Mutex::new((0..SET as u64).map(|i| (i, 1)).collect());
+        bench(c, G, "mutex_hashmap", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let k = r.below(SET) as u64;
+                *map.lock().unwrap().get_mut(&k).expect("present") += 1;
+                let mut m = map.lock().unwrap();
+                let v = m.get_mut(&k).expect("present");
+                *v -= 1;
+                black_box(*v);
+            }
+        });
+        drop(map);
+
+        let kt = KernelTable::new(SET / KCLUSTER, 1);
+        for i in 0..SET as u64 {
+            kt.alloc(0, i << 1).expect("kernel table full");
+        }
+        bench(c, G, "kernel_table", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let s = r.below(SET) as u64;
+                kt.add(s, 2);
+                black_box(kt.add(s, 2u64.wrapping_neg()));
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The summary: criterion's median point estimate (the median of the samples' per-iteration
+// times), recomputed from the recorded samples so no JSON has to be read back, next to the
+// same median over on-CPU time.
+
+struct Figure {
+    /// Median wall ns per iteration (criterion's figure).
+    wall: f64,
+    /// Median on-CPU ns per iteration (the busiest thread).
+    cpu: f64,
+    threads: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 0 { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] }
+}
+
+fn figures() -> Vec<(String, Figure)> {
+    let runs = RUNS.lock().unwrap();
+    runs.iter()
+        .filter(|(_, _, v)| v.len() >= SAMPLES)
+        .map(|(name, threads, v)| {
+            let last = &v[v.len() - SAMPLES..];
+            let per = |d: fn(&Sample) -> Duration| {
+                median(last.iter().map(|s| d(s).as_nanos() as f64 / s.iters as f64).collect())
+            };
+            (name.clone(), Figure { wall: per(|s| s.wall), cpu: per(|s| s.cpu), threads: *threads })
+        })
+        .collect()
+}
+
+/// Aggregate operations per second from ns per iteration (one op per thread per iteration).
+fn ops(threads: usize, ns: f64) -> f64 {
+    threads as f64 * 1e9 / ns
+}
+
+fn summary() {
+    let figs = figures();
+    if figs.is_empty() {
+        return;
+    }
+    let get = |n: &str| figs.iter().find(|(name, _)| name == n).map(|(_, f)| f);
+    println!("\n## Summary (median of {SAMPLES} samples; one iteration = one op on each thread)\n");
+    println!(
+        "| benchmark | threads | wall ns/iter | wall ops/s (aggregate) | on-CPU ns/iter | on-CPU ops/s (aggregate) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, f) in &figs {
+        println!(
+            "| {name} | {} | {:.2} | {:.2} M | {:.2} | {:.2} M |",
+            f.threads,
+            f.wall,
+            ops(f.threads, f.wall) / 1e6,
+            f.cpu,
+            ops(f.threads, f.cpu) / 1e6
+        );
+    }
+    println!("\n| target | wall | on-CPU | goal | met (wall / on-CPU) |");
+    println!("|---|---:|---:|---:|:---:|");
+    type Metric = fn(&Figure) -> f64;
+    let metrics: [Metric; 2] = [|f| f.wall, |f| f.cpu];
+    let check = |what: &str, value: &dyn Fn(Metric) -> Option<f64>, goal: f64, at_most: bool, unit: &str| {
+        let v = metrics.map(value);
+        let show = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.2}{unit}"));
+        let met = |x: Option<f64>| match x {
+            Some(x) if if at_most { x <= goal } else { x >= goal } => "yes",
+            Some(_) => "**no**",
+            None => "-",
+        };
+        let rel = if at_most { "<=" } else { ">=" };
+        println!("| {what} | {} | {} | {rel} {goal}{unit} | {} / {} |", show(v[0]), show(v[1]), met(v[0]), met(v[1]));
+    };
+    let rate = |n: &str, m: Metric| get(n).map(|f| ops(f.threads, m(f)));
+    let ratio = |a: &str, b: &str, m: Metric| Some(rate(a, m)? / rate(b, m)?);
+    check("alloc+release M pairs/s, 1 thread", &|m| rate("alloc_release/vswap/1", m).map(|o| o / 1e6), 30.0, false, "");
+    check(
+        "vswap / sharded_slab, 1 thread",
+        &|m| ratio("alloc_release/vswap/1", "alloc_release/sharded_slab/1", m),
+        1.3,
+        false,
+        "x",
+    );
+    check(
+        "vswap / dashmap, 1 thread",
+        &|m| ratio("alloc_release/vswap/1", "alloc_release/dashmap/1", m),
+        0.9,
+        false,
+        "x",
+    );
+    check(
+        "vswap / sharded_slab, 2 threads",
+        &|m| ratio("alloc_release/vswap/2", "alloc_release/sharded_slab/2", m),
+        2.0,
+        false,
+        "x",
+    );
+    check(
+        "vswap / dashmap, 2 threads",
+        &|m| ratio("alloc_release/vswap/2", "alloc_release/dashmap/2", m),
+        2.0,
+        false,
+        "x",
+    );
+    check(
+        "vswap 2 threads / 1 thread",
+        &|m| ratio("alloc_release/vswap/2", "alloc_release/vswap/1", m),
+        1.8,
+        false,
+        "x",
+    );
+    check("state per call, median ns", &|m| get("state/vswap/1").map(m), 15.0, true, "");
+    check(
+        "state pinned / plain atomic load (time)",
+        &|m| Some(m(get("state/vswap_pinned/1")?) / m(get("state/atomic_load/1")?)),
+        2.0,
+        true,
+        "x",
+    );
+    check("dup+put vswap / dashmap, 2 threads", &|m| ratio("dup_put/vswap/2", "dup_put/dashmap/2", m), 2.0, false, "x");
+    println!("\nOther ratios (wall / on-CPU):\n");
+    for (a, b) in [
+        ("alloc_release/vswap/1", "alloc_release/kernel_table/1"),
+        ("alloc_release/vswap/2", "alloc_release/kernel_table/2"),
+        ("alloc_release/vswap/2", "alloc_release/mutex_hashmap/2"),
+        ("alloc_release/sharded_slab/2", "alloc_release/sharded_slab/1"),
+        ("alloc_release/kernel_table/2", "alloc_release/kernel_table/1"),
+        ("dup_put/vswap/1", "dup_put/dashmap/1"),
+        ("dup_put/vswap/2", "dup_put/kernel_table/2"),
+        ("dup_put/vswap/2", "dup_put/vswap/1"),
+    ] {
+        if let (Some(w), Some(c)) = (ratio(a, b, metrics[0]), ratio(a, b, metrics[1])) {
+            println!("- {a} / {b}: {w:.2}x / {c:.2}x");
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(SAMPLES)
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_millis(1800))
+        .configure_from_args();
+    alloc_release(&mut c);
+    state(&mut c);
+    dup_put(&mut c);
+    c.final_summary();
+    summary();
+}

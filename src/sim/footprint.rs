@@ -1,0 +1,102 @@
+//! The metadata footprint report (`vswap-sim footprint`): fill a virtual swap space of
+//! `slots` slots (default 8,388,608: a 32 GB swap of 4 KiB pages) to 0/25/50/75/100 %,
+//! and report the crate's metadata at each level beside the figures the kernel series
+//! published for the same case (kernel-notes §4.2 and §8.3).
+
+use crate::{Config, FolioId, MemcgId, SwapSystem};
+use std::fmt::Write;
+
+/// One measured fill level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    /// Percent of the space in use.
+    pub percent: u32,
+    /// Slots in use.
+    pub used: u64,
+    /// The crate's own accounting (`SwapSystem::footprint`).
+    pub own_bytes: u64,
+    /// The process heap delta since before the system was built, when the caller can
+    /// measure it (a counting global allocator); None otherwise.
+    pub heap_bytes: Option<u64>,
+}
+
+/// Published per-slot and total figures for a 32 GB device (8,388,608 slots), in MB,
+/// at 0/25/50/75/100 % use [K16, K18, K15, K19].
+pub const PUBLISHED: [(&str, [f64; 5]); 4] = [
+    ("legacy swap_map + zswap tree (v6.x), zswap", [25.00, 57.00, 89.00, 121.00, 153.00]),
+    ("vswap v3-v6 (24 B desc), zswap-backed", [0.00, 48.25, 96.50, 144.75, 193.00]),
+    ("vswap v3-v6, disk-backed", [2.00, 66.25, 130.50, 194.75, 259.00]),
+    ("legacy, disk-backed", [25.00, 41.00, 57.00, 73.00, 89.00]),
+];
+
+/// Per-used-slot models of the newer designs, bytes: (name, per used slot, static per slot).
+pub const PER_SLOT: [(&str, f64, f64); 3] = [
+    ("swap table phase IV (8 B table + 2 B memcg_table, + 0.094 B static)", 10.0, 0.094),
+    ("Swap Table Edition vswap (8 table + 8 virtual_table + 2 memcg)", 18.0, 0.0),
+    ("vswap v3-v6 descriptor", 24.0, 0.0),
+];
+
+/// Fill a fresh system level by level. `heap` reads the process's live heap bytes.
+pub fn measure(slots: u64, cpus: usize, heap: &dyn Fn() -> Option<u64>) -> Result<Vec<Level>, crate::Error> {
+    let base = heap();
+    let sys = SwapSystem::new(Config { cpus, ..Config::default() })?;
+    let mut used = 0u64;
+    let mut levels = Vec::new();
+    for percent in [0u32, 25, 50, 75, 100] {
+        let target = slots * u64::from(percent) / 100;
+        while used < target {
+            sys.alloc((used % cpus as u64) as usize, MemcgId::ROOT, FolioId(used), 0)?;
+            used += 1;
+        }
+        let fp = sys.footprint();
+        debug_assert_eq!(fp.vslots_in_use, used);
+        let heap_bytes = base.zip(heap()).map(|(b, h)| h.saturating_sub(b));
+        levels.push(Level { percent, used, own_bytes: fp.heap_bytes, heap_bytes });
+    }
+    Ok(levels)
+}
+
+/// The report as a terminal table.
+pub fn render(slots: u64, levels: &[Level]) -> String {
+    let mb = |b: f64| b / (1 << 20) as f64;
+    let mut out = String::new();
+    let _ =
+        writeln!(out, "vswap footprint: a virtual swap space of {slots} slots ({} GiB of 4 KiB pages)", slots >> 18);
+    let _ = writeln!(out, "metadata measured from the crate's own allocations (and the process heap, as a check)\n");
+    let _ = writeln!(
+        out,
+        "{:>5} {:>10} {:>12} {:>10} {:>12} {:>10}",
+        "use", "slots", "crate MB", "B/slot", "heap MB", "B/slot"
+    );
+    for l in levels {
+        let per = |b: u64| if l.used == 0 { 0.0 } else { b as f64 / l.used as f64 };
+        let heap = l.heap_bytes.map_or("-".into(), |h| format!("{:.2}", mb(h as f64)));
+        let heap_per = l.heap_bytes.map_or("-".into(), |h| format!("{:.2}", per(h)));
+        let _ = writeln!(
+            out,
+            "{:>4}% {:>10} {:>12.2} {:>10.2} {:>12} {:>10}",
+            l.percent,
+            l.used,
+            mb(l.own_bytes as f64),
+            per(l.own_bytes),
+            heap,
+            heap_per
+        );
+    }
+    let _ = writeln!(out, "\npublished for the same 32 GB device (MB at 0/25/50/75/100 %):");
+    for (name, v) in PUBLISHED {
+        let _ = writeln!(out, "  {name:<48} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}", v[0], v[1], v[2], v[3], v[4]);
+    }
+    let _ = writeln!(out, "\nper-slot models of the newer designs (MB at 0/25/50/75/100 % of {slots} slots):");
+    for (name, per_used, per_static) in PER_SLOT {
+        let row: Vec<String> = [0u64, 25, 50, 75, 100]
+            .iter()
+            .map(|p| format!("{:>7.2}", mb(per_used * (slots * p / 100) as f64 + per_static * slots as f64)))
+            .collect();
+        let _ = writeln!(out, "  {name:<66} {}", row.join(" "));
+    }
+    let _ = writeln!(out, "\nThe crate's figure is the swap table word + memcg id per slot plus the cluster header");
+    let _ = writeln!(out, "(meta word, allocation bitmap, table pointers) and the cluster directory; backend words");
+    let _ = writeln!(out, "(zswap / physical) are not allocated until a slot gets a backend.");
+    out
+}

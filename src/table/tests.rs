@@ -1,0 +1,209 @@
+//! Specifications of the table layer, read as the kernel behaviours they model.
+
+use super::cluster::{FRAG, FULL, NONE, NONFULL};
+use super::space::Space;
+use crate::entry::{COUNT_MAX, TableEntry};
+use crate::epoch::{Bytes, SharedBytes};
+use crate::error::Error;
+use crate::sync::{Arc, Ordering};
+
+fn bytes() -> SharedBytes {
+    Arc::new(Bytes::default())
+}
+
+fn cached(pfn: u64, order: u8) -> u64 {
+    TableEntry::Cached { pfn, order, count: 0, zero: false, locked: false }.encode().unwrap()
+}
+
+fn word(s: &Space, slot: u64) -> TableEntry {
+    let g = s.reclaim.pin();
+    let c = s.get(slot >> s.shift, &g).unwrap();
+    TableEntry::decode(c.table[(slot & ((1 << s.shift) - 1)) as usize].load(Ordering::Acquire)).unwrap()
+}
+
+fn flag(s: &Space, idx: u64) -> u64 {
+    let g = s.reclaim.pin();
+    s.get(idx, &g).unwrap().meta().flag
+}
+
+/// Run `f` on the cluster and offset of `slot`.
+fn on<R>(s: &Space, slot: u64, f: impl FnOnce(&super::cluster::Cluster, usize, &crossbeam_epoch::Guard) -> R) -> R {
+    let g = s.reclaim.pin();
+    let c = s.get(slot >> s.shift, &g).unwrap();
+    f(c, (slot & ((1 << s.shift) - 1)) as usize, &g)
+}
+
+#[test]
+fn the_virtual_space_never_uses_cluster_zero_and_reuses_the_lowest_index() {
+    let s = Space::dynamic(2, 1, bytes());
+    let a = s.alloc(0, 2, cached(0, 2), 1).unwrap();
+    assert_eq!(a, 4, "cluster 0 is reserved; a whole-cluster folio takes cluster 1");
+    let b = s.alloc(0, 2, cached(4, 2), 1).unwrap();
+    assert_eq!(b, 8);
+    on(&s, a, |c, off, g| assert_eq!(s.release(c, off, g), Ok(true)));
+    assert!(s.get(1, &s.reclaim.pin()).is_none(), "an emptied, unowned cluster is retired");
+    let c = s.alloc(0, 2, cached(8, 2), 1).unwrap();
+    assert_eq!(c, 4, "index 1 is reused first");
+}
+
+#[test]
+fn the_per_cpu_cluster_is_preferred_and_kept_off_the_lists() {
+    let s = Space::dynamic(3, 2, bytes());
+    let a = s.alloc(0, 0, cached(1, 0), 1).unwrap();
+    let b = s.alloc(0, 0, cached(2, 0), 1).unwrap();
+    assert_eq!(a >> 3, b >> 3, "CPU 0 keeps allocating from its cached cluster");
+    assert_eq!(flag(&s, a >> 3), NONE, "a per-CPU cluster is isolated");
+    let c = s.alloc(1, 0, cached(3, 0), 1).unwrap();
+    assert_ne!(c >> 3, a >> 3, "CPU 1 gets its own cluster");
+}
+
+#[test]
+fn a_full_cluster_leaves_the_cpu_and_a_free_puts_it_on_nonfull_which_is_preferred() {
+    let s = Space::dynamic(2, 1, bytes());
+    let slots: Vec<u64> = (0..4).map(|i| s.alloc(0, 0, cached(i, 0), 1).unwrap()).collect();
+    let idx = slots[0] >> 2;
+    assert!(slots.iter().all(|x| x >> 2 == idx));
+    assert_eq!(flag(&s, idx), FULL);
+    on(&s, slots[1], |c, off, g| assert_eq!(s.release(c, off, g), Ok(true)));
+    assert_eq!(flag(&s, idx), NONFULL);
+    let again = s.alloc(0, 0, cached(9, 0), 1).unwrap();
+    assert_eq!(again, slots[1], "NONFULL of the order comes before a new cluster");
+}
+
+#[test]
+fn a_disowned_partial_cluster_goes_to_frag_and_is_tried_once() {
+    let s = Space::dynamic(2, 1, bytes());
+    let a = s.alloc(0, 0, cached(1, 0), 1).unwrap();
+    s.drain_percpu();
+    assert_eq!(flag(&s, a >> 2), FRAG);
+    // Order 0 in the virtual space: a new cluster comes before FRAG (kernel order).
+    let b = s.alloc(0, 0, cached(2, 0), 1).unwrap();
+    assert_ne!(b >> 2, a >> 2);
+}
+
+#[test]
+fn order_zero_steals_from_higher_orders_when_nothing_else_is_left() {
+    // A fixed space of two 4-slot clusters: slot 0 is the Bad header.
+    let s = Space::fixed(2, 1, 8, bytes());
+    assert_eq!(word(&s, 0), TableEntry::Bad);
+    let small: Vec<u64> = (1..4).map(|i| s.alloc(0, 0, cached(i, 0), 1).unwrap()).collect();
+    assert_eq!(small, [1, 2, 3], "the header cluster serves order 0 first (NONFULL[0])");
+    assert_eq!(flag(&s, 0), FULL);
+    assert_eq!(s.alloc(0, 1, cached(4, 1), 1), Some(4), "order 1 takes the free cluster");
+    s.drain_percpu();
+    assert_eq!(flag(&s, 1), FRAG);
+    assert_eq!(s.alloc(0, 1, cached(8, 1), 1), Some(6), "FRAG[1] is tried once for order 1");
+    on(&s, 6, |c, off, g| assert_eq!(s.release(c, off, g), Ok(true)));
+    s.drain_percpu();
+    assert_eq!(s.alloc(0, 0, cached(9, 0), 1), Some(6), "order 0 steals from an order-1 cluster");
+    assert_eq!(s.alloc(0, 2, cached(8, 2), 1), None, "no whole cluster is free");
+}
+
+#[test]
+fn a_fixed_space_returns_empty_clusters_to_the_free_list() {
+    let s = Space::fixed(2, 1, 12, bytes());
+    let a = s.alloc(0, 2, cached(0, 2), 1).unwrap();
+    assert_eq!(a >> 2, 1, "cluster 0 has the header; the first free cluster is 1");
+    on(&s, a, |c, off, g| assert_eq!(s.release(c, off, g), Ok(true)));
+    assert_eq!(flag(&s, 1), super::cluster::FREE);
+    assert!(s.get(1, &s.reclaim.pin()).is_some(), "fixed clusters are never retired");
+}
+
+#[test]
+fn the_count_spills_into_the_extension_table_and_it_is_freed_when_unused() {
+    let b = bytes();
+    let s = Space::dynamic(3, 1, b.clone());
+    let slot = s.alloc(0, 0, cached(1, 0), 1).unwrap();
+    let before = b.get();
+    let max = u32::from(COUNT_MAX);
+    on(&s, slot, |c, off, g| {
+        for n in 1..=max + 3 {
+            assert_eq!(s.dup(c, off, g), Ok(n));
+            assert_eq!(s.count_of(c, off, g).1, n);
+        }
+        assert!(!c.ext.load(Ordering::Acquire, g).is_null(), "count >= COUNT_MAX lives in ext");
+        assert_eq!(crate::entry::word::count(c.table[off].load(Ordering::Acquire)), COUNT_MAX);
+        for n in (0..max + 3).rev() {
+            assert_eq!(s.put(c, off, g), Ok(n));
+            assert_eq!(s.count_of(c, off, g).1, n);
+        }
+        assert!(c.ext.load(Ordering::Acquire, g).is_null(), "no slot needs ext: it is gone");
+        assert_eq!(s.put(c, off, g), Err(Error::CountUnderflow));
+    });
+    // Retired memory is accounted until its grace period ends; flush a few epochs.
+    for _ in 0..256 {
+        s.reclaim.pin().flush();
+    }
+    assert_eq!(b.get(), before, "the extension table's bytes are returned");
+}
+
+#[test]
+fn count_overflow_past_u32_max_is_refused_and_changes_nothing() {
+    let s = Space::dynamic(3, 1, bytes());
+    let slot = s.alloc(0, 0, cached(1, 0), 1).unwrap();
+    on(&s, slot, |c, off, g| {
+        for _ in 0..COUNT_MAX {
+            s.dup(c, off, g).unwrap();
+        }
+        // Jump the extension entry to the top instead of 4 billion dups.
+        let ext = c.ext.load(Ordering::Acquire, g);
+        // SAFETY: pinned by `g`; the table exists while a slot's inline count is COUNT_MAX.
+        unsafe { ext.deref() }.counts[off].store(u32::MAX, Ordering::Release);
+        assert_eq!(s.dup(c, off, g), Err(Error::CountOverflow));
+        assert_eq!(s.count_of(c, off, g).1, u32::MAX);
+        assert_eq!(s.put(c, off, g), Ok(u32::MAX - 1));
+    });
+}
+
+#[test]
+fn a_large_folio_needs_a_uniform_range_to_enter_the_cache() {
+    let s = Space::dynamic(3, 1, bytes());
+    let head = s.alloc(0, 2, cached(8, 2), 1).unwrap();
+    on(&s, head, |c, off, g| {
+        for i in 0..4 {
+            s.dup(c, off + i, g).unwrap();
+        }
+        assert_eq!(s.cache_del(c, off + 1, 77, g), Ok(()), "any slot names the whole folio");
+        for i in 0..4 {
+            assert!(matches!(
+                TableEntry::decode(c.table[off + i].load(Ordering::Acquire)),
+                Ok(TableEntry::Shadow { shadow: 77, count: 1, .. })
+            ));
+        }
+        s.cache_add(c, off + 2, 5, 0).unwrap();
+        assert_eq!(s.cache_add(c, off, 16, 2), Err(Error::Busy), "slot 2 is cached: not uniform");
+        for i in [0, 1, 3] {
+            assert!(
+                matches!(
+                    TableEntry::decode(c.table[off + i].load(Ordering::Acquire)),
+                    Ok(TableEntry::Shadow { shadow: 77, .. })
+                ),
+                "rolled back"
+            );
+        }
+        s.cache_del(c, off + 2, 78, g).unwrap();
+        assert_eq!(s.cache_add(c, off, 16, 2), Ok(()));
+        assert_eq!(s.release(c, off + 3, g), Ok(false), "counts remain");
+        for i in 0..4 {
+            s.put(c, off + i, g).unwrap();
+        }
+        assert_eq!(s.release(c, off, g), Ok(true));
+    });
+}
+
+#[test]
+fn deleting_a_large_folio_frees_only_its_unreferenced_slots() {
+    let s = Space::dynamic(3, 1, bytes());
+    let head = s.alloc(0, 2, cached(8, 2), 1).unwrap();
+    on(&s, head, |c, off, g| {
+        s.dup(c, off + 1, g).unwrap();
+        s.cache_del(c, off, 5, g).unwrap();
+        let kinds: Vec<_> =
+            (0..4).map(|i| TableEntry::decode(c.table[off + i].load(Ordering::Acquire)).unwrap()).collect();
+        assert_eq!(kinds[0], TableEntry::Free);
+        assert!(matches!(kinds[1], TableEntry::Shadow { shadow: 5, count: 1, .. }));
+        assert_eq!((kinds[2], kinds[3]), (TableEntry::Free, TableEntry::Free));
+        assert_eq!(c.meta().count, 1);
+        assert!(!c.bitmap.is_set(off) && c.bitmap.is_set(off + 1));
+    });
+}

@@ -1,0 +1,122 @@
+//! The facade's contract (`API.md`): kernel slot lifecycle, and every bad input answered
+//! with its typed error while the system stays exactly as it was.
+
+use vswap::*;
+
+fn sys() -> SwapSystem {
+    SwapSystem::new(Config { cluster_shift: 3, cpus: 2, ..Config::default() }).unwrap()
+}
+
+/// Everything observable about `slots`, for before/after comparisons.
+fn snapshot(sys: &SwapSystem, slots: &[VSlot]) -> (Vec<Result<SlotState, Error>>, u64, u64) {
+    let st = sys.stat();
+    (slots.iter().map(|&s| sys.state(s)).collect(), st.vslots_in_use, st.clusters_live)
+}
+
+#[test]
+fn bad_arguments_get_typed_errors_and_change_nothing() {
+    let sys = sys();
+    let cached = sys.alloc(0, MemcgId::ROOT, FolioId(8), 0).unwrap();
+    let out = sys.alloc(0, MemcgId::ROOT, FolioId(16), 0).unwrap();
+    sys.dup(out).unwrap();
+    sys.swap_cache_del(out, Shadow(4)).unwrap();
+    let never = VSlot::from_raw(cached.raw() + 5);
+    let far = VSlot::from_raw(1 << 26);
+    let all = [cached, out, never, far];
+    let before = snapshot(&sys, &all);
+    let cases: Vec<(&str, Result<(), Error>, Error)> = vec![
+        ("slot 0", sys.dup(VSlot::from_raw(0)).map(drop), Error::InvalidSlot),
+        ("cluster 0", sys.put(VSlot::from_raw(3)).map(drop), Error::InvalidSlot),
+        ("past the space", sys.state(VSlot::from_raw(u64::MAX)).map(drop), Error::InvalidSlot),
+        ("never allocated", sys.dup(never).map(drop), Error::NotAllocated),
+        ("missing cluster", sys.put(far).map(drop), Error::NotAllocated),
+        ("put below 0", sys.put(cached).map(drop), Error::CountUnderflow),
+        ("release uncached", sys.release(out).map(drop), Error::NotCached),
+        ("release free", sys.release(never).map(drop), Error::NotAllocated),
+        ("add cached", sys.swap_cache_add(cached, FolioId(1)), Error::AlreadyCached),
+        ("add free", sys.swap_cache_add(never, FolioId(1)), Error::NotAllocated),
+        ("add huge pfn", sys.swap_cache_add(out, FolioId(FolioId::MAX + 1)), Error::InvalidFolio),
+        ("del uncached", sys.swap_cache_del(out, Shadow(1)), Error::NotCached),
+        ("cpu", sys.alloc(2, MemcgId::ROOT, FolioId(0), 0).map(drop), Error::Invalid("cpu index out of range")),
+        ("order", sys.alloc(0, MemcgId::ROOT, FolioId(0), 4).map(drop), Error::Invalid("order above the maximum")),
+        ("pfn", sys.alloc(0, MemcgId::ROOT, FolioId(1 << 40), 0).map(drop), Error::InvalidFolio),
+        ("unaligned", sys.alloc(0, MemcgId::ROOT, FolioId(2), 2).map(drop), Error::InvalidFolio),
+        ("memcg", sys.alloc(0, MemcgId::from_raw(9), FolioId(0), 0).map(drop), Error::InvalidMemcg),
+    ];
+    for (what, got, want) in cases {
+        assert_eq!(got, Err(want), "{what}");
+        assert_eq!(snapshot(&sys, &all), before, "{what} changed the state");
+    }
+}
+
+#[test]
+fn the_clock_never_moves_backwards() {
+    let sys = sys();
+    sys.set_tick(10).unwrap();
+    assert_eq!(sys.set_tick(9), Err(Error::ClockBackwards));
+    assert_eq!(sys.tick(), 10);
+    sys.set_tick(10).unwrap();
+}
+
+#[test]
+fn invalid_configurations_are_refused() {
+    for cfg in [
+        Config { cluster_shift: 1, ..Config::default() },
+        Config { cluster_shift: 10, ..Config::default() },
+        Config { cpus: 0, ..Config::default() },
+        Config { zswap: ZswapConfig { max_pool_percent: 101, ..ZswapConfig::default() }, ..Config::default() },
+    ] {
+        assert!(matches!(SwapSystem::new(cfg), Err(Error::Invalid(_))));
+    }
+}
+
+#[test]
+fn a_swapped_out_slot_keeps_count_shadow_and_memcg_until_its_last_put() {
+    let sys = sys();
+    let s = sys.alloc(1, MemcgId::ROOT, FolioId(40), 0).unwrap();
+    assert_eq!(sys.state(s).unwrap(), SlotState::Cached { folio: FolioId(40), count: 0 });
+    assert_eq!(sys.memcg_of(s).unwrap(), Some(MemcgId::ROOT));
+    for n in 1..=20 {
+        assert_eq!(sys.dup(s).unwrap(), n, "fork: the count passes the inline maximum");
+    }
+    sys.swap_cache_del(s, Shadow(u64::MAX)).unwrap();
+    let kept = Shadow(u64::MAX).kept();
+    assert_eq!(sys.state(s).unwrap(), SlotState::SwappedOut { shadow: kept, count: 20, backing: Backing::None });
+    sys.swap_cache_add(s, FolioId(41)).unwrap();
+    sys.swap_cache_del(s, Shadow(3)).unwrap();
+    for n in (1..20).rev() {
+        assert_eq!(sys.put(s).unwrap(), n);
+    }
+    assert_eq!(sys.put(s).unwrap(), 0);
+    assert_eq!(sys.state(s).unwrap(), SlotState::Free);
+    assert_eq!(sys.memcg_of(s).unwrap(), None);
+    assert_eq!(sys.put(s), Err(Error::NotAllocated), "a double put");
+}
+
+#[test]
+fn an_emptied_space_costs_only_its_fixed_header() {
+    let sys = SwapSystem::new(Config::default()).unwrap();
+    let empty = sys.footprint().heap_bytes;
+    let slots: Vec<_> = (0..64 * 512).map(|i| sys.alloc(0, MemcgId::ROOT, FolioId(i as u64), 0).unwrap()).collect();
+    let full = sys.footprint();
+    assert_eq!((full.vslots_in_use, full.clusters_live), (64 * 512, 64));
+    // 8 B table word + 2 B memcg id per slot, plus the cluster header and directory.
+    assert!(full.bytes_per_used_slot() < 10.6, "{full:?}");
+    for s in slots {
+        assert!(sys.release(s).unwrap());
+    }
+    sys.drain_cpu_caches();
+    assert_eq!(sys.stat().clusters_live, 0);
+    sys.rcu_barrier();
+    assert_eq!(sys.footprint().heap_bytes, empty, "retired clusters and directory nodes are given back");
+}
+
+#[test]
+fn a_pinned_batch_reads_the_same_as_single_lookups() {
+    let sys = sys();
+    let slots: Vec<_> = (0..50).map(|i| sys.alloc(0, MemcgId::ROOT, FolioId(i), 0).unwrap()).collect();
+    let pin = sys.pin();
+    for &s in &slots {
+        assert_eq!(pin.state(s), sys.state(s));
+    }
+}
