@@ -45,7 +45,10 @@ impl Reclaim {
     pub(crate) fn pin(&self) -> Guard {
         HANDLES.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if let Some((_, h, _)) = cache.iter().find(|(_, h, _)| h.collector() == &self.collector) {
+            // The key is the liveness token's address: the entry's `Weak` keeps that
+            // allocation alive, so no other system can have the same address meanwhile.
+            let key = std::sync::Arc::as_ptr(&self.alive);
+            if let Some((_, h, _)) = cache.iter().find(|(alive, _, _)| std::ptr::eq(alive.as_ptr(), key)) {
                 return h.pin();
             }
             cache.retain(|(alive, _, _)| alive.strong_count() > 0);

@@ -117,16 +117,26 @@ impl SwapSystem {
         Ok((idx, (slot.raw() & (self.cluster_slots() - 1)) as usize))
     }
 
+    /// Run `f` on the slot's cluster under `g`; a missing cluster is `NotAllocated`.
+    #[inline]
+    fn with_slot_in<R>(
+        &self,
+        slot: VSlot,
+        g: &Guard,
+        f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let (idx, off) = self.locate(slot)?;
+        let c = self.vspace.get(idx, g).ok_or(Error::NotAllocated)?;
+        f(c, off, g)
+    }
+
     /// Run `f` on the slot's cluster, pinned; a missing cluster is `NotAllocated`.
     fn with_slot<R>(
         &self,
         slot: VSlot,
         f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let (idx, off) = self.locate(slot)?;
-        let g = self.vspace.reclaim.pin();
-        let c = self.vspace.get(idx, &g).ok_or(Error::NotAllocated)?;
-        f(c, off, &g)
+        self.with_slot_in(slot, &self.vspace.reclaim.pin(), f)
     }
 
     /// `folio_dup_swap` for one slot: a PTE now holds the entry. Returns the new count.
@@ -179,6 +189,7 @@ impl SwapSystem {
         Ok(self.state_in(idx, off, &g))
     }
 
+    #[inline]
     fn state_in(&self, idx: u64, off: usize, g: &Guard) -> SlotState {
         let Some(c) = self.vspace.get(idx, g) else { return SlotState::Free };
         let (w, count) = self.vspace.count_of(c, off, g);
@@ -251,7 +262,9 @@ impl SwapSystem {
     }
 }
 
-/// An epoch pin held across many lookups: `state` here costs one atomic load per level.
+/// An epoch pin held across many calls (`rcu_read_lock` around a batch): lookups and count
+/// operations here skip the per-call pin. Hold it briefly: memory retired meanwhile is not
+/// reclaimed until every pin taken before the retirement is dropped.
 pub struct Pinned<'a> {
     sys: &'a SwapSystem,
     guard: Guard,
@@ -259,8 +272,24 @@ pub struct Pinned<'a> {
 
 impl Pinned<'_> {
     /// `SwapSystem::state` under this pin.
+    #[inline]
     pub fn state(&self, slot: VSlot) -> Result<SlotState, Error> {
         let (idx, off) = self.sys.locate(slot)?;
         Ok(self.sys.state_in(idx, off, &self.guard))
+    }
+
+    /// `SwapSystem::dup` under this pin (a simulator copying many PTEs at fork).
+    pub fn dup(&self, slot: VSlot) -> Result<u32, Error> {
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.dup(c, off, g))
+    }
+
+    /// `SwapSystem::put` under this pin (a simulator zapping a page table).
+    pub fn put(&self, slot: VSlot) -> Result<u32, Error> {
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.put(c, off, g))
+    }
+
+    /// `SwapSystem::release` under this pin.
+    pub fn release(&self, slot: VSlot) -> Result<bool, Error> {
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.release(c, off, g))
     }
 }

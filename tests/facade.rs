@@ -97,11 +97,16 @@ fn a_swapped_out_slot_keeps_count_shadow_and_memcg_until_its_last_put() {
 fn an_emptied_space_costs_only_its_fixed_header() {
     let sys = SwapSystem::new(Config::default()).unwrap();
     let empty = sys.footprint().heap_bytes;
-    let slots: Vec<_> = (0..64 * 512).map(|i| sys.alloc(0, MemcgId::ROOT, FolioId(i as u64), 0).unwrap()).collect();
+    // Miri: 4 clusters keep the run short; the per-slot bound below needs 64 to amortise
+    // the fixed header (and is calibrated for 64-bit targets).
+    let clusters: u64 = if cfg!(miri) { 4 } else { 64 };
+    let slots: Vec<_> = (0..clusters * 512).map(|i| sys.alloc(0, MemcgId::ROOT, FolioId(i), 0).unwrap()).collect();
     let full = sys.footprint();
-    assert_eq!((full.vslots_in_use, full.clusters_live), (64 * 512, 64));
+    assert_eq!((full.vslots_in_use, full.clusters_live), (clusters * 512, clusters));
     // 8 B table word + 2 B memcg id per slot, plus the cluster header and directory.
-    assert!(full.bytes_per_used_slot() < 10.6, "{full:?}");
+    if !cfg!(miri) {
+        assert!(full.bytes_per_used_slot() < 10.6, "{full:?}");
+    }
     for s in slots {
         assert!(sys.release(s).unwrap());
     }
@@ -119,4 +124,59 @@ fn a_pinned_batch_reads_the_same_as_single_lookups() {
     for &s in &slots {
         assert_eq!(pin.state(s), sys.state(s));
     }
+}
+
+#[test]
+fn the_system_is_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<SwapSystem>();
+    let sys = std::sync::Arc::new(SwapSystem::new(Config { cpus: 2, ..Config::default() }).unwrap());
+    let n = if cfg!(miri) { 20 } else { 2000 };
+    let alloc = |cpu: usize| {
+        let sys = sys.clone();
+        std::thread::spawn(move || -> Vec<VSlot> {
+            (0..n).map(|i| sys.alloc(cpu, MemcgId::ROOT, FolioId(i), 0).unwrap()).collect()
+        })
+    };
+    let (a, b) = (alloc(0), alloc(1));
+    let mut held: Vec<VSlot> = a.join().unwrap().into_iter().chain(b.join().unwrap()).collect();
+    held.sort();
+    held.dedup();
+    assert_eq!(held.len() as u64, 2 * n, "no slot handed out twice");
+    assert_eq!(sys.stat().vslots_in_use, 2 * n);
+    let free = |part: Vec<VSlot>| {
+        let sys = sys.clone();
+        std::thread::spawn(move || {
+            for s in part {
+                assert_eq!(sys.dup(s).unwrap(), 1);
+                assert_eq!(sys.put(s).unwrap(), 0);
+                assert!(sys.release(s).unwrap());
+            }
+        })
+    };
+    let odd: Vec<VSlot> = held.iter().copied().skip(1).step_by(2).collect();
+    let even: Vec<VSlot> = held.iter().copied().step_by(2).collect();
+    let (x, y) = (free(odd), free(even));
+    x.join().unwrap();
+    y.join().unwrap();
+    assert_eq!(sys.stat().vslots_in_use, 0);
+}
+
+#[test]
+fn count_operations_under_one_pin_match_the_single_calls() {
+    let sys = sys();
+    let slots: Vec<_> = (0..20).map(|i| sys.alloc(0, MemcgId::ROOT, FolioId(i), 0).unwrap()).collect();
+    {
+        let pin = sys.pin();
+        for &s in &slots {
+            assert_eq!(pin.dup(s), Ok(1));
+            assert_eq!(pin.put(s), Ok(0));
+            assert_eq!(pin.put(s), Err(Error::CountUnderflow));
+            assert_eq!(pin.release(s), Ok(true));
+            assert_eq!(pin.state(s), Ok(SlotState::Free));
+            assert_eq!(pin.dup(s), Err(Error::NotAllocated));
+        }
+        assert_eq!(pin.dup(VSlot::from_raw(0)), Err(Error::InvalidSlot));
+    }
+    assert_eq!(sys.stat().vslots_in_use, 0);
 }

@@ -29,14 +29,15 @@ const FAN: usize = 1 << FAN_BITS;
 pub(crate) const MAX_CLUSTERS: u64 = 1 << (3 * FAN_BITS);
 
 struct Leaf {
-    slots: Box<[Atomic<Cluster>]>,
+    slots: [Atomic<Cluster>; FAN],
 }
 struct Mid {
-    leaves: Box<[Atomic<Leaf>]>,
+    leaves: [Atomic<Leaf>; FAN],
 }
 
-fn nodes<T>() -> Box<[Atomic<T>]> {
-    (0..FAN).map(|_| Atomic::null()).collect()
+/// A directory node's pointer array, inline so each level is one dependent load.
+fn nodes<T>() -> [Atomic<T>; FAN] {
+    std::array::from_fn(|_| Atomic::null())
 }
 
 fn split(idx: u64) -> (usize, usize, usize) {
@@ -59,7 +60,7 @@ pub(crate) struct Lists {
 pub(crate) struct Space {
     pub shift: u32,
     pub dynamic: bool,
-    top: Box<[Atomic<Mid>]>,
+    top: [Atomic<Mid>; FAN],
     pub lists: Mutex<Lists>,
     pub percpu: Box<[AtomicPtr<Cluster>]>,
     pub reclaim: Reclaim,
@@ -116,7 +117,8 @@ impl Space {
             mid_live: Vec::new(),
             live: 0,
         };
-        bytes.add(FAN * 8 + cpus * orders * 8 + orders * 2 * 32);
+        // The top level is inline in the space (counted with the system's own size).
+        bytes.add(cpus * orders * 8 + orders * 2 * 32);
         Self {
             shift,
             dynamic,
@@ -154,7 +156,7 @@ impl Space {
         if mid.is_null() {
             mid = Owned::new(Mid { leaves: nodes() }).into_shared(g);
             self.top[a].store(mid, Ordering::Release);
-            self.bytes.add(std::mem::size_of::<Mid>() + FAN * 8);
+            self.bytes.add(std::mem::size_of::<Mid>());
         }
         // SAFETY: non-null, linked, and only unlinked under the lists lock we hold.
         let mid = unsafe { mid.deref() };
@@ -162,7 +164,7 @@ impl Space {
         if leaf.is_null() {
             leaf = Owned::new(Leaf { slots: nodes() }).into_shared(g);
             mid.leaves[b].store(leaf, Ordering::Release);
-            self.bytes.add(std::mem::size_of::<Leaf>() + FAN * 8);
+            self.bytes.add(std::mem::size_of::<Leaf>());
             if l.mid_live.len() <= a {
                 l.mid_live.resize(a + 1, 0);
             }
@@ -236,14 +238,14 @@ impl Space {
             let bytes = self.bytes.clone();
             // SAFETY: unlinked under the lock; readers that loaded it are pinned.
             let owned = unsafe { leaf_p.into_owned() }.into_box();
-            self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Leaf>() + FAN * 8));
+            self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Leaf>()));
             l.mid_live[a] -= 1;
             if l.mid_live[a] == 0 {
                 let mid_p = self.top[a].swap(Shared::null(), Ordering::AcqRel, g);
                 let bytes = self.bytes.clone();
                 // SAFETY: its last leaf is unlinked, so is it now, under the lock.
                 let owned = unsafe { mid_p.into_owned() }.into_box();
-                self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Mid>() + FAN * 8));
+                self.reclaim.retire(g, owned, move || bytes.sub(std::mem::size_of::<Mid>()));
             }
             // Trim the tail of the index allocator so an emptied space costs nothing.
             loop {
