@@ -19,7 +19,8 @@ fn run(data: &[u8]) -> Result<usize, String> {
     // `arbitrary` keeps producing values from an exhausted input: stop at its end.
     while !u.is_empty() {
         let Ok(op) = Op::arbitrary(&mut u) else { break };
-        h.step(&op)?;
+        // The inner result is the system's answer, which the model has already agreed with.
+        let _answer = h.step(&op)?;
         steps += 1;
     }
     Ok(steps)
