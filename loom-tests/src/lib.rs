@@ -15,3 +15,28 @@ pub fn tiny_config() -> Config {
 pub fn tiny() -> SwapSystem {
     SwapSystem::new(tiny_config()).expect("valid config")
 }
+
+/// Preemption bound of the facade-level models (`VSWAP_LOOM_FACADE_PREEMPTIONS`, default 1).
+///
+/// Every facade call pins a crossbeam-epoch collector whose own atomics (handle
+/// registration, the SeqCst pin, the collection a handle's first pin runs, the bag pushed
+/// when a thread exits) are loom-modelled too, so a two-thread facade model already has
+/// hundreds of branch points. At bound 2 the alloc, cache-add, put/release and large
+/// release models pass but take 0.5-4 minutes each on 2 cores; at bound 1 the suite
+/// finishes in well under a minute. The bitmap model (no epoch) keeps
+/// `LOOM_MAX_PREEMPTIONS`.
+pub fn facade_preemptions() -> usize {
+    std::env::var("VSWAP_LOOM_FACADE_PREEMPTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+/// Run a facade-level model with [`facade_preemptions`] and room for the long
+/// single-threaded setups (a count pushed to 16 is 16 pinned calls).
+pub fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(facade_preemptions());
+    b.max_branches = 50_000;
+    b.check(f);
+}
