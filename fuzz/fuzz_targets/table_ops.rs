@@ -16,7 +16,11 @@ const SHIFT: u32 = 3;
 /// A compact op encoding that mostly names live slots and valid arguments.
 #[derive(Debug, Arbitrary)]
 enum Step {
-    Alloc { cpu: u8, folio: u16, order: u8 },
+    Alloc {
+        cpu: u8,
+        folio: u16,
+        order: u8,
+    },
     Dup(u16),
     Put(u16),
     Release(u16),
@@ -34,7 +38,12 @@ impl Step {
         match self {
             Step::Alloc { cpu, folio, order } => {
                 let order = order % (SHIFT as u8 + 1);
-                Op::Alloc { cpu: u16::from(cpu % 3), memcg: MemcgId::ROOT, folio: FolioId(u64::from(folio) << SHIFT), order }
+                Op::Alloc {
+                    cpu: u16::from(cpu % 3),
+                    memcg: MemcgId::ROOT,
+                    folio: FolioId(u64::from(folio) << SHIFT),
+                    order,
+                }
             }
             Step::Dup(n) => Op::Dup(live(n)),
             Step::Put(n) => Op::Put(live(n)),
