@@ -10,6 +10,9 @@
 //! releasing every slot and draining the CPU caches nothing is in use and no cluster is live.
 //! Run on an empty system (both threads create clusters) and on a warm one (CPU 0 already
 //! caches a cluster with three free slots, so one thread wins it and the other goes slow).
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;

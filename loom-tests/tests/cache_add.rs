@@ -5,6 +5,9 @@
 //! `AlreadyCached`.
 //! Property: exactly one add wins, the other gets `Err(AlreadyCached)`, and the slot ends
 //! Cached with the winner's folio and the count it had before (1).
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -22,6 +22,9 @@
 //! thread exited and three fresh threads had each pinned once (each first pin runs a
 //! collection). So the models check the table's *unlinking* (the next crossing needs a
 //! new one) and leave its deferred *freeing* to crossbeam-epoch.
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -10,6 +10,9 @@
 //! dup'ed slot with count 1, the other with 0, two slots in use). Run with dup on the head
 //! and on the tail slot, and with the cluster owned by a CPU or drained (so a successful
 //! release also retires the cluster under the dup).
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -23,6 +23,9 @@
 //! retired table was still unfreed after the retiring thread exited and three fresh
 //! threads pinned once each), so a use-after-free is not detected directly: the models
 //! check the unlink / lookup protocol, and rely on the epoch for the free.
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;

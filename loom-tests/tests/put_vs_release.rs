@@ -7,6 +7,9 @@
 //! Property: across the racing `release` and one more `release` after the join (made only
 //! if the slot is not yet free) exactly one returns `Ok(true)`; `put` returns `Ok(0)`; the
 //! slot ends Free with nothing in use, and in the drained variant the cluster is retired.
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;
