@@ -12,7 +12,7 @@ use super::cluster::Cluster;
 use super::space::Space;
 use crate::entry::word;
 use crate::error::Error;
-use crate::sync::{Ordering, spin_loop};
+use crate::sync::{AtomicU64, Ordering, spin_loop};
 use crossbeam_epoch::Guard;
 
 /// Debug check of the §3.3 invariants on a word just written.
@@ -140,26 +140,15 @@ impl Space {
         let (head, order, pfn) = Self::folio_at(c, off)?;
         let to = |w: u64| if word::count(w) == 0 { 0 } else { word::shadow_from(w, shadow) };
         if order == 0 {
-            let mut w = c.table[head].load(Ordering::Acquire);
             loop {
-                if !word::is_cached(w) {
-                    return Err(if w == 0 { Error::NotAllocated } else { Error::NotCached });
-                }
-                if word::is_locked(w) {
-                    spin_loop();
-                    w = c.table[head].load(Ordering::Acquire);
-                    continue;
-                }
+                let w = settled_cached(&c.table[head])?;
                 let new = to(w);
-                match c.table[head].compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => {
-                        check(new);
-                        if new == 0 {
-                            self.free_range(c, head, 0, g);
-                        }
-                        return Ok(());
+                if c.table[head].compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    check(new);
+                    if new == 0 {
+                        self.free_range(c, head, 0, g);
                     }
-                    Err(now) => w = now,
+                    return Ok(());
                 }
             }
         }
@@ -190,25 +179,14 @@ impl Space {
     pub(crate) fn release(&self, c: &Cluster, off: usize, g: &Guard) -> Result<bool, Error> {
         let (head, order, pfn) = Self::folio_at(c, off)?;
         if order == 0 {
-            let mut w = c.table[head].load(Ordering::Acquire);
             loop {
-                if !word::is_cached(w) {
-                    return Err(if w == 0 { Error::NotAllocated } else { Error::NotCached });
-                }
-                if word::is_locked(w) {
-                    spin_loop();
-                    w = c.table[head].load(Ordering::Acquire);
-                    continue;
-                }
+                let w = settled_cached(&c.table[head])?;
                 if word::count(w) != 0 {
                     return Ok(false);
                 }
-                match c.table[head].compare_exchange_weak(w, 0, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => {
-                        self.free_range(c, head, 0, g);
-                        return Ok(true);
-                    }
-                    Err(now) => w = now,
+                if c.table[head].compare_exchange_weak(w, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    self.free_range(c, head, 0, g);
+                    return Ok(true);
                 }
             }
         }
@@ -225,6 +203,21 @@ impl Space {
         }
         self.free_range(c, head, order, g);
         Ok(true)
+    }
+}
+
+/// A cached slot's word once no large-folio transition holds it; else the error for
+/// what the slot is instead.
+fn settled_cached(slot: &AtomicU64) -> Result<u64, Error> {
+    loop {
+        let w = slot.load(Ordering::Acquire);
+        if !word::is_cached(w) {
+            return Err(if w == 0 { Error::NotAllocated } else { Error::NotCached });
+        }
+        if !word::is_locked(w) {
+            return Ok(w);
+        }
+        spin_loop();
     }
 }
 

@@ -17,7 +17,7 @@ use super::cluster::{Cluster, ExtTable};
 use super::space::Space;
 use crate::entry::{COUNT_MAX, word};
 use crate::error::Error;
-use crate::sync::{AtomicU32, Ordering, lock, spin_loop};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, lock, spin_loop};
 use crossbeam_epoch::{Guard, Owned, Shared};
 
 /// Classify a word for a count operation.
@@ -28,6 +28,19 @@ fn countable(w: u64) -> Result<(), Error> {
         Err(Error::InvalidSlot)
     } else {
         Ok(())
+    }
+}
+
+/// The slot's word once no large-folio transition holds it (the lock bit), checked
+/// countable. Count operations wait out the lock as the kernel waits for the folio lock.
+fn settled(slot: &AtomicU64) -> Result<u64, Error> {
+    loop {
+        let w = slot.load(Ordering::Acquire);
+        countable(w)?;
+        if !word::is_locked(w) {
+            return Ok(w);
+        }
+        spin_loop();
     }
 }
 
@@ -53,21 +66,14 @@ impl Space {
     /// `folio_dup_swap` for one slot: count + 1, the new count.
     pub(crate) fn dup(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
         let slot = &c.table[off];
-        let mut w = slot.load(Ordering::Acquire);
         loop {
-            countable(w)?;
-            if word::is_locked(w) {
-                spin_loop();
-                w = slot.load(Ordering::Acquire);
-                continue;
-            }
+            let w = settled(slot)?;
             let n = word::count(w);
             if n + 1 >= COUNT_MAX {
                 return self.dup_ext(c, off, g);
             }
-            match slot.compare_exchange_weak(w, word::with_count(w, n + 1), Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(u32::from(n) + 1),
-                Err(now) => w = now,
+            if slot.compare_exchange_weak(w, word::with_count(w, n + 1), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                return Ok(u32::from(n) + 1);
             }
         }
     }
@@ -76,12 +82,7 @@ impl Space {
         let _ci = lock(&c.lock);
         let slot = &c.table[off];
         loop {
-            let w = slot.load(Ordering::Acquire);
-            countable(w)?;
-            if word::is_locked(w) {
-                spin_loop();
-                continue;
-            }
+            let w = settled(slot)?;
             let n = word::count(w);
             if n + 1 < COUNT_MAX {
                 if slot.compare_exchange(w, word::with_count(w, n + 1), Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -148,14 +149,8 @@ impl Space {
     /// freed (`swap_put_entries_direct`); a cached one stays cached for `release`.
     pub(crate) fn put(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
         let slot = &c.table[off];
-        let mut w = slot.load(Ordering::Acquire);
         loop {
-            countable(w)?;
-            if word::is_locked(w) {
-                spin_loop();
-                w = slot.load(Ordering::Acquire);
-                continue;
-            }
+            let w = settled(slot)?;
             let n = word::count(w);
             if n == 0 {
                 return Err(Error::CountUnderflow);
@@ -164,14 +159,11 @@ impl Space {
                 return self.put_ext(c, off, g);
             }
             let new = if n == 1 && word::is_shadow(w) { 0 } else { word::with_count(w, n - 1) };
-            match slot.compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if new == 0 {
-                        self.free_range(c, off, 0, g);
-                    }
-                    return Ok(u32::from(n) - 1);
+            if slot.compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if new == 0 {
+                    self.free_range(c, off, 0, g);
                 }
-                Err(now) => w = now,
+                return Ok(u32::from(n) - 1);
             }
         }
     }
