@@ -52,3 +52,45 @@ fn two_order0_claims_are_distinct() {
 fn two_order1_claims_take_both_halves() {
     run([1, 1]);
 }
+
+/// Claims of whole words (order >= 6) take each word 0 -> !0 in ascending order and roll
+/// back when a later word is taken: two claims over a 128-slot bitmap.
+fn whole_words(a: u32, b: u32) -> (Option<usize>, Option<usize>, vswap::table::ClusterBitmap) {
+    let bm = std::sync::Arc::new(vswap::table::ClusterBitmap::new(7));
+    let other = {
+        let bm = bm.clone();
+        loom::thread::spawn(move || bm.claim(b))
+    };
+    let mine = bm.claim(a);
+    let theirs = other.join().unwrap();
+    let bm = std::sync::Arc::try_unwrap(bm).ok().expect("both threads joined");
+    (mine, theirs, bm)
+}
+
+#[test]
+fn a_whole_cluster_claim_and_a_single_slot_claim_one_wins_and_the_loser_leaves_nothing() {
+    loom::model(|| {
+        let (whole, single, bm) = whole_words(7, 0);
+        match (whole, single) {
+            (Some(0), None) => assert!(bm.is_set(0) && bm.is_set(64) && bm.is_set(127)),
+            (None, Some(s)) => {
+                assert!(s == 0 || s == 64, "single slot at {s}");
+                let other_word = if s == 0 { 64 } else { 0 };
+                assert!(bm.is_set(s) && !bm.is_set(s + 1) && !bm.is_set(other_word), "rolled back");
+            }
+            got => panic!("whole/single claims returned {got:?}"),
+        }
+    });
+}
+
+#[test]
+fn two_half_cluster_claims_take_the_two_words() {
+    loom::model(|| {
+        let (a, b, bm) = whole_words(6, 6);
+        let mut got = [a.expect("room for both"), b.expect("room for both")];
+        got.sort_unstable();
+        assert_eq!(got, [0, 64]);
+        assert!(bm.is_set(0) && bm.is_set(127));
+        assert_eq!(bm.claim(0), None);
+    });
+}

@@ -53,7 +53,7 @@ fn main() {
     }
     let heap = || Some(LIVE.load(Ordering::Relaxed) as u64);
     match vswap::sim::footprint::measure(slots, cpus, &heap) {
-        Ok(levels) => print!("{}", vswap::sim::footprint::render(slots, &levels)),
+        Ok(report) => print!("{}", vswap::sim::footprint::render(slots, &report)),
         Err(e) => {
             eprintln!("vswap-sim: {e}");
             std::process::exit(1);

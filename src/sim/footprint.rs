@@ -15,6 +15,8 @@ pub struct Level {
     pub used: u64,
     /// The crate's own accounting (`SwapSystem::footprint`).
     pub own_bytes: u64,
+    /// Live clusters.
+    pub clusters: u64,
     /// The process heap delta since before the system was built, when the caller can
     /// measure it (a counting global allocator); None otherwise.
     pub heap_bytes: Option<u64>,
@@ -36,28 +38,52 @@ pub const PER_SLOT: [(&str, f64, f64); 3] = [
     ("vswap v3-v6 descriptor", 24.0, 0.0),
 ];
 
-/// Fill a fresh system level by level. `heap` reads the process's live heap bytes.
-pub fn measure(slots: u64, cpus: usize, heap: &dyn Fn() -> Option<u64>) -> Result<Vec<Level>, crate::Error> {
+/// What `measure` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Slots per cluster.
+    pub cluster_slots: u64,
+    /// Bytes of one cluster without optional tables: words, memcg ids, header.
+    pub cluster_bytes: u64,
+    /// The fill levels, 0 to 100 %.
+    pub levels: Vec<Level>,
+    /// After every slot is released, the CPU caches drained and the grace period run.
+    pub emptied: Level,
+}
+
+/// Fill a fresh system level by level, then empty it. `heap` reads the process's live
+/// heap bytes (the slot list is allocated before the first reading, so it is not counted).
+pub fn measure(slots: u64, cpus: usize, heap: &dyn Fn() -> Option<u64>) -> Result<Report, crate::Error> {
+    let mut held = Vec::with_capacity(usize::try_from(slots).map_err(|_| crate::Error::Invalid("slots"))?);
     let base = heap();
     let sys = SwapSystem::new(Config { cpus, ..Config::default() })?;
-    let mut used = 0u64;
+    let level = |percent: u32| {
+        let fp = sys.footprint();
+        let heap_bytes = base.zip(heap()).map(|(b, h)| h.saturating_sub(b));
+        Level { percent, used: fp.vslots_in_use, own_bytes: fp.heap_bytes, clusters: fp.clusters_live, heap_bytes }
+    };
     let mut levels = Vec::new();
     for percent in [0u32, 25, 50, 75, 100] {
         let target = slots * u64::from(percent) / 100;
-        while used < target {
-            sys.alloc((used % cpus as u64) as usize, MemcgId::ROOT, FolioId(used), 0)?;
-            used += 1;
+        while (held.len() as u64) < target {
+            let n = held.len() as u64;
+            held.push(sys.alloc((n % cpus as u64) as usize, MemcgId::ROOT, FolioId(n), 0)?);
         }
-        let fp = sys.footprint();
-        debug_assert_eq!(fp.vslots_in_use, used);
-        let heap_bytes = base.zip(heap()).map(|(b, h)| h.saturating_sub(b));
-        levels.push(Level { percent, used, own_bytes: fp.heap_bytes, heap_bytes });
+        levels.push(level(percent));
     }
-    Ok(levels)
+    for slot in held.drain(..) {
+        sys.release(slot)?;
+    }
+    sys.drain_cpu_caches();
+    sys.rcu_barrier();
+    let emptied = level(0);
+    let cluster_bytes = crate::table::cluster::Cluster::base_bytes(sys.config().cluster_shift) as u64;
+    Ok(Report { cluster_slots: sys.cluster_slots(), cluster_bytes, levels, emptied })
 }
 
 /// The report as a terminal table.
-pub fn render(slots: u64, levels: &[Level]) -> String {
+pub fn render(slots: u64, report: &Report) -> String {
+    let levels = &report.levels;
     let mb = |b: f64| b / (1 << 20) as f64;
     let mut out = String::new();
     let _ =
@@ -83,6 +109,20 @@ pub fn render(slots: u64, levels: &[Level]) -> String {
             heap_per
         );
     }
+    let e = &report.emptied;
+    let _ = writeln!(
+        out,
+        "emptied: {} B by the crate's count, {} clusters live (all slots released, CPU caches",
+        e.own_bytes, e.clusters
+    );
+    let _ = writeln!(out, "         drained, grace period run)");
+    if let Some(full) = levels.last().filter(|l| l.used > 0) {
+        let nr = report.cluster_slots as f64;
+        let header = (report.cluster_bytes as f64 - nr * 10.0) / nr;
+        let rest = (full.own_bytes as f64 - (full.clusters * report.cluster_bytes) as f64) / full.used as f64;
+        let _ = writeln!(out, "\nper used slot at 100 %: 8 B table word + 2 B memcg id + {header:.3} B cluster header");
+        let _ = writeln!(out, "(meta word, allocation bitmap, table pointers) + {rest:.3} B directory and fixed state");
+    }
     let _ = writeln!(out, "\npublished for the same 32 GB device (MB at 0/25/50/75/100 %):");
     for (name, v) in PUBLISHED {
         let _ = writeln!(out, "  {name:<48} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}", v[0], v[1], v[2], v[3], v[4]);
@@ -99,4 +139,23 @@ pub fn render(slots: u64, levels: &[Level]) -> String {
     let _ = writeln!(out, "(meta word, allocation bitmap, table pointers) and the cluster directory; backend words");
     let _ = writeln!(out, "(zswap / physical) are not allocated until a slot gets a backend.");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_fills_each_level_and_gives_everything_back() {
+        let slots = if cfg!(miri) { 512 } else { 8192 };
+        let r = measure(slots, 2, &|| None).unwrap();
+        let used: Vec<u64> = r.levels.iter().map(|l| l.used).collect();
+        assert_eq!(used, [0, slots / 4, slots / 2, slots * 3 / 4, slots]);
+        assert!(r.levels.windows(2).all(|w| w[0].own_bytes <= w[1].own_bytes));
+        let fresh = SwapSystem::new(Config { cpus: 2, ..Config::default() }).unwrap().footprint().heap_bytes;
+        assert_eq!((r.emptied.own_bytes, r.emptied.clusters), (fresh, 0), "emptying gives every cluster back");
+        assert_eq!(r.cluster_bytes, crate::table::cluster::Cluster::base_bytes(9) as u64);
+        let text = render(slots, &r);
+        assert!(text.contains("emptied") && text.contains("cluster header"), "{text}");
+    }
 }
