@@ -67,6 +67,13 @@ impl Reclaim {
         value: Box<T>,
         after: impl FnOnce() + Send + 'static,
     ) {
+        retire(guard, value, after);
+    }
+}
+
+/// `Reclaim::retire` through the collector `guard` belongs to.
+pub(crate) fn retire<T: Send + 'static>(guard: &Guard, value: Box<T>, after: impl FnOnce() + Send + 'static) {
+    {
         // SAFETY: `value` is owned and was unlinked from every shared structure before this
         // call, so only readers pinned before now can reach it; the deferred closure runs
         // after all of them unpin.

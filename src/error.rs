@@ -41,6 +41,18 @@ pub enum Error {
     Again { written: u64 },
     /// An argument out of its range; the text names it (-EINVAL).
     Invalid(&'static str),
+    /// `writeback` of a slot whose data is not in zswap (-ENOENT).
+    NotInZswap,
+    /// A device's backing file failed (-EIO); the page stayed where it was.
+    Io(std::io::ErrorKind),
+    /// zswap could not decompress an entry (-EIO, `decompress_fail`); the entry is kept.
+    Decompress,
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e.kind())
+    }
 }
 
 impl fmt::Display for Error {
@@ -63,6 +75,9 @@ impl fmt::Display for Error {
             Self::ClockBackwards => f.write_str("logical clock may not move backwards"),
             Self::Again { written } => write!(f, "wrote {written} bytes, fewer than asked"),
             Self::Invalid(what) => write!(f, "invalid argument: {what}"),
+            Self::NotInZswap => f.write_str("the slot's data is not in zswap"),
+            Self::Io(kind) => write!(f, "swap device I/O error: {kind}"),
+            Self::Decompress => f.write_str("zswap entry failed to decompress"),
         }
     }
 }

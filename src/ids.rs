@@ -55,8 +55,12 @@ impl DeviceId {
 pub struct FolioId(pub u64);
 
 impl FolioId {
-    /// The largest PFN the table word can hold (`SWAP_CACHE_PFN_BITS` wide).
-    pub const MAX: u64 = (1 << PFN_BITS) - 1;
+    /// The largest PFN a caller may use: the table word's PFN field (`SWAP_CACHE_PFN_BITS`
+    /// wide) minus its top value, which the crate reserves for the folio zswap writeback
+    /// puts in the swap cache while it writes an entry out.
+    pub const MAX: u64 = (1 << PFN_BITS) - 2;
+    /// The reserved PFN of zswap writeback's own swap-cache folio.
+    pub(crate) const WRITEBACK: u64 = (1 << PFN_BITS) - 1;
 }
 
 /// The workingset cookie stored on eviction (`workingset_eviction`). Only the low
@@ -100,5 +104,89 @@ pub enum Backing {
     /// A zswap entry.
     Zswap,
     /// A physical slot on this device.
+    Device(DeviceId),
+}
+
+/// A page handed to `writeout`: real bytes (compressed with the configured compressor,
+/// stored byte for byte on devices), or a synthetic page for simulators that track no
+/// contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// The folio's bytes: `PAGE_SIZE << order` of them.
+    Bytes(&'a [u8]),
+    /// No contents: the caller states the compressed size of each page (`>= PAGE_SIZE`
+    /// or 0 means incompressible) and whether the folio is zero-filled.
+    Synthetic { compressed_len: u32, zero: bool },
+}
+
+/// A cgroup limit in bytes, or `max` (no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Limit {
+    /// A limit in bytes; rounded down to whole pages, as `page_counter_memparse` does.
+    Bytes(u64),
+    /// `max`: unlimited (the default).
+    Max,
+}
+
+/// A writable cgroup file (`SwapSystem::memcg_set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Knob {
+    /// `memory.swap.max`.
+    SwapMax(Limit),
+    /// `memory.swap.high`.
+    SwapHigh(Limit),
+    /// `memory.zswap.max`.
+    ZswapMax(Limit),
+    /// `memory.zswap.writeback`.
+    ZswapWriteback(bool),
+}
+
+/// Where `writeout` put the folio (`swap_writeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writeout {
+    /// Zero-filled: only the Z flag is kept, no I/O (`swpout_zero`).
+    Zero,
+    /// Stored in zswap; `compressed` bytes per page (`PAGE_SIZE` when stored as-is).
+    Zswap { compressed: u32 },
+    /// Written to a physical slot on this device (`pswpout`).
+    Device(DeviceId),
+    /// Nothing accepted it: the folio stays resident and dirty (`AOP_WRITEPAGE_ACTIVATE`).
+    Kept(KeepReason),
+}
+
+/// Why `writeout` kept a folio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeepReason {
+    /// zswap refused it and `memory.zswap.writeback` is 0 for the memcg (or an ancestor).
+    WritebackDisabled,
+    /// zswap refused it and `memory.swap.max` (of the memcg or an ancestor) refused the
+    /// physical slot.
+    SwapMax,
+    /// zswap refused it and no device had a free slot (or there is no device).
+    NoSpace,
+}
+
+/// What `fault` found (`do_swap_page` / `swapin_folio`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// Where the data came from.
+    pub source: FaultSource,
+    /// The shadow the slot held, for `workingset_refault`; None on a cache hit.
+    pub shadow: Option<Shadow>,
+}
+
+/// The source of a swap-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultSource {
+    /// The folio was still in the swap cache: no I/O, no data copied.
+    Cache,
+    /// A zero page: the buffer is zero-filled (`swpin_zero`).
+    Zero,
+    /// An exclusive zswap load: the entry is freed and the folio is dirty (`zswpin`).
+    Zswap,
+    /// A read from a physical slot on this device (`pswpin`); the slot stays allocated.
     Device(DeviceId),
 }

@@ -1,8 +1,9 @@
 //! # vswap — the Linux swap subsystem of 2026, in userspace
 //!
 //! A model of the swap table with lock-free, dynamically allocated clusters; virtual swap
-//! slots; the swap cache; and (as the crate grows) physical devices, zswap and memcg
-//! charging. See `DESIGN.md` for the layers and `API.md` for this facade's contract.
+//! slots backed by zswap entries, physical slots on prioritised devices, zero pages or
+//! the in-memory folio; the swap cache; and per-memcg charging with hierarchical limits.
+//! See `DESIGN.md` for the layers and `API.md` for this facade's contract.
 //!
 //! ```
 //! use vswap::*;
@@ -17,7 +18,9 @@
 //! ```
 //!
 //! Layers (one module each): [`entry`] (the packed words), [`table`] (clusters, the
-//! directory, the allocator, count and cache), the facade [`SwapSystem`]. The `sync`
+//! directory, the allocator, count and cache), [`device`] (swap devices as tiers, with
+//! the reverse map), [`zswap`] (the pool and compression), `memcg` (the cgroup tree,
+//! counters and limits), and the facade [`SwapSystem`] with its flows. The `sync`
 //! module is the `std`/`loom` facade; `epoch` holds the per-system reclamation.
 //!
 //! ## Features
@@ -30,10 +33,12 @@
 //! * `sim` (default) — the `vswap-sim` binary.
 
 mod config;
+pub mod device;
 pub mod entry;
 mod epoch;
 mod error;
 mod ids;
+mod memcg;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod op;
@@ -43,11 +48,16 @@ mod stat;
 mod sync;
 mod system;
 pub mod table;
+pub mod zswap;
 
 pub use config::{Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
+pub use device::{Device, DeviceSpec};
 pub use error::Error;
-pub use ids::{Backing, DeviceId, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
-pub use stat::{Footprint, GlobalStat};
+pub use ids::{
+    Backing, DeviceId, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId, Page, Shadow, SlotState, Tick,
+    VSlot, Writeout,
+};
+pub use stat::{DeviceStat, Footprint, GlobalStat, MemcgStat, SwapoffReport};
 pub use system::{Pinned, SwapSystem};
 
 /// The README's examples run as doc tests.

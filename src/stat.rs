@@ -37,11 +37,81 @@ pub struct Footprint {
     pub vslots_in_use: u64,
     /// Live clusters of the virtual space.
     pub clusters_live: u64,
+    /// Of `heap_bytes`, the physical devices' tables (reverse map, bitmaps, headers).
+    pub device_bytes: u64,
+    /// Of `heap_bytes`, the zswap entries' index (`struct zswap_entry`'s part), which the
+    /// kernel series leave out of their per-slot figures, as they leave out the
+    /// compressed data (not counted here at all: see `GlobalStat::pool_total_size`).
+    pub zswap_entry_bytes: u64,
+}
+
+/// One swap device, as `/proc/swaps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceStat {
+    pub name: String,
+    pub priority: i16,
+    /// Size in pages, the header slot included.
+    pub pages: u64,
+    /// Slots in use (the header slot included, as the kernel counts `inuse_pages` + 1).
+    pub used: u64,
 }
 
 impl Footprint {
+    /// Bytes per used slot as the kernel series count it: the slot's metadata (table,
+    /// backend, memcg, reverse map, amortised headers), without zswap entries.
+    pub fn slot_bytes_per_used_slot(&self) -> f64 {
+        if self.vslots_in_use == 0 {
+            0.0
+        } else {
+            (self.heap_bytes - self.zswap_entry_bytes) as f64 / self.vslots_in_use as f64
+        }
+    }
+
     /// `heap_bytes / vslots_in_use`, or 0.0 when nothing is in use.
     pub fn bytes_per_used_slot(&self) -> f64 {
         if self.vslots_in_use == 0 { 0.0 } else { self.heap_bytes as f64 / self.vslots_in_use as f64 }
     }
+}
+
+/// A memcg's `memory.stat` / `memory.swap.*` / `memory.zswap.*` view, hierarchical (the
+/// memcg and its descendants, dead ones included, like `memory.stat`). Sizes are bytes,
+/// events pages.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemcgStat {
+    /// `memory.swap.current`: physical swap slots held (the virtual-swap rule).
+    pub swap_current: u64,
+    /// `memory.swap.peak`.
+    pub swap_peak: u64,
+    /// `memory.zswap.current`: compressed bytes.
+    pub zswap_current: u64,
+    /// `zswapped`: original bytes of the pages in zswap.
+    pub zswapped: u64,
+    /// `zswap_incomp`: bytes of pages stored uncompressed.
+    pub zswap_incomp: u64,
+    pub zswpin: u64,
+    pub zswpout: u64,
+    pub zswpwb: u64,
+    /// `zswpwb_proactive_b`: compressed bytes written back by proactive writeback.
+    pub zswpwb_proactive_bytes: u64,
+    pub pswpin: u64,
+    pub pswpout: u64,
+    pub swpin_zero: u64,
+    pub swpout_zero: u64,
+    /// `memory.swap.events` `high`.
+    pub swap_events_high: u64,
+    /// `memory.swap.events` `max`.
+    pub swap_events_max: u64,
+    /// `memory.swap.events` `fail`.
+    pub swap_events_fail: u64,
+}
+
+/// What `swapoff` moved.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SwapoffReport {
+    /// Pages moved off the device.
+    pub pages_moved: u64,
+    /// Pages moved to each device, highest priority first.
+    pub moved_to: Vec<(crate::DeviceId, u64)>,
+    /// Of the pages moved, those whose virtual slot was cache-only (count 0, folio cached).
+    pub cache_only: u64,
 }

@@ -25,6 +25,12 @@
 //! the low three bits: `None` 000 (the word is 0), `Phys` 001 with the device in bits
 //! 59..63 and the offset in bits 3..58 (a `swp_entry_t` shifted left by 3), `Zswap` 010
 //! with a 61-bit handle. Zero and in-memory backing are derived, never stored.
+//!
+//! **Compact backend word** (what the crate stores, a deliberate difference): 32 bits per
+//! slot instead of 64, so a zswap-backed slot costs 14 bytes (table 8 + memcg 2 +
+//! backend 4) where the Swap Table Edition needs 18. `0` is None; bit 31 set is Phys with
+//! the device in bits 26..30 and the offset in bits 0..25 (devices of up to 2^26 pages,
+//! 256 GiB); otherwise Zswap with a non-zero 31-bit handle.
 
 /// Bits of the inline swap count (`SWP_TB_COUNT_BITS`).
 pub const COUNT_BITS: u32 = 4;
@@ -44,6 +50,10 @@ pub const DEVICE_BITS: u32 = 5;
 pub const OFFSET_BITS: u32 = 56;
 /// Bits of a zswap handle in a Zswap backend word.
 pub const HANDLE_BITS: u32 = 61;
+/// Bits of the offset in a compact Phys backend word: the largest device has 2^26 pages.
+pub const COMPACT_OFFSET_BITS: u32 = 26;
+/// Bits of a zswap handle in a compact backend word.
+pub const COMPACT_HANDLE_BITS: u32 = 31;
 
 const COUNT_SHIFT: u32 = 60;
 const ZERO_BIT: u64 = 1 << 59;
@@ -191,6 +201,18 @@ pub(crate) mod word {
     pub(crate) const fn zero(w: u64) -> bool {
         w & ZERO_BIT != 0
     }
+    /// `w` with the Z flag set to `z`.
+    pub(crate) const fn with_zero(w: u64, z: bool) -> u64 {
+        if z { w | ZERO_BIT } else { w & !ZERO_BIT }
+    }
+    /// The shadow value of a Shadow word.
+    pub(crate) const fn shadow(w: u64) -> u64 {
+        (w >> 1) & mask(SHADOW_BITS)
+    }
+    /// A Pointer word's cache-only bit set to `c`.
+    pub(crate) const fn with_cache_only(w: u64, c: bool) -> u64 {
+        if c { w | CACHE_ONLY_BIT } else { w & !CACHE_ONLY_BIT }
+    }
     /// The flags (count and Z) of `w` on top of the shadow value `s`.
     pub(crate) const fn shadow_from(w: u64, s: u64) -> u64 {
         (w & FLAGS_MASK) | ((s & mask(SHADOW_BITS)) << 1) | 1
@@ -248,6 +270,40 @@ impl BackendEntry {
                     return Err(CodecError::FieldOverflow);
                 }
                 Ok(((device as u64) << 59) | (offset << 3) | TAG_PHYS)
+            }
+        }
+    }
+}
+
+const COMPACT_PHYS: u32 = 1 << 31;
+
+impl BackendEntry {
+    /// Decode a compact (32-bit) backend word. Every `u32` decodes.
+    pub const fn decode_compact(w: u32) -> Self {
+        if w & COMPACT_PHYS != 0 {
+            Self::Phys { device: ((w >> COMPACT_OFFSET_BITS) & 0x1f) as u8, offset: (w & ((1 << 26) - 1)) as u64 }
+        } else if w == 0 {
+            Self::None
+        } else {
+            Self::Zswap { handle: w as u64 }
+        }
+    }
+
+    /// Encode a compact backend word; a Zswap handle must be non-zero.
+    pub const fn encode_compact(self) -> Result<u32, CodecError> {
+        match self {
+            Self::None => Ok(0),
+            Self::Zswap { handle } => {
+                if handle == 0 || handle > mask(COMPACT_HANDLE_BITS) {
+                    return Err(CodecError::FieldOverflow);
+                }
+                Ok(handle as u32)
+            }
+            Self::Phys { device, offset } => {
+                if device as u64 > mask(DEVICE_BITS) || offset > mask(COMPACT_OFFSET_BITS) {
+                    return Err(CodecError::FieldOverflow);
+                }
+                Ok(COMPACT_PHYS | ((device as u32) << COMPACT_OFFSET_BITS) | offset as u32)
             }
         }
     }

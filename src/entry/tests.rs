@@ -107,3 +107,23 @@ fn word_helpers_keep_count_and_zero_across_cache_transitions() {
     assert_eq!(word::count(word::with_count(back, 14)), 14);
     assert!(word::is_locked(word::locked(back)) && !word::is_locked(word::unlocked(word::locked(back))));
 }
+
+#[test]
+fn compact_backend_word_round_trips_and_rejects_overflow() {
+    for b in [
+        BackendEntry::None,
+        BackendEntry::Zswap { handle: 1 },
+        BackendEntry::Zswap { handle: mask(COMPACT_HANDLE_BITS) },
+        BackendEntry::Phys { device: 0, offset: 0 },
+        BackendEntry::Phys { device: 31, offset: mask(COMPACT_OFFSET_BITS) },
+    ] {
+        assert_eq!(BackendEntry::decode_compact(b.encode_compact().unwrap()), b);
+    }
+    assert_eq!(BackendEntry::Zswap { handle: 0 }.encode_compact(), Err(CodecError::FieldOverflow));
+    assert_eq!(BackendEntry::Zswap { handle: 1 << 31 }.encode_compact(), Err(CodecError::FieldOverflow));
+    assert_eq!(BackendEntry::Phys { device: 32, offset: 0 }.encode_compact(), Err(CodecError::FieldOverflow));
+    assert_eq!(BackendEntry::Phys { device: 0, offset: 1 << 26 }.encode_compact(), Err(CodecError::FieldOverflow));
+    for w in [0u32, 1, 0x7fff_ffff, 0x8000_0000, u32::MAX] {
+        assert_eq!(BackendEntry::decode_compact(w).encode_compact(), Ok(w));
+    }
+}

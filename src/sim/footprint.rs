@@ -77,7 +77,7 @@ pub fn measure(slots: u64, cpus: usize, heap: &dyn Fn() -> Option<u64>) -> Resul
     sys.drain_cpu_caches();
     sys.rcu_barrier();
     let emptied = level(0);
-    let cluster_bytes = crate::table::cluster::Cluster::base_bytes(sys.config().cluster_shift) as u64;
+    let cluster_bytes = crate::table::cluster::Cluster::base_bytes(sys.config().cluster_shift, true) as u64;
     Ok(Report { cluster_slots: sys.cluster_slots(), cluster_bytes, levels, emptied })
 }
 
@@ -154,7 +154,7 @@ mod tests {
         assert!(r.levels.windows(2).all(|w| w[0].own_bytes <= w[1].own_bytes));
         let fresh = SwapSystem::new(Config { cpus: 2, ..Config::default() }).unwrap().footprint().heap_bytes;
         assert_eq!((r.emptied.own_bytes, r.emptied.clusters), (fresh, 0), "emptying gives every cluster back");
-        assert_eq!(r.cluster_bytes, crate::table::cluster::Cluster::base_bytes(9) as u64);
+        assert_eq!(r.cluster_bytes, crate::table::cluster::Cluster::base_bytes(9, true) as u64);
         let text = render(slots, &r);
         assert!(text.contains("emptied") && text.contains("cluster header"), "{text}");
     }

@@ -49,7 +49,9 @@ impl Space {
 
     fn fill(&self, c: &Cluster, off: usize, order: u32, word: u64, memcg: u16) {
         for i in off..off + (1 << order) {
-            c.memcg[i].store(memcg, Ordering::Relaxed);
+            if let Some(m) = c.memcg.get(i) {
+                m.store(memcg, Ordering::Relaxed);
+            }
             debug_assert_eq!(c.table[i].load(Ordering::Relaxed), 0, "claimed slot not free");
             c.table[i].store(word, Ordering::Release);
         }

@@ -18,7 +18,7 @@
 use super::bitmap::ClusterBitmap;
 use crate::entry::BackendEntry;
 use crate::sync::{AtomicU16, AtomicU32, AtomicU64, Mutex, Ordering};
-use crossbeam_epoch::{Atomic, Guard};
+use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
 pub(crate) const NONE: u64 = 0;
 pub(crate) const FREE: u64 = 1;
@@ -66,10 +66,16 @@ pub(crate) struct ExtTable {
     pub used: AtomicU32,
 }
 
-/// Backend words for the slots of a cluster (the Swap Table Edition's `virtual_table`),
-/// allocated only when a slot of the cluster first gets a backend.
+/// Backend words for the slots of a cluster (the Swap Table Edition's `virtual_table`,
+/// in the crate's compact 32-bit form), allocated when a slot first gets a backend.
 pub(crate) struct BackendTable {
-    pub words: Box<[AtomicU64]>,
+    pub words: Box<[AtomicU32]>,
+}
+
+impl BackendTable {
+    pub(crate) fn bytes(nr: usize) -> usize {
+        std::mem::size_of::<Self>() + nr * 4
+    }
 }
 
 pub(crate) struct Cluster {
@@ -86,14 +92,16 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    /// A new cluster, owned by its creator (flag `NONE`).
-    pub(crate) fn new(index: u64, shift: u32, flag: u64) -> Self {
+    /// A new cluster with list flag `flag`. `memcg`: whether it has a memcg table (a
+    /// physical cluster backing only virtual slots has none, as in the Swap Table Edition).
+    pub(crate) fn new(index: u64, shift: u32, flag: u64, memcg: bool) -> Self {
         let nr = 1usize << shift;
+        let memcg_nr = if memcg { nr } else { 0 };
         Self {
             meta: AtomicU64::new(Meta { count: 0, flag, order: 0 }.pack()),
             bitmap: ClusterBitmap::new(shift),
             table: (0..nr).map(|_| AtomicU64::new(0)).collect(),
-            memcg: (0..nr).map(|_| AtomicU16::new(0)).collect(),
+            memcg: (0..memcg_nr).map(|_| AtomicU16::new(0)).collect(),
             ext: Atomic::null(),
             backend: Atomic::null(),
             lock: Mutex::new(()),
@@ -103,13 +111,12 @@ impl Cluster {
     }
 
     /// Heap bytes of a cluster of this size without its optional tables.
-    pub(crate) fn base_bytes(shift: u32) -> usize {
+    pub(crate) fn base_bytes(shift: u32, memcg: bool) -> usize {
         let nr = 1usize << shift;
-        std::mem::size_of::<Cluster>() + nr * 8 + nr * 2 + nr.div_ceil(64) * 8
+        std::mem::size_of::<Cluster>() + nr * 8 + if memcg { nr * 2 } else { 0 } + nr.div_ceil(64) * 8
     }
 
     /// Mark slot `off` Bad at swapon (header, hole or past the end): counted, never freed.
-    #[cfg_attr(not(test), allow(dead_code, reason = "physical devices (swapon) use it next"))]
     pub(crate) fn mark_bad(&self, off: usize) {
         self.bitmap.set(off);
         self.table[off].store(crate::entry::TableEntry::BAD_WORD, Ordering::Release);
@@ -187,16 +194,11 @@ impl Cluster {
         }
     }
 
-    /// Uncount `nr` slots whose words the caller has just set Free, release their bits
-    /// and memcg ids, and report the list transition (`partial_free_cluster` /
-    /// `free_cluster`). Their backend words are cleared; releasing what they pointed at is
-    /// the caller's job, done before the words were set Free.
-    pub(crate) fn free_slots(&self, off: usize, order: u32, dynamic: bool, guard: &Guard) -> AfterFree {
+    /// Uncount `nr` slots whose words the caller has just set Free and whose memcg ids
+    /// and backend words it has taken (`take_slot`), release their bits, and report the
+    /// list transition (`partial_free_cluster` / `free_cluster`).
+    pub(crate) fn free_slots(&self, off: usize, order: u32, dynamic: bool) -> AfterFree {
         let nr = 1usize << order;
-        for i in off..off + nr {
-            self.memcg[i].store(0, Ordering::Relaxed);
-        }
-        self.clear_backends(off, nr, guard);
         self.bitmap.release(off, order);
         let mut m = self.meta.load(Ordering::Acquire);
         loop {
@@ -218,22 +220,44 @@ impl Cluster {
         }
     }
 
-    fn clear_backends(&self, off: usize, nr: usize, guard: &Guard) {
-        // SAFETY: the backend table lives as long as the cluster, and `guard` pins it.
-        if let Some(bt) = unsafe { self.backend.load(Ordering::Acquire, guard).as_ref() } {
-            for w in &bt.words[off..off + nr] {
-                w.store(0, Ordering::Release);
-            }
+    /// The memcg id and backend word of a slot being freed, both cleared (`swap_range_free`
+    /// hands them to zswap invalidation and the uncharge).
+    pub(crate) fn take_slot(&self, off: usize, guard: &Guard) -> (u16, u32) {
+        let memcg = self.memcg.get(off).map_or(0, |m| m.swap(0, Ordering::AcqRel));
+        let backend = self.backends(guard).map_or(0, |bt| bt.words[off].swap(0, Ordering::AcqRel));
+        (memcg, backend)
+    }
+
+    /// The backend table, if one was allocated.
+    pub(crate) fn backends<'g>(&self, guard: &'g Guard) -> Option<&'g BackendTable> {
+        // SAFETY: the backend table is installed once and lives as long as the cluster,
+        // which `guard` keeps alive.
+        unsafe { self.backend.load(Ordering::Acquire, guard).as_ref() }
+    }
+
+    /// The backend table, allocated on first use (returns its bytes to account when this
+    /// call installed it).
+    pub(crate) fn backends_or_alloc<'g>(&self, guard: &'g Guard) -> (&'g BackendTable, usize) {
+        if let Some(bt) = self.backends(guard) {
+            return (bt, 0);
         }
+        let t = Owned::new(BackendTable { words: (0..self.nr()).map(|_| AtomicU32::new(0)).collect() });
+        match self.backend.compare_exchange(Shared::null(), t, Ordering::AcqRel, Ordering::Acquire, guard) {
+            // SAFETY: just installed; never removed before the cluster drops.
+            Ok(p) => (unsafe { p.deref() }, BackendTable::bytes(self.nr())),
+            // SAFETY: another thread installed it; as above.
+            Err(e) => (unsafe { e.current.deref() }, 0),
+        }
+    }
+
+    /// The raw backend word of slot `off` (0 when the cluster has no backend table).
+    pub(crate) fn backend_word(&self, off: usize, guard: &Guard) -> u32 {
+        self.backends(guard).map_or(0, |bt| bt.words[off].load(Ordering::Acquire))
     }
 
     /// The backend of slot `off` (None when the cluster has no backend table).
     pub(crate) fn backend_of(&self, off: usize, guard: &Guard) -> BackendEntry {
-        // SAFETY: as in `clear_backends`.
-        match unsafe { self.backend.load(Ordering::Acquire, guard).as_ref() } {
-            Some(bt) => BackendEntry::decode(bt.words[off].load(Ordering::Acquire)).unwrap_or(BackendEntry::None),
-            None => BackendEntry::None,
-        }
+        BackendEntry::decode_compact(self.backend_word(off, guard))
     }
 }
 
@@ -242,11 +266,11 @@ impl Drop for Cluster {
         // SAFETY: `drop` has the cluster exclusively; nothing else can load these tables.
         unsafe {
             let g = crossbeam_epoch::unprotected();
-            let p = self.ext.swap(crossbeam_epoch::Shared::null(), Ordering::Relaxed, g);
+            let p = self.ext.swap(Shared::null(), Ordering::Relaxed, g);
             if !p.is_null() {
                 drop(p.into_owned());
             }
-            let p = self.backend.swap(crossbeam_epoch::Shared::null(), Ordering::Relaxed, g);
+            let p = self.backend.swap(Shared::null(), Ordering::Relaxed, g);
             if !p.is_null() {
                 drop(p.into_owned());
             }

@@ -203,8 +203,15 @@ impl Space {
     }
 
     /// The words of `1 << order` slots at `off` were just set Free: release the rest.
+    /// Each slot's memcg id and backend go to the space's `OnFree` hook first.
     pub(crate) fn free_range(&self, c: &Cluster, off: usize, order: u32, g: &Guard) {
-        let after = c.free_slots(off, order, self.dynamic, g);
+        for i in off..off + (1usize << order) {
+            let (memcg, backend) = c.take_slot(i, g);
+            if let Some(h) = &self.on_free {
+                h.freed((c.index << self.shift) | i as u64, memcg, backend, g);
+            }
+        }
+        let after = c.free_slots(off, order, self.dynamic);
         self.after_free(c, after, g);
     }
 }

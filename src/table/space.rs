@@ -57,9 +57,19 @@ pub(crate) struct Lists {
     pub live: u64,
 }
 
+/// What the owner of a space does for each slot it frees (`swap_range_free`): release
+/// the backend (`zswap_invalidate`, the physical slot) and uncharge the memcg.
+pub(crate) trait OnFree: Send + Sync {
+    /// Slot `slot` was freed; `memcg` and `backend` are the words taken from it.
+    fn freed(&self, slot: u64, memcg: u16, backend: u32, g: &Guard);
+}
+
 pub(crate) struct Space {
     pub shift: u32,
     pub dynamic: bool,
+    /// Whether clusters carry a memcg table (the virtual space does; devices do not).
+    pub memcg: bool,
+    pub on_free: Option<Box<dyn OnFree>>,
     top: [Atomic<Mid>; FAN],
     pub lists: Mutex<Lists>,
     pub percpu: Box<[AtomicPtr<Cluster>]>,
@@ -69,13 +79,21 @@ pub(crate) struct Space {
 
 impl Space {
     /// The virtual space: dynamic clusters of `1 << shift` slots.
+    #[cfg(test)]
     pub(crate) fn dynamic(shift: u32, cpus: usize, bytes: SharedBytes) -> Self {
         Self::with(shift, cpus, true, 0, bytes)
     }
 
+    /// The virtual space with a hook run for every freed slot.
+    pub(crate) fn dynamic_with(shift: u32, cpus: usize, bytes: SharedBytes, on_free: Box<dyn OnFree>) -> Self {
+        let mut s = Self::with(shift, cpus, true, 0, bytes);
+        s.on_free = Some(on_free);
+        s
+    }
+
     /// A physical device of `slots` slots: all clusters created now, on the free list;
-    /// slot 0 (the swap header) is marked Bad and counted, as at swapon.
-    #[cfg_attr(not(test), allow(dead_code, reason = "physical devices (swapon) use it next"))]
+    /// slot 0 (the swap header) is marked Bad and counted, as at swapon. Its clusters have
+    /// no memcg table: charges follow the virtual slot a physical slot backs.
     pub(crate) fn fixed(shift: u32, cpus: usize, slots: u64, bytes: SharedBytes) -> Self {
         let n = slots.div_ceil(1 << shift).min(MAX_CLUSTERS);
         let s = Self::with(shift, cpus, false, n, bytes);
@@ -83,7 +101,7 @@ impl Space {
         {
             let mut l = lock(&s.lists);
             for idx in 0..n {
-                s.link(&mut l, idx, Cluster::new(idx, shift, FREE), &g);
+                s.link(&mut l, idx, Cluster::new(idx, shift, FREE, false), &g);
                 l.free.push_back(idx);
             }
         }
@@ -122,6 +140,8 @@ impl Space {
         Self {
             shift,
             dynamic,
+            memcg: dynamic,
+            on_free: None,
             top: nodes(),
             lists: Mutex::new(lists),
             percpu: (0..cpus * orders).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
@@ -172,7 +192,7 @@ impl Space {
         }
         // SAFETY: as above.
         let leaf = unsafe { leaf.deref() };
-        self.bytes.add(Cluster::base_bytes(self.shift));
+        self.bytes.add(Cluster::base_bytes(self.shift, self.memcg));
         let p = Owned::new(cluster).into_shared(g);
         leaf.slots[c].store(p, Ordering::Release);
         let li = (idx >> FAN_BITS) as usize;
@@ -196,7 +216,7 @@ impl Space {
             }
             None => return None,
         };
-        Some(self.link(&mut l, idx, Cluster::new(idx, self.shift, super::cluster::NONE), g))
+        Some(self.link(&mut l, idx, Cluster::new(idx, self.shift, super::cluster::NONE, self.memcg), g))
     }
 
     /// Act on what a free (or a disown) did to the cluster's list state.
@@ -228,11 +248,12 @@ impl Space {
         l.live -= 1;
         let li = (idx >> FAN_BITS) as usize;
         l.leaf_live[li] -= 1;
-        let shift = self.shift;
+        let size = Cluster::base_bytes(self.shift, self.memcg)
+            + c.backends(g).map_or(0, |_| super::cluster::BackendTable::bytes(c.nr()));
         let bytes = self.bytes.clone();
         // SAFETY: unlinked above; no new reader can reach it, old ones are pinned.
         let owned = unsafe { p.into_owned() }.into_box();
-        self.reclaim.retire(g, owned, move || bytes.sub(Cluster::base_bytes(shift)));
+        self.reclaim.retire(g, owned, move || bytes.sub(size));
         if l.leaf_live[li] == 0 {
             let leaf_p = mid.leaves[b].swap(Shared::null(), Ordering::AcqRel, g);
             let bytes = self.bytes.clone();

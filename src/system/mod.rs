@@ -1,25 +1,40 @@
 //! `SwapSystem`: the facade a simulator calls (`API.md`). This part covers the slot
 //! lifecycle on the virtual swap space: `folio_alloc_swap`, `folio_dup_swap`,
 //! `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`, the swap cache and
-//! lookups. Every call validates its arguments first; an error leaves the state as it was.
+//! lookups. `flows` holds writeout, evict, fault and writeback; `devices` swapon and
+//! swapoff; `cgroup` the memcg files and statistics. Every call validates its arguments
+//! first; an error leaves the state as it was.
+
+mod backing;
+mod cgroup;
+mod devices;
+mod flows;
+mod writeback;
 
 use crate::config::Config;
+use crate::device::Devices;
 use crate::entry::{TableEntry, word};
 use crate::epoch::{Bytes, SharedBytes};
 use crate::error::Error;
 use crate::ids::{Backing, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
+use crate::memcg::{Memcgs, Stat, Stats};
 use crate::stat::{Footprint, GlobalStat};
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 use crate::table::cluster::Cluster;
 use crate::table::space::{MAX_CLUSTERS, Space};
+use crate::zswap::pool::Pool;
+use backing::{Backends, FreeHook};
 use crossbeam_epoch::Guard;
 
 /// The swap subsystem of one simulated machine. `Send + Sync`; every method takes `&self`.
 pub struct SwapSystem {
     cfg: Config,
     vspace: Space,
+    back: Arc<Backends>,
     tick: AtomicU64,
     bytes: SharedBytes,
+    /// `swapon_mutex`: swapon and swapoff, one at a time.
+    swapon: Mutex<()>,
 }
 
 impl std::fmt::Debug for SwapSystem {
@@ -41,8 +56,16 @@ impl SwapSystem {
             return Err(Error::Invalid("zswap percentages must be at most 100"));
         }
         let bytes: SharedBytes = Arc::new(Bytes::default());
-        let vspace = Space::dynamic(cfg.cluster_shift, cfg.cpus, bytes.clone());
-        Ok(Self { cfg, vspace, tick: AtomicU64::new(0), bytes })
+        let z = &cfg.zswap;
+        let back = Arc::new(Backends {
+            memcgs: Memcgs::new(bytes.clone()),
+            pool: Pool::new(cfg.ram_pages, z.max_pool_percent, z.accept_threshold_percent),
+            devices: Devices::new(),
+            stats: Stats::new(),
+        });
+        let hook = Box::new(FreeHook(back.clone()));
+        let vspace = Space::dynamic_with(cfg.cluster_shift, cfg.cpus, bytes.clone(), hook);
+        Ok(Self { cfg, vspace, back, tick: AtomicU64::new(0), bytes, swapon: Mutex::new(()) })
     }
 
     /// The configuration the system was built with.
@@ -84,13 +107,11 @@ impl SwapSystem {
         self.cfg.cluster_shift
     }
 
-    fn check_memcg(&self, cg: MemcgId) -> Result<(), Error> {
-        if cg == MemcgId::ROOT { Ok(()) } else { Err(Error::InvalidMemcg) }
-    }
-
     /// `folio_alloc_swap`: allocate `2^order` naturally aligned slots for the folio `folio`
-    /// of memcg `cg`, with the folio in the swap cache and count 0. Returns the head slot.
-    /// `cpu` picks the per-CPU cluster cache (`0..config.cpus`).
+    /// of memcg `cg` (online), with the folio in the swap cache and count 0, the memcg
+    /// recorded (`swap_cgroup_record`). Returns the head slot. Nothing is charged: under
+    /// virtual swap only a physical slot is (`writeout`). `cpu` picks the per-CPU cluster
+    /// cache (`0..config.cpus`).
     pub fn alloc(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32) -> Result<VSlot, Error> {
         if cpu >= self.cfg.cpus {
             return Err(Error::Invalid("cpu index out of range"));
@@ -101,11 +122,19 @@ impl SwapSystem {
         if folio.0 > FolioId::MAX || folio.0 & ((1 << order) - 1) != 0 {
             return Err(Error::InvalidFolio);
         }
-        self.check_memcg(cg)?;
+        let g = self.vspace.reclaim.pin();
+        let m = self.back.memcgs.online(cg, &g)?;
         let w = TableEntry::Cached { pfn: folio.0, order: order as u8, count: 0, zero: false, locked: false }
             .encode()
             .map_err(|_| Error::InvalidFolio)?;
-        self.vspace.alloc(cpu, order, w, cg.raw()).map(VSlot::from_raw).ok_or(Error::DeviceFull)
+        self.back.memcgs.get_ref(m, 1 << order);
+        match self.vspace.alloc(cpu, order, w, cg.raw()) {
+            Some(s) => Ok(VSlot::from_raw(s)),
+            None => {
+                self.back.memcgs.put_ref(cg.raw(), 1 << order, &g);
+                Err(Error::DeviceFull)
+            }
+        }
     }
 
     /// Split a slot into (cluster index, offset), rejecting ids that can never be live.
@@ -131,7 +160,7 @@ impl SwapSystem {
     }
 
     /// Run `f` on the slot's cluster, pinned; a missing cluster is `NotAllocated`.
-    fn with_slot<R>(
+    pub(super) fn with_slot<R>(
         &self,
         slot: VSlot,
         f: impl FnOnce(&Cluster, usize, &Guard) -> Result<R, Error>,
@@ -142,20 +171,42 @@ impl SwapSystem {
     /// `folio_dup_swap` for one slot: a PTE now holds the entry. Returns the new count.
     /// From 0 only while cached; `CountOverflow` past `u32::MAX`.
     pub fn dup(&self, slot: VSlot) -> Result<u32, Error> {
-        self.with_slot(slot, |c, off, g| self.vspace.dup(c, off, g))
+        self.with_slot(slot, |c, off, g| self.dup_in(c, off, g))
+    }
+
+    /// `dup` on a located slot; a cached slot leaving count 0 clears the cache-only bit of
+    /// its physical slot.
+    fn dup_in(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let n = self.vspace.dup(c, off, g)?;
+        if n == 1 {
+            self.back.mark_cache_only(c.backend_word(off, g), false, g);
+        }
+        Ok(n)
+    }
+
+    /// `put` on a located slot; a cached slot reaching count 0 sets the cache-only bit.
+    fn put_in(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
+        let n = self.vspace.put(c, off, g)?;
+        if n == 0 {
+            self.back.mark_cache_only(c.backend_word(off, g), true, g);
+        }
+        Ok(n)
     }
 
     /// A reference dropped (`folio_put_swap` / `swap_put_entries_direct`). Returns the
     /// count left. A swapped-out slot reaching 0 is freed; a cached one stays cached
     /// until `release` or `swap_cache_del`.
     pub fn put(&self, slot: VSlot) -> Result<u32, Error> {
-        self.with_slot(slot, |c, off, g| self.vspace.put(c, off, g))
+        self.with_slot(slot, |c, off, g| self.put_in(c, off, g))
     }
 
     /// `folio_free_swap`: drop the cached folio covering `slot` when none of its slots
     /// has a count. Ok(true): the slots are free; Ok(false): still referenced, unchanged.
     pub fn release(&self, slot: VSlot) -> Result<bool, Error> {
-        self.with_slot(slot, |c, off, g| self.vspace.release(c, off, g))
+        self.with_slot(slot, |c, off, g| {
+            not_writeback(c, off)?;
+            self.vspace.release(c, off, g)
+        })
     }
 
     /// `swap_cache_add_folio` (order 0, as vswap entries are added on swap-in): put
@@ -179,7 +230,10 @@ impl SwapSystem {
     /// `__swap_cache_del_folio`: drop the folio covering `slot` from the swap cache,
     /// leaving `shadow` where a count remains and freeing the slots without one.
     pub fn swap_cache_del(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
-        self.with_slot(slot, |c, off, g| self.vspace.cache_del(c, off, shadow.0, g))
+        self.with_slot(slot, |c, off, g| {
+            not_writeback(c, off)?;
+            self.vspace.cache_del(c, off, shadow.0, g)
+        })
     }
 
     /// What the slot holds now. A slot of a cluster that does not exist is `Free`.
@@ -194,6 +248,10 @@ impl SwapSystem {
         let Some(c) = self.vspace.get(idx, g) else { return SlotState::Free };
         let (w, count) = self.vspace.count_of(c, off, g);
         match TableEntry::decode(word::unlocked(w)) {
+            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => {
+                // zswap writeback holds the slot: to everyone else it is still swapped out.
+                SlotState::SwappedOut { shadow: Shadow(0), count, backing: Backing::Zswap }
+            }
             Ok(TableEntry::Cached { pfn, .. }) => SlotState::Cached { folio: FolioId(pfn), count },
             Ok(TableEntry::Shadow { shadow, zero, .. }) => {
                 let backing = if zero {
@@ -241,10 +299,32 @@ impl SwapSystem {
         self.vspace.rcu_barrier(8);
     }
 
-    /// Counters and gauges. The table gauges are summed over live clusters (cold path).
+    /// Counters and gauges: zswap's debugfs files, the vmstat swap events, and the table
+    /// gauges (summed over live clusters: a cold path).
     pub fn stat(&self) -> GlobalStat {
         let (used, live) = self.table_gauges();
-        GlobalStat { vslots_in_use: used, clusters_live: live, ..GlobalStat::default() }
+        let s = &self.back.stats;
+        GlobalStat {
+            pool_limit_hit: s.get(Stat::PoolLimitHit),
+            pool_total_size: self.back.pool.total_bytes.load(Ordering::Acquire),
+            stored_pages: s.get(Stat::StoredPages),
+            stored_incompressible_pages: s.get(Stat::StoredIncompressible),
+            written_back_pages: s.get(Stat::WrittenBackPages),
+            reject_reclaim_fail: s.get(Stat::RejectReclaimFail),
+            reject_alloc_fail: s.get(Stat::RejectAllocFail),
+            reject_compress_fail: s.get(Stat::RejectCompressFail),
+            reject_compress_poor: s.get(Stat::RejectCompressPoor),
+            decompress_fail: s.get(Stat::DecompressFail),
+            zswpin: s.get(Stat::Zswpin),
+            zswpout: s.get(Stat::Zswpout),
+            zswpwb: s.get(Stat::Zswpwb),
+            pswpin: s.get(Stat::Pswpin),
+            pswpout: s.get(Stat::Pswpout),
+            swpin_zero: s.get(Stat::SwpinZero),
+            swpout_zero: s.get(Stat::SwpoutZero),
+            vslots_in_use: used,
+            clusters_live: live,
+        }
     }
 
     fn table_gauges(&self) -> (u64, u64) {
@@ -257,9 +337,28 @@ impl SwapSystem {
     /// The crate's metadata bytes, from its own allocation accounting.
     pub fn footprint(&self) -> Footprint {
         let (used, live) = self.table_gauges();
-        let own = std::mem::size_of::<Self>();
-        Footprint { heap_bytes: (self.bytes.get() + own) as u64, vslots_in_use: used, clusters_live: live }
+        let own = std::mem::size_of::<Self>() + std::mem::size_of::<Backends>();
+        let g = self.vspace.reclaim.pin();
+        let devs = &self.back.devices;
+        let device_bytes: usize = (0..crate::device::MAX_DEVICES as u8)
+            .filter_map(|i| devs.get(i, &g))
+            .map(|d| d.bytes.get() + std::mem::size_of::<crate::device::Dev>())
+            .sum();
+        let zswap_entry_bytes = self.back.pool.index_bytes();
+        Footprint {
+            heap_bytes: (self.bytes.get() + own + device_bytes) as u64 + zswap_entry_bytes,
+            vslots_in_use: used,
+            clusters_live: live,
+            device_bytes: device_bytes as u64,
+            zswap_entry_bytes,
+        }
     }
+}
+
+/// `Busy` when zswap writeback holds the slot in the swap cache with its own folio.
+fn not_writeback(c: &Cluster, off: usize) -> Result<(), Error> {
+    let w = c.table[off].load(Ordering::Acquire);
+    if word::is_cached(w) && word::pfn(w) == FolioId::WRITEBACK { Err(Error::Busy) } else { Ok(()) }
 }
 
 /// An epoch pin held across many calls (`rcu_read_lock` around a batch): lookups and count
@@ -280,16 +379,19 @@ impl Pinned<'_> {
 
     /// `SwapSystem::dup` under this pin (a simulator copying many PTEs at fork).
     pub fn dup(&self, slot: VSlot) -> Result<u32, Error> {
-        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.dup(c, off, g))
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.dup_in(c, off, g))
     }
 
     /// `SwapSystem::put` under this pin (a simulator zapping a page table).
     pub fn put(&self, slot: VSlot) -> Result<u32, Error> {
-        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.put(c, off, g))
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.put_in(c, off, g))
     }
 
     /// `SwapSystem::release` under this pin.
     pub fn release(&self, slot: VSlot) -> Result<bool, Error> {
-        self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.vspace.release(c, off, g))
+        self.sys.with_slot_in(slot, &self.guard, |c, off, g| {
+            not_writeback(c, off)?;
+            self.sys.vspace.release(c, off, g)
+        })
     }
 }

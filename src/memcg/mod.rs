@@ -1,0 +1,379 @@
+//! Memory cgroups: the tree, hierarchical swap and zswap counters with limits, the
+//! effective `memory.zswap.writeback`, and `memory.stat`-style statistics
+//! (kernel-notes §5.7, §6, Appendix A).
+//!
+//! Invariants:
+//! * Ids are 16-bit, 1 is the root, 0 means "none". A memcg is reachable by id from its
+//!   creation until its last reference is gone; the table is two levels of epoch-protected
+//!   pointers, so lookups never lock. Creation, offline and removal take the tree lock
+//!   (the kernel's cgroup mutex).
+//! * References (`css` / `mem_cgroup_id` refs): one while online, one per live child,
+//!   one per virtual slot recording the id, one per zswap entry charged to it. The last
+//!   one removes the memcg, folds its statistics into the parent and frees the id, which
+//!   is reused lowest first (`xa_alloc`).
+//! * An offline memcg (a zombie) keeps the charges already made to it: its counters are
+//!   part of every ancestor's hierarchical usage, and uncharges reach them exactly. New
+//!   charges go to the nearest online ancestor (`mem_cgroup_id_get_online`, objcg
+//!   reparenting), so to a reader of the parent, charges have moved up.
+
+mod counter;
+
+pub(crate) use counter::{Counter, Stat, Stats, UNLIMITED};
+
+use crate::epoch::SharedBytes;
+use crate::error::Error;
+use crate::ids::{Knob, Limit, MemcgId};
+use crate::stat::MemcgStat;
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+use std::collections::BTreeSet;
+
+const FAN: usize = 256;
+
+/// One memory cgroup (`struct mem_cgroup`).
+pub(crate) struct Memcg {
+    pub id: u16,
+    /// The parent's id; 0 for the root.
+    pub parent: u16,
+    pub online: AtomicBool,
+    refs: AtomicU64,
+    /// `memory.swap.*`, in pages.
+    pub swap: Counter,
+    /// `memory.zswap.current` in bytes (hierarchical); `max` is `memory.zswap.max` in pages.
+    pub zswap: Counter,
+    /// This memcg's own `memory.zswap.writeback`.
+    pub writeback: AtomicBool,
+    pub stats: Stats,
+}
+
+struct Chunk {
+    slots: [Atomic<Memcg>; FAN],
+}
+
+struct Tree {
+    /// Children by parent id (the live and zombie ones).
+    children: Vec<Vec<u16>>,
+    free: BTreeSet<u16>,
+    next: u32,
+}
+
+/// The memcg table and tree.
+pub(crate) struct Memcgs {
+    top: Box<[Atomic<Chunk>]>,
+    tree: Mutex<Tree>,
+    bytes: SharedBytes,
+}
+
+fn pages(l: Limit) -> u64 {
+    match l {
+        Limit::Bytes(b) => b / crate::PAGE_SIZE as u64,
+        Limit::Max => UNLIMITED,
+    }
+}
+
+impl Memcgs {
+    /// The table with the root memcg.
+    pub(crate) fn new(bytes: SharedBytes) -> Self {
+        let s = Self {
+            top: (0..FAN).map(|_| Atomic::null()).collect(),
+            tree: Mutex::new(Tree { children: Vec::new(), free: BTreeSet::new(), next: 2 }),
+            bytes,
+        };
+        s.bytes.add(FAN * 8);
+        // SAFETY: nothing else can see the table yet.
+        s.install(MemcgId::ROOT.raw(), 0, unsafe { crossbeam_epoch::unprotected() });
+        s
+    }
+
+    fn install(&self, id: u16, parent: u16, g: &Guard) {
+        let (a, b) = (id as usize / FAN, id as usize % FAN);
+        let mut chunk = self.top[a].load(Ordering::Acquire, g);
+        if chunk.is_null() {
+            chunk = Owned::new(Chunk { slots: std::array::from_fn(|_| Atomic::null()) }).into_shared(g);
+            self.top[a].store(chunk, Ordering::Release);
+            self.bytes.add(std::mem::size_of::<Chunk>());
+        }
+        let m = Memcg {
+            id,
+            parent,
+            online: AtomicBool::new(true),
+            refs: AtomicU64::new(1),
+            swap: Counter::new(),
+            zswap: Counter::new(),
+            writeback: AtomicBool::new(true),
+            stats: Stats::new(),
+        };
+        self.bytes.add(std::mem::size_of::<Memcg>());
+        // SAFETY: chunks are never unlinked before the table drops.
+        unsafe { chunk.deref() }.slots[b].store(Owned::new(m), Ordering::Release);
+    }
+
+    /// The memcg with this id, online or not.
+    pub(crate) fn get<'g>(&self, id: u16, g: &'g Guard) -> Option<&'g Memcg> {
+        let (a, b) = (id as usize / FAN, id as usize % FAN);
+        // SAFETY: chunks live as long as the table; memcgs are retired through the epoch
+        // that `g` pins, after being unlinked.
+        unsafe {
+            let chunk = self.top.get(a)?.load(Ordering::Acquire, g).as_ref()?;
+            chunk.slots[b].load(Ordering::Acquire, g).as_ref()
+        }
+    }
+
+    /// An online memcg, or the error a caller naming it gets.
+    pub(crate) fn online<'g>(&self, id: MemcgId, g: &'g Guard) -> Result<&'g Memcg, Error> {
+        let m = self.get(id.raw(), g).ok_or(Error::InvalidMemcg)?;
+        if m.online.load(Ordering::Acquire) { Ok(m) } else { Err(Error::MemcgOffline) }
+    }
+
+    /// `mem_cgroup_id_get_online`: the memcg or its nearest online ancestor.
+    pub(crate) fn nearest_online<'g>(&self, id: u16, g: &'g Guard) -> Option<&'g Memcg> {
+        let mut m = self.get(id, g)?;
+        while !m.online.load(Ordering::Acquire) {
+            m = self.get(m.parent, g)?;
+        }
+        Some(m)
+    }
+
+    /// The memcg and its ancestors, nearest first.
+    pub(crate) fn ancestry<'a, 'g>(&'a self, m: &'g Memcg, g: &'g Guard) -> impl Iterator<Item = &'g Memcg> + 'a
+    where
+        'g: 'a,
+    {
+        std::iter::successors(Some(m), move |m| if m.parent == 0 { None } else { self.get(m.parent, g) })
+    }
+
+    /// Take `n` references on `m` (the root is never freed and keeps no count).
+    pub(crate) fn get_ref(&self, m: &Memcg, n: u64) {
+        if m.parent != 0 {
+            m.refs.fetch_add(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Drop `n` references on memcg `id`; the last one removes it.
+    pub(crate) fn put_ref(&self, id: u16, n: u64, g: &Guard) {
+        let Some(m) = self.get(id, g) else {
+            debug_assert!(false, "reference to an unknown memcg");
+            return;
+        };
+        if m.parent != 0 && m.refs.fetch_sub(n, Ordering::AcqRel) == n {
+            self.remove(m, g);
+        }
+    }
+
+    fn remove(&self, m: &Memcg, g: &Guard) {
+        debug_assert!(!m.online.load(Ordering::Acquire) && m.id != MemcgId::ROOT.raw());
+        let parent = m.parent;
+        {
+            let mut t = lock(&self.tree);
+            if let Some(p) = self.get(parent, g) {
+                p.stats.absorb(&m.stats);
+            }
+            if let Some(c) = t.children.get_mut(parent as usize) {
+                c.retain(|&x| x != m.id);
+            }
+            let (a, b) = (m.id as usize / FAN, m.id as usize % FAN);
+            // SAFETY: chunks live as long as the table.
+            let chunk = unsafe { self.top[a].load(Ordering::Acquire, g).deref() };
+            let p = chunk.slots[b].swap(Shared::null(), Ordering::AcqRel, g);
+            t.free.insert(m.id);
+            let bytes = self.bytes.clone();
+            // SAFETY: unlinked under the tree lock; readers that loaded it are pinned.
+            let owned = unsafe { p.into_owned() }.into_box();
+            crate::epoch::retire(g, owned, move || bytes.sub(std::mem::size_of::<Memcg>()));
+        }
+        self.put_ref(parent, 1, g);
+    }
+
+    /// `mkdir`: a new online memcg under `parent` (online), lowest free id first.
+    pub(crate) fn create(&self, parent: MemcgId, g: &Guard) -> Result<MemcgId, Error> {
+        let mut t = lock(&self.tree);
+        let p = self.online(parent, g)?;
+        let id = match t.free.pop_first() {
+            Some(id) => id,
+            None if t.next <= u32::from(u16::MAX) => {
+                t.next += 1;
+                (t.next - 1) as u16
+            }
+            None => return Err(Error::Invalid("no free memcg id (65535 in use)")),
+        };
+        self.get_ref(p, 1);
+        self.install(id, parent.raw(), g);
+        if t.children.len() <= parent.raw() as usize {
+            t.children.resize(parent.raw() as usize + 1, Vec::new());
+        }
+        t.children[parent.raw() as usize].push(id);
+        Ok(MemcgId::from_raw(id))
+    }
+
+    /// `rmdir`: take `id` offline. Its charges stay (and count in its ancestors) until
+    /// uncharged; new ones go to the parent. The root cannot go offline.
+    pub(crate) fn offline(&self, id: MemcgId, g: &Guard) -> Result<(), Error> {
+        if id == MemcgId::ROOT {
+            return Err(Error::Invalid("the root memcg cannot go offline"));
+        }
+        {
+            let _t = lock(&self.tree);
+            let m = self.online(id, g)?;
+            m.online.store(false, Ordering::Release);
+        }
+        self.put_ref(id.raw(), 1, g);
+        Ok(())
+    }
+
+    /// Write a cgroup file.
+    pub(crate) fn set(&self, id: MemcgId, knob: Knob, g: &Guard) -> Result<(), Error> {
+        let m = self.online(id, g)?;
+        match knob {
+            Knob::SwapMax(l) => m.swap.max.store(pages(l), Ordering::Release),
+            Knob::SwapHigh(l) => m.swap.high.store(pages(l), Ordering::Release),
+            Knob::ZswapMax(l) => m.zswap.max.store(pages(l), Ordering::Release),
+            Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
+        }
+        Ok(())
+    }
+
+    /// `mem_cgroup_zswap_writeback_enabled`: the AND of `memory.zswap.writeback` over `m`
+    /// and its ancestors.
+    pub(crate) fn writeback_enabled(&self, m: &Memcg, g: &Guard) -> bool {
+        self.ancestry(m, g).all(|a| a.writeback.load(Ordering::Acquire))
+    }
+
+    /// `obj_cgroup_may_zswap`: no non-root level has `zswap.max` 0 or usage (in whole
+    /// pages) at or above its `zswap.max`.
+    pub(crate) fn may_zswap(&self, m: &Memcg, g: &Guard) -> bool {
+        self.ancestry(m, g).filter(|a| a.parent != 0).all(|a| {
+            let max = a.zswap.max.load(Ordering::Acquire);
+            max == UNLIMITED || (max != 0 && a.zswap.get() / (crate::PAGE_SIZE as u64) < max)
+        })
+    }
+
+    /// `obj_cgroup_charge_zswap`: charge `bytes` of a stored entry (`size` original bytes,
+    /// `incomp` when stored as-is) to `m` and its ancestors.
+    pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, g: &Guard) {
+        self.get_ref(m, 1);
+        for a in self.ancestry(m, g) {
+            a.zswap.add(bytes);
+        }
+        m.stats.add(Stat::Zswapped, crate::PAGE_SIZE as u64);
+        if incomp {
+            m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64);
+        }
+    }
+
+    /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`.
+    pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, g: &Guard) {
+        let Some(m) = self.get(id, g) else { return };
+        for a in self.ancestry(m, g) {
+            a.zswap.sub(bytes);
+        }
+        m.stats.sub(Stat::Zswapped, crate::PAGE_SIZE as u64);
+        if incomp {
+            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64);
+        }
+        self.put_ref(id, 1, g);
+    }
+
+    /// `__mem_cgroup_try_charge_swap` for a physical slot: charge `nr` pages to `m` and
+    /// its ancestors against `swap.max`; a refusal raises `max` and `fail` on `m`. A level
+    /// left above its `swap.high` raises `high` there (the crate has no memory charge to
+    /// throttle, so the event is raised at the swap charge).
+    pub(crate) fn try_charge_swap(&self, m: &Memcg, nr: u64, g: &Guard) -> Result<(), Error> {
+        let mut done: Vec<&Memcg> = Vec::new();
+        for a in self.ancestry(m, g) {
+            match a.swap.try_add(nr) {
+                Ok(_) => done.push(a),
+                Err(()) => {
+                    for d in done {
+                        d.swap.sub(nr);
+                    }
+                    m.stats.add(Stat::EventsMax, 1);
+                    m.stats.add(Stat::EventsFail, 1);
+                    return Err(Error::DeviceFull);
+                }
+            }
+        }
+        for a in done {
+            if a.parent != 0 && a.swap.get() > a.swap.high.load(Ordering::Acquire) {
+                a.stats.add(Stat::EventsHigh, 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Uncharge `nr` swap pages from memcg `id` and its ancestors.
+    pub(crate) fn uncharge_swap(&self, id: u16, nr: u64, g: &Guard) {
+        let Some(m) = self.get(id, g) else { return };
+        for a in self.ancestry(m, g) {
+            a.swap.sub(nr);
+        }
+    }
+
+    /// The memcg and its descendants, dead ones included (pre-order).
+    pub(crate) fn subtree(&self, id: u16) -> Vec<u16> {
+        let t = lock(&self.tree);
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() {
+            if let Some(c) = t.children.get(out[i] as usize) {
+                out.extend_from_slice(c);
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// The hierarchical `memory.stat` view of an online memcg.
+    pub(crate) fn stat(&self, id: MemcgId, g: &Guard) -> Result<MemcgStat, Error> {
+        let m = self.online(id, g)?;
+        let mut sum = [0u64; counter::NR_STATS];
+        for d in self.subtree(id.raw()) {
+            if let Some(dm) = self.get(d, g) {
+                for (s, v) in sum.iter_mut().zip(dm.stats.snapshot()) {
+                    *s += v;
+                }
+            }
+        }
+        let page = crate::PAGE_SIZE as u64;
+        let at = |s: Stat| sum[s as usize];
+        Ok(MemcgStat {
+            swap_current: m.swap.get() * page,
+            swap_peak: m.swap.peak.load(Ordering::Acquire) * page,
+            zswap_current: m.zswap.get(),
+            zswapped: at(Stat::Zswapped),
+            zswap_incomp: at(Stat::ZswapIncomp),
+            zswpin: at(Stat::Zswpin),
+            zswpout: at(Stat::Zswpout),
+            zswpwb: at(Stat::Zswpwb),
+            zswpwb_proactive_bytes: at(Stat::ZswpwbProactiveBytes),
+            pswpin: at(Stat::Pswpin),
+            pswpout: at(Stat::Pswpout),
+            swpin_zero: at(Stat::SwpinZero),
+            swpout_zero: at(Stat::SwpoutZero),
+            swap_events_high: at(Stat::EventsHigh),
+            swap_events_max: at(Stat::EventsMax),
+            swap_events_fail: at(Stat::EventsFail),
+        })
+    }
+}
+
+impl Drop for Memcgs {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no reader is left.
+        unsafe {
+            let g = crossbeam_epoch::unprotected();
+            for a in self.top.iter() {
+                let chunk = a.swap(Shared::null(), Ordering::Relaxed, g);
+                if chunk.is_null() {
+                    continue;
+                }
+                let chunk = chunk.into_owned();
+                for s in chunk.slots.iter() {
+                    let m = s.swap(Shared::null(), Ordering::Relaxed, g);
+                    if !m.is_null() {
+                        drop(m.into_owned());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The backends behind the virtual slots, shared with the free hook: memcgs, the zswap
+//! pool, the devices and the system-wide counters. Releasing a slot's backend
+//! (`swap_range_free`: `zswap_invalidate`, freeing the physical slot, the swap uncharge)
+//! lives here, so the free path and the flows release the same way.
+
+use crate::device::{Dev, Devices};
+use crate::entry::{BackendEntry, TableEntry, word};
+use crate::memcg::{Memcg, Memcgs, Stat, Stats};
+use crate::sync::{Arc, Ordering};
+use crate::table::space::OnFree;
+use crate::zswap::pool::Pool;
+use crossbeam_epoch::Guard;
+
+pub(crate) struct Backends {
+    pub memcgs: Memcgs,
+    pub pool: Pool,
+    pub devices: Devices,
+    /// vmstat events and zswap's debugfs counters.
+    pub stats: Stats,
+}
+
+impl Backends {
+    /// Count an event on the memcg (if any) and system-wide.
+    pub(crate) fn event(&self, m: Option<&Memcg>, s: Stat, n: u64) {
+        if let Some(m) = m {
+            m.stats.add(s, n);
+        }
+        self.stats.add(s, n);
+    }
+
+    /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
+    pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
+        if let Some(e) = self.pool.take(handle) {
+            let incomp = e.length as usize == crate::PAGE_SIZE;
+            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, g);
+            self.stats.sub(Stat::StoredPages, 1);
+            if incomp {
+                self.stats.sub(Stat::StoredIncompressible, 1);
+            }
+        }
+    }
+
+    /// Free a physical slot (`swap_entries_free` on the device): its reverse map goes,
+    /// the device may drop the data.
+    pub(crate) fn free_phys(&self, dev: &Dev, offset: u64, g: &Guard) {
+        let shift = dev.space.shift;
+        let Some(c) = dev.space.get(offset >> shift, g) else { return };
+        let off = (offset & ((1 << shift) - 1)) as usize;
+        c.table[off].store(0, Ordering::Release);
+        dev.space.free_range(c, off, 0, g);
+        dev.store.discard(offset);
+    }
+
+    /// Release what a backend word points at; `memcg` is the slot's recorded memcg, which
+    /// holds the swap charge of a physical slot.
+    pub(crate) fn release(&self, backend: u32, memcg: u16, g: &Guard) {
+        match BackendEntry::decode_compact(backend) {
+            BackendEntry::None => {}
+            BackendEntry::Zswap { handle } => self.free_entry(handle as u32, g),
+            BackendEntry::Phys { device, offset } => {
+                if let Some(dev) = self.devices.get(device, g) {
+                    self.free_phys(dev, offset, g);
+                }
+                self.memcgs.uncharge_swap(memcg, 1, g);
+            }
+        }
+    }
+
+    /// The cluster and offset of physical slot `offset` on `dev`.
+    pub(crate) fn phys_word<'g>(&self, dev: &'g Dev, offset: u64, g: &'g Guard) -> Option<&'g crate::sync::AtomicU64> {
+        let shift = dev.space.shift;
+        let c = dev.space.get(offset >> shift, g)?;
+        c.table.get((offset & ((1 << shift) - 1)) as usize)
+    }
+
+    /// Set or clear the cache-only bit of the physical slot backing a virtual slot.
+    pub(crate) fn mark_cache_only(&self, backend: u32, cache_only: bool, g: &Guard) {
+        let BackendEntry::Phys { device, offset } = BackendEntry::decode_compact(backend) else { return };
+        let Some(dev) = self.devices.get(device, g) else { return };
+        let Some(w) = self.phys_word(dev, offset, g) else { return };
+        let mut cur = w.load(Ordering::Acquire);
+        while matches!(TableEntry::decode(cur), Ok(TableEntry::Pointer { .. })) {
+            match w.compare_exchange_weak(
+                cur,
+                word::with_cache_only(cur, cache_only),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// The virtual space's free hook.
+pub(crate) struct FreeHook(pub Arc<Backends>);
+
+impl OnFree for FreeHook {
+    fn freed(&self, _slot: u64, memcg: u16, backend: u32, g: &Guard) {
+        self.0.release(backend, memcg, g);
+        if memcg != 0 {
+            self.0.memcgs.put_ref(memcg, 1, g);
+        }
+    }
+}

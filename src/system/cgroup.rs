@@ -1,0 +1,33 @@
+//! The memcg files on the facade: `mkdir`, `rmdir`, the writable limits and
+//! `memory.stat` (API.md "Memory cgroups").
+
+use super::SwapSystem;
+use crate::error::Error;
+use crate::ids::{Knob, MemcgId};
+use crate::stat::MemcgStat;
+
+impl SwapSystem {
+    /// `mkdir` under `parent` (online): a new online memcg, its id the lowest free one.
+    pub fn memcg_create(&self, parent: MemcgId) -> Result<MemcgId, Error> {
+        self.back.memcgs.create(parent, &self.vspace.reclaim.pin())
+    }
+
+    /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max` or
+    /// `memory.zswap.writeback`. Lowering a limit below the usage forces nothing out.
+    pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
+        self.back.memcgs.set(cg, knob, &self.vspace.reclaim.pin())
+    }
+
+    /// `rmdir`: take `cg` offline. Its charges stay counted in its ancestors and new ones
+    /// for its pages go to the nearest online ancestor; its id is reused only once no slot
+    /// or zswap entry refers to it. The root cannot go offline (`Invalid`).
+    pub fn memcg_offline(&self, cg: MemcgId) -> Result<(), Error> {
+        self.back.memcgs.offline(cg, &self.vspace.reclaim.pin())
+    }
+
+    /// The hierarchical statistics of an online memcg (`memory.stat`, `memory.swap.*`,
+    /// `memory.zswap.*`).
+    pub fn memcg_stat(&self, cg: MemcgId) -> Result<MemcgStat, Error> {
+        self.back.memcgs.stat(cg, &self.vspace.reclaim.pin())
+    }
+}

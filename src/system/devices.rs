@@ -1,0 +1,145 @@
+//! `swapon` / `swapoff` on the facade (API.md "Devices").
+//!
+//! Swapoff walks the device's own table: every `Pointer` word names the virtual slot it
+//! backs (the reverse map), so nothing scans the virtual space or any page table. It
+//! first reserves a slot on the other devices for every page (by tier), so a lack of room
+//! fails with nothing moved; then it copies each page and switches the virtual slot's
+//! backend word by CAS, so a slot freed or rewritten meanwhile keeps its new state and
+//! the reservation is returned.
+
+use super::SwapSystem;
+use crate::PAGE_SIZE;
+use crate::device::{Dev, DeviceSpec, MAX_DEVICES, Tiers};
+use crate::entry::{BackendEntry, TableEntry};
+use crate::epoch::Bytes;
+use crate::error::Error;
+use crate::ids::DeviceId;
+use crate::stat::{DeviceStat, SwapoffReport};
+use crate::sync::{Arc, Ordering, lock};
+use crossbeam_epoch::{Guard, Owned};
+
+impl SwapSystem {
+    /// `swapon`: add a device as a tier member; its id is the lowest free one. Errors:
+    /// `Invalid` (size outside 2..=2^26 pages, or 32 devices already), `Io` (the file
+    /// cannot be created).
+    pub fn swapon(&self, spec: DeviceSpec) -> Result<DeviceId, Error> {
+        let _l = lock(&self.swapon);
+        let g = self.vspace.reclaim.pin();
+        let devs = &self.back.devices;
+        let id = (0..MAX_DEVICES as u8)
+            .find(|&i| devs.get(i, &g).is_none())
+            .ok_or(Error::Invalid("32 swap devices are already on"))?;
+        let dev = Dev::open(id, spec, self.cfg.cluster_shift, self.cfg.cpus, Arc::new(Bytes::default()))?;
+        devs.slots[id as usize].store(Owned::new(dev), Ordering::Release);
+        self.rebuild_tiers(&g);
+        Ok(DeviceId(id))
+    }
+
+    /// The device's name, priority, size and use (`/proc/swaps`).
+    pub fn device_stat(&self, dev: DeviceId) -> Result<DeviceStat, Error> {
+        let g = self.vspace.reclaim.pin();
+        let d = self.back.devices.get(dev.raw(), &g).ok_or(Error::InvalidDevice)?;
+        let mut used = 0;
+        d.space.for_each(&g, |c| used += c.meta().count);
+        let tail = (d.pages.div_ceil(1 << d.space.shift) << d.space.shift) - d.pages;
+        Ok(DeviceStat { name: d.name.clone(), priority: d.priority, pages: d.pages, used: used - tail })
+    }
+
+    /// Replace the tier list with one built from the linked devices (swapon lock held).
+    fn rebuild_tiers(&self, g: &Guard) {
+        let devs = &self.back.devices;
+        let list: Vec<(u8, i16)> =
+            (0..MAX_DEVICES as u8).filter_map(|i| devs.get(i, g).map(|d| (i, d.priority))).collect();
+        let old = devs.tiers.swap(Owned::new(Tiers::build(&list)), Ordering::AcqRel, g);
+        // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
+        let owned = unsafe { old.into_owned() }.into_box();
+        crate::epoch::retire(g, owned, || {});
+    }
+
+    /// `swapoff`: move every page on `dev` to the other devices by priority, through the
+    /// reverse map, then remove it. `DeviceFull` with nothing moved when they lack room;
+    /// `Io` if a read or write fails (pages already moved stay moved, the rest stay).
+    pub fn swapoff(&self, dev: DeviceId) -> Result<SwapoffReport, Error> {
+        let _l = lock(&self.swapon);
+        let g = self.vspace.reclaim.pin();
+        let back = &self.back;
+        let d = back.devices.get(dev.raw(), &g).ok_or(Error::InvalidDevice)?;
+        d.going_off.store(true, Ordering::Release);
+        let pages = Self::reverse_map(d, &g);
+        let mut targets = Vec::with_capacity(pages.len());
+        for &(_, vslot, _) in &pages {
+            match self.alloc_phys(0, vslot, 0, &g) {
+                Some(t) => targets.push(t),
+                None => {
+                    for (t, p) in targets {
+                        back.free_phys(t, p, &g);
+                    }
+                    d.going_off.store(false, Ordering::Release);
+                    return Err(Error::DeviceFull);
+                }
+            }
+        }
+        let mut report = SwapoffReport::default();
+        let mut buf = [0u8; PAGE_SIZE];
+        let mut targets = targets.into_iter();
+        for &(offset, vslot, cache_only) in &pages {
+            let Some((t, p)) = targets.next() else { break };
+            let copied = d.store.read(offset, &mut buf).and_then(|()| t.store.write(p, &buf));
+            if let Err(e) = copied {
+                back.free_phys(t, p, &g);
+                for (t, p) in targets {
+                    back.free_phys(t, p, &g);
+                }
+                d.going_off.store(false, Ordering::Release);
+                return Err(e.into());
+            }
+            if self.switch_backend(vslot, dev.raw(), offset, t.id, p, &g) {
+                back.free_phys(d, offset, &g);
+                report.pages_moved += 1;
+                report.cache_only += u64::from(cache_only);
+                match report.moved_to.iter_mut().find(|(id, _)| id.raw() == t.id) {
+                    Some((_, n)) => *n += 1,
+                    None => report.moved_to.push((DeviceId(t.id), 1)),
+                }
+            } else {
+                back.free_phys(t, p, &g);
+            }
+        }
+        let p = back.devices.slots[dev.raw() as usize].swap(crossbeam_epoch::Shared::null(), Ordering::AcqRel, &g);
+        self.rebuild_tiers(&g);
+        // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
+        let owned = unsafe { p.into_owned() }.into_box();
+        crate::epoch::retire(&g, owned, || {});
+        Ok(report)
+    }
+
+    /// Every (offset, virtual slot, cache-only) the device's reverse map holds.
+    fn reverse_map(d: &Dev, g: &Guard) -> Vec<(u64, u64, bool)> {
+        let shift = d.space.shift;
+        let mut out = Vec::new();
+        for idx in 0..d.pages.div_ceil(1 << shift) {
+            let Some(c) = d.space.get(idx, g) else { continue };
+            for (off, w) in c.table.iter().enumerate() {
+                if let Ok(TableEntry::Pointer { vslot, cache_only }) = TableEntry::decode(w.load(Ordering::Acquire)) {
+                    out.push(((idx << shift) | off as u64, vslot, cache_only));
+                }
+            }
+        }
+        out
+    }
+
+    /// CAS the virtual slot's backend from (from, offset) to (to, p).
+    fn switch_backend(&self, vslot: u64, from: u8, offset: u64, to: u8, p: u64, g: &Guard) -> bool {
+        let shift = self.cfg.cluster_shift;
+        let Some(c) = self.vspace.get(vslot >> shift, g) else { return false };
+        let Some(bt) = c.backends(g) else { return false };
+        let off = (vslot & ((1 << shift) - 1)) as usize;
+        let (Ok(old), Ok(new)) = (
+            BackendEntry::Phys { device: from, offset }.encode_compact(),
+            BackendEntry::Phys { device: to, offset: p }.encode_compact(),
+        ) else {
+            return false;
+        };
+        bt.words[off].compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+}

@@ -1,0 +1,431 @@
+//! The swap-out and swap-in flows on the virtual space (kernel-notes §4.3 "Flows", §5.2,
+//! §5.3): `swap_writeout` (zero → zswap → a physical slot by tier), eviction from the swap
+//! cache, swap-in (`do_swap_page`: cache, zero, exclusive zswap load, device read), and
+//! `zswap_writeback_entry`.
+//!
+//! A backend word changes only while its slot is in the swap cache: under the caller's
+//! folio (writeout, fault) or under the folio zswap writeback adds with the reserved
+//! `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
+//! fault or a second writeback see the slot cached and back off).
+
+use super::SwapSystem;
+use crate::PAGE_SIZE;
+use crate::device::Dev;
+use crate::entry::{BackendEntry, TableEntry, word};
+use crate::error::Error;
+use crate::ids::{Fault, FaultSource, FolioId, KeepReason, Page, Shadow, VSlot, Writeout};
+use crate::memcg::{Memcg, Stat};
+use crate::sync::{Ordering, spin_loop};
+use crate::table::cluster::Cluster;
+use crate::zswap::pool::Entry;
+use crate::zswap::{CompressError, Compressor, Lz4, synthetic, verdict};
+use crossbeam_epoch::Guard;
+
+/// How a store was refused (`zswap_store` returning false).
+enum Refused {
+    /// Over `zswap.max`, over the pool limit, or zswap disabled: no counter.
+    Limit,
+    /// Compression gave nothing worth storing and writeback may not take it as-is.
+    Compress,
+}
+
+impl SwapSystem {
+    /// The cached folio covering `off`: (head offset, order). Writeback's folio is `Busy`.
+    fn cached_folio(c: &Cluster, off: usize) -> Result<(usize, u32), Error> {
+        let w = c.table[off].load(Ordering::Acquire);
+        match TableEntry::decode(word::unlocked(w)) {
+            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Err(Error::Busy),
+            Ok(TableEntry::Cached { order, .. }) if u32::from(order) <= c.shift => {
+                Ok((off & !((1usize << order) - 1), u32::from(order)))
+            }
+            Ok(TableEntry::Shadow { .. }) => Err(Error::NotCached),
+            Ok(TableEntry::Free) => Err(Error::NotAllocated),
+            _ => Err(Error::InvalidSlot),
+        }
+    }
+
+    /// Swap the backend word of slot `off` for `new`, allocating the table on first use.
+    fn set_backend(&self, c: &Cluster, off: usize, new: u32, g: &Guard) -> u32 {
+        if new == 0 && c.backends(g).is_none() {
+            return 0;
+        }
+        let (bt, added) = c.backends_or_alloc(g);
+        self.bytes.add(added);
+        bt.words[off].swap(new, Ordering::AcqRel)
+    }
+
+    /// Set or clear the Z flag on a cached slot (count kept).
+    fn set_zero(c: &Cluster, off: usize, zero: bool) {
+        let mut w = c.table[off].load(Ordering::Acquire);
+        loop {
+            match c.table[off].compare_exchange_weak(w, word::with_zero(w, zero), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// Allocate `1 << order` physical slots by tier for the virtual folio at `vslot`,
+    /// each holding the reverse map: the device and its first offset.
+    pub(super) fn alloc_phys<'g>(&self, cpu: usize, vslot: u64, order: u32, g: &'g Guard) -> Option<(&'g Dev, u64)> {
+        let devs = &self.back.devices;
+        let pointer = |v: u64| TableEntry::Pointer { vslot: v, cache_only: false }.encode().ok();
+        for id in devs.tiers(g).order() {
+            let Some(dev) = devs.get(id, g) else { continue };
+            if dev.going_off.load(Ordering::Acquire) {
+                continue;
+            }
+            let Some(p) = dev.space.alloc(cpu, order, pointer(vslot)?, 0) else { continue };
+            for i in 1..1u64 << order {
+                if let Some(w) = self.back.phys_word(dev, p + i, g) {
+                    w.store(pointer(vslot + i)?, Ordering::Release);
+                }
+            }
+            return Some((dev, p));
+        }
+        None
+    }
+
+    /// The CPU whose caches a flow without a CPU argument uses: the slot's cluster picks
+    /// one, so a CPU's own clusters keep to its caches.
+    pub(super) fn cpu_of(&self, slot: VSlot) -> usize {
+        ((slot.raw() >> self.cfg.cluster_shift) % self.cfg.cpus as u64) as usize
+    }
+
+    /// `swap_writeout`: write the cached folio covering `slot` out (kernel-notes §4.3):
+    /// a zero-filled folio only sets Z (`swpout_zero`); otherwise zswap stores it when
+    /// enabled, under `zswap.max` and the pool limit (`zswpout`); otherwise a physical
+    /// slot is taken by tier and charged to `swap.max` (`pswpout`); otherwise the folio is
+    /// kept (`Writeout::Kept`). A previous backend is released (a physical one is reused
+    /// in place when the folio goes to a device again). `Page::Bytes` must hold the whole
+    /// folio (`PAGE_SIZE << order`).
+    pub fn writeout(&self, slot: VSlot, page: Page<'_>) -> Result<Writeout, Error> {
+        let cpu = self.cpu_of(slot);
+        self.with_slot(slot, |c, off, g| {
+            let (head, order) = Self::cached_folio(c, off)?;
+            let nr = 1usize << order;
+            match page {
+                Page::Bytes(b) if b.len() != nr * PAGE_SIZE => return Err(Error::BadPage),
+                Page::Bytes(_) if self.cfg.zswap.compressor == crate::Compressor::Synthetic => {
+                    return Err(Error::Invalid("the synthetic compressor takes Page::Synthetic"));
+                }
+                _ => {}
+            }
+            let recorded = c.memcg[head].load(Ordering::Acquire);
+            let m = self.back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
+            let rm = self.back.memcgs.get(recorded, g);
+            let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
+            let zero = match page {
+                Page::Bytes(b) => b.iter().all(|&x| x == 0),
+                Page::Synthetic { zero, .. } => zero,
+            };
+            if zero {
+                for i in head..head + nr {
+                    let old = self.set_backend(c, i, 0, g);
+                    self.back.release(old, recorded, g);
+                    Self::set_zero(c, i, true);
+                }
+                self.back.event(rm, Stat::SwpoutZero, nr as u64);
+                return Ok(Writeout::Zero);
+            }
+            for i in head..head + nr {
+                Self::set_zero(c, i, false);
+            }
+            let writeback = self.back.memcgs.writeback_enabled(m, g);
+            match self.zswap_store(c, head, order, page, m, writeback, g) {
+                Ok(compressed) => return Ok(Writeout::Zswap { compressed }),
+                Err(Refused::Limit | Refused::Compress) => {}
+            }
+            if self.cfg.zswap.enabled && !writeback {
+                return Ok(Writeout::Kept(KeepReason::WritebackDisabled));
+            }
+            self.write_to_device(cpu, c, head, order, vhead, page, recorded, g)
+        })
+    }
+
+    /// `zswap_store` for the folio at `head`: every page or none. The compressed bytes of
+    /// the folio, or why it was refused (counted as the kernel counts it).
+    #[allow(clippy::too_many_arguments)]
+    fn zswap_store(
+        &self,
+        c: &Cluster,
+        head: usize,
+        order: u32,
+        page: Page<'_>,
+        m: &Memcg,
+        writeback: bool,
+        g: &Guard,
+    ) -> Result<u32, Refused> {
+        let back = &self.back;
+        if !self.cfg.zswap.enabled || !back.memcgs.may_zswap(m, g) {
+            return Err(Refused::Limit);
+        }
+        if back.pool.check_limits(|| back.stats.add(Stat::PoolLimitHit, 1)) {
+            return Err(Refused::Limit);
+        }
+        let nr = 1usize << order;
+        let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
+        let mut handles: Vec<u32> = Vec::with_capacity(nr);
+        let mut total = 0u32;
+        let mut buf = [0u8; crate::zswap::DST_LEN];
+        for i in 0..nr {
+            let (length, data) = match page {
+                Page::Bytes(b) => {
+                    let src = &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE];
+                    match verdict(Lz4.compress(src, &mut buf), writeback) {
+                        Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
+                        Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
+                        Err(e) => return Err(self.refuse(e, handles, g)),
+                    }
+                }
+                Page::Synthetic { compressed_len, .. } => match verdict(synthetic(compressed_len), writeback) {
+                    Ok(n) => (n, None),
+                    Err(e) => return Err(self.refuse(e, handles, g)),
+                },
+            };
+            let e = Entry {
+                slot: vhead + i as u64,
+                data,
+                length: length as u32,
+                memcg: m.id,
+                stored: self.tick(),
+                referenced: true,
+            };
+            let Some(h) = back.pool.insert(e) else {
+                back.stats.add(Stat::RejectAllocFail, 1);
+                self.drop_entries(handles, g);
+                return Err(Refused::Limit);
+            };
+            let incomp = length == PAGE_SIZE;
+            back.memcgs.charge_zswap(m, length as u64, incomp, g);
+            back.stats.add(Stat::StoredPages, 1);
+            if incomp {
+                back.stats.add(Stat::StoredIncompressible, 1);
+            }
+            handles.push(h);
+            total += length as u32;
+        }
+        let recorded = c.memcg[head].load(Ordering::Acquire);
+        for (i, &h) in handles.iter().enumerate() {
+            let old = self.set_backend(c, head + i, h, g);
+            back.release(old, recorded, g);
+        }
+        back.event(Some(m), Stat::Zswpout, nr as u64);
+        Ok(total)
+    }
+
+    fn refuse(&self, e: CompressError, handles: Vec<u32>, g: &Guard) -> Refused {
+        self.back.stats.add(
+            match e {
+                CompressError::NoSpace => Stat::RejectCompressPoor,
+                CompressError::Failed => Stat::RejectCompressFail,
+            },
+            1,
+        );
+        self.drop_entries(handles, g);
+        Refused::Compress
+    }
+
+    fn drop_entries(&self, handles: Vec<u32>, g: &Guard) {
+        for h in handles {
+            self.back.free_entry(h, g);
+        }
+    }
+
+    /// The device half of `swap_writeout`: reuse the folio's physical slots if it has
+    /// them, else charge `swap.max` and take new ones by tier.
+    #[allow(clippy::too_many_arguments)]
+    fn write_to_device(
+        &self,
+        cpu: usize,
+        c: &Cluster,
+        head: usize,
+        order: u32,
+        vhead: u64,
+        page: Page<'_>,
+        recorded: u16,
+        g: &Guard,
+    ) -> Result<Writeout, Error> {
+        let back = &self.back;
+        let nr = 1usize << order;
+        let rm = back.memcgs.get(recorded, g).ok_or(Error::InvalidMemcg)?;
+        let olds: Vec<BackendEntry> = (head..head + nr).map(|i| c.backend_of(i, g)).collect();
+        let reuse = match olds[0] {
+            BackendEntry::Phys { device, offset } => olds.iter().enumerate().all(|(i, b)| {
+                *b == BackendEntry::Phys { device, offset: offset + i as u64 }
+                    && back.devices.get(device, g).is_some_and(|d| !d.going_off.load(Ordering::Acquire))
+            }),
+            _ => false,
+        };
+        if reuse {
+            let BackendEntry::Phys { device, offset } = olds[0] else { unreachable!() };
+            let dev = back.devices.get(device, g).ok_or(Error::InvalidDevice)?;
+            if let Page::Bytes(b) = page {
+                for i in 0..nr {
+                    dev.store.write(offset + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE])?;
+                }
+            }
+            back.event(Some(rm), Stat::Pswpout, nr as u64);
+            return Ok(Writeout::Device(crate::DeviceId(device)));
+        }
+        if back.memcgs.try_charge_swap(rm, nr as u64, g).is_err() {
+            return Ok(Writeout::Kept(KeepReason::SwapMax));
+        }
+        let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, g) else {
+            back.memcgs.uncharge_swap(recorded, nr as u64, g);
+            rm.stats.add(Stat::EventsFail, 1);
+            return Ok(Writeout::Kept(KeepReason::NoSpace));
+        };
+        if let Page::Bytes(b) = page {
+            for i in 0..nr {
+                if let Err(e) = dev.store.write(p + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]) {
+                    for j in 0..nr {
+                        back.free_phys(dev, p + j as u64, g);
+                    }
+                    back.memcgs.uncharge_swap(recorded, nr as u64, g);
+                    return Err(e.into());
+                }
+            }
+        }
+        for i in 0..nr {
+            let new = BackendEntry::Phys { device: dev.id, offset: p + i as u64 }.encode_compact().unwrap_or(0);
+            let old = self.set_backend(c, head + i, new, g);
+            back.release(old, recorded, g);
+        }
+        back.event(Some(rm), Stat::Pswpout, nr as u64);
+        Ok(Writeout::Device(crate::DeviceId(dev.id)))
+    }
+
+    /// Reclaim's `__remove_mapping` for a written-out folio: delete it from the swap cache
+    /// leaving `shadow`. Every page must be backed (zero, zswap or a device), else
+    /// `NotBacked` and the folio stays.
+    pub fn evict(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
+        self.with_slot(slot, |c, off, g| {
+            let (head, order) = Self::cached_folio(c, off)?;
+            let backed = |i: usize| word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0;
+            if !(head..head + (1 << order)).all(backed) {
+                return Err(Error::NotBacked);
+            }
+            self.vspace.cache_del(c, off, shadow.0, g)
+        })
+    }
+
+    /// Swap-in of one page (`do_swap_page` → `swap_read_folio`): a cache hit returns at
+    /// once; otherwise `folio` is added to the swap cache and filled from the Z flag
+    /// (zeros, `swpin_zero`), zswap (an exclusive load: the entry is freed, the folio is
+    /// dirty, `zswpin`) or the device (`pswpin`; the physical slot stays). `out`, when
+    /// given, receives the page (`PAGE_SIZE` bytes); a synthetic or null-device page
+    /// leaves it as it was. The shadow the slot held is returned. On an I/O or
+    /// decompression error the slot is left swapped out, as it was.
+    pub fn fault(&self, cpu: usize, slot: VSlot, folio: FolioId, out: Option<&mut [u8]>) -> Result<Fault, Error> {
+        if cpu >= self.cfg.cpus {
+            return Err(Error::Invalid("cpu index out of range"));
+        }
+        if out.as_ref().is_some_and(|o| o.len() != PAGE_SIZE) {
+            return Err(Error::BadPage);
+        }
+        if folio.0 > FolioId::MAX {
+            return Err(Error::InvalidFolio);
+        }
+        self.with_slot(slot, |c, off, g| {
+            let w = loop {
+                let w = c.table[off].load(Ordering::Acquire);
+                if word::is_cached(w) {
+                    if word::pfn(w) == FolioId::WRITEBACK || word::is_locked(w) {
+                        spin_loop();
+                        continue;
+                    }
+                    return Ok(Fault { source: FaultSource::Cache, shadow: None });
+                }
+                if !word::is_shadow(w) {
+                    return Err(if w == 0 { Error::NotAllocated } else { Error::InvalidSlot });
+                }
+                let cached = word::cached_from(w, folio.0, 0);
+                if c.table[off].compare_exchange_weak(w, cached, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    break w;
+                }
+            };
+            let shadow = Shadow(word::shadow(w));
+            match self.swap_in(c, off, w, out, g) {
+                Ok(source) => Ok(Fault { source, shadow: Some(shadow) }),
+                Err(e) => {
+                    Self::restore_shadow(c, off, shadow.0);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Put a cached slot back to a Shadow (count and Z kept).
+    fn restore_shadow(c: &Cluster, off: usize, shadow: u64) {
+        let mut cur = c.table[off].load(Ordering::Acquire);
+        loop {
+            let new = word::shadow_from(cur, shadow);
+            match c.table[off].compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Read the data of a slot this call just added to the swap cache.
+    fn swap_in(
+        &self,
+        c: &Cluster,
+        off: usize,
+        w: u64,
+        out: Option<&mut [u8]>,
+        g: &Guard,
+    ) -> Result<FaultSource, Error> {
+        let back = &self.back;
+        let rm = back.memcgs.get(c.memcg[off].load(Ordering::Acquire), g);
+        if word::zero(w) {
+            if let Some(o) = out {
+                o.fill(0);
+            }
+            back.event(rm, Stat::SwpinZero, 1);
+            return Ok(FaultSource::Zero);
+        }
+        match c.backend_of(off, g) {
+            BackendEntry::None => Err(Error::NotBacked),
+            BackendEntry::Zswap { handle } => {
+                let h = handle as u32;
+                if let Some(o) = out {
+                    let ok = back.pool.with(h, |e| decompress(e, o)).unwrap_or(Err(Error::NotBacked));
+                    if let Err(e) = ok {
+                        back.stats.add(Stat::DecompressFail, 1);
+                        return Err(e);
+                    }
+                }
+                self.set_backend(c, off, 0, g);
+                let em = back.pool.with(h, |e| e.memcg);
+                back.free_entry(h, g);
+                back.event(em.and_then(|id| back.memcgs.get(id, g)), Stat::Zswpin, 1);
+                Ok(FaultSource::Zswap)
+            }
+            BackendEntry::Phys { device, offset } => {
+                let dev = back.devices.get(device, g).ok_or(Error::InvalidDevice)?;
+                if let Some(o) = out {
+                    dev.store.read(offset, o)?;
+                }
+                back.event(rm, Stat::Pswpin, 1);
+                Ok(FaultSource::Device(crate::DeviceId(device)))
+            }
+        }
+    }
+}
+
+/// `zswap_decompress` of an entry into a page.
+pub(crate) fn decompress(e: &Entry, out: &mut [u8]) -> Result<(), Error> {
+    match &e.data {
+        None => Ok(()),
+        Some(d) if e.length as usize == PAGE_SIZE => {
+            out.copy_from_slice(d);
+            Ok(())
+        }
+        Some(d) => match Lz4.decompress(d, out) {
+            Ok(PAGE_SIZE) => Ok(()),
+            _ => Err(Error::Decompress),
+        },
+    }
+}

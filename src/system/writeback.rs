@@ -1,0 +1,133 @@
+//! `zswap_writeback_entry` (kernel-notes §5.3): one zswap entry to a physical slot.
+//!
+//! The slot is first added to the swap cache with writeback's own folio
+//! (`FolioId::WRITEBACK`): a slot already cached is `Busy` (-EEXIST, the page is hot), a
+//! freed one `NotAllocated` (-ENOENT). Holding it excludes swap-in and writeout. Then the
+//! backend word is re-checked against the handle the caller started from: a slot freed
+//! and reused meanwhile has another backend, and nothing is written (the kernel's
+//! `xa_load(tree, offset) == entry` re-check). Finally the folio leaves the cache with
+//! the shadow it displaced; a count that dropped to 0 meanwhile frees the slot.
+
+use super::SwapSystem;
+use super::flows::decompress;
+use crate::PAGE_SIZE;
+use crate::entry::{BackendEntry, word};
+use crate::error::Error;
+use crate::ids::{FolioId, VSlot};
+use crate::memcg::Stat;
+use crate::sync::Ordering;
+use crate::table::cluster::Cluster;
+use crossbeam_epoch::Guard;
+
+impl SwapSystem {
+    /// Write the zswap entry backing `slot` to a device (`zswap_writeback_entry`),
+    /// charging `swap.max`. `NotInZswap` if its data is elsewhere; `Busy` if the page is
+    /// in the swap cache; `Invalid` if `memory.zswap.writeback` is 0 for its memcg;
+    /// `DeviceFull` if no device (or `swap.max`) gives it a slot.
+    pub fn writeback(&self, slot: VSlot) -> Result<(), Error> {
+        let cpu = self.cpu_of(slot);
+        self.with_slot(slot, |c, off, g| {
+            let w = c.table[off].load(Ordering::Acquire);
+            if word::is_cached(w) {
+                return Err(Error::Busy);
+            }
+            match c.backend_of(off, g) {
+                BackendEntry::Zswap { handle } if !word::zero(w) => self.writeback_entry(cpu, c, off, handle as u32, g),
+                _ if w == 0 => Err(Error::NotAllocated),
+                _ => Err(Error::NotInZswap),
+            }
+        })
+    }
+
+    /// Write back entry `handle`, expected to back slot `off` of `c`.
+    pub(crate) fn writeback_entry(
+        &self,
+        cpu: usize,
+        c: &Cluster,
+        off: usize,
+        handle: u32,
+        g: &Guard,
+    ) -> Result<(), Error> {
+        let w = loop {
+            let w = c.table[off].load(Ordering::Acquire);
+            if w == 0 {
+                return Err(Error::NotAllocated);
+            }
+            if word::is_cached(w) {
+                return Err(Error::Busy);
+            }
+            let held = word::cached_from(w, FolioId::WRITEBACK, 0);
+            if c.table[off].compare_exchange_weak(w, held, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                break w;
+            }
+        };
+        let result = self.write_entry(cpu, c, off, handle, g);
+        self.writeback_done(c, off, word::shadow(w), g);
+        result
+    }
+
+    fn write_entry(&self, cpu: usize, c: &Cluster, off: usize, handle: u32, g: &Guard) -> Result<(), Error> {
+        let back = &self.back;
+        let vslot = (c.index << self.cfg.cluster_shift) | off as u64;
+        if c.backend_word(off, g) != handle || back.pool.with(handle, |e| e.slot) != Some(vslot) {
+            return Err(Error::NotInZswap);
+        }
+        let recorded = c.memcg[off].load(Ordering::Acquire);
+        let rm = back.memcgs.get(recorded, g).ok_or(Error::InvalidMemcg)?;
+        let m = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
+        if !back.memcgs.writeback_enabled(m, g) {
+            return Err(Error::Invalid("memory.zswap.writeback is 0 for the slot's memcg"));
+        }
+        back.memcgs.try_charge_swap(rm, 1, g)?;
+        let Some((dev, p)) = self.alloc_phys(cpu, vslot, 0, g) else {
+            back.memcgs.uncharge_swap(recorded, 1, g);
+            rm.stats.add(Stat::EventsFail, 1);
+            return Err(Error::DeviceFull);
+        };
+        let undo = |e: Error| {
+            back.free_phys(dev, p, g);
+            back.memcgs.uncharge_swap(recorded, 1, g);
+            e
+        };
+        let mut page = [0u8; PAGE_SIZE];
+        let has_data = back.pool.with(handle, |e| e.data.is_some()).unwrap_or(false);
+        if has_data {
+            if let Err(e) = back.pool.with(handle, |e| decompress(e, &mut page)).unwrap_or(Err(Error::NotInZswap)) {
+                back.stats.add(Stat::DecompressFail, 1);
+                return Err(undo(e));
+            }
+            dev.store.write(p, &page).map_err(|e| undo(e.into()))?;
+        }
+        let new = BackendEntry::Phys { device: dev.id, offset: p }.encode_compact().unwrap_or(0);
+        let (bt, _) = c.backends_or_alloc(g);
+        if bt.words[off].compare_exchange(handle, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(undo(Error::NotInZswap));
+        }
+        let (em, length) = back.pool.with(handle, |e| (e.memcg, e.length)).unwrap_or((recorded, 0));
+        back.free_entry(handle, g);
+        let em = back.memcgs.get(em, g);
+        back.event(em, Stat::Zswpwb, 1);
+        back.event(Some(rm), Stat::Pswpout, 1);
+        back.stats.add(Stat::WrittenBackPages, 1);
+        let _ = length;
+        Ok(())
+    }
+
+    /// Take writeback's folio out of the cache, restoring `shadow`; free the slot if its
+    /// count fell to 0 meanwhile.
+    fn writeback_done(&self, c: &Cluster, off: usize, shadow: u64, g: &Guard) {
+        let mut cur = c.table[off].load(Ordering::Acquire);
+        loop {
+            let new = if word::count(cur) == 0 { 0 } else { word::shadow_from(cur, shadow) };
+            match c.table[off].compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if new == 0 {
+                        self.vspace.free_range(c, off, 0, g);
+                    }
+                    return;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+}

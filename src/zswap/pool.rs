@@ -1,0 +1,158 @@
+//! The compressed pool: entries by handle (zsmalloc + the zswap xarray, merged: the
+//! handle is what the virtual slot's backend word holds), the pool size, and the
+//! global limit with its hysteresis (`zswap_check_limits`).
+//!
+//! Invariants: a handle names at most one live entry, and a live entry is named by
+//! exactly one backend word (its `slot`'s); `total_bytes` is the sum of live entries'
+//! `length`. Shards are picked by the slot's cluster, so CPUs working on their own
+//! clusters rarely share a lock (zsmalloc's per-class locks play this part).
+
+use crate::Tick;
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+
+/// One stored page (`struct zswap_entry`).
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The virtual slot it backs (`swpentry`).
+    pub slot: u64,
+    /// The compressed bytes (the page itself when `length == PAGE_SIZE`); None for a
+    /// synthetic page.
+    pub data: Option<Box<[u8]>>,
+    /// Compressed length in bytes; `PAGE_SIZE` means stored as-is.
+    pub length: u32,
+    /// The memcg charged (`objcg`).
+    pub memcg: u16,
+    /// When it was stored (the proactive-writeback v1 `store_time`).
+    #[allow(dead_code, reason = "read by the LRU and proactive writeback (issue 4)")]
+    pub stored: Tick,
+    /// Second-chance bit, set at store.
+    #[allow(dead_code, reason = "read by the LRU and proactive writeback (issue 4)")]
+    pub referenced: bool,
+}
+
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// Handles fit the compact backend word's 31 bits.
+const MAX_INDEX: u64 = (1 << (crate::entry::COMPACT_HANDLE_BITS - SHARD_BITS)) - 2;
+
+#[derive(Default)]
+struct Shard {
+    entries: Vec<Option<Entry>>,
+    free: Vec<u32>,
+}
+
+/// The zswap pool.
+pub(crate) struct Pool {
+    shards: Box<[Mutex<Shard>]>,
+    /// `pool_total_size`, bytes.
+    pub total_bytes: AtomicU64,
+    reached_full: AtomicBool,
+    max_pages: u64,
+    accept_pages: u64,
+}
+
+impl Pool {
+    /// A pool limited to `max_pool_percent` of `ram_pages`, accepting again at
+    /// `accept_percent` of that.
+    pub(crate) fn new(ram_pages: u64, max_pool_percent: u32, accept_percent: u32) -> Self {
+        let max_pages = ram_pages.saturating_mul(u64::from(max_pool_percent)) / 100;
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            total_bytes: AtomicU64::new(0),
+            reached_full: AtomicBool::new(false),
+            max_pages,
+            accept_pages: max_pages.saturating_mul(u64::from(accept_percent)) / 100,
+        }
+    }
+
+    /// Pages the pool occupies (`zswap_total_pages`).
+    pub(crate) fn total_pages(&self) -> u64 {
+        self.total_bytes.load(Ordering::Acquire).div_ceil(crate::PAGE_SIZE as u64)
+    }
+
+    /// `zswap_check_limits`: true when stores must be refused. Counts `pool_limit_hit`
+    /// through `hit`.
+    pub(crate) fn check_limits(&self, hit: impl FnOnce()) -> bool {
+        let cur = self.total_pages();
+        if cur >= self.max_pages {
+            hit();
+            self.reached_full.store(true, Ordering::Release);
+        } else if self.reached_full.load(Ordering::Acquire) && cur <= self.accept_pages {
+            self.reached_full.store(false, Ordering::Release);
+        }
+        self.reached_full.load(Ordering::Acquire)
+    }
+
+    /// Whether the pool is flagged full (`zswap_pool_reached_full`).
+    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
+    pub(crate) fn reached_full(&self) -> bool {
+        self.reached_full.load(Ordering::Acquire)
+    }
+
+    /// The pool limit in pages (`zswap_max_pages`).
+    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.max_pages
+    }
+
+    /// The accept threshold in pages (`zswap_accept_thr_pages`).
+    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
+    pub(crate) fn accept_pages(&self) -> u64 {
+        self.accept_pages
+    }
+
+    fn split(handle: u32) -> (usize, usize) {
+        ((handle as usize) & (SHARDS - 1), (handle as usize >> SHARD_BITS) - 1)
+    }
+
+    /// Store `e` (`zs_malloc` + `xa_store`); the handle, or None when the shard is full
+    /// (`reject_alloc_fail`).
+    pub(crate) fn insert(&self, e: Entry) -> Option<u32> {
+        let shard_no = ((e.slot >> 6) as usize) & (SHARDS - 1);
+        let len = u64::from(e.length);
+        let mut s = lock(&self.shards[shard_no]);
+        let index = match s.free.pop() {
+            Some(i) => {
+                s.entries[i as usize] = Some(e);
+                i as u64
+            }
+            None if (s.entries.len() as u64) <= MAX_INDEX => {
+                s.entries.push(Some(e));
+                s.entries.len() as u64 - 1
+            }
+            None => return None,
+        };
+        drop(s);
+        self.total_bytes.fetch_add(len, Ordering::AcqRel);
+        Some((((index + 1) << SHARD_BITS) | shard_no as u64) as u32)
+    }
+
+    /// Remove and return the entry (`xa_erase` + `zswap_entry_free`'s caller).
+    pub(crate) fn take(&self, handle: u32) -> Option<Entry> {
+        let (shard_no, index) = Self::split(handle);
+        let mut s = lock(&self.shards[shard_no]);
+        let e = s.entries.get_mut(index)?.take()?;
+        s.free.push(index as u32);
+        drop(s);
+        self.total_bytes.fetch_sub(u64::from(e.length), Ordering::AcqRel);
+        Some(e)
+    }
+
+    /// Run `f` on the live entry `handle`, under its shard lock.
+    pub(crate) fn with<R>(&self, handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let (shard_no, index) = Self::split(handle);
+        let mut s = lock(&self.shards[shard_no]);
+        s.entries.get_mut(index)?.as_mut().map(f)
+    }
+
+    /// Heap bytes of the pool's index (entry slots, free lists), not the compressed data.
+    pub(crate) fn index_bytes(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = lock(s);
+                (s.entries.capacity() * std::mem::size_of::<Option<Entry>>() + s.free.capacity() * 4) as u64
+            })
+            .sum()
+    }
+}
