@@ -2,9 +2,15 @@
 //!
 //! Slots are named either by position in the list of slots a driver has allocated so far
 //! ([`SlotRef::Live`], so random sequences hit live state) or by raw id ([`SlotRef::Raw`],
-//! for misuse). With the `arbitrary` feature every type here derives `Arbitrary`.
+//! for misuse); memcgs likewise by position in the list of memcgs the driver created
+//! ([`MemcgRef::Live`], index 0 being the root) or by raw id. Page contents are generated
+//! deterministically from a [`PageKind`], the same on every platform. With the
+//! `arbitrary` feature every type here derives `Arbitrary`.
 
-use crate::{Error, FolioId, MemcgId, Shadow, SlotState, SwapSystem, Tick, VSlot};
+use crate::{
+    DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow, SlotState, SwapSystem, Tick,
+    VSlot, Writeout,
+};
 
 /// A slot operand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,115 @@ impl SlotRef {
             SlotRef::Raw(r) => VSlot::from_raw(r),
         }
     }
+}
+
+/// A memcg operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum MemcgRef {
+    /// The `n % len`-th memcg of the driver's list (index 0 is the root; the root when the
+    /// list is empty).
+    Live(u8),
+    /// A raw memcg id, valid or not.
+    Raw(u16),
+}
+
+impl MemcgRef {
+    /// The memcg this operand names, given the driver's list.
+    pub fn resolve(self, live: &[MemcgId]) -> MemcgId {
+        match self {
+            MemcgRef::Live(n) if !live.is_empty() => live[usize::from(n) % live.len()],
+            MemcgRef::Live(_) => MemcgId::ROOT,
+            MemcgRef::Raw(r) => MemcgId::from_raw(r),
+        }
+    }
+}
+
+/// The contents of a folio handed to `writeout`, page by page. Every kind but
+/// `Synthetic` becomes `Page::Bytes`; the bytes of page `i` of a folio come from
+/// [`PageKind::fill`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum PageKind {
+    /// Zero-filled.
+    Zero,
+    /// A pseudo-random prefix of `(seed % 64) * 16` bytes, then a short non-zero pattern:
+    /// lz4 shrinks it to somewhere between a few dozen bytes and about a quarter page.
+    Compressible(u8),
+    /// xorshift64 output: lz4 cannot shrink it.
+    Incompressible(u32),
+    /// Every byte the same (`Repeated(0)` is a zero page).
+    Repeated(u8),
+    /// `Page::Synthetic`: no bytes, a stated compressed length per page.
+    Synthetic { compressed_len: u16, zero: bool },
+}
+
+/// The byte `Op::Fault` fills its buffer with before the call, so a fault that leaves
+/// the buffer alone (a cache hit, a null device, a synthetic page) is visible.
+pub const FAULT_FILL: u8 = 0xA5;
+
+/// FNV-1a, 64 bits: the checksum `Outcome::Fault` reports for the faulted page.
+pub fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+impl PageKind {
+    /// Whether this kind is `Page::Synthetic` rather than bytes.
+    pub fn is_synthetic(self) -> bool {
+        matches!(self, PageKind::Synthetic { .. })
+    }
+
+    /// Whether every page of this kind is zero-filled (a synthetic page says so itself).
+    pub fn is_zero(self) -> bool {
+        matches!(self, PageKind::Zero | PageKind::Repeated(0) | PageKind::Synthetic { zero: true, .. })
+    }
+
+    /// Fill `out` (`PAGE_SIZE` bytes) with page `index` of a folio of this kind. A
+    /// synthetic kind has no bytes: it fills zeros.
+    pub fn fill(self, index: u64, out: &mut [u8]) {
+        match self {
+            PageKind::Zero | PageKind::Synthetic { .. } => out.fill(0),
+            PageKind::Repeated(b) => out.fill(b),
+            PageKind::Compressible(seed) => {
+                let mut x = (u64::from(seed) << 32) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491;
+                let prefix = (usize::from(seed) % 64) * 16;
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = if i < prefix { xorshift(&mut x) as u8 } else { ((i % 64) as u8 ^ seed) | 1 };
+                }
+            }
+            PageKind::Incompressible(seed) => {
+                let mut x = (u64::from(seed) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
+                for chunk in out.chunks_mut(8) {
+                    let v = xorshift(&mut x).to_le_bytes();
+                    chunk.copy_from_slice(&v[..chunk.len()]);
+                }
+            }
+        }
+    }
+
+    /// Page `index` of a folio of this kind.
+    pub fn page(self, index: u64) -> Vec<u8> {
+        let mut out = vec![0; PAGE_SIZE];
+        self.fill(index, &mut out);
+        out
+    }
+}
+
+/// What `Op::Swapon` adds (files are left to tests that own a directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum DeviceKind {
+    /// `DeviceSpec::memory`.
+    Memory,
+    /// `DeviceSpec::null`.
+    Null,
 }
 
 /// One call of the facade.
@@ -49,6 +164,30 @@ pub enum Op {
     DrainCpuCaches,
     /// `SwapSystem::set_tick`.
     SetTick(Tick),
+    /// `SwapSystem::alloc` for a memcg named by [`MemcgRef`].
+    AllocIn { cpu: u16, memcg: MemcgRef, folio: FolioId, order: u8 },
+    /// `SwapSystem::writeout` of the folio covering `slot`. For a bytes kind the buffer
+    /// holds `PAGE_SIZE << order` bytes, so `order` should be the folio's (anything else
+    /// is `BadPage`; an order above `max_order` passes an empty buffer). A synthetic kind
+    /// ignores `order`.
+    Writeout { slot: SlotRef, page: PageKind, order: u8 },
+    /// `SwapSystem::evict`.
+    Evict { slot: SlotRef, shadow: Shadow },
+    /// `SwapSystem::fault`; with a buffer, it is filled with [`FAULT_FILL`] first and the
+    /// outcome carries its checksum afterwards.
+    Fault { cpu: u16, slot: SlotRef, folio: FolioId, with_buffer: bool },
+    /// `SwapSystem::writeback`.
+    Writeback { slot: SlotRef },
+    /// `SwapSystem::swapon` of a memory or null device.
+    Swapon { kind: DeviceKind, pages: u16, priority: i8 },
+    /// `SwapSystem::swapoff` of the device with this raw number.
+    Swapoff { device: u8 },
+    /// `SwapSystem::memcg_create`.
+    MemcgCreate { parent: MemcgRef },
+    /// `SwapSystem::memcg_set`.
+    MemcgSet { memcg: MemcgRef, knob: Knob },
+    /// `SwapSystem::memcg_offline`.
+    MemcgOffline { memcg: MemcgRef },
 }
 
 /// What a successful [`Op`] returned.
@@ -64,11 +203,37 @@ pub enum Outcome {
     State(SlotState),
     /// Calls that return `()`.
     Done,
+    /// `writeout`.
+    Writeout(Writeout),
+    /// `fault`, with the [`checksum`] of the buffer afterwards when one was passed.
+    Fault { fault: Fault, checksum: Option<u64> },
+    /// `swapon`.
+    Device(DeviceId),
+    /// `memcg_create`.
+    Memcg(MemcgId),
+    /// `swapoff`: the report's page counts.
+    Swapoff { pages_moved: u64, cache_only: u64 },
+}
+
+/// What [`SlotRef`] and [`MemcgRef`] operands resolve against.
+#[derive(Debug, Clone, Copy)]
+pub struct Operands<'a> {
+    /// The slots the driver allocated so far.
+    pub slots: &'a [VSlot],
+    /// The memcgs the driver knows, the root first.
+    pub memcgs: &'a [MemcgId],
 }
 
 impl Op {
-    /// Run the operation on `sys`; `live` resolves [`SlotRef::Live`] operands.
+    /// Run the operation on `sys`; `live` resolves [`SlotRef::Live`] operands and
+    /// [`MemcgRef::Live`] always names the root.
     pub fn apply(&self, sys: &SwapSystem, live: &[VSlot]) -> Result<Outcome, Error> {
+        self.apply_in(sys, &Operands { slots: live, memcgs: &[MemcgId::ROOT] })
+    }
+
+    /// Run the operation on `sys`, resolving operands against `ops`.
+    pub fn apply_in(&self, sys: &SwapSystem, ops: &Operands<'_>) -> Result<Outcome, Error> {
+        let live = ops.slots;
         match *self {
             Op::Alloc { cpu, memcg, folio, order } => {
                 sys.alloc(usize::from(cpu), memcg, folio, u32::from(order)).map(Outcome::Slot)
@@ -84,6 +249,56 @@ impl Op {
                 Ok(Outcome::Done)
             }
             Op::SetTick(t) => sys.set_tick(t).map(|()| Outcome::Done),
+            Op::AllocIn { cpu, memcg, folio, order } => {
+                sys.alloc(usize::from(cpu), memcg.resolve(ops.memcgs), folio, u32::from(order)).map(Outcome::Slot)
+            }
+            Op::Writeout { slot, page, order } => {
+                let slot = slot.resolve(live);
+                let w = match page {
+                    PageKind::Synthetic { compressed_len, zero } => {
+                        sys.writeout(slot, Page::Synthetic { compressed_len: u32::from(compressed_len), zero })
+                    }
+                    _ => {
+                        let buf = folio_bytes(page, u32::from(order), sys.max_order());
+                        sys.writeout(slot, Page::Bytes(&buf))
+                    }
+                };
+                w.map(Outcome::Writeout)
+            }
+            Op::Evict { slot, shadow } => sys.evict(slot.resolve(live), shadow).map(|()| Outcome::Done),
+            Op::Fault { cpu, slot, folio, with_buffer } => {
+                let mut buf = if with_buffer { vec![FAULT_FILL; PAGE_SIZE] } else { Vec::new() };
+                let out = if with_buffer { Some(&mut buf[..]) } else { None };
+                let fault = sys.fault(usize::from(cpu), slot.resolve(live), folio, out)?;
+                Ok(Outcome::Fault { fault, checksum: with_buffer.then(|| checksum(&buf)) })
+            }
+            Op::Writeback { slot } => sys.writeback(slot.resolve(live)).map(|()| Outcome::Done),
+            Op::Swapon { kind, pages, priority } => {
+                let name = format!("{kind:?}{priority}");
+                let spec = match kind {
+                    DeviceKind::Memory => DeviceSpec::memory(name, u64::from(pages)),
+                    DeviceKind::Null => DeviceSpec::null(name, u64::from(pages)),
+                };
+                sys.swapon(spec.priority(i16::from(priority))).map(Outcome::Device)
+            }
+            Op::Swapoff { device } => sys
+                .swapoff(DeviceId(device))
+                .map(|r| Outcome::Swapoff { pages_moved: r.pages_moved, cache_only: r.cache_only }),
+            Op::MemcgCreate { parent } => sys.memcg_create(parent.resolve(ops.memcgs)).map(Outcome::Memcg),
+            Op::MemcgSet { memcg, knob } => sys.memcg_set(memcg.resolve(ops.memcgs), knob).map(|()| Outcome::Done),
+            Op::MemcgOffline { memcg } => sys.memcg_offline(memcg.resolve(ops.memcgs)).map(|()| Outcome::Done),
         }
     }
+}
+
+/// The bytes of a folio of `1 << order` pages of `kind`; empty above `max_order`.
+fn folio_bytes(kind: PageKind, order: u32, max_order: u32) -> Vec<u8> {
+    if order > max_order {
+        return Vec::new();
+    }
+    let mut buf = vec![0; PAGE_SIZE << order];
+    for (i, page) in buf.chunks_mut(PAGE_SIZE).enumerate() {
+        kind.fill(i as u64, page);
+    }
+    buf
 }

@@ -2,12 +2,16 @@
 //! reference model (`vswap::model`), compared after every step — results, errors, every
 //! slot's state, count, cached folio and memcg, and the number of slots in use. Invalid
 //! operations are part of the mix: they must return the model's error and change nothing.
+//! The flows (writeout, evict, fault, writeback, swapon/swapoff of memory and null
+//! devices, memcg creation, limits and offlining) run the same way, with the model also
+//! checking every slot's backing, every memcg's swap and zswap usage and events, the
+//! global counters, each device's use and the bytes every fault returns.
 //! Runs under Miri with few cases and no failure persistence.
 
 use proptest::prelude::*;
 use vswap::model::Harness;
-use vswap::op::{Op, SlotRef};
-use vswap::{Config, FolioId, MemcgId, Shadow};
+use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
+use vswap::{Config, FolioId, Knob, Limit, MemcgId, Shadow};
 
 const SHIFT: u32 = 3;
 
@@ -66,6 +70,113 @@ proptest! {
     #[test]
     fn the_table_matches_the_model_with_tiny_clusters(ops in prop::collection::vec(op(), 1..if cfg!(miri) { 30 } else { 200 })) {
         run(2, &ops)?;
+    }
+}
+
+/// `Op::Writeout`'s `order` meaning "the folio's own" in generated sequences; `run_flows`
+/// replaces it with the order of the folio the slot names (0 when none).
+const FIT: u8 = u8::MAX;
+
+fn memcg_ref() -> impl Strategy<Value = MemcgRef> {
+    prop_oneof![
+        12 => any::<u8>().prop_map(MemcgRef::Live),
+        2 => Just(MemcgRef::Live(0)),
+        1 => prop_oneof![Just(0u16), 1u16..40, any::<u16>()].prop_map(MemcgRef::Raw),
+    ]
+}
+
+fn limit() -> impl Strategy<Value = Limit> {
+    prop_oneof![
+        2 => Just(Limit::Max),
+        4 => (0u64..12).prop_map(|p| Limit::Bytes(p * 4096)),
+        1 => (0u64..1 << 16).prop_map(Limit::Bytes),
+    ]
+}
+
+fn knob() -> impl Strategy<Value = Knob> {
+    prop_oneof![
+        3 => limit().prop_map(Knob::SwapMax),
+        2 => limit().prop_map(Knob::SwapHigh),
+        3 => limit().prop_map(Knob::ZswapMax),
+        3 => any::<bool>().prop_map(Knob::ZswapWriteback),
+    ]
+}
+
+fn page_kind() -> impl Strategy<Value = PageKind> {
+    prop_oneof![
+        1 => Just(PageKind::Zero),
+        6 => any::<u8>().prop_map(PageKind::Compressible),
+        4 => any::<u32>().prop_map(PageKind::Incompressible),
+        2 => prop_oneof![Just(0u8), any::<u8>()].prop_map(PageKind::Repeated),
+        3 => (prop_oneof![Just(0u16), Just(4096), 1u16..4096, 4097u16..6000], prop::bool::weighted(0.1))
+            .prop_map(|(compressed_len, zero)| PageKind::Synthetic { compressed_len, zero }),
+    ]
+}
+
+fn cpu() -> impl Strategy<Value = u16> {
+    prop_oneof![12 => 0u16..2, 1 => 2u16..5]
+}
+
+fn flow_op() -> impl Strategy<Value = Op> {
+    let live = || any::<u16>().prop_map(SlotRef::Live);
+    prop_oneof![
+        7 => (cpu(), memcg_ref(), folio(), prop_oneof![12 => Just(0u8), 4 => 1u8..=SHIFT as u8, 1 => any::<u8>()])
+            .prop_map(|(cpu, memcg, folio, order)| Op::AllocIn { cpu, memcg, folio, order }),
+        5 => slot_ref().prop_map(Op::Dup),
+        4 => slot_ref().prop_map(Op::Put),
+        2 => slot_ref().prop_map(Op::Release),
+        2 => (slot_ref(), folio()).prop_map(|(slot, folio)| Op::CacheAdd { slot, folio }),
+        1 => (slot_ref(), any::<u64>()).prop_map(|(slot, s)| Op::CacheDel { slot, shadow: Shadow(s) }),
+        1 => Just(Op::DrainCpuCaches),
+        10 => (slot_ref(), page_kind(), prop_oneof![12 => Just(FIT), 1 => 0u8..=4])
+            .prop_map(|(slot, page, order)| Op::Writeout { slot, page, order }),
+        7 => (slot_ref(), any::<u64>()).prop_map(|(slot, s)| Op::Evict { slot, shadow: Shadow(s) }),
+        6 => (cpu(), slot_ref(), folio(), prop::bool::weighted(0.8))
+            .prop_map(|(cpu, slot, folio, with_buffer)| Op::Fault { cpu, slot, folio, with_buffer }),
+        3 => live().prop_map(|slot| Op::Writeback { slot }),
+        2 => (prop_oneof![3 => Just(DeviceKind::Memory), 1 => Just(DeviceKind::Null)],
+              prop_oneof![1 => 0u16..4, 8 => 4u16..48, 1 => 48u16..300], -2i8..4)
+            .prop_map(|(kind, pages, priority)| Op::Swapon { kind, pages, priority }),
+        1 => prop_oneof![4 => 0u8..4, 1 => any::<u8>()].prop_map(|device| Op::Swapoff { device }),
+        2 => memcg_ref().prop_map(|parent| Op::MemcgCreate { parent }),
+        3 => (memcg_ref(), knob()).prop_map(|(memcg, knob)| Op::MemcgSet { memcg, knob }),
+        1 => memcg_ref().prop_map(|memcg| Op::MemcgOffline { memcg }),
+    ]
+}
+
+/// A small machine so the zswap pool fills (`max_pages` is 20% of `ram_pages`).
+fn flows_config(ram_pages: u64, accept: u32, zswap: bool) -> Config {
+    let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, ..Config::default() };
+    cfg.zswap.accept_threshold_percent = accept;
+    cfg.zswap.enabled = zswap;
+    cfg
+}
+
+fn run_flows(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut h = Harness::new(cfg).unwrap();
+    for (i, op) in ops.iter().enumerate() {
+        let op = match *op {
+            Op::Writeout { slot, page, order: FIT } => {
+                Op::Writeout { slot, page, order: h.folio_order(slot).unwrap_or(0) }
+            }
+            op => op,
+        };
+        let _result = h.step(&op).map_err(|e| TestCaseError::fail(format!("step {i}: {e}")))?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_flows_match_the_model(
+        ops in prop::collection::vec(flow_op(), 1..if cfg!(miri) { 16 } else { 300 }),
+        ram_pages in prop_oneof![Just(10u64), Just(24), Just(64), Just(400)],
+        accept in prop_oneof![Just(90u32), Just(50), Just(100), 0u32..=100],
+        zswap in prop::bool::weighted(0.8),
+    ) {
+        run_flows(flows_config(ram_pages, accept, zswap), &ops)?;
     }
 }
 

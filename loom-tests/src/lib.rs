@@ -40,3 +40,9 @@ where
     b.max_branches = 50_000;
     b.check(f);
 }
+
+/// A distinctive page of `vswap::PAGE_SIZE` bytes for `seed`: no two seeds give the same
+/// page and none is zero-filled (so `writeout` stores it rather than setting Z).
+pub fn pattern(seed: u8) -> Vec<u8> {
+    (0..vswap::PAGE_SIZE).map(|i| (i as u8).wrapping_mul(31) ^ ((i >> 8) as u8) ^ seed ^ 0x5a).collect()
+}

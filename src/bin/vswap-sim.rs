@@ -52,8 +52,14 @@ fn main() {
         }
     }
     let heap = || Some(LIVE.load(Ordering::Relaxed) as u64);
-    match vswap::sim::footprint::measure(slots, cpus, &heap) {
-        Ok(report) => print!("{}", vswap::sim::footprint::render(slots, &report)),
+    use vswap::sim::footprint::{Backend, measure, measure_backend, render, render_backends};
+    let run = || -> Result<String, vswap::Error> {
+        let report = measure(slots, cpus, &heap)?;
+        let backed = [measure_backend(slots, cpus, Backend::Zswap)?, measure_backend(slots, cpus, Backend::Device)?];
+        Ok(render(slots, &report) + &render_backends(&backed))
+    };
+    match run() {
+        Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("vswap-sim: {e}");
             std::process::exit(1);

@@ -4,7 +4,10 @@
 //! failing (and unwinding) if any level would pass its `max` (`page_counter_try_charge`,
 //! strict `>`); the peak of each level rises as the charge walks up and is not rolled
 //! back on failure, as in the kernel. Statistics are local to each memcg and summed over
-//! the subtree when read (the rstat flush), so hot paths touch one cache line.
+//! the subtree when read (the rstat flush). Statistics and byte gauges are striped over
+//! cache-line-padded stripes (the kernel's per-CPU counters): a writer adds to the stripe
+//! its hint picks (the slot's cluster, which belongs to one CPU at a time), a reader sums
+//! them with wrapping arithmetic, so the total is exact whatever stripe each change hit.
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -36,15 +39,15 @@ impl Counter {
             self.usage.fetch_sub(n, Ordering::AcqRel);
             return Err(());
         }
-        self.peak.fetch_max(new, Ordering::AcqRel);
+        self.raise_peak(new);
         Ok(new)
     }
 
-    /// Add `n` without a limit check (`page_counter_charge`).
-    pub(crate) fn add(&self, n: u64) -> u64 {
-        let new = self.usage.fetch_add(n, Ordering::AcqRel) + n;
-        self.peak.fetch_max(new, Ordering::AcqRel);
-        new
+    /// The watermark: written only when it rises, so a steady counter's line stays shared.
+    fn raise_peak(&self, new: u64) {
+        if new > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(new, Ordering::AcqRel);
+        }
     }
 
     /// `page_counter_cancel`.
@@ -58,7 +61,8 @@ impl Counter {
     }
 }
 
-/// Statistics, indexed by `Stat`: one memcg's local ones, or the system's.
+/// What a statistic counts: a memcg's `memory.stat` keys and events, and (system-wide
+/// only) zswap's debugfs counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Stat {
@@ -91,29 +95,55 @@ pub(crate) enum Stat {
 
 pub(crate) const NR_STATS: usize = Stat::StoredIncompressible as usize + 1;
 
-/// The local statistics array.
-pub(crate) struct Stats([AtomicU64; NR_STATS]);
+/// Stripes of a striped counter.
+pub(crate) const STRIPES: usize = 8;
+
+/// One stripe, alone on its cache lines (two, against the adjacent-line prefetcher).
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// A striped byte gauge (`MEMCG_ZSWAP_B`, the pool size).
+pub(crate) struct Striped(Box<[Line<AtomicU64>]>);
+
+impl Striped {
+    pub(crate) fn new() -> Self {
+        Self((0..STRIPES).map(|_| Line(AtomicU64::new(0))).collect())
+    }
+    pub(crate) fn add(&self, n: u64, stripe: usize) {
+        self.0[stripe % STRIPES].0.fetch_add(n, Ordering::AcqRel);
+    }
+    pub(crate) fn sub(&self, n: u64, stripe: usize) {
+        self.0[stripe % STRIPES].0.fetch_sub(n, Ordering::AcqRel);
+    }
+    /// The exact total (stripes wrap; their sum does not).
+    pub(crate) fn get(&self) -> u64 {
+        self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0.load(Ordering::Acquire)))
+    }
+}
+
+/// Statistics, indexed by `Stat`: one memcg's local ones, or the system's. Striped.
+pub(crate) struct Stats(Box<[Line<[AtomicU64; NR_STATS]>]>);
 
 impl Stats {
     pub(crate) fn new() -> Self {
-        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+        Self((0..STRIPES).map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0)))).collect())
     }
-    pub(crate) fn add(&self, s: Stat, n: u64) {
-        self.0[s as usize].fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add(&self, s: Stat, n: u64, stripe: usize) {
+        self.0[stripe % STRIPES].0[s as usize].fetch_add(n, Ordering::Relaxed);
     }
-    pub(crate) fn sub(&self, s: Stat, n: u64) {
-        self.0[s as usize].fetch_sub(n, Ordering::Relaxed);
+    pub(crate) fn sub(&self, s: Stat, n: u64, stripe: usize) {
+        self.0[stripe % STRIPES].0[s as usize].fetch_sub(n, Ordering::Relaxed);
     }
     pub(crate) fn get(&self, s: Stat) -> u64 {
-        self.0[s as usize].load(Ordering::Relaxed)
+        self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0[s as usize].load(Ordering::Relaxed)))
     }
     /// Fold `other` into `self` (a dead memcg's statistics go to its parent).
     pub(crate) fn absorb(&self, other: &Stats) {
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            a.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+        for (i, v) in other.snapshot().into_iter().enumerate() {
+            self.0[0].0[i].fetch_add(v, Ordering::Relaxed);
         }
     }
     pub(crate) fn snapshot(&self) -> [u64; NR_STATS] {
-        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+        std::array::from_fn(|i| self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0[i].load(Ordering::Relaxed))))
     }
 }

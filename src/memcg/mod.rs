@@ -13,12 +13,13 @@
 //!   is reused lowest first (`xa_alloc`).
 //! * An offline memcg (a zombie) keeps the charges already made to it: its counters are
 //!   part of every ancestor's hierarchical usage, and uncharges reach them exactly. New
-//!   charges go to the nearest online ancestor (`mem_cgroup_id_get_online`, objcg
-//!   reparenting), so to a reader of the parent, charges have moved up.
+//!   charges go to the nearest online ancestor: a zswap entry is charged there (objcg
+//!   reparenting), and a slot taking a physical slot is re-recorded there first
+//!   (`mem_cgroup_id_get_online`), so to a reader of the parent, charges have moved up.
 
 mod counter;
 
-pub(crate) use counter::{Counter, Stat, Stats, UNLIMITED};
+pub(crate) use counter::{Counter, Stat, Stats, Striped, UNLIMITED};
 
 use crate::epoch::SharedBytes;
 use crate::error::Error;
@@ -39,8 +40,10 @@ pub(crate) struct Memcg {
     refs: AtomicU64,
     /// `memory.swap.*`, in pages.
     pub swap: Counter,
-    /// `memory.zswap.current` in bytes (hierarchical); `max` is `memory.zswap.max` in pages.
-    pub zswap: Counter,
+    /// `memory.zswap.current` in bytes (hierarchical, striped like `MEMCG_ZSWAP_B`).
+    pub zswap: Striped,
+    /// `memory.zswap.max` in pages.
+    pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
     pub stats: Stats,
@@ -99,7 +102,8 @@ impl Memcgs {
             online: AtomicBool::new(true),
             refs: AtomicU64::new(1),
             swap: Counter::new(),
-            zswap: Counter::new(),
+            zswap: Striped::new(),
+            zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
             stats: Stats::new(),
         };
@@ -223,10 +227,13 @@ impl Memcgs {
     /// Write a cgroup file.
     pub(crate) fn set(&self, id: MemcgId, knob: Knob, g: &Guard) -> Result<(), Error> {
         let m = self.online(id, g)?;
+        if m.parent == 0 && !matches!(knob, Knob::ZswapWriteback(_)) {
+            return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
+        }
         match knob {
             Knob::SwapMax(l) => m.swap.max.store(pages(l), Ordering::Release),
             Knob::SwapHigh(l) => m.swap.high.store(pages(l), Ordering::Release),
-            Knob::ZswapMax(l) => m.zswap.max.store(pages(l), Ordering::Release),
+            Knob::ZswapMax(l) => m.zswap_max.store(pages(l), Ordering::Release),
             Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
         }
         Ok(())
@@ -242,33 +249,34 @@ impl Memcgs {
     /// pages) at or above its `zswap.max`.
     pub(crate) fn may_zswap(&self, m: &Memcg, g: &Guard) -> bool {
         self.ancestry(m, g).filter(|a| a.parent != 0).all(|a| {
-            let max = a.zswap.max.load(Ordering::Acquire);
+            let max = a.zswap_max.load(Ordering::Acquire);
             max == UNLIMITED || (max != 0 && a.zswap.get() / (crate::PAGE_SIZE as u64) < max)
         })
     }
 
     /// `obj_cgroup_charge_zswap`: charge `bytes` of a stored entry (`size` original bytes,
     /// `incomp` when stored as-is) to `m` and its ancestors.
-    pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, g: &Guard) {
+    /// `stripe` picks the counters' stripe.
+    pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, g: &Guard, stripe: usize) {
         self.get_ref(m, 1);
         for a in self.ancestry(m, g) {
-            a.zswap.add(bytes);
+            a.zswap.add(bytes, stripe);
         }
-        m.stats.add(Stat::Zswapped, crate::PAGE_SIZE as u64);
+        m.stats.add(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
         if incomp {
-            m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64);
+            m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
         }
     }
 
     /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`.
-    pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, g: &Guard) {
+    pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, g: &Guard, stripe: usize) {
         let Some(m) = self.get(id, g) else { return };
         for a in self.ancestry(m, g) {
-            a.zswap.sub(bytes);
+            a.zswap.sub(bytes, stripe);
         }
-        m.stats.sub(Stat::Zswapped, crate::PAGE_SIZE as u64);
+        m.stats.sub(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
         if incomp {
-            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64);
+            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
         }
         self.put_ref(id, 1, g);
     }
@@ -286,15 +294,15 @@ impl Memcgs {
                     for d in done {
                         d.swap.sub(nr);
                     }
-                    m.stats.add(Stat::EventsMax, 1);
-                    m.stats.add(Stat::EventsFail, 1);
+                    m.stats.add(Stat::EventsMax, 1, 0);
+                    m.stats.add(Stat::EventsFail, 1, 0);
                     return Err(Error::DeviceFull);
                 }
             }
         }
         for a in done {
             if a.parent != 0 && a.swap.get() > a.swap.high.load(Ordering::Acquire) {
-                a.stats.add(Stat::EventsHigh, 1);
+                a.stats.add(Stat::EventsHigh, 1, 0);
             }
         }
         Ok(())

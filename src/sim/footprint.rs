@@ -3,7 +3,7 @@
 //! and report the crate's metadata at each level beside the figures the kernel series
 //! published for the same case (kernel-notes §4.2 and §8.3).
 
-use crate::{Config, FolioId, MemcgId, SwapSystem};
+use crate::{Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, SwapSystem, ZswapConfig};
 use std::fmt::Write;
 
 /// One measured fill level.
@@ -37,6 +37,106 @@ pub const PER_SLOT: [(&str, f64, f64); 3] = [
     ("Swap Table Edition vswap (8 table + 8 virtual_table + 2 memcg)", 18.0, 0.0),
     ("vswap v3-v6 descriptor", 24.0, 0.0),
 ];
+
+/// Where the swapped-out slots of a backend measurement live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// zswap (synthetic pages of 1 KiB compressed).
+    Zswap,
+    /// A physical device (a null device, zswap disabled).
+    Device,
+}
+
+/// A space filled with swapped-out slots of one backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendLevel {
+    pub backend: Backend,
+    /// Swapped-out virtual slots.
+    pub used: u64,
+    /// Slot metadata as the kernel series count it: table word, backend word, memcg id,
+    /// reverse map, amortised headers (`Footprint::heap_bytes - zswap_entry_bytes`).
+    pub slot_bytes: u64,
+    /// Of it, the physical devices' tables (reverse map).
+    pub device_bytes: u64,
+    /// The zswap entries' index, not in `slot_bytes` (the kernel's `zswap_entry`).
+    pub zswap_entry_bytes: u64,
+}
+
+impl BackendLevel {
+    /// `slot_bytes` per used slot.
+    pub fn per_slot(&self) -> f64 {
+        if self.used == 0 { 0.0 } else { self.slot_bytes as f64 / self.used as f64 }
+    }
+}
+
+/// Published per-slot metadata of a backed slot, bytes (kernel-notes §4.2–§4.3): (design,
+/// zswap-backed, device-backed).
+pub const PUBLISHED_BACKED: [(&str, f64, f64); 2] = [
+    ("vswap v3-v6 (24 B descriptor; + 8 B physical rmap)", 24.0, 32.0),
+    ("Swap Table Edition (8 table + 8 virtual_table + 2 memcg; + 8 B Pointer word)", 18.0, 26.0),
+];
+
+/// Fill a fresh system with `slots` swapped-out slots (alloc, dup, writeout, evict) on
+/// `backend` and measure the metadata.
+pub fn measure_backend(slots: u64, cpus: usize, backend: Backend) -> Result<BackendLevel, crate::Error> {
+    let zswap = ZswapConfig {
+        enabled: backend == Backend::Zswap,
+        compressor: Compressor::Synthetic,
+        max_pool_percent: 100,
+        ..ZswapConfig::default()
+    };
+    let sys = SwapSystem::new(Config { cpus, ram_pages: slots.saturating_mul(2), zswap, ..Config::default() })?;
+    if backend == Backend::Device {
+        sys.swapon(DeviceSpec::null("disk", slots + 1))?;
+    }
+    let page = Page::Synthetic { compressed_len: 1024, zero: false };
+    for n in 0..slots {
+        let slot = sys.alloc((n % cpus as u64) as usize, MemcgId::ROOT, FolioId(n), 0)?;
+        sys.dup(slot)?;
+        match sys.writeout(slot, page)? {
+            crate::Writeout::Zswap { .. } | crate::Writeout::Device(_) => {}
+            _ => return Err(crate::Error::Invalid("the page was kept")),
+        }
+        sys.evict(slot, Shadow(n))?;
+    }
+    let fp = sys.footprint();
+    Ok(BackendLevel {
+        backend,
+        used: fp.vslots_in_use,
+        slot_bytes: fp.heap_bytes - fp.zswap_entry_bytes,
+        device_bytes: fp.device_bytes,
+        zswap_entry_bytes: fp.zswap_entry_bytes,
+    })
+}
+
+/// The per-backend table.
+pub fn render_backends(levels: &[BackendLevel]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "
+swapped-out slots by backend, metadata per used slot as the kernel series count it"
+    );
+    let _ = writeln!(out, "(table word, backend word, memcg id, reverse map, amortised headers):");
+    for l in levels {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:>10} slots {:>7.2} B/slot (device tables {:.2} B/slot; zswap entries {:.2} B/slot more)",
+            format!("{:?}", l.backend),
+            l.used,
+            l.per_slot(),
+            l.device_bytes as f64 / l.used.max(1) as f64,
+            l.zswap_entry_bytes as f64 / l.used.max(1) as f64
+        );
+    }
+    for (name, z, d) in PUBLISHED_BACKED {
+        let _ = writeln!(out, "  published: {name}: {z:.0} B zswap-backed, {d:.0} B device-backed");
+    }
+    let _ = writeln!(out, "The crate: 8 B table word + 2 B memcg id + 4 B compact backend word per virtual slot;");
+    let _ = writeln!(out, "a device-backed slot adds the physical slot's 8 B Pointer word (the reverse map, no");
+    let _ = writeln!(out, "memcg table on devices). The rest is cluster headers and allocation bitmaps.");
+    out
+}
 
 /// What `measure` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,5 +257,23 @@ mod tests {
         assert_eq!(r.cluster_bytes, crate::table::cluster::Cluster::base_bytes(9, true) as u64);
         let text = render(slots, &r);
         assert!(text.contains("emptied") && text.contains("cluster header"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::*;
+
+    #[test]
+    fn backed_slots_cost_their_backend_word_and_the_reverse_map() {
+        let slots = if cfg!(miri) { 64 } else { 4096 };
+        let z = measure_backend(slots, 1, Backend::Zswap).unwrap();
+        let d = measure_backend(slots, 1, Backend::Device).unwrap();
+        assert_eq!((z.used, d.used), (slots, slots));
+        assert!(z.zswap_entry_bytes > 0 && d.zswap_entry_bytes == 0);
+        assert!(z.device_bytes == 0 && d.device_bytes >= slots * 8, "{d:?}");
+        // A device-backed slot costs its Pointer word (8 B) more than a zswap-backed one.
+        assert!(d.per_slot() - z.per_slot() >= 8.0, "{z:?} {d:?}");
+        assert!(render_backends(&[z, d]).contains("Swap Table Edition"));
     }
 }

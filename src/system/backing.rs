@@ -20,22 +20,23 @@ pub(crate) struct Backends {
 }
 
 impl Backends {
-    /// Count an event on the memcg (if any) and system-wide.
-    pub(crate) fn event(&self, m: Option<&Memcg>, s: Stat, n: u64) {
+    /// Count an event on the memcg (if any) and system-wide, on stripe `stripe`.
+    pub(crate) fn event(&self, m: Option<&Memcg>, s: Stat, n: u64, stripe: usize) {
         if let Some(m) = m {
-            m.stats.add(s, n);
+            m.stats.add(s, n, stripe);
         }
-        self.stats.add(s, n);
+        self.stats.add(s, n, stripe);
     }
 
     /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
     pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
         if let Some(e) = self.pool.take(handle) {
+            let stripe = Pool::stripe(handle);
             let incomp = e.length as usize == crate::PAGE_SIZE;
-            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, g);
-            self.stats.sub(Stat::StoredPages, 1);
+            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, g, stripe);
+            self.stats.sub(Stat::StoredPages, 1, stripe);
             if incomp {
-                self.stats.sub(Stat::StoredIncompressible, 1);
+                self.stats.sub(Stat::StoredIncompressible, 1, stripe);
             }
         }
     }
@@ -43,12 +44,19 @@ impl Backends {
     /// Free a physical slot (`swap_entries_free` on the device): its reverse map goes,
     /// the device may drop the data.
     pub(crate) fn free_phys(&self, dev: &Dev, offset: u64, g: &Guard) {
+        self.unmap_phys(dev, offset, g);
+        dev.store.discard(offset);
+    }
+
+    /// Free a physical slot but keep its data: swapoff frees the old slots this way, so a
+    /// fault that read the old backend word just before the switch still reads the page
+    /// (the device takes no new slots, and its data lives until the grace period ends).
+    pub(crate) fn unmap_phys(&self, dev: &Dev, offset: u64, g: &Guard) {
         let shift = dev.space.shift;
         let Some(c) = dev.space.get(offset >> shift, g) else { return };
         let off = (offset & ((1 << shift) - 1)) as usize;
         c.table[off].store(0, Ordering::Release);
         dev.space.free_range(c, off, 0, g);
-        dev.store.discard(offset);
     }
 
     /// Release what a backend word points at; `memcg` is the slot's recorded memcg, which

@@ -62,39 +62,76 @@ impl SwapSystem {
     pub fn swapoff(&self, dev: DeviceId) -> Result<SwapoffReport, Error> {
         let _l = lock(&self.swapon);
         let g = self.vspace.reclaim.pin();
-        let back = &self.back;
-        let d = back.devices.get(dev.raw(), &g).ok_or(Error::InvalidDevice)?;
+        let d = self.back.devices.get(dev.raw(), &g).ok_or(Error::InvalidDevice)?;
         d.going_off.store(true, Ordering::Release);
-        let pages = Self::reverse_map(d, &g);
+        let mut report = SwapoffReport::default();
+        // A writeout that took a slot just before `going_off` was seen lands after the
+        // first walk: walk again until the reverse map is empty (it takes no new slots).
+        for round in 0.. {
+            let pages = Self::reverse_map(d, &g);
+            if pages.is_empty() {
+                break;
+            }
+            if round == 8 {
+                // Only concurrent writeouts to this very device can keep it busy this long.
+                d.going_off.store(false, Ordering::Release);
+                return Err(Error::Busy);
+            }
+            if let Err(e) = self.move_pages(d, &pages, &mut report, &g) {
+                d.going_off.store(false, Ordering::Release);
+                return Err(e);
+            }
+        }
+        let p = self.back.devices.slots[dev.raw() as usize].swap(crossbeam_epoch::Shared::null(), Ordering::AcqRel, &g);
+        self.rebuild_tiers(&g);
+        // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
+        let owned = unsafe { p.into_owned() }.into_box();
+        crate::epoch::retire(&g, owned, || {});
+        Ok(report)
+    }
+
+    /// Reserve a target for every page (all or nothing), then copy each and switch its
+    /// virtual slot's backend word.
+    fn move_pages(
+        &self,
+        d: &Dev,
+        pages: &[(u64, u64, bool)],
+        report: &mut SwapoffReport,
+        g: &Guard,
+    ) -> Result<(), Error> {
+        let back = &self.back;
         let mut targets = Vec::with_capacity(pages.len());
-        for &(_, vslot, _) in &pages {
-            match self.alloc_phys(0, vslot, 0, &g) {
+        for &(_, vslot, _) in pages {
+            match self.alloc_phys(0, vslot, 0, g) {
                 Some(t) => targets.push(t),
                 None => {
                     for (t, p) in targets {
-                        back.free_phys(t, p, &g);
+                        back.free_phys(t, p, g);
                     }
-                    d.going_off.store(false, Ordering::Release);
                     return Err(Error::DeviceFull);
                 }
             }
         }
-        let mut report = SwapoffReport::default();
         let mut buf = [0u8; PAGE_SIZE];
         let mut targets = targets.into_iter();
-        for &(offset, vslot, cache_only) in &pages {
+        for &(offset, vslot, cache_only) in pages {
             let Some((t, p)) = targets.next() else { break };
-            let copied = d.store.read(offset, &mut buf).and_then(|()| t.store.write(p, &buf));
+            // A device that keeps no data has nothing to copy (the buffer would hold the
+            // previous page).
+            let copied = if d.store.keeps_data() {
+                d.store.read(offset, &mut buf).and_then(|()| t.store.write(p, &buf))
+            } else {
+                Ok(())
+            };
             if let Err(e) = copied {
-                back.free_phys(t, p, &g);
+                back.free_phys(t, p, g);
                 for (t, p) in targets {
-                    back.free_phys(t, p, &g);
+                    back.free_phys(t, p, g);
                 }
-                d.going_off.store(false, Ordering::Release);
                 return Err(e.into());
             }
-            if self.switch_backend(vslot, dev.raw(), offset, t.id, p, &g) {
-                back.free_phys(d, offset, &g);
+            if self.switch_backend(vslot, d.id, offset, t.id, p, g) {
+                back.unmap_phys(d, offset, g);
                 report.pages_moved += 1;
                 report.cache_only += u64::from(cache_only);
                 match report.moved_to.iter_mut().find(|(id, _)| id.raw() == t.id) {
@@ -102,15 +139,10 @@ impl SwapSystem {
                     None => report.moved_to.push((DeviceId(t.id), 1)),
                 }
             } else {
-                back.free_phys(t, p, &g);
+                back.free_phys(t, p, g);
             }
         }
-        let p = back.devices.slots[dev.raw() as usize].swap(crossbeam_epoch::Shared::null(), Ordering::AcqRel, &g);
-        self.rebuild_tiers(&g);
-        // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
-        let owned = unsafe { p.into_owned() }.into_box();
-        crate::epoch::retire(&g, owned, || {});
-        Ok(report)
+        Ok(())
     }
 
     /// Every (offset, virtual slot, cache-only) the device's reverse map holds.
@@ -140,6 +172,13 @@ impl SwapSystem {
         ) else {
             return false;
         };
-        bt.words[off].compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        if bt.words[off].compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return false;
+        }
+        // The target's reverse map was written cache-only clear: carry the bit over.
+        if self.vspace.count_of(c, off, g).1 == 0 {
+            self.back.mark_cache_only(new, true, g);
+        }
+        true
     }
 }

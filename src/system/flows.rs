@@ -17,7 +17,7 @@ use crate::ids::{Fault, FaultSource, FolioId, KeepReason, Page, Shadow, VSlot, W
 use crate::memcg::{Memcg, Stat};
 use crate::sync::{Ordering, spin_loop};
 use crate::table::cluster::Cluster;
-use crate::zswap::pool::Entry;
+use crate::zswap::pool::{Entry, Pool};
 use crate::zswap::{CompressError, Compressor, Lz4, synthetic, verdict};
 use crossbeam_epoch::Guard;
 
@@ -50,7 +50,9 @@ impl SwapSystem {
             return 0;
         }
         let (bt, added) = c.backends_or_alloc(g);
-        self.bytes.add(added);
+        if added != 0 {
+            self.bytes.add(added);
+        }
         bt.words[off].swap(new, Ordering::AcqRel)
     }
 
@@ -125,7 +127,7 @@ impl SwapSystem {
                     self.back.release(old, recorded, g);
                     Self::set_zero(c, i, true);
                 }
-                self.back.event(rm, Stat::SwpoutZero, nr as u64);
+                self.back.event(rm, Stat::SwpoutZero, nr as u64, c.index as usize);
                 return Ok(Writeout::Zero);
             }
             for i in head..head + nr {
@@ -135,6 +137,14 @@ impl SwapSystem {
             match self.zswap_store(c, head, order, page, m, writeback, g) {
                 Ok(compressed) => return Ok(Writeout::Zswap { compressed }),
                 Err(Refused::Limit | Refused::Compress) => {}
+            }
+            // check_old (kernel-notes §5.2 step 8, §4.3 step 1): a refused store frees any
+            // entry an earlier writeout left, so a kept folio is not "backed" by old data.
+            for i in head..head + nr {
+                if matches!(c.backend_of(i, g), BackendEntry::Zswap { .. }) {
+                    let old = self.set_backend(c, i, 0, g);
+                    self.back.release(old, recorded, g);
+                }
             }
             if self.cfg.zswap.enabled && !writeback {
                 return Ok(Writeout::Kept(KeepReason::WritebackDisabled));
@@ -160,27 +170,29 @@ impl SwapSystem {
         if !self.cfg.zswap.enabled || !back.memcgs.may_zswap(m, g) {
             return Err(Refused::Limit);
         }
-        if back.pool.check_limits(|| back.stats.add(Stat::PoolLimitHit, 1)) {
+        if back.pool.check_limits(|| back.stats.add(Stat::PoolLimitHit, 1, c.index as usize)) {
             return Err(Refused::Limit);
         }
         let nr = 1usize << order;
         let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
         let mut handles: Vec<u32> = Vec::with_capacity(nr);
         let mut total = 0u32;
-        let mut buf = [0u8; crate::zswap::DST_LEN];
         for i in 0..nr {
             let (length, data) = match page {
                 Page::Bytes(b) => {
                     let src = &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE];
+                    // Only real bytes need the destination (zeroing it is a quarter of a
+                    // synthetic store's time).
+                    let mut buf = [0u8; crate::zswap::DST_LEN];
                     match verdict(Lz4.compress(src, &mut buf), writeback) {
                         Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
                         Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
-                        Err(e) => return Err(self.refuse(e, handles, g)),
+                        Err(e) => return Err(self.refuse(e, handles, g, c.index as usize)),
                     }
                 }
                 Page::Synthetic { compressed_len, .. } => match verdict(synthetic(compressed_len), writeback) {
                     Ok(n) => (n, None),
-                    Err(e) => return Err(self.refuse(e, handles, g)),
+                    Err(e) => return Err(self.refuse(e, handles, g, c.index as usize)),
                 },
             };
             let e = Entry {
@@ -191,16 +203,17 @@ impl SwapSystem {
                 stored: self.tick(),
                 referenced: true,
             };
-            let Some(h) = back.pool.insert(e) else {
-                back.stats.add(Stat::RejectAllocFail, 1);
+            let Some(h) = back.pool.insert(e, c.index as usize) else {
+                back.stats.add(Stat::RejectAllocFail, 1, c.index as usize);
                 self.drop_entries(handles, g);
                 return Err(Refused::Limit);
             };
             let incomp = length == PAGE_SIZE;
-            back.memcgs.charge_zswap(m, length as u64, incomp, g);
-            back.stats.add(Stat::StoredPages, 1);
+            let stripe = Pool::stripe(h);
+            back.memcgs.charge_zswap(m, length as u64, incomp, g, stripe);
+            back.stats.add(Stat::StoredPages, 1, stripe);
             if incomp {
-                back.stats.add(Stat::StoredIncompressible, 1);
+                back.stats.add(Stat::StoredIncompressible, 1, stripe);
             }
             handles.push(h);
             total += length as u32;
@@ -210,18 +223,16 @@ impl SwapSystem {
             let old = self.set_backend(c, head + i, h, g);
             back.release(old, recorded, g);
         }
-        back.event(Some(m), Stat::Zswpout, nr as u64);
+        back.event(Some(m), Stat::Zswpout, nr as u64, c.index as usize);
         Ok(total)
     }
 
-    fn refuse(&self, e: CompressError, handles: Vec<u32>, g: &Guard) -> Refused {
-        self.back.stats.add(
-            match e {
-                CompressError::NoSpace => Stat::RejectCompressPoor,
-                CompressError::Failed => Stat::RejectCompressFail,
-            },
-            1,
-        );
+    fn refuse(&self, e: CompressError, handles: Vec<u32>, g: &Guard, stripe: usize) -> Refused {
+        let counter = match e {
+            CompressError::NoSpace => Stat::RejectCompressPoor,
+            CompressError::Failed => Stat::RejectCompressFail,
+        };
+        self.back.stats.add(counter, 1, stripe);
         self.drop_entries(handles, g);
         Refused::Compress
     }
@@ -265,24 +276,31 @@ impl SwapSystem {
                     dev.store.write(offset + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE])?;
                 }
             }
-            back.event(Some(rm), Stat::Pswpout, nr as u64);
+            back.event(Some(rm), Stat::Pswpout, nr as u64, c.index as usize);
             return Ok(Writeout::Device(crate::DeviceId(device)));
         }
-        if back.memcgs.try_charge_swap(rm, nr as u64, g).is_err() {
-            return Ok(Writeout::Kept(KeepReason::SwapMax));
-        }
+        // The charge goes to the nearest online memcg (`mem_cgroup_id_get_online`); the
+        // slots are re-recorded to it once the write has succeeded.
+        let cm = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
+        // As `folio_alloc_swap`: the slots first, then the charge, so a failed allocation
+        // never touches the counters (only `fail` is raised) and a refused charge frees them.
         let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, g) else {
-            back.memcgs.uncharge_swap(recorded, nr as u64, g);
-            rm.stats.add(Stat::EventsFail, 1);
+            cm.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Ok(Writeout::Kept(KeepReason::NoSpace));
         };
+        if back.memcgs.try_charge_swap(cm, nr as u64, g).is_err() {
+            for j in 0..nr {
+                back.free_phys(dev, p + j as u64, g);
+            }
+            return Ok(Writeout::Kept(KeepReason::SwapMax));
+        }
         if let Page::Bytes(b) = page {
             for i in 0..nr {
                 if let Err(e) = dev.store.write(p + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]) {
                     for j in 0..nr {
                         back.free_phys(dev, p + j as u64, g);
                     }
-                    back.memcgs.uncharge_swap(recorded, nr as u64, g);
+                    back.memcgs.uncharge_swap(cm.id, nr as u64, g);
                     return Err(e.into());
                 }
             }
@@ -290,10 +308,31 @@ impl SwapSystem {
         for i in 0..nr {
             let new = BackendEntry::Phys { device: dev.id, offset: p + i as u64 }.encode_compact().unwrap_or(0);
             let old = self.set_backend(c, head + i, new, g);
+            // An old backend's charge is the recorded memcg's.
             back.release(old, recorded, g);
+            // The new reverse map starts with the cache-only bit clear: set it for a slot
+            // no PTE holds (count 0), as `put` would have.
+            if self.vspace.count_of(c, head + i, g).1 == 0 {
+                back.mark_cache_only(new, true, g);
+            }
         }
-        back.event(Some(rm), Stat::Pswpout, nr as u64);
+        self.rerecord(c, head, nr, recorded, cm, g);
+        back.event(Some(cm), Stat::Pswpout, nr as u64, c.index as usize);
         Ok(Writeout::Device(crate::DeviceId(dev.id)))
+    }
+
+    /// Record `to` (the memcg now charged for the slots' physical backing) in place of
+    /// `from` for `nr` slots from `head`, moving the id references: an offline memcg's
+    /// slot that took a physical slot now belongs to its online ancestor.
+    pub(super) fn rerecord(&self, c: &Cluster, head: usize, nr: usize, from: u16, to: &Memcg, g: &Guard) {
+        if from == to.id {
+            return;
+        }
+        for i in head..head + nr {
+            c.memcg[i].store(to.id, Ordering::Release);
+        }
+        self.back.memcgs.get_ref(to, nr as u64);
+        self.back.memcgs.put_ref(from, nr as u64, g);
     }
 
     /// Reclaim's `__remove_mapping` for a written-out folio: delete it from the swap cache
@@ -383,7 +422,7 @@ impl SwapSystem {
             if let Some(o) = out {
                 o.fill(0);
             }
-            back.event(rm, Stat::SwpinZero, 1);
+            back.event(rm, Stat::SwpinZero, 1, c.index as usize);
             return Ok(FaultSource::Zero);
         }
         match c.backend_of(off, g) {
@@ -393,14 +432,15 @@ impl SwapSystem {
                 if let Some(o) = out {
                     let ok = back.pool.with(h, |e| decompress(e, o)).unwrap_or(Err(Error::NotBacked));
                     if let Err(e) = ok {
-                        back.stats.add(Stat::DecompressFail, 1);
+                        back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                         return Err(e);
                     }
                 }
                 self.set_backend(c, off, 0, g);
+                // The event first: freeing the entry may drop its memcg's last reference.
                 let em = back.pool.with(h, |e| e.memcg);
+                back.event(em.and_then(|id| back.memcgs.get(id, g)), Stat::Zswpin, 1, c.index as usize);
                 back.free_entry(h, g);
-                back.event(em.and_then(|id| back.memcgs.get(id, g)), Stat::Zswpin, 1);
                 Ok(FaultSource::Zswap)
             }
             BackendEntry::Phys { device, offset } => {
@@ -408,7 +448,7 @@ impl SwapSystem {
                 if let Some(o) = out {
                     dev.store.read(offset, o)?;
                 }
-                back.event(rm, Stat::Pswpin, 1);
+                back.event(rm, Stat::Pswpin, 1, c.index as usize);
                 Ok(FaultSource::Device(crate::DeviceId(device)))
             }
         }

@@ -281,6 +281,28 @@ impl SwapSystem {
         Ok((c.table[off].load(Ordering::Acquire) != 0 && id != 0).then_some(MemcgId::from_raw(id)))
     }
 
+    /// Where an allocated slot's data lives now, whether or not its folio is in the swap
+    /// cache (the vswap backing-check helper): `Zero` for the Z flag, else its backend
+    /// word. `SwapSystem::state` shows the same for a swapped-out slot; this also answers
+    /// for a cached one (e.g. a folio faulted in from a device keeps its physical slot).
+    /// `NotAllocated` for a free slot.
+    pub fn backing(&self, slot: VSlot) -> Result<Backing, Error> {
+        let (idx, off) = self.locate(slot)?;
+        let g = self.vspace.reclaim.pin();
+        let c = self.vspace.get(idx, &g).ok_or(Error::NotAllocated)?;
+        let w = word::unlocked(c.table[off].load(Ordering::Acquire));
+        match TableEntry::decode(w) {
+            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Ok(Backing::Zswap),
+            Ok(TableEntry::Cached { zero: true, .. } | TableEntry::Shadow { zero: true, .. }) => Ok(Backing::Zero),
+            Ok(TableEntry::Cached { .. } | TableEntry::Shadow { .. }) => Ok(match c.backend_of(off, &g) {
+                crate::entry::BackendEntry::None => Backing::None,
+                crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
+                crate::entry::BackendEntry::Phys { device, .. } => Backing::Device(crate::ids::DeviceId(device)),
+            }),
+            _ => Err(Error::NotAllocated),
+        }
+    }
+
     /// Pin once for many lookups (a simulator scanning its page tables).
     pub fn pin(&self) -> Pinned<'_> {
         Pinned { sys: self, guard: self.vspace.reclaim.pin() }
@@ -306,7 +328,7 @@ impl SwapSystem {
         let s = &self.back.stats;
         GlobalStat {
             pool_limit_hit: s.get(Stat::PoolLimitHit),
-            pool_total_size: self.back.pool.total_bytes.load(Ordering::Acquire),
+            pool_total_size: self.back.pool.total_bytes(),
             stored_pages: s.get(Stat::StoredPages),
             stored_incompressible_pages: s.get(Stat::StoredIncompressible),
             written_back_pages: s.get(Stat::WrittenBackPages),

@@ -73,27 +73,30 @@ impl SwapSystem {
             return Err(Error::NotInZswap);
         }
         let recorded = c.memcg[off].load(Ordering::Acquire);
-        let rm = back.memcgs.get(recorded, g).ok_or(Error::InvalidMemcg)?;
         let m = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
         if !back.memcgs.writeback_enabled(m, g) {
             return Err(Error::Invalid("memory.zswap.writeback is 0 for the slot's memcg"));
         }
-        back.memcgs.try_charge_swap(rm, 1, g)?;
+        // The slot first, then the charge (as `folio_alloc_swap`), to the nearest online
+        // memcg; the slot is re-recorded to it once the entry is written.
         let Some((dev, p)) = self.alloc_phys(cpu, vslot, 0, g) else {
-            back.memcgs.uncharge_swap(recorded, 1, g);
-            rm.stats.add(Stat::EventsFail, 1);
+            m.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Err(Error::DeviceFull);
         };
+        if let Err(e) = back.memcgs.try_charge_swap(m, 1, g) {
+            back.free_phys(dev, p, g);
+            return Err(e);
+        }
         let undo = |e: Error| {
             back.free_phys(dev, p, g);
-            back.memcgs.uncharge_swap(recorded, 1, g);
+            back.memcgs.uncharge_swap(m.id, 1, g);
             e
         };
         let mut page = [0u8; PAGE_SIZE];
         let has_data = back.pool.with(handle, |e| e.data.is_some()).unwrap_or(false);
         if has_data {
             if let Err(e) = back.pool.with(handle, |e| decompress(e, &mut page)).unwrap_or(Err(Error::NotInZswap)) {
-                back.stats.add(Stat::DecompressFail, 1);
+                back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                 return Err(undo(e));
             }
             dev.store.write(p, &page).map_err(|e| undo(e.into()))?;
@@ -103,13 +106,14 @@ impl SwapSystem {
         if bt.words[off].compare_exchange(handle, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return Err(undo(Error::NotInZswap));
         }
-        let (em, length) = back.pool.with(handle, |e| (e.memcg, e.length)).unwrap_or((recorded, 0));
+        self.rerecord(c, off, 1, recorded, m, g);
+        let em = back.pool.with(handle, |e| e.memcg).unwrap_or(m.id);
+        // Count on the entry's memcg before freeing the entry: that may drop the memcg's
+        // last reference (an offline one is then removed, and the event would be lost).
+        back.event(back.memcgs.get(em, g), Stat::Zswpwb, 1, c.index as usize);
         back.free_entry(handle, g);
-        let em = back.memcgs.get(em, g);
-        back.event(em, Stat::Zswpwb, 1);
-        back.event(Some(rm), Stat::Pswpout, 1);
-        back.stats.add(Stat::WrittenBackPages, 1);
-        let _ = length;
+        back.event(Some(m), Stat::Pswpout, 1, c.index as usize);
+        back.stats.add(Stat::WrittenBackPages, 1, c.index as usize);
         Ok(())
     }
 

@@ -109,6 +109,35 @@ impl Space {
                 }
             }
         }
+        if !self.dynamic {
+            return self.steal_percpu(order, g);
+        }
+        None
+    }
+
+    /// A fixed space gets no new clusters, so free slots in clusters other CPUs hold in
+    /// their caches must not read as "full" (the kernel's per-CPU cluster is only a hint,
+    /// never hidden from the lists). Take each cached cluster in turn (the same swap to
+    /// null that makes a per-CPU cluster this thread's) and allocate there if it serves
+    /// the order (any order may lend one slot to order 0, as stealing does).
+    fn steal_percpu<'g>(&self, order: u32, g: &'g Guard) -> Option<(&'g Cluster, usize)> {
+        for pcp in self.percpu.iter() {
+            let p = pcp.swap(std::ptr::null_mut(), Ordering::Acquire);
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: a per-CPU pointer is an owned cluster, never retired; the swap above
+            // made this thread its only user.
+            let c: &'g Cluster = unsafe { &*p };
+            let m = c.meta();
+            if order == 0 || m.count == 0 || m.order == u64::from(order) {
+                if let Some(off) = c.alloc_in(order) {
+                    return Some((c, off));
+                }
+            }
+            let after = c.disown(self.dynamic);
+            self.after_free(c, after, g);
+        }
         None
     }
 

@@ -207,3 +207,14 @@ fn deleting_a_large_folio_frees_only_its_unreferenced_slots() {
         assert!(!c.bitmap.is_set(off) && c.bitmap.is_set(off + 1));
     });
 }
+
+#[test]
+fn a_fixed_space_is_full_only_when_no_cpu_cache_holds_a_free_slot() {
+    // Three usable slots in one 4-slot cluster (slot 0 is the header), two CPUs.
+    let s = Space::fixed(2, 2, 4, bytes());
+    assert_eq!(s.alloc(0, 0, cached(1, 0), 1), Some(1), "CPU 0 now caches the only cluster");
+    assert_eq!(s.alloc(1, 0, cached(2, 0), 1), Some(2), "CPU 1 takes a slot from CPU 0's cache");
+    assert_eq!(s.alloc(0, 0, cached(3, 0), 1), Some(3));
+    assert_eq!(s.alloc(1, 0, cached(4, 0), 1), None, "every slot is in use");
+    assert_eq!(s.alloc(0, 1, cached(4, 1), 1), None, "no order-1 run is free either");
+}

@@ -18,8 +18,9 @@ pub trait Compressor: Send + Sync + std::fmt::Debug {
     /// The `zswap.compressor` name.
     fn name(&self) -> &'static str;
     /// Compress `page` (`PAGE_SIZE` bytes) into `dst` ([`DST_LEN`] bytes): the length used.
-    /// A result longer than a page is treated as -ENOSPC (the kernel's destination is one
-    /// page).
+    /// A result of a page or more is a useless result, counted as `reject_compress_fail`
+    /// (-EINVAL, as the kernel's lz4 reports output that does not fit); return
+    /// `Err(NoSpace)` for -ENOSPC.
     fn compress(&self, page: &[u8], dst: &mut [u8]) -> Result<usize, CompressError>;
     /// Decompress `src` into `dst` (`PAGE_SIZE` bytes): the length produced.
     fn decompress(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError>;
@@ -50,10 +51,6 @@ impl Compressor for Lz4 {
 /// as-is when `writeback` allows it (`length == PAGE_SIZE`); otherwise an error from the
 /// compressor keeps its kind and a useless result is `Failed` (-EINVAL).
 pub(crate) fn verdict(result: Result<usize, CompressError>, writeback: bool) -> Result<usize, CompressError> {
-    let result = match result {
-        Ok(n) if n > PAGE_SIZE => Err(CompressError::NoSpace),
-        r => r,
-    };
     match result {
         Ok(n) if n != 0 && n < PAGE_SIZE => Ok(n),
         _ if writeback => Ok(PAGE_SIZE),

@@ -8,7 +8,8 @@
 //! clusters rarely share a lock (zsmalloc's per-class locks play this part).
 
 use crate::Tick;
-use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use crate::memcg::Striped;
+use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 /// One stored page (`struct zswap_entry`).
 #[derive(Debug)]
@@ -41,11 +42,15 @@ struct Shard {
     free: Vec<u32>,
 }
 
+/// A shard's lock alone on its cache lines.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
 /// The zswap pool.
 pub(crate) struct Pool {
-    shards: Box<[Mutex<Shard>]>,
-    /// `pool_total_size`, bytes.
-    pub total_bytes: AtomicU64,
+    shards: Box<[Padded]>,
+    /// `pool_total_size`, bytes, striped by shard.
+    total_bytes: Striped,
     reached_full: AtomicBool,
     max_pages: u64,
     accept_pages: u64,
@@ -57,17 +62,27 @@ impl Pool {
     pub(crate) fn new(ram_pages: u64, max_pool_percent: u32, accept_percent: u32) -> Self {
         let max_pages = ram_pages.saturating_mul(u64::from(max_pool_percent)) / 100;
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            total_bytes: AtomicU64::new(0),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
+            total_bytes: Striped::new(),
             reached_full: AtomicBool::new(false),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(accept_percent)) / 100,
         }
     }
 
+    /// `pool_total_size`: bytes of live entries.
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.total_bytes.get()
+    }
+
     /// Pages the pool occupies (`zswap_total_pages`).
     pub(crate) fn total_pages(&self) -> u64 {
-        self.total_bytes.load(Ordering::Acquire).div_ceil(crate::PAGE_SIZE as u64)
+        self.total_bytes().div_ceil(crate::PAGE_SIZE as u64)
+    }
+
+    /// The stripe of statistics a change to entry `handle` counts on: its shard's.
+    pub(crate) fn stripe(handle: u32) -> usize {
+        handle as usize & (SHARDS - 1)
     }
 
     /// `zswap_check_limits`: true when stores must be refused. Counts `pool_limit_hit`
@@ -105,12 +120,13 @@ impl Pool {
         ((handle as usize) & (SHARDS - 1), (handle as usize >> SHARD_BITS) - 1)
     }
 
-    /// Store `e` (`zs_malloc` + `xa_store`); the handle, or None when the shard is full
+    /// Store `e` (`zs_malloc` + `xa_store`) in the shard `hint` picks (the slot's cluster,
+    /// so one CPU's entries share a shard); the handle, or None when the shard is full
     /// (`reject_alloc_fail`).
-    pub(crate) fn insert(&self, e: Entry) -> Option<u32> {
-        let shard_no = ((e.slot >> 6) as usize) & (SHARDS - 1);
+    pub(crate) fn insert(&self, e: Entry, hint: usize) -> Option<u32> {
+        let shard_no = hint & (SHARDS - 1);
         let len = u64::from(e.length);
-        let mut s = lock(&self.shards[shard_no]);
+        let mut s = lock(&self.shards[shard_no].0);
         let index = match s.free.pop() {
             Some(i) => {
                 s.entries[i as usize] = Some(e);
@@ -123,25 +139,25 @@ impl Pool {
             None => return None,
         };
         drop(s);
-        self.total_bytes.fetch_add(len, Ordering::AcqRel);
+        self.total_bytes.add(len, shard_no);
         Some((((index + 1) << SHARD_BITS) | shard_no as u64) as u32)
     }
 
     /// Remove and return the entry (`xa_erase` + `zswap_entry_free`'s caller).
     pub(crate) fn take(&self, handle: u32) -> Option<Entry> {
         let (shard_no, index) = Self::split(handle);
-        let mut s = lock(&self.shards[shard_no]);
+        let mut s = lock(&self.shards[shard_no].0);
         let e = s.entries.get_mut(index)?.take()?;
         s.free.push(index as u32);
         drop(s);
-        self.total_bytes.fetch_sub(u64::from(e.length), Ordering::AcqRel);
+        self.total_bytes.sub(u64::from(e.length), shard_no);
         Some(e)
     }
 
     /// Run `f` on the live entry `handle`, under its shard lock.
     pub(crate) fn with<R>(&self, handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
         let (shard_no, index) = Self::split(handle);
-        let mut s = lock(&self.shards[shard_no]);
+        let mut s = lock(&self.shards[shard_no].0);
         s.entries.get_mut(index)?.as_mut().map(f)
     }
 
@@ -150,7 +166,7 @@ impl Pool {
         self.shards
             .iter()
             .map(|s| {
-                let s = lock(s);
+                let s = lock(&s.0);
                 (s.entries.capacity() * std::mem::size_of::<Option<Entry>>() + s.free.capacity() * 4) as u64
             })
             .sum()

@@ -1,0 +1,235 @@
+//! The flows under arbitrary configurations, memcg trees, limits, devices and payloads,
+//! differential against the reference model (`vswap::model::Harness`): writeout (zero,
+//! zswap with real lz4 or synthetic sizes, devices by tier), eviction, faults that must
+//! return the bytes last written out, zswap writeback, swapon/swapoff of memory and null
+//! devices, memcg creation, limits and offlining. After every step the harness checks
+//! every slot's state and backing, each memcg's `swap_current` / `zswap_current` and
+//! events, the global zswap counters and each device's use; a divergence is a crash.
+#![no_main]
+
+use arbitrary::{Arbitrary, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use vswap::model::Harness;
+use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
+use vswap::{Compressor, Config, FolioId, Knob, Limit, Shadow};
+
+/// The machine: small enough that the pool, the devices and the limits fill.
+#[derive(Debug, Arbitrary)]
+struct Setup {
+    shift: u8,
+    cpus: u8,
+    ram_pages: u8,
+    max_pool_percent: u8,
+    accept_threshold_percent: u8,
+    zswap_off: bool,
+    synthetic: bool,
+}
+
+impl Setup {
+    fn config(&self) -> Config {
+        let mut cfg = Config {
+            cluster_shift: 2 + u32::from(self.shift % 3),
+            cpus: 1 + usize::from(self.cpus % 3),
+            ram_pages: u64::from(self.ram_pages),
+            ..Config::default()
+        };
+        cfg.zswap.max_pool_percent = u32::from(self.max_pool_percent % 101);
+        cfg.zswap.accept_threshold_percent = u32::from(self.accept_threshold_percent % 101);
+        // Mostly on: zswap off and the synthetic compressor each take one value in 8.
+        cfg.zswap.enabled = !(self.zswap_off && self.cpus & 0x38 == 0);
+        if self.synthetic && self.shift & 0x38 == 0 {
+            cfg.zswap.compressor = Compressor::Synthetic;
+        }
+        cfg
+    }
+}
+
+/// A limit of a few pages, `max`, or any byte count.
+#[derive(Debug, Arbitrary)]
+enum Lim {
+    Pages(u8),
+    Max,
+    Bytes(u32),
+}
+
+impl Lim {
+    fn limit(self) -> Limit {
+        match self {
+            Lim::Pages(p) => Limit::Bytes(u64::from(p % 24) * 4096),
+            Lim::Max => Limit::Max,
+            Lim::Bytes(b) => Limit::Bytes(u64::from(b)),
+        }
+    }
+}
+
+/// A folio's contents; zero pages come last, so zero-filled input bytes do not make
+/// every page a zero page.
+#[derive(Debug, Arbitrary)]
+enum Payload {
+    Compressible(u8),
+    Incompressible(u32),
+    Synthetic(u16),
+    Repeated(u8),
+    Zero,
+}
+
+impl Payload {
+    /// The page kind; with the synthetic compressor, a synthetic page of a similar size.
+    fn kind(self, synthetic: bool) -> PageKind {
+        let zero = matches!(self, Payload::Zero | Payload::Repeated(0));
+        match self {
+            Payload::Compressible(s) if !synthetic => PageKind::Compressible(s),
+            Payload::Incompressible(s) if !synthetic => PageKind::Incompressible(s),
+            Payload::Repeated(b) if !synthetic => PageKind::Repeated(b),
+            Payload::Zero if !synthetic => PageKind::Zero,
+            Payload::Compressible(s) => PageKind::Synthetic { compressed_len: 32 + u16::from(s) * 12, zero },
+            Payload::Incompressible(s) => PageKind::Synthetic { compressed_len: 4090 + (s % 16) as u16, zero },
+            Payload::Synthetic(len) => PageKind::Synthetic { compressed_len: len % 5000, zero: len == u16::MAX },
+            Payload::Repeated(_) | Payload::Zero => PageKind::Synthetic { compressed_len: 30, zero },
+        }
+    }
+}
+
+/// A slot: one of the last few allocated (where the action is), or any live one.
+#[derive(Debug, Arbitrary)]
+enum Sel {
+    Recent(u8),
+    Any(u16),
+}
+
+impl Sel {
+    fn slot(self, h: &Harness) -> SlotRef {
+        match self {
+            Sel::Recent(k) if !h.live.is_empty() => {
+                let back = usize::from(k) % h.live.len().min(8);
+                SlotRef::Raw(h.live[h.live.len() - 1 - back].raw())
+            }
+            Sel::Recent(k) => SlotRef::Live(u16::from(k)),
+            Sel::Any(n) => SlotRef::Live(n),
+        }
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+enum Step {
+    /// Allocate, map (dup) and write out in one go: the common reclaim path.
+    Reclaim {
+        memcg: u8,
+        folio: u16,
+        order: u8,
+        page: Payload,
+        evict: bool,
+    },
+    Alloc {
+        cpu: u8,
+        memcg: u8,
+        folio: u16,
+        order: u8,
+    },
+    Dup(Sel),
+    Put(Sel),
+    Release(Sel),
+    Writeout(Sel, Payload),
+    Evict(Sel, u64),
+    Fault {
+        cpu: u8,
+        slot: Sel,
+        folio: u16,
+        buffer: bool,
+    },
+    CacheAdd(Sel, u16),
+    Writeback(Sel),
+    Swapon {
+        null: bool,
+        pages: u8,
+        priority: i8,
+    },
+    Swapoff(u8),
+    MemcgCreate(u8),
+    SwapMax(u8, Lim),
+    SwapHigh(u8, Lim),
+    ZswapMax(u8, Lim),
+    ZswapWriteback(u8, bool),
+    MemcgOffline(u8),
+    Drain,
+    Raw(Op),
+}
+
+fn step(h: &mut Harness, op: Op, n: usize) -> Option<vswap::op::Outcome> {
+    match h.step(&op) {
+        Ok(r) => r.ok(),
+        Err(divergence) => panic!("step {n}: {divergence}"),
+    }
+}
+
+fn writeout(h: &Harness, slot: SlotRef, page: PageKind) -> Op {
+    Op::Writeout { slot, page, order: h.folio_order(slot).unwrap_or(0) }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut u = Unstructured::new(data);
+    let Ok(setup) = Setup::arbitrary(&mut u) else { return };
+    let cfg = setup.config();
+    let synthetic = cfg.zswap.compressor == Compressor::Synthetic;
+    let (cpus, shift) = (cfg.cpus as u16, cfg.cluster_shift as u8);
+    let mut h = Harness::new(cfg).expect("valid config");
+    let mut n = 0;
+    while !u.is_empty() && n < 1500 {
+        let Ok(s) = Step::arbitrary(&mut u) else { break };
+        let op = match s {
+            Step::Reclaim { memcg, folio, order, page, evict } => {
+                let alloc = Op::AllocIn {
+                    cpu: 0,
+                    memcg: MemcgRef::Live(memcg),
+                    folio: FolioId(u64::from(folio) << shift),
+                    order: order % (shift + 1),
+                };
+                let Some(vswap::op::Outcome::Slot(head)) = step(&mut h, alloc, n) else { continue };
+                let slot = SlotRef::Raw(head.raw());
+                step(&mut h, Op::Dup(slot), n);
+                let op = writeout(&h, slot, page.kind(synthetic));
+                let out = step(&mut h, op, n);
+                if !evict || matches!(out, Some(vswap::op::Outcome::Writeout(vswap::Writeout::Kept(_)))) {
+                    n += 1;
+                    continue;
+                }
+                Op::Evict { slot, shadow: Shadow(u64::from(folio)) }
+            }
+            Step::Alloc { cpu, memcg, folio, order } => Op::AllocIn {
+                cpu: u16::from(cpu) % (cpus + 1),
+                memcg: MemcgRef::Live(memcg),
+                folio: FolioId(u64::from(folio) << shift),
+                order: order % (shift + 1),
+            },
+            Step::Dup(i) => Op::Dup(i.slot(&h)),
+            Step::Put(i) => Op::Put(i.slot(&h)),
+            Step::Release(i) => Op::Release(i.slot(&h)),
+            Step::Writeout(i, page) => writeout(&h, i.slot(&h), page.kind(synthetic)),
+            Step::Evict(i, s) => Op::Evict { slot: i.slot(&h), shadow: Shadow(s) },
+            Step::Fault { cpu, slot, folio, buffer } => Op::Fault {
+                cpu: u16::from(cpu) % (cpus + 1),
+                slot: slot.slot(&h),
+                folio: FolioId(u64::from(folio)),
+                with_buffer: buffer,
+            },
+            Step::CacheAdd(i, f) => Op::CacheAdd { slot: i.slot(&h), folio: FolioId(u64::from(f)) },
+            Step::Writeback(i) => Op::Writeback { slot: i.slot(&h) },
+            Step::Swapon { null, pages, priority } => Op::Swapon {
+                kind: if null { DeviceKind::Null } else { DeviceKind::Memory },
+                pages: u16::from(pages % 64),
+                priority: priority % 3,
+            },
+            Step::Swapoff(d) => Op::Swapoff { device: d % 6 },
+            Step::MemcgCreate(p) => Op::MemcgCreate { parent: MemcgRef::Live(p) },
+            Step::SwapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapMax(l.limit()) },
+            Step::SwapHigh(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapHigh(l.limit()) },
+            Step::ZswapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapMax(l.limit()) },
+            Step::ZswapWriteback(m, on) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWriteback(on) },
+            Step::MemcgOffline(m) => Op::MemcgOffline { memcg: MemcgRef::Live(m) },
+            Step::Drain => Op::DrainCpuCaches,
+            Step::Raw(op) => op,
+        };
+        step(&mut h, op, n);
+        n += 1;
+    }
+});

@@ -1,0 +1,386 @@
+//! Memory cgroups as specifications: swap charging under virtual swap, `swap.max`,
+//! `swap.high`, `swap.peak`, `zswap.max`, `zswap.writeback`, and the memcg tree (create,
+//! offline, id reuse). Each test checks one rule of kernel-notes §4.3 "Charging", §5.7,
+//! §6.2, §6.3 or Appendix A through the public facade only.
+
+use vswap::*;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+fn config() -> Config {
+    Config { cluster_shift: 3, ram_pages: 1 << 12, cpus: 2, ..Config::default() }
+}
+
+fn system() -> SwapSystem {
+    SwapSystem::new(config()).unwrap()
+}
+
+/// A system whose zswap is off, so every non-zero page asks for a physical slot.
+fn system_without_zswap() -> SwapSystem {
+    let mut cfg = config();
+    cfg.zswap.enabled = false;
+    SwapSystem::new(cfg).unwrap()
+}
+
+/// A page lz4 compresses far below a page.
+fn compressible(seed: u8) -> Vec<u8> {
+    (0..PAGE_SIZE).map(|i| (i % 64) as u8 ^ seed | 1).collect()
+}
+
+/// A page lz4 cannot shrink: xorshift64 output.
+fn incompressible(seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(PAGE_SIZE);
+    while out.len() < PAGE_SIZE {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// `folio_alloc_swap` plus one PTE reference: a cached slot with count 1.
+fn mapped(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> VSlot {
+    let s = sys.alloc(0, cg, FolioId(pfn), 0).unwrap();
+    sys.dup(s).unwrap();
+    s
+}
+
+/// Reclaim one mapped page: write it out and, if a backend took it, evict it.
+fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: &[u8]) -> (VSlot, Writeout) {
+    let s = mapped(sys, cg, pfn);
+    let w = sys.writeout(s, Page::Bytes(page)).unwrap();
+    if !matches!(w, Writeout::Kept(_)) {
+        sys.evict(s, Shadow(pfn)).unwrap();
+    }
+    (s, w)
+}
+
+fn stat(sys: &SwapSystem, cg: MemcgId) -> MemcgStat {
+    sys.memcg_stat(cg).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Swap charging: only physical slots (kernel-notes §4.3 "Charging", §6.2)
+// ---------------------------------------------------------------------------------------
+
+/// Allocating a virtual slot and storing it in zswap charges nothing to `swap.current`;
+/// the compressed bytes go to `zswap.current` instead.
+#[test]
+fn zswap_backed_slots_are_not_charged_to_swap() {
+    let sys = system();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let s = mapped(&sys, cg, 8);
+    assert_eq!(stat(&sys, cg).swap_current, 0, "folio_alloc_swap charges nothing under vswap");
+    let w = sys.writeout(s, Page::Bytes(&compressible(1))).unwrap();
+    let Writeout::Zswap { compressed } = w else { panic!("{w:?}") };
+    let m = stat(&sys, cg);
+    assert_eq!((m.swap_current, m.swap_peak, m.zswap_current), (0, 0, u64::from(compressed)));
+}
+
+/// A physical slot is charged to the memcg and every ancestor (hierarchical counter).
+#[test]
+fn a_device_slot_is_charged_to_the_memcg_and_its_ancestors() {
+    let sys = system_without_zswap();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    swap_out(&sys, child, 8, &compressible(1));
+    swap_out(&sys, parent, 16, &compressible(2));
+    assert_eq!(stat(&sys, child).swap_current, PAGE);
+    assert_eq!(stat(&sys, parent).swap_current, 2 * PAGE);
+    assert_eq!(stat(&sys, MemcgId::ROOT).swap_current, 2 * PAGE);
+    assert_eq!((stat(&sys, child).pswpout, stat(&sys, parent).pswpout), (1, 2), "memory.stat is hierarchical");
+}
+
+/// `swap.max` refuses the physical slot: the folio is kept (`SwapMax`), `swap.events max`
+/// and `fail` rise on the memcg and show in its parent's hierarchical view.
+#[test]
+fn swap_max_refuses_a_physical_slot_and_raises_max_and_fail() {
+    let sys = system_without_zswap();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let cg = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(cg, Knob::SwapMax(Limit::Bytes(PAGE))).unwrap();
+    assert_eq!(swap_out(&sys, cg, 8, &compressible(1)).1, Writeout::Device(dev));
+    let (s, w) = swap_out(&sys, cg, 16, &compressible(2));
+    assert_eq!(w, Writeout::Kept(KeepReason::SwapMax));
+    assert_eq!(sys.state(s).unwrap(), SlotState::Cached { folio: FolioId(16), count: 1 });
+    assert_eq!(sys.evict(s, Shadow(1)), Err(Error::NotBacked));
+    let m = stat(&sys, cg);
+    assert_eq!((m.swap_current, m.swap_events_max, m.swap_events_fail), (PAGE, 1, 1));
+    let p = stat(&sys, parent);
+    assert_eq!((p.swap_current, p.swap_events_max, p.swap_events_fail), (PAGE, 1, 1));
+    assert_eq!(sys.device_stat(dev).unwrap().used, 2);
+}
+
+/// A limit is rounded down to whole pages (`page_counter_memparse`).
+#[test]
+fn swap_max_is_rounded_down_to_whole_pages() {
+    let sys = system_without_zswap();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    sys.memcg_set(cg, Knob::SwapMax(Limit::Bytes(PAGE - 1))).unwrap();
+    assert_eq!(swap_out(&sys, cg, 8, &compressible(1)).1, Writeout::Kept(KeepReason::SwapMax));
+}
+
+/// `swap.max` of an ancestor refuses a child's charge (every level is checked).
+#[test]
+fn swap_max_on_a_parent_refuses_a_child() {
+    let sys = system_without_zswap();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(parent, Knob::SwapMax(Limit::Bytes(0))).unwrap();
+    assert_eq!(swap_out(&sys, child, 8, &compressible(1)).1, Writeout::Kept(KeepReason::SwapMax));
+    let c = stat(&sys, child);
+    assert_eq!((c.swap_current, c.swap_events_max, c.swap_events_fail), (0, 1, 1));
+    assert_eq!(stat(&sys, parent).swap_current, 0);
+    assert_eq!(stat(&sys, MemcgId::ROOT).swap_current, 0, "the unwound charge left no trace");
+}
+
+/// `swap.peak` is a high-water mark: it stays after the slots are uncharged.
+#[test]
+fn swap_peak_keeps_the_high_water_mark_after_uncharge() {
+    let sys = system_without_zswap();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let slots: Vec<VSlot> = (1..4).map(|i| swap_out(&sys, cg, i * 8, &compressible(i as u8)).0).collect();
+    for s in &slots[..2] {
+        assert_eq!(sys.put(*s).unwrap(), 0);
+    }
+    let m = stat(&sys, cg);
+    assert_eq!((m.swap_current, m.swap_peak), (PAGE, 3 * PAGE));
+}
+
+/// Swap usage going over `swap.high` raises `swap.events high`; at the limit it does not.
+#[test]
+fn exceeding_swap_high_raises_the_high_event() {
+    let sys = system_without_zswap();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    sys.memcg_set(cg, Knob::SwapHigh(Limit::Bytes(PAGE))).unwrap();
+    assert_eq!(swap_out(&sys, cg, 8, &compressible(1)).1, Writeout::Device(dev));
+    assert_eq!(stat(&sys, cg).swap_events_high, 0, "at swap.high, not over it");
+    assert_eq!(swap_out(&sys, cg, 16, &compressible(2)).1, Writeout::Device(dev), "high only throttles");
+    let m = stat(&sys, cg);
+    assert_eq!((m.swap_events_high, m.swap_events_max, m.swap_events_fail), (1, 0, 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// zswap.max (kernel-notes §5.2 step 2, §5.7)
+// ---------------------------------------------------------------------------------------
+
+/// `zswap.max` 0 refuses every store; the page goes to the device instead.
+#[test]
+fn zswap_max_zero_sends_pages_to_the_device() {
+    let sys = system();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(0))).unwrap();
+    assert_eq!(swap_out(&sys, cg, 8, &compressible(1)).1, Writeout::Device(dev));
+    let m = stat(&sys, cg);
+    assert_eq!((m.zswpout, m.zswap_current, m.pswpout, m.swap_current), (0, 0, 1, PAGE));
+    assert_eq!(sys.stat().stored_pages, 0);
+}
+
+/// `zswap.max` is hierarchical: a parent's limit refuses its child's stores.
+#[test]
+fn zswap_max_on_a_parent_limits_a_child() {
+    let sys = system();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(parent, Knob::ZswapMax(Limit::Bytes(0))).unwrap();
+    assert_eq!(swap_out(&sys, child, 8, &compressible(1)).1, Writeout::Device(dev));
+    let sibling = sys.memcg_create(MemcgId::ROOT).unwrap();
+    assert!(matches!(swap_out(&sys, sibling, 16, &compressible(2)).1, Writeout::Zswap { .. }));
+}
+
+/// `obj_cgroup_may_zswap` compares usage in whole pages before the store: with a limit
+/// of one page, a store is accepted while usage is under a page, even if it then goes
+/// over; the next one is refused. (No device: the kernel's attempt to shrink the memcg
+/// first cannot write anything back, so the refusal does not depend on it.)
+#[test]
+fn zswap_max_is_compared_in_whole_pages_before_the_store() {
+    let sys = system();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(PAGE + 100))).unwrap();
+    let Writeout::Zswap { compressed } = swap_out(&sys, cg, 8, &compressible(1)).1 else { panic!() };
+    assert_eq!(swap_out(&sys, cg, 16, &incompressible(2)).1, Writeout::Zswap { compressed: PAGE_SIZE as u32 });
+    assert_eq!(stat(&sys, cg).zswap_current, u64::from(compressed) + PAGE, "over the limit now");
+    assert_eq!(swap_out(&sys, cg, 24, &compressible(3)).1, Writeout::Kept(KeepReason::NoSpace));
+    let m = stat(&sys, cg);
+    assert_eq!((m.zswpout, m.zswap_current), (2, u64::from(compressed) + PAGE));
+}
+
+// ---------------------------------------------------------------------------------------
+// zswap.writeback and writeback's charge (kernel-notes §5.3, §5.7)
+// ---------------------------------------------------------------------------------------
+
+/// Writeback needs `memory.zswap.writeback` on the slot's memcg and every ancestor (an
+/// AND); refused with `Invalid`, the entry stays and nothing changes.
+#[test]
+fn writeback_is_refused_when_any_ancestor_disables_zswap_writeback() {
+    let sys = system();
+    sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    let (s, _) = swap_out(&sys, child, 8, &compressible(1));
+    for (who, other) in [(child, parent), (parent, child)] {
+        sys.memcg_set(who, Knob::ZswapWriteback(false)).unwrap();
+        sys.memcg_set(other, Knob::ZswapWriteback(true)).unwrap();
+        let before = (sys.state(s), sys.stat(), stat(&sys, child), stat(&sys, parent));
+        assert!(matches!(sys.writeback(s), Err(Error::Invalid(_))), "disabled on {who:?}");
+        assert_eq!((sys.state(s), sys.stat(), stat(&sys, child), stat(&sys, parent)), before);
+    }
+    sys.memcg_set(parent, Knob::ZswapWriteback(true)).unwrap();
+    sys.writeback(s).unwrap();
+}
+
+/// Writeback takes a physical slot, so `swap.max` applies: a refusal is an error with
+/// `swap.events max` and `fail`, and the entry stays in zswap.
+#[test]
+fn writeback_over_swap_max_is_refused_and_raises_events() {
+    let sys = system();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let page = compressible(1);
+    let (s, _) = swap_out(&sys, cg, 8, &page);
+    sys.memcg_set(cg, Knob::SwapMax(Limit::Bytes(0))).unwrap();
+    let (state, global, before) = (sys.state(s).unwrap(), sys.stat(), stat(&sys, cg));
+    assert_eq!(sys.writeback(s), Err(Error::DeviceFull));
+    assert_eq!(sys.state(s).unwrap(), state);
+    assert_eq!(sys.stat(), global);
+    let after = stat(&sys, cg);
+    assert_eq!((after.swap_events_max, after.swap_events_fail), (1, 1));
+    assert_eq!(MemcgStat { swap_events_max: 0, swap_events_fail: 0, ..after }, before);
+    assert_eq!(sys.device_stat(dev).unwrap().used, 1);
+    let mut out = vec![0; PAGE_SIZE];
+    assert_eq!(sys.fault(0, s, FolioId(16), Some(&mut out)).unwrap().source, FaultSource::Zswap);
+    assert_eq!(out, page);
+}
+
+// ---------------------------------------------------------------------------------------
+// The memcg tree (kernel-notes §6.1, §6.2; Appendix A)
+// ---------------------------------------------------------------------------------------
+
+/// `mkdir` under an online parent gives a new online memcg with empty statistics.
+#[test]
+fn memcg_create_makes_a_child_of_an_online_parent() {
+    let sys = system();
+    let a = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let b = sys.memcg_create(a).unwrap();
+    assert!(a != MemcgId::ROOT && b != a);
+    assert_eq!(stat(&sys, b), MemcgStat::default());
+    let s = sys.alloc(0, b, FolioId(8), 0).unwrap();
+    assert_eq!(sys.memcg_of(s).unwrap(), Some(b));
+}
+
+/// An offline memcg takes no file writes, no stat reads, no children and no new slots.
+#[test]
+fn an_offline_memcg_refuses_stat_set_create_and_alloc() {
+    let sys = system();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let keep = mapped(&sys, cg, 8);
+    sys.memcg_offline(cg).unwrap();
+    let before = (sys.state(keep), sys.stat());
+    assert_eq!(sys.memcg_stat(cg), Err(Error::MemcgOffline));
+    assert_eq!(sys.memcg_set(cg, Knob::SwapMax(Limit::Max)), Err(Error::MemcgOffline));
+    assert_eq!(sys.memcg_create(cg), Err(Error::MemcgOffline));
+    assert_eq!(sys.alloc(0, cg, FolioId(16), 0), Err(Error::MemcgOffline));
+    assert_eq!(sys.memcg_offline(cg), Err(Error::MemcgOffline));
+    assert_eq!((sys.state(keep), sys.stat()), before);
+}
+
+/// The root cannot go offline.
+#[test]
+fn the_root_memcg_cannot_go_offline() {
+    let sys = system();
+    assert!(matches!(sys.memcg_offline(MemcgId::ROOT), Err(Error::Invalid(_))));
+    assert!(sys.memcg_stat(MemcgId::ROOT).is_ok());
+    sys.alloc(0, MemcgId::ROOT, FolioId(8), 0).unwrap();
+}
+
+/// An offline memcg's charges stay counted in its parent's hierarchical view until the
+/// slots are freed, and are then uncharged exactly.
+#[test]
+fn an_offline_memcgs_charges_stay_in_its_parent() {
+    let sys = system();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let cg = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(0))).unwrap();
+    let (on_dev, w) = swap_out(&sys, cg, 8, &compressible(1));
+    assert_eq!(w, Writeout::Device(dev));
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Max)).unwrap();
+    let (in_zswap, w) = swap_out(&sys, cg, 16, &compressible(2));
+    let Writeout::Zswap { compressed } = w else { panic!("{w:?}") };
+    sys.memcg_offline(cg).unwrap();
+    let p = stat(&sys, parent);
+    assert_eq!((p.swap_current, p.zswap_current, p.zswapped), (PAGE, u64::from(compressed), PAGE));
+    assert_eq!((p.pswpout, p.zswpout), (1, 1));
+    sys.put(on_dev).unwrap();
+    sys.put(in_zswap).unwrap();
+    let p = stat(&sys, parent);
+    assert_eq!((p.swap_current, p.zswap_current, p.zswapped), (0, 0, 0));
+    assert_eq!((p.pswpout, p.zswpout), (1, 1), "event counts survive the dead child");
+    assert_eq!(sys.memcg_stat(cg), Err(Error::InvalidMemcg), "the last reference removed it");
+}
+
+/// A dead memcg's id is not reused while a slot still records it; once its last slot is
+/// freed, the id is free again and `mkdir` takes the lowest free id.
+#[test]
+fn an_offline_memcg_id_is_reused_only_after_its_last_slot_is_freed() {
+    let sys = system();
+    let dead = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let s = mapped(&sys, dead, 8);
+    sys.memcg_offline(dead).unwrap();
+    let other = sys.memcg_create(MemcgId::ROOT).unwrap();
+    assert_ne!(other, dead, "a slot still records the dead id");
+    assert_eq!(sys.memcg_of(s).unwrap(), Some(dead));
+    sys.swap_cache_del(s, Shadow(1)).unwrap();
+    assert_eq!(sys.put(s).unwrap(), 0);
+    assert_eq!(sys.state(s).unwrap(), SlotState::Free);
+    assert_eq!(sys.memcg_create(MemcgId::ROOT).unwrap(), dead, "the lowest free id");
+}
+
+/// An id with no memcg behind it is `InvalidMemcg` everywhere, and nothing changes.
+#[test]
+fn unknown_memcg_ids_are_refused() {
+    let sys = system();
+    let ghost = MemcgId::from_raw(999);
+    let before = sys.stat();
+    assert_eq!(sys.memcg_stat(ghost), Err(Error::InvalidMemcg));
+    assert_eq!(sys.memcg_set(ghost, Knob::ZswapWriteback(false)), Err(Error::InvalidMemcg));
+    assert_eq!(sys.memcg_create(ghost), Err(Error::InvalidMemcg));
+    assert_eq!(sys.memcg_offline(ghost), Err(Error::InvalidMemcg));
+    assert_eq!(sys.alloc(0, ghost, FolioId(8), 0), Err(Error::InvalidMemcg));
+    assert_eq!(sys.memcg_stat(MemcgId::from_raw(0)), Err(Error::InvalidMemcg), "0 means no memcg");
+    assert_eq!(sys.stat(), before);
+}
+
+/// A page of an offline memcg that takes a physical slot is charged to the nearest online
+/// ancestor (`mem_cgroup_id_get_online`) and re-recorded there, so the dead memcg's id is
+/// free for reuse once nothing else refers to it.
+#[test]
+fn a_physical_slot_for_an_offline_memcgs_page_is_charged_to_its_online_parent() {
+    let sys = system();
+    sys.swapon(DeviceSpec::memory("ssd", 64)).unwrap();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(child, Knob::SwapMax(Limit::Bytes(0))).unwrap();
+    let (slot, w) = swap_out(&sys, child, 16, &compressible(3));
+    assert!(matches!(w, Writeout::Zswap { .. }));
+    sys.memcg_offline(child).unwrap();
+    // The child's swap.max of 0 no longer applies: the charge lands on the parent.
+    sys.writeback(slot).unwrap();
+    assert_eq!(stat(&sys, parent).swap_current, PAGE);
+    assert_eq!(sys.memcg_of(slot).unwrap(), Some(parent));
+    // Nothing refers to the child any more: its id is the lowest free one again.
+    assert_eq!(sys.memcg_create(MemcgId::ROOT).unwrap(), child);
+    assert_eq!(sys.put(slot).unwrap(), 0);
+    assert_eq!(stat(&sys, parent).swap_current, 0);
+}
