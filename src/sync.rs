@@ -10,7 +10,7 @@
 #[cfg(all(loom, any(test, feature = "loom")))]
 mod imp {
     pub(crate) use loom::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
     pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
     pub(crate) use loom::thread_local;
@@ -24,11 +24,23 @@ mod imp {
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// `n` atomics set to 0. Loom tracks each atomic, so each is made by `new`.
+    pub(crate) fn zeroed<T: super::Zero>(n: usize) -> Box<[T]> {
+        (0..n).map(|_| T::zero()).collect()
+    }
+
+    /// An array of null epoch pointers.
+    pub(crate) fn nulls<T, const N: usize>() -> [crossbeam_epoch::Atomic<T>; N] {
+        std::array::from_fn(|_| crossbeam_epoch::Atomic::null())
+    }
 }
 
 #[cfg(not(all(loom, any(test, feature = "loom"))))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        AtomicBool, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    };
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
     pub(crate) use std::thread_local;
 
@@ -41,6 +53,67 @@ mod imp {
     /// data consistent before it can panic, so a poisoned lock holds valid state.
     pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `n` atomics set to 0, allocated zeroed in one step (a loop of `new(0)` is the
+    /// slowest part of building a cluster under Miri).
+    pub(crate) fn zeroed<T: super::Zero>(n: usize) -> Box<[T]> {
+        let layout = std::alloc::Layout::array::<T>(n).expect("a slice the address space can hold");
+        if layout.size() == 0 {
+            return Vec::new().into_boxed_slice();
+        }
+        // SAFETY: the layout has a non-zero size. `Zero` is implemented only for types
+        // whose all-zero bytes are a valid value (integer atomics, which have the layout
+        // of their integer, and arrays and padded wrappers of them), so the zeroed block
+        // is `n` valid `T`s, allocated with the layout `Box<[T]>` frees with.
+        unsafe {
+            let p = std::alloc::alloc_zeroed(layout).cast::<T>();
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
+        }
+    }
+
+    /// An array of null epoch pointers, from a constant.
+    pub(crate) fn nulls<T, const N: usize>() -> [crossbeam_epoch::Atomic<T>; N] {
+        [const { crossbeam_epoch::Atomic::null() }; N]
+    }
+}
+
+/// Types whose all-zero bytes are a valid value equal to `zero()`.
+///
+/// # Safety
+/// Implement only for such types.
+pub(crate) unsafe trait Zero: Sized {
+    /// The zero value, built (loom's `zeroed` uses it; std's allocates zeroed bytes).
+    #[cfg_attr(not(all(loom, any(test, feature = "loom"))), allow(dead_code))]
+    fn zero() -> Self;
+}
+
+// SAFETY: an integer atomic has the in-memory representation of its integer (std docs);
+// under loom `zeroed` never reads bytes, it calls `zero`.
+unsafe impl Zero for AtomicU64 {
+    fn zero() -> Self {
+        AtomicU64::new(0)
+    }
+}
+// SAFETY: as above.
+unsafe impl Zero for AtomicU32 {
+    fn zero() -> Self {
+        AtomicU32::new(0)
+    }
+}
+// SAFETY: as above.
+unsafe impl Zero for AtomicU16 {
+    fn zero() -> Self {
+        AtomicU16::new(0)
+    }
+}
+// SAFETY: an array of `Zero` values is zero bytes throughout.
+unsafe impl<T: Zero, const N: usize> Zero for [T; N] {
+    fn zero() -> Self {
+        std::array::from_fn(|_| T::zero())
     }
 }
 

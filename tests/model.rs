@@ -167,7 +167,8 @@ fn run_flows(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    // Under Miri every real page costs a second of lz4: fewer, shorter cases.
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 256 }, ..config() })]
 
     #[test]
     fn the_flows_match_the_model(

@@ -25,10 +25,15 @@ fn run(same_cpu: bool) {
         cfg.cpus = if same_cpu { 1 } else { 2 };
         cfg.zswap.enabled = false;
         let sys = Arc::new(SwapSystem::new(cfg).unwrap());
-        let hi = sys.swapon(DeviceSpec::memory("hi", 2).priority(10)).unwrap();
-        let lo = sys.swapon(DeviceSpec::memory("lo", 4).priority(0)).unwrap();
+        let hi = sys.swapon(DeviceSpec::null("hi", 2).priority(10)).unwrap();
+        let lo = sys.swapon(DeviceSpec::null("lo", 4).priority(0)).unwrap();
+        // Unmapped folios: each slot's count is 1 (a PTE holds the entry).
         let slots: Vec<_> = (0..2)
-            .map(|i| sys.alloc(if same_cpu { 0 } else { i }, MemcgId::ROOT, FolioId(10 + i as u64), 0).unwrap())
+            .map(|i| {
+                let s = sys.alloc(if same_cpu { 0 } else { i }, MemcgId::ROOT, FolioId(10 + i as u64), 0).unwrap();
+                assert_eq!(sys.dup(s), Ok(1));
+                s
+            })
             .collect();
         assert_eq!(slots[0].raw() >> 2 == slots[1].raw() >> 2, same_cpu);
 
@@ -51,7 +56,6 @@ fn run(same_cpu: bool) {
         assert_eq!(devs, [hi, lo], "the one free slot of the high-priority device was given twice: {res:?}");
         for (&s, w) in slots.iter().zip(&res) {
             let Writeout::Device(d) = *w else { unreachable!() };
-            assert_eq!(sys.dup(s), Ok(1));
             sys.evict(s, Shadow(1)).unwrap();
             assert_eq!(
                 sys.state(s).unwrap(),

@@ -169,7 +169,7 @@ pub(crate) struct Devices {
 
 impl Devices {
     pub(crate) fn new() -> Self {
-        Self { slots: (0..MAX_DEVICES).map(|_| Atomic::null()).collect(), tiers: Atomic::new(Tiers::build(&[])) }
+        Self { slots: Box::new(crate::sync::nulls::<Dev, MAX_DEVICES>()), tiers: Atomic::new(Tiers::build(&[])) }
     }
 
     /// The device numbered `id`, if swapped on.
@@ -192,12 +192,12 @@ impl Drop for Devices {
         unsafe {
             let g = crossbeam_epoch::unprotected();
             for s in self.slots.iter() {
-                let p = s.swap(crossbeam_epoch::Shared::null(), Ordering::Relaxed, g);
+                let p = s.load(Ordering::Relaxed, g);
                 if !p.is_null() {
                     drop(p.into_owned());
                 }
             }
-            let t = self.tiers.swap(crossbeam_epoch::Shared::null(), Ordering::Relaxed, g);
+            let t = self.tiers.load(Ordering::Relaxed, g);
             if !t.is_null() {
                 drop(t.into_owned());
             }

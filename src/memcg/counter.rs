@@ -102,12 +102,19 @@ pub(crate) const STRIPES: usize = 8;
 #[repr(align(128))]
 struct Line<T>(T);
 
+// SAFETY: a padded `Zero` value is zero bytes throughout (padding is never read).
+unsafe impl<T: crate::sync::Zero> crate::sync::Zero for Line<T> {
+    fn zero() -> Self {
+        Line(T::zero())
+    }
+}
+
 /// A striped byte gauge (`MEMCG_ZSWAP_B`, the pool size).
 pub(crate) struct Striped(Box<[Line<AtomicU64>]>);
 
 impl Striped {
     pub(crate) fn new() -> Self {
-        Self((0..STRIPES).map(|_| Line(AtomicU64::new(0))).collect())
+        Self(crate::sync::zeroed(STRIPES))
     }
     pub(crate) fn add(&self, n: u64, stripe: usize) {
         self.0[stripe % STRIPES].0.fetch_add(n, Ordering::AcqRel);
@@ -126,7 +133,7 @@ pub(crate) struct Stats(Box<[Line<[AtomicU64; NR_STATS]>]>);
 
 impl Stats {
     pub(crate) fn new() -> Self {
-        Self((0..STRIPES).map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0)))).collect())
+        Self(crate::sync::zeroed(STRIPES))
     }
     pub(crate) fn add(&self, s: Stat, n: u64, stripe: usize) {
         self.0[stripe % STRIPES].0[s as usize].fetch_add(n, Ordering::Relaxed);

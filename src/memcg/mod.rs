@@ -78,7 +78,7 @@ impl Memcgs {
     /// The table with the root memcg.
     pub(crate) fn new(bytes: SharedBytes) -> Self {
         let s = Self {
-            top: (0..FAN).map(|_| Atomic::null()).collect(),
+            top: Box::new(crate::sync::nulls::<Chunk, FAN>()),
             tree: Mutex::new(Tree { children: Vec::new(), free: BTreeSet::new(), next: 2 }),
             bytes,
         };
@@ -92,7 +92,7 @@ impl Memcgs {
         let (a, b) = (id as usize / FAN, id as usize % FAN);
         let mut chunk = self.top[a].load(Ordering::Acquire, g);
         if chunk.is_null() {
-            chunk = Owned::new(Chunk { slots: std::array::from_fn(|_| Atomic::null()) }).into_shared(g);
+            chunk = Owned::new(Chunk { slots: crate::sync::nulls() }).into_shared(g);
             self.top[a].store(chunk, Ordering::Release);
             self.bytes.add(std::mem::size_of::<Chunk>());
         }
@@ -365,18 +365,20 @@ impl Memcgs {
 }
 
 impl Drop for Memcgs {
+    /// Visits only the ids ever handed out (each atomic load is costly under Miri).
     fn drop(&mut self) {
+        let end = lock(&self.tree).next as usize;
         // SAFETY: `&mut self`: no reader is left.
         unsafe {
             let g = crossbeam_epoch::unprotected();
-            for a in self.top.iter() {
-                let chunk = a.swap(Shared::null(), Ordering::Relaxed, g);
+            for (a, chunk) in self.top.iter().enumerate().take(end.div_ceil(FAN)) {
+                let chunk = chunk.load(Ordering::Relaxed, g);
                 if chunk.is_null() {
                     continue;
                 }
                 let chunk = chunk.into_owned();
-                for s in chunk.slots.iter() {
-                    let m = s.swap(Shared::null(), Ordering::Relaxed, g);
+                for s in chunk.slots.iter().take(end - a * FAN) {
+                    let m = s.load(Ordering::Relaxed, g);
                     if !m.is_null() {
                         drop(m.into_owned());
                     }

@@ -175,7 +175,9 @@ impl SwapSystem {
         if bt.words[off].compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return false;
         }
-        // The target's reverse map was written cache-only clear: carry the bit over.
+        // The target's reverse map was written cache-only clear: carry the bit over (the
+        // fence pairs with `put_in`/`dup_in`'s, as in `write_to_device`).
+        crate::sync::fence(Ordering::SeqCst);
         if self.vspace.count_of(c, off, g).1 == 0 {
             self.back.mark_cache_only(new, true, g);
         }

@@ -15,7 +15,7 @@ use crate::entry::{BackendEntry, TableEntry, word};
 use crate::error::Error;
 use crate::ids::{Fault, FaultSource, FolioId, KeepReason, Page, Shadow, VSlot, Writeout};
 use crate::memcg::{Memcg, Stat};
-use crate::sync::{Ordering, spin_loop};
+use crate::sync::{Ordering, fence, spin_loop};
 use crate::table::cluster::Cluster;
 use crate::zswap::pool::{Entry, Pool};
 use crate::zswap::{CompressError, Compressor, Lz4, synthetic, verdict};
@@ -311,7 +311,9 @@ impl SwapSystem {
             // An old backend's charge is the recorded memcg's.
             back.release(old, recorded, g);
             // The new reverse map starts with the cache-only bit clear: set it for a slot
-            // no PTE holds (count 0), as `put` would have.
+            // no PTE holds (count 0), as `put` would have. The fence pairs with the one in
+            // `put_in`/`dup_in`: a racing count change sees this backend or this sees it.
+            fence(Ordering::SeqCst);
             if self.vspace.count_of(c, head + i, g).1 == 0 {
                 back.mark_cache_only(new, true, g);
             }

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::ids::{Backing, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
 use crate::memcg::{Memcgs, Stat, Stats};
 use crate::stat::{Footprint, GlobalStat};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering, fence};
 use crate::table::cluster::Cluster;
 use crate::table::space::{MAX_CLUSTERS, Space};
 use crate::zswap::pool::Pool;
@@ -179,6 +179,9 @@ impl SwapSystem {
     fn dup_in(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
         let n = self.vspace.dup(c, off, g)?;
         if n == 1 {
+            // Against a writeout installing a physical backend meanwhile: either it sees
+            // this count or this sees its backend (store buffering, closed by the fences).
+            fence(Ordering::SeqCst);
             self.back.mark_cache_only(c.backend_word(off, g), false, g);
         }
         Ok(n)
@@ -188,6 +191,7 @@ impl SwapSystem {
     fn put_in(&self, c: &Cluster, off: usize, g: &Guard) -> Result<u32, Error> {
         let n = self.vspace.put(c, off, g)?;
         if n == 0 {
+            fence(Ordering::SeqCst); // as in `dup_in`
             self.back.mark_cache_only(c.backend_word(off, g), true, g);
         }
         Ok(n)

@@ -100,8 +100,8 @@ impl Cluster {
         Self {
             meta: AtomicU64::new(Meta { count: 0, flag, order: 0 }.pack()),
             bitmap: ClusterBitmap::new(shift),
-            table: (0..nr).map(|_| AtomicU64::new(0)).collect(),
-            memcg: (0..memcg_nr).map(|_| AtomicU16::new(0)).collect(),
+            table: crate::sync::zeroed(nr),
+            memcg: crate::sync::zeroed(memcg_nr),
             ext: Atomic::null(),
             backend: Atomic::null(),
             lock: Mutex::new(()),
@@ -241,7 +241,7 @@ impl Cluster {
         if let Some(bt) = self.backends(guard) {
             return (bt, 0);
         }
-        let t = Owned::new(BackendTable { words: (0..self.nr()).map(|_| AtomicU32::new(0)).collect() });
+        let t = Owned::new(BackendTable { words: crate::sync::zeroed(self.nr()) });
         match self.backend.compare_exchange(Shared::null(), t, Ordering::AcqRel, Ordering::Acquire, guard) {
             // SAFETY: just installed; never removed before the cluster drops.
             Ok(p) => (unsafe { p.deref() }, BackendTable::bytes(self.nr())),

@@ -121,7 +121,7 @@ impl Space {
         if let Some(t) = unsafe { p.as_ref() } {
             return t;
         }
-        let t = ExtTable { counts: (0..c.nr()).map(|_| AtomicU32::new(0)).collect(), used: AtomicU32::new(0) };
+        let t = ExtTable { counts: crate::sync::zeroed(c.nr()), used: AtomicU32::new(0) };
         self.bytes.add(ext_bytes(c.nr()));
         let p = Owned::new(t).into_shared(g);
         c.ext.store(p, Ordering::Release);

@@ -37,7 +37,7 @@ struct Mid {
 
 /// A directory node's pointer array, inline so each level is one dependent load.
 fn nodes<T>() -> [Atomic<T>; FAN] {
-    std::array::from_fn(|_| Atomic::null())
+    crate::sync::nulls()
 }
 
 fn split(idx: u64) -> (usize, usize, usize) {
@@ -327,24 +327,38 @@ impl Space {
 }
 
 impl Drop for Space {
+    /// Visits only the part of the directory indices were ever handed out from (each
+    /// atomic load is costly under Miri and loom).
     fn drop(&mut self) {
+        let end = lock(&self.lists).next_idx;
         // SAFETY: `&mut self`: no reader is left; every node is exclusively ours.
         unsafe {
             let g = crossbeam_epoch::unprotected();
-            for mid in self.top.iter() {
-                let mid = mid.swap(Shared::null(), Ordering::Relaxed, g);
+            for (a, mid) in self.top.iter().enumerate() {
+                let base_a = (a as u64) << (2 * FAN_BITS);
+                if base_a >= end {
+                    break;
+                }
+                let mid = mid.load(Ordering::Relaxed, g);
                 if mid.is_null() {
                     continue;
                 }
                 let mid = mid.into_owned();
-                for leaf in mid.leaves.iter() {
-                    let leaf = leaf.swap(Shared::null(), Ordering::Relaxed, g);
+                for (b, leaf) in mid.leaves.iter().enumerate() {
+                    let base_b = base_a | ((b as u64) << FAN_BITS);
+                    if base_b >= end {
+                        break;
+                    }
+                    let leaf = leaf.load(Ordering::Relaxed, g);
                     if leaf.is_null() {
                         continue;
                     }
                     let leaf = leaf.into_owned();
-                    for slot in leaf.slots.iter() {
-                        let c = slot.swap(Shared::null(), Ordering::Relaxed, g);
+                    for (c, slot) in leaf.slots.iter().enumerate() {
+                        if base_b | c as u64 >= end {
+                            break;
+                        }
+                        let c = slot.load(Ordering::Relaxed, g);
                         if !c.is_null() {
                             drop(c.into_owned());
                         }
