@@ -128,6 +128,54 @@ impl Striped {
     }
 }
 
+/// A byte count read mostly against thresholds (`struct percpu_counter` with
+/// `__percpu_counter_compare`): each stripe keeps a delta, folded into `coarse` once it
+/// reaches `batch`, so `coarse` is within `STRIPES * batch` of the exact total and a
+/// caller compares with it alone while a threshold is farther than that; only near one
+/// does it sum the stripes. Folding adds to `coarse` before clearing the stripe, so a
+/// racing reader can only over-count, by at most the amount being folded.
+pub(crate) struct Batched {
+    coarse: Line<AtomicU64>,
+    stripes: Striped,
+    batch: u64,
+}
+
+impl Batched {
+    pub(crate) fn new(batch: u64) -> Self {
+        Self { coarse: Line(AtomicU64::new(0)), stripes: Striped::new(), batch }
+    }
+
+    /// Add `n` (wrapping: a negated `n` subtracts) on stripe `stripe`.
+    pub(crate) fn add(&self, n: u64, stripe: usize) {
+        let line = &self.stripes.0[stripe % STRIPES].0;
+        let v = line.fetch_add(n, Ordering::AcqRel).wrapping_add(n);
+        if (v as i64).unsigned_abs() >= self.batch {
+            self.coarse.0.fetch_add(v, Ordering::AcqRel);
+            if line.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                // Another change reached the stripe first: leave the delta where it is.
+                self.coarse.0.fetch_sub(v, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The exact total (`percpu_counter_sum`).
+    pub(crate) fn sum(&self) -> u64 {
+        self.coarse.0.load(Ordering::Acquire).wrapping_add(self.stripes.get())
+    }
+
+    /// The total, summed only if it might lie within `STRIPES * batch` of a threshold in
+    /// `near` (`__percpu_counter_compare`).
+    pub(crate) fn read_near(&self, near: &[u64]) -> u64 {
+        let approx = self.coarse.0.load(Ordering::Acquire) as i64;
+        let slack = (STRIPES as u64 * self.batch) as i64;
+        let clear = near.iter().all(|&t| {
+            let t = i64::try_from(t).unwrap_or(i64::MAX);
+            approx.saturating_add(slack) < t || approx.saturating_sub(slack) > t
+        });
+        if clear { approx.max(0) as u64 } else { self.sum() }
+    }
+}
+
 /// Statistics, indexed by `Stat`: one memcg's local ones, or the system's. Striped.
 pub(crate) struct Stats(Box<[Line<[AtomicU64; NR_STATS]>]>);
 

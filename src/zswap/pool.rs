@@ -8,7 +8,7 @@
 //! clusters rarely share a lock (zsmalloc's per-class locks play this part).
 
 use crate::Tick;
-use crate::memcg::Striped;
+use crate::memcg::Batched;
 use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 /// One stored page (`struct zswap_entry`).
@@ -49,8 +49,8 @@ struct Padded(Mutex<Shard>);
 /// The zswap pool.
 pub(crate) struct Pool {
     shards: Box<[Padded]>,
-    /// `pool_total_size`, bytes, striped by shard.
-    total_bytes: Striped,
+    /// `pool_total_size`, bytes, striped by shard and read against the limits in batches.
+    total_bytes: Batched,
     reached_full: AtomicBool,
     max_pages: u64,
     accept_pages: u64,
@@ -63,7 +63,7 @@ impl Pool {
         let max_pages = ram_pages.saturating_mul(u64::from(max_pool_percent)) / 100;
         Self {
             shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
-            total_bytes: Striped::new(),
+            total_bytes: Batched::new(16 * crate::PAGE_SIZE as u64),
             reached_full: AtomicBool::new(false),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(accept_percent)) / 100,
@@ -72,10 +72,11 @@ impl Pool {
 
     /// `pool_total_size`: bytes of live entries.
     pub(crate) fn total_bytes(&self) -> u64 {
-        self.total_bytes.get()
+        self.total_bytes.sum()
     }
 
     /// Pages the pool occupies (`zswap_total_pages`).
+    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
     pub(crate) fn total_pages(&self) -> u64 {
         self.total_bytes().div_ceil(crate::PAGE_SIZE as u64)
     }
@@ -88,7 +89,11 @@ impl Pool {
     /// `zswap_check_limits`: true when stores must be refused. Counts `pool_limit_hit`
     /// through `hit`.
     pub(crate) fn check_limits(&self, hit: impl FnOnce()) -> bool {
-        let cur = self.total_pages();
+        // Pages are whole: `cur >= max` flips at `(max - 1) * PAGE + 1` bytes and
+        // `cur <= accept` at `accept * PAGE`; away from both, the coarse count decides.
+        let page = crate::PAGE_SIZE as u64;
+        let near = [self.max_pages.saturating_sub(1) * page + 1, self.accept_pages * page];
+        let cur = self.total_bytes.read_near(&near).div_ceil(page);
         if cur >= self.max_pages {
             hit();
             self.reached_full.store(true, Ordering::Release);
@@ -150,7 +155,7 @@ impl Pool {
         let e = s.entries.get_mut(index)?.take()?;
         s.free.push(index as u32);
         drop(s);
-        self.total_bytes.sub(u64::from(e.length), shard_no);
+        self.total_bytes.add(u64::from(e.length).wrapping_neg(), shard_no);
         Some(e)
     }
 
