@@ -19,7 +19,7 @@
 
 mod counter;
 
-pub(crate) use counter::{Batched, Counter, Stat, Stats, Striped, UNLIMITED};
+pub(crate) use counter::{Batched, Counter, STRIPES, Stat, Stats, Striped, UNLIMITED};
 
 use crate::epoch::SharedBytes;
 use crate::error::Error;

@@ -63,11 +63,19 @@ impl Pool {
         let max_pages = ram_pages.saturating_mul(u64::from(max_pool_percent)) / 100;
         Self {
             shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
-            total_bytes: Batched::new(16 * crate::PAGE_SIZE as u64),
+            total_bytes: Batched::new(Self::batch(max_pages)),
             reached_full: AtomicBool::new(false),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(accept_percent)) / 100,
         }
+    }
+
+    /// The pool size's folding batch: 16 pages, or less for a small pool, so the coarse
+    /// count is within a quarter of the limit (`STRIPES * batch`) and still decides most
+    /// stores alone.
+    fn batch(max_pages: u64) -> u64 {
+        let page = crate::PAGE_SIZE as u64;
+        (max_pages.saturating_mul(page) / (4 * crate::memcg::STRIPES as u64)).clamp(1, 16 * page)
     }
 
     /// `pool_total_size`: bytes of live entries.

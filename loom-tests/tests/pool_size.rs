@@ -1,0 +1,66 @@
+//! Model (n): the zswap pool size, a `percpu_counter` (`memcg::counter::Batched`), under
+//! concurrent stores and loads.
+//!
+//! Protocol: a store adds the entry's length to its stripe and a load subtracts it; a
+//! stripe whose delta reaches the batch folds it into the coarse count (add to coarse,
+//! then CAS the stripe from that delta to 0, undoing the add if the stripe moved). The
+//! pool limit reads the coarse count alone when it is far from a threshold, the sum of
+//! everything otherwise. A tiny pool makes the batch a few hundred bytes, so every change
+//! here folds (an 8-page pool: a batch of 1 KiB, entries of 1.5 KiB).
+//! Property: the total is exact when the threads are done (0 after every entry is
+//! loaded back) and no store is refused by a miscounted pool; with one CPU both threads'
+//! slots share a cluster and so a stripe, racing on the same fold.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use vswap::{Compressor, Config, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Writeout};
+
+fn run(cpus: usize) {
+    vswap_loom_tests::model(move || {
+        let mut cfg: Config = vswap_loom_tests::tiny_config();
+        cfg.cpus = cpus;
+        cfg.ram_pages = 8;
+        cfg.zswap.max_pool_percent = 100;
+        cfg.zswap.compressor = Compressor::Synthetic;
+        let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+        let slots: Vec<_> = (0..2u64)
+            .map(|i| {
+                let s = sys.alloc(i as usize % cpus, MemcgId::ROOT, FolioId(i), 0).unwrap();
+                sys.dup(s).unwrap();
+                s
+            })
+            .collect();
+        let handles: Vec<_> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| {
+                let sys = sys.clone();
+                thread::spawn(move || {
+                    let page = Page::Synthetic { compressed_len: 1500 + i as u32, zero: false };
+                    let w = sys.writeout(slot, page).unwrap();
+                    assert_eq!(w, Writeout::Zswap { compressed: 1500 + i as u32 }, "an 8-page pool refused a store");
+                    sys.evict(slot, Shadow(i as u64)).unwrap();
+                    let f = sys.fault(i % cpus, slot, FolioId(8 + i as u64), None).unwrap();
+                    assert_eq!(f.source, FaultSource::Zswap);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let st = sys.stat();
+        assert_eq!((st.pool_total_size, st.stored_pages, st.zswpout, st.zswpin), (0, 0, 2, 2));
+        assert_eq!(sys.memcg_stat(MemcgId::ROOT).unwrap().zswap_current, 0);
+    });
+}
+
+#[test]
+fn pool_size_is_exact_with_two_cpus() {
+    run(2);
+}
+
+#[test]
+fn pool_size_is_exact_when_both_fold_one_stripe() {
+    run(1);
+}
