@@ -5,47 +5,8 @@
 
 use vswap::*;
 
-const PAGE: u64 = PAGE_SIZE as u64;
-
-fn config() -> Config {
-    Config { cluster_shift: 3, ram_pages: 1 << 12, cpus: 2, ..Config::default() }
-}
-
-fn system() -> SwapSystem {
-    SwapSystem::new(config()).unwrap()
-}
-
-/// A system whose zswap is off, so every non-zero page asks for a physical slot.
-fn system_without_zswap() -> SwapSystem {
-    let mut cfg = config();
-    cfg.zswap.enabled = false;
-    SwapSystem::new(cfg).unwrap()
-}
-
-/// A page lz4 compresses far below a page.
-fn compressible(seed: u8) -> Vec<u8> {
-    (0..PAGE_SIZE).map(|i| (i % 64) as u8 ^ seed | 1).collect()
-}
-
-/// A page lz4 cannot shrink: xorshift64 output.
-fn incompressible(seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(PAGE_SIZE);
-    while out.len() < PAGE_SIZE {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out
-}
-
-/// `folio_alloc_swap` plus one PTE reference: a cached slot with count 1.
-fn mapped(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> VSlot {
-    let s = sys.alloc(0, cg, FolioId(pfn), 0).unwrap();
-    sys.dup(s).unwrap();
-    s
-}
+mod common;
+use common::*;
 
 /// Reclaim one mapped page: write it out and, if a backend took it, evict it.
 fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: &[u8]) -> (VSlot, Writeout) {

@@ -1,0 +1,60 @@
+//! Helpers the backend and cgroup specifications share: small systems and pages.
+// Each test crate uses a different subset.
+#![allow(dead_code)]
+
+use vswap::*;
+
+pub const PAGE: u64 = PAGE_SIZE as u64;
+
+pub fn config() -> Config {
+    Config { cluster_shift: 3, ram_pages: 1 << 12, cpus: 2, ..Config::default() }
+}
+
+pub fn system() -> SwapSystem {
+    SwapSystem::new(config()).unwrap()
+}
+
+pub fn system_with(f: impl FnOnce(&mut Config)) -> SwapSystem {
+    let mut cfg = config();
+    f(&mut cfg);
+    SwapSystem::new(cfg).unwrap()
+}
+
+/// A system whose zswap is off, so every non-zero page goes to a device.
+pub fn system_without_zswap() -> SwapSystem {
+    system_with(|c| c.zswap.enabled = false)
+}
+
+/// A system with the synthetic compressor (`Page::Synthetic` only).
+pub fn synthetic_system() -> SwapSystem {
+    system_with(|c| c.zswap.compressor = Compressor::Synthetic)
+}
+
+/// A page lz4 compresses far below a page: a short pattern repeated.
+pub fn compressible(seed: u8) -> Vec<u8> {
+    (0..PAGE_SIZE).map(|i| (i % 64) as u8 ^ seed | 1).collect()
+}
+
+/// A page lz4 cannot shrink: xorshift64 output.
+pub fn incompressible(seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(PAGE_SIZE);
+    while out.len() < PAGE_SIZE {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+pub fn zeros() -> Vec<u8> {
+    vec![0; PAGE_SIZE]
+}
+
+/// `folio_alloc_swap` plus one PTE reference: a cached slot with count 1.
+pub fn mapped(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> VSlot {
+    let s = sys.alloc(0, cg, FolioId(pfn), 0).unwrap();
+    assert_eq!(sys.dup(s).unwrap(), 1);
+    s
+}
