@@ -46,3 +46,16 @@ where
 pub fn pattern(seed: u8) -> Vec<u8> {
     (0..vswap::PAGE_SIZE).map(|i| (i as u8).wrapping_mul(31) ^ ((i >> 8) as u8) ^ seed ^ 0x5a).collect()
 }
+
+/// The usual starting point of a writeback model: a memory device of 4 pages, and a slot
+/// of `vswap::MemcgId::ROOT` holding `data` in zswap, evicted with shadow 3 and mapped
+/// once (count 1). Returns the device and the slot.
+pub fn evicted_to_zswap(sys: &SwapSystem, data: &[u8]) -> (vswap::DeviceId, vswap::VSlot) {
+    use vswap::{DeviceSpec, FolioId, MemcgId, Page, Shadow, Writeout};
+    let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
+    let slot = sys.alloc(0, MemcgId::ROOT, FolioId(5), 0).unwrap();
+    assert_eq!(sys.dup(slot), Ok(1));
+    assert!(matches!(sys.writeout(slot, Page::Bytes(data)), Ok(Writeout::Zswap { .. })));
+    sys.evict(slot, Shadow(3)).unwrap();
+    (dev, slot)
+}

@@ -17,19 +17,15 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use vswap::{Backing, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SlotState, Writeout};
+use vswap::{Backing, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SlotState, Writeout};
 use vswap_loom_tests::{pattern, tiny};
 
 #[test]
 fn writeback_races_free_and_reuse() {
     vswap_loom_tests::model(|| {
         let sys = Arc::new(tiny());
-        let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
         let old_data = pattern(1);
-        let slot = sys.alloc(0, MemcgId::ROOT, FolioId(5), 0).unwrap();
-        assert_eq!(sys.dup(slot), Ok(1));
-        assert!(matches!(sys.writeout(slot, Page::Bytes(&old_data)), Ok(Writeout::Zswap { .. })));
-        sys.evict(slot, Shadow(3)).unwrap();
+        let (dev, slot) = vswap_loom_tests::evicted_to_zswap(&sys, &old_data);
 
         let a = {
             let sys = sys.clone();
