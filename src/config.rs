@@ -42,6 +42,10 @@ pub struct ZswapConfig {
     /// Pause the global shrink worker this long after a rejected store or a device
     /// swap-in (the 2024 series' patch 6); None by default.
     pub writeback_pause: Option<crate::Tick>,
+    /// Run the global shrink worker as it was before the 2024 fixes (v6.8): one entry per
+    /// visit, an offline memcg or an empty one counts as a failure, an offline one
+    /// restarts the walk from the root, a writeback-disabled one ends it. Default false.
+    pub legacy_worker: bool,
 }
 
 impl Default for ZswapConfig {
@@ -55,6 +59,7 @@ impl Default for ZswapConfig {
             lru: LruPolicy::SecondChance,
             compressor: Compressor::Lz4,
             writeback_pause: None,
+            legacy_worker: false,
         }
     }
 }

@@ -57,7 +57,9 @@ pub use ids::{
     Backing, DeviceId, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId, Page, Shadow, SlotState, Tick,
     VSlot, Writeout,
 };
-pub use stat::{DeviceStat, Footprint, GlobalStat, MemcgStat, SwapoffReport};
+pub use stat::{
+    DeviceStat, Footprint, GlobalStat, MemcgStat, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop, SwapoffReport,
+};
 pub use system::{Pinned, SwapSystem};
 
 /// The README's examples run as doc tests.

@@ -115,3 +115,73 @@ pub struct SwapoffReport {
     /// Of the pages moved, those whose virtual slot was cache-only (count 0, folio cached).
     pub cache_only: u64,
 }
+
+/// What one `shrink_memcg` walk achieved (the kernel's return value, plus the walk's
+/// counts).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShrinkOutcome {
+    /// Written (0), nothing written (-EAGAIN) or not a candidate (-ENOENT).
+    pub result: ShrinkResult,
+    /// Live LRU entries the walk looked at.
+    pub scanned: u64,
+    /// Entries written back to a device (`written_back_pages`).
+    pub written: u64,
+    /// Their compressed bytes.
+    pub written_bytes: u64,
+    /// Referenced entries given a second chance (bit cleared, rotated).
+    pub second_chances: u64,
+    /// The walk stopped at a page already in the swap cache (-EEXIST: the warm region).
+    pub swap_cache_hit: bool,
+    /// `LruPolicy::Protection` only: the walk refused to shrink into the protected region
+    /// (`nr_protected >= lru_size - nr`, `SHRINK_STOP`).
+    pub protected_stop: bool,
+}
+
+/// `shrink_memcg`'s return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ShrinkResult {
+    /// At least one entry was written back (0).
+    Written,
+    /// Candidates were walked but none was written (-EAGAIN).
+    #[default]
+    Again,
+    /// Not a candidate (-ENOENT): writeback disabled, the memcg offline (its LRU
+    /// reparented), or an empty LRU.
+    NotCandidate,
+}
+
+/// What one run of the global shrink worker (`shrink_worker`) did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShrinkReport {
+    /// Pages written back.
+    pub written: u64,
+    /// Their compressed bytes.
+    pub written_bytes: u64,
+    /// Pages written back per memcg (the memcg whose LRU held them), in first-visit order.
+    pub by_memcg: Vec<(crate::MemcgId, u64)>,
+    /// `shrink_memcg` calls made.
+    pub visits: u64,
+    /// Failures counted (`MAX_RECLAIM_RETRIES` is 16).
+    pub failures: u32,
+    /// Why the worker stopped.
+    pub stop: ShrinkStop,
+}
+
+/// Why `run_shrink_worker` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ShrinkStop {
+    /// Not queued: no store asked for it (the work item was not pending).
+    #[default]
+    Idle,
+    /// The pool is at or below the accept threshold.
+    BelowAccept,
+    /// 16 failures (`MAX_RECLAIM_RETRIES`).
+    Failures,
+    /// `writeback_pause`: a rejection or device swap-in was too recent; the worker stays
+    /// pending and may write again from this tick.
+    Paused { until: crate::Tick },
+    /// Legacy worker only: a memcg had writeback disabled (`shrink_memcg` gave -EINVAL).
+    WritebackDisabled,
+}

@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
 use crate::stat::MemcgStat;
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use crate::zswap::lru::{Lru, LruList};
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::BTreeSet;
 
@@ -47,6 +48,8 @@ pub(crate) struct Memcg {
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
     pub stats: Stats,
+    /// Its zswap LRU (reparented to the nearest online ancestor at offline).
+    pub lru: Lru,
 }
 
 struct Chunk {
@@ -106,6 +109,7 @@ impl Memcgs {
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
             stats: Stats::new(),
+            lru: Lru::new(),
         };
         self.bytes.add(std::mem::size_of::<Memcg>());
         // SAFETY: chunks are never unlinked before the table drops.
@@ -210,18 +214,71 @@ impl Memcgs {
     }
 
     /// `rmdir`: take `id` offline. Its charges stay (and count in its ancestors) until
-    /// uncharged; new ones go to the parent. The root cannot go offline.
-    pub(crate) fn offline(&self, id: MemcgId, g: &Guard) -> Result<(), Error> {
+    /// uncharged; new ones go to the parent. Its zswap LRU is spliced, in order, to the
+    /// front of the nearest online ancestor's (`memcg_reparent_list_lrus`). `hook` runs
+    /// after that and before the online reference is dropped (`css_offline` callbacks,
+    /// such as `zswap_memcg_offline_cleanup`). The root cannot go offline.
+    pub(crate) fn offline(&self, id: MemcgId, g: &Guard, hook: impl FnOnce(&Memcg)) -> Result<(), Error> {
         if id == MemcgId::ROOT {
             return Err(Error::Invalid("the root memcg cannot go offline"));
         }
-        {
+        let m = {
             let _t = lock(&self.tree);
             let m = self.online(id, g)?;
             m.online.store(false, Ordering::Release);
-        }
+            // Offline states only change under the tree lock: the target stays online.
+            let to = self.nearest_online(m.parent, g).expect("the root is always online");
+            let mut from = m.lru.lock();
+            from.splice_to(&mut to.lru.lock(), to.id);
+            m
+        };
+        hook(m);
         self.put_ref(id.raw(), 1, g);
         Ok(())
+    }
+
+    /// Lock the LRU that holds the entries charged to memcg `id`: its own, or the one
+    /// its entries were reparented to.
+    pub(crate) fn lru_of<'g>(
+        &self,
+        id: u16,
+        g: &'g Guard,
+    ) -> Option<(&'g Memcg, crate::sync::MutexGuard<'g, LruList>)> {
+        let mut m = self.get(id, g)?;
+        loop {
+            let l = m.lru.lock();
+            if l.moved_to == 0 {
+                return Some((m, l));
+            }
+            let next = l.moved_to;
+            drop(l);
+            m = self.get(next, g)?;
+        }
+    }
+
+    /// The memcg after `pos` in a pre-order walk of `root`'s subtree (offline ones
+    /// included, as `mem_cgroup_iter`); `root` itself when `pos` is None; None after the
+    /// last one (a full round trip), or when `pos` is no longer in the tree.
+    pub(crate) fn next_pre(&self, root: u16, pos: Option<u16>, g: &Guard) -> Option<u16> {
+        let Some(mut p) = pos else { return Some(root) };
+        let t = lock(&self.tree);
+        if let Some(&first) = t.children.get(p as usize).and_then(|c| c.first()) {
+            if self.get(p, g).is_some() {
+                return Some(first);
+            }
+        }
+        loop {
+            if p == root {
+                return None;
+            }
+            let parent = self.get(p, g)?.parent;
+            let siblings = t.children.get(parent as usize)?;
+            let i = siblings.iter().position(|&x| x == p)?;
+            if let Some(&next) = siblings.get(i + 1) {
+                return Some(next);
+            }
+            p = parent;
+        }
     }
 
     /// Write a cgroup file.

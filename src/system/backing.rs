@@ -17,6 +17,8 @@ pub(crate) struct Backends {
     pub devices: Devices,
     /// vmstat events and zswap's debugfs counters.
     pub stats: Stats,
+    /// The shrink worker's queue flag, pause and the walk cursors.
+    pub shrink: super::shrink::Shrink,
 }
 
 impl Backends {
@@ -31,6 +33,10 @@ impl Backends {
     /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
     pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
         if let Some(e) = self.pool.take(handle) {
+            // Off its LRU before the uncharge, which may drop the memcg's last reference.
+            if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
+                l.del(&self.pool);
+            }
             let stripe = Pool::stripe(handle);
             let incomp = e.length as usize == crate::PAGE_SIZE;
             self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, g, stripe);

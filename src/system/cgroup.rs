@@ -20,9 +20,12 @@ impl SwapSystem {
 
     /// `rmdir`: take `cg` offline. Its charges stay counted in its ancestors and new ones
     /// for its pages go to the nearest online ancestor; its id is reused only once no slot
-    /// or zswap entry refers to it. The root cannot go offline (`Invalid`).
+    /// or zswap entry refers to it. Its zswap LRU moves, in order, to the front of the
+    /// nearest online ancestor's, and every walk cursor resting on it moves on
+    /// (`zswap_memcg_offline_cleanup`). The root cannot go offline (`Invalid`).
     pub fn memcg_offline(&self, cg: MemcgId) -> Result<(), Error> {
-        self.back.memcgs.offline(cg, &self.vspace.reclaim.pin())
+        let g = self.vspace.reclaim.pin();
+        self.back.memcgs.offline(cg, &g, |m| self.offline_cursors(m, &g))
     }
 
     /// The hierarchical statistics of an online memcg (`memory.stat`, `memory.swap.*`,

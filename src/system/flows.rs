@@ -23,7 +23,9 @@ use crossbeam_epoch::Guard;
 
 /// How a store was refused (`zswap_store` returning false).
 enum Refused {
-    /// Over `zswap.max`, over the pool limit, or zswap disabled: no counter.
+    /// zswap is disabled.
+    Disabled,
+    /// Over `zswap.max` or over the pool limit: no counter.
     Limit,
     /// Compression gave nothing worth storing and writeback may not take it as-is.
     Compress,
@@ -135,8 +137,21 @@ impl SwapSystem {
             }
             let writeback = self.back.memcgs.writeback_enabled(m, g);
             match self.zswap_store(c, head, order, page, m, writeback, g) {
-                Ok(compressed) => return Ok(Writeout::Zswap { compressed }),
-                Err(Refused::Limit | Refused::Compress) => {}
+                Ok(compressed) => {
+                    if self.back.pool.above_proactive_start() {
+                        self.back.shrink.queue();
+                    }
+                    return Ok(Writeout::Zswap { compressed });
+                }
+                Err(Refused::Disabled) => {}
+                Err(Refused::Limit | Refused::Compress) => {
+                    // The failure path of `zswap_store`: queue the worker if the pool is
+                    // full, and pause its writeback (the 2024 series' patch 6).
+                    if self.back.pool.reached_full() || self.back.pool.above_proactive_start() {
+                        self.back.shrink.queue();
+                    }
+                    self.back.shrink.pause(self.tick(), self.cfg.zswap.writeback_pause);
+                }
             }
             // check_old (kernel-notes §5.2 step 8, §4.3 step 1): a refused store frees any
             // entry an earlier writeout left, so a kept folio is not "backed" by old data.
@@ -167,7 +182,12 @@ impl SwapSystem {
         g: &Guard,
     ) -> Result<u32, Refused> {
         let back = &self.back;
-        if !self.cfg.zswap.enabled || !back.memcgs.may_zswap(m, g) {
+        if !self.cfg.zswap.enabled {
+            return Err(Refused::Disabled);
+        }
+        // Over `zswap.max` somewhere up the tree: write one of the memcg's own entries
+        // back (`shrink_memcg`) and store anyway if that worked, else refuse.
+        if !back.memcgs.may_zswap(m, g) && self.shrink_for_store(m, g) == 0 {
             return Err(Refused::Limit);
         }
         if back.pool.check_limits(|| back.stats.add(Stat::PoolLimitHit, 1, c.index as usize)) {
@@ -176,6 +196,7 @@ impl SwapSystem {
         let nr = 1usize << order;
         let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
         let mut handles: Vec<u32> = Vec::with_capacity(nr);
+        let mut seqs: Vec<u64> = Vec::with_capacity(nr);
         let mut total = 0u32;
         for i in 0..nr {
             let (length, data) = match page {
@@ -202,8 +223,9 @@ impl SwapSystem {
                 memcg: m.id,
                 stored: self.tick(),
                 referenced: true,
+                seq: 0,
             };
-            let Some(h) = back.pool.insert(e, c.index as usize) else {
+            let Some((h, seq)) = back.pool.insert(e, c.index as usize) else {
                 back.stats.add(Stat::RejectAllocFail, 1, c.index as usize);
                 self.drop_entries(handles, g);
                 return Err(Refused::Limit);
@@ -216,12 +238,21 @@ impl SwapSystem {
                 back.stats.add(Stat::StoredIncompressible, 1, stripe);
             }
             handles.push(h);
+            seqs.push(seq);
             total += length as u32;
         }
         let recorded = c.memcg[head].load(Ordering::Acquire);
         for (i, &h) in handles.iter().enumerate() {
             let old = self.set_backend(c, head + i, h, g);
             back.release(old, recorded, g);
+        }
+        // Published in the backend word first, then on the LRU (`zswap_lru_add`), so a
+        // walk never meets a half-made entry.
+        let protection = self.cfg.zswap.lru == crate::LruPolicy::Protection;
+        if let Some((_, mut l)) = back.memcgs.lru_of(m.id, g) {
+            for (&h, &seq) in handles.iter().zip(&seqs) {
+                l.add(h, seq, protection);
+            }
         }
         back.event(Some(m), Stat::Zswpout, nr as u64, c.index as usize);
         Ok(total)
@@ -451,6 +482,7 @@ impl SwapSystem {
                     dev.store.read(offset, o)?;
                 }
                 back.event(rm, Stat::Pswpin, 1, c.index as usize);
+                self.disk_swapin(c.memcg[off].load(Ordering::Acquire), g);
                 Ok(FaultSource::Device(crate::DeviceId(device)))
             }
         }

@@ -9,6 +9,7 @@ mod backing;
 mod cgroup;
 mod devices;
 mod flows;
+mod shrink;
 mod writeback;
 
 use crate::config::Config;
@@ -59,7 +60,13 @@ impl SwapSystem {
         let z = &cfg.zswap;
         let back = Arc::new(Backends {
             memcgs: Memcgs::new(bytes.clone()),
-            pool: Pool::new(cfg.ram_pages, z.max_pool_percent, z.accept_threshold_percent),
+            pool: Pool::new(
+                cfg.ram_pages,
+                z.max_pool_percent,
+                z.accept_threshold_percent,
+                z.shrink_start == crate::ShrinkStart::Proactive,
+            ),
+            shrink: shrink::Shrink::new(),
             devices: Devices::new(),
             stats: Stats::new(),
         });
@@ -370,7 +377,14 @@ impl SwapSystem {
             .filter_map(|i| devs.get(i, &g))
             .map(|d| d.bytes.get() + std::mem::size_of::<crate::device::Dev>())
             .sum();
-        let zswap_entry_bytes = self.back.pool.index_bytes();
+        let memcgs = &self.back.memcgs;
+        let lru_bytes: usize = memcgs
+            .subtree(MemcgId::ROOT.raw())
+            .into_iter()
+            .filter_map(|id| memcgs.get(id, &g))
+            .map(|m| m.lru.lock().bytes())
+            .sum();
+        let zswap_entry_bytes = self.back.pool.index_bytes() + lru_bytes as u64;
         Footprint {
             heap_bytes: (self.bytes.get() + own + device_bytes) as u64 + zswap_entry_bytes,
             vslots_in_use: used,

@@ -32,20 +32,24 @@ impl SwapSystem {
                 return Err(Error::Busy);
             }
             match c.backend_of(off, g) {
-                BackendEntry::Zswap { handle } if !word::zero(w) => self.writeback_entry(cpu, c, off, handle as u32, g),
+                BackendEntry::Zswap { handle } if !word::zero(w) => {
+                    self.writeback_entry(cpu, c, off, handle as u32, false, g)
+                }
                 _ if w == 0 => Err(Error::NotAllocated),
                 _ => Err(Error::NotInZswap),
             }
         })
     }
 
-    /// Write back entry `handle`, expected to back slot `off` of `c`.
+    /// Write back entry `handle`, expected to back slot `off` of `c`; `proactive` also
+    /// counts `zswpwb_proactive_bytes`.
     pub(crate) fn writeback_entry(
         &self,
         cpu: usize,
         c: &Cluster,
         off: usize,
         handle: u32,
+        proactive: bool,
         g: &Guard,
     ) -> Result<(), Error> {
         let w = loop {
@@ -61,12 +65,20 @@ impl SwapSystem {
                 break w;
             }
         };
-        let result = self.write_entry(cpu, c, off, handle, g);
+        let result = self.write_entry(cpu, c, off, handle, proactive, g);
         self.writeback_done(c, off, word::shadow(w), g);
         result
     }
 
-    fn write_entry(&self, cpu: usize, c: &Cluster, off: usize, handle: u32, g: &Guard) -> Result<(), Error> {
+    fn write_entry(
+        &self,
+        cpu: usize,
+        c: &Cluster,
+        off: usize,
+        handle: u32,
+        proactive: bool,
+        g: &Guard,
+    ) -> Result<(), Error> {
         let back = &self.back;
         let vslot = (c.index << self.cfg.cluster_shift) | off as u64;
         if c.backend_word(off, g) != handle || back.pool.with(handle, |e| e.slot) != Some(vslot) {
@@ -107,10 +119,13 @@ impl SwapSystem {
             return Err(undo(Error::NotInZswap));
         }
         self.rerecord(c, off, 1, recorded, m, g);
-        let em = back.pool.with(handle, |e| e.memcg).unwrap_or(m.id);
+        let (em, length) = back.pool.with(handle, |e| (e.memcg, e.length)).unwrap_or((m.id, 0));
         // Count on the entry's memcg before freeing the entry: that may drop the memcg's
         // last reference (an offline one is then removed, and the event would be lost).
         back.event(back.memcgs.get(em, g), Stat::Zswpwb, 1, c.index as usize);
+        if proactive {
+            back.event(back.memcgs.get(em, g), Stat::ZswpwbProactiveBytes, u64::from(length), c.index as usize);
+        }
         back.free_entry(handle, g);
         back.event(Some(m), Stat::Pswpout, 1, c.index as usize);
         back.stats.add(Stat::WrittenBackPages, 1, c.index as usize);

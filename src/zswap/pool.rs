@@ -24,11 +24,12 @@ pub(crate) struct Entry {
     /// The memcg charged (`objcg`).
     pub memcg: u16,
     /// When it was stored (the proactive-writeback v1 `store_time`).
-    #[allow(dead_code, reason = "read by the LRU and proactive writeback (issue 4)")]
     pub stored: Tick,
     /// Second-chance bit, set at store.
-    #[allow(dead_code, reason = "read by the LRU and proactive writeback (issue 4)")]
     pub referenced: bool,
+    /// Set by `insert`, unique per shard: tells this entry's LRU element from a stale one
+    /// naming the same handle.
+    pub seq: u64,
 }
 
 const SHARD_BITS: u32 = 4;
@@ -40,6 +41,7 @@ const MAX_INDEX: u64 = (1 << (crate::entry::COMPACT_HANDLE_BITS - SHARD_BITS)) -
 struct Shard {
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
+    next_seq: u64,
 }
 
 /// A shard's lock alone on its cache lines.
@@ -54,14 +56,19 @@ pub(crate) struct Pool {
     reached_full: AtomicBool,
     max_pages: u64,
     accept_pages: u64,
+    /// `ShrinkStart::Proactive`: no hysteresis; the worker starts above this many pages.
+    proactive_start: Option<u64>,
 }
 
 impl Pool {
     /// A pool limited to `max_pool_percent` of `ram_pages`, accepting again at
-    /// `accept_percent` of that.
-    pub(crate) fn new(ram_pages: u64, max_pool_percent: u32, accept_percent: u32) -> Self {
+    /// `accept_percent` of that; `proactive` drops the hysteresis and starts the worker
+    /// at `accept_percent + 1` (the 2024 series).
+    pub(crate) fn new(ram_pages: u64, max_pool_percent: u32, accept_percent: u32, proactive: bool) -> Self {
         let max_pages = ram_pages.saturating_mul(u64::from(max_pool_percent)) / 100;
+        let start = (max_pages.saturating_mul(u64::from(accept_percent) + 1) / 100).min(max_pages);
         Self {
+            proactive_start: proactive.then_some(start),
             shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
             total_bytes: Batched::new(Self::batch(max_pages)),
             reached_full: AtomicBool::new(false),
@@ -83,12 +90,6 @@ impl Pool {
         self.total_bytes.sum()
     }
 
-    /// Pages the pool occupies (`zswap_total_pages`).
-    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
-    pub(crate) fn total_pages(&self) -> u64 {
-        self.total_bytes().div_ceil(crate::PAGE_SIZE as u64)
-    }
-
     /// The stripe of statistics a change to entry `handle` counts on: its shard's.
     pub(crate) fn stripe(handle: u32) -> usize {
         handle as usize & (SHARDS - 1)
@@ -96,6 +97,8 @@ impl Pool {
 
     /// `zswap_check_limits`: true when stores must be refused. Counts `pool_limit_hit`
     /// through `hit`.
+    /// With `ShrinkStart::Proactive` there is no hysteresis: only a pool at its limit
+    /// refuses.
     pub(crate) fn check_limits(&self, hit: impl FnOnce()) -> bool {
         // Pages are whole: `cur >= max` flips at `(max - 1) * PAGE + 1` bytes and
         // `cur <= accept` at `accept * PAGE`; away from both, the coarse count decides.
@@ -104,6 +107,9 @@ impl Pool {
         let cur = self.total_bytes.read_near(&near).div_ceil(page);
         if cur >= self.max_pages {
             hit();
+            if self.proactive_start.is_some() {
+                return true;
+            }
             self.reached_full.store(true, Ordering::Release);
         } else if self.reached_full.load(Ordering::Acquire) && cur <= self.accept_pages {
             self.reached_full.store(false, Ordering::Release);
@@ -111,22 +117,24 @@ impl Pool {
         self.reached_full.load(Ordering::Acquire)
     }
 
+    /// `ShrinkStart::Proactive`: whether the pool is above the start threshold
+    /// (accept + 1 % of the limit), so a store queues the worker.
+    pub(crate) fn above_proactive_start(&self) -> bool {
+        let Some(start) = self.proactive_start else { return false };
+        let page = crate::PAGE_SIZE as u64;
+        self.total_bytes.read_near(&[start * page + 1]).div_ceil(page) > start
+    }
+
+    /// Pages the pool occupies, exact when near the accept threshold (the worker's loop
+    /// condition `zswap_total_pages() > thr`).
+    pub(crate) fn above_accept(&self) -> bool {
+        let page = crate::PAGE_SIZE as u64;
+        self.total_bytes.read_near(&[self.accept_pages * page + 1]).div_ceil(page) > self.accept_pages
+    }
+
     /// Whether the pool is flagged full (`zswap_pool_reached_full`).
-    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
     pub(crate) fn reached_full(&self) -> bool {
         self.reached_full.load(Ordering::Acquire)
-    }
-
-    /// The pool limit in pages (`zswap_max_pages`).
-    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
-    pub(crate) fn max_pages(&self) -> u64 {
-        self.max_pages
-    }
-
-    /// The accept threshold in pages (`zswap_accept_thr_pages`).
-    #[allow(dead_code, reason = "the shrink worker reads it (issue 4)")]
-    pub(crate) fn accept_pages(&self) -> u64 {
-        self.accept_pages
     }
 
     fn split(handle: u32) -> (usize, usize) {
@@ -134,12 +142,15 @@ impl Pool {
     }
 
     /// Store `e` (`zs_malloc` + `xa_store`) in the shard `hint` picks (the slot's cluster,
-    /// so one CPU's entries share a shard); the handle, or None when the shard is full
-    /// (`reject_alloc_fail`).
-    pub(crate) fn insert(&self, e: Entry, hint: usize) -> Option<u32> {
+    /// so one CPU's entries share a shard); the handle and the entry's `seq`, or None when
+    /// the shard is full (`reject_alloc_fail`).
+    pub(crate) fn insert(&self, mut e: Entry, hint: usize) -> Option<(u32, u64)> {
         let shard_no = hint & (SHARDS - 1);
         let len = u64::from(e.length);
         let mut s = lock(&self.shards[shard_no].0);
+        s.next_seq += 1;
+        let seq = s.next_seq;
+        e.seq = seq;
         let index = match s.free.pop() {
             Some(i) => {
                 s.entries[i as usize] = Some(e);
@@ -153,7 +164,7 @@ impl Pool {
         };
         drop(s);
         self.total_bytes.add(len, shard_no);
-        Some((((index + 1) << SHARD_BITS) | shard_no as u64) as u32)
+        Some(((((index + 1) << SHARD_BITS) | shard_no as u64) as u32, seq))
     }
 
     /// Remove and return the entry (`xa_erase` + `zswap_entry_free`'s caller).
@@ -172,6 +183,11 @@ impl Pool {
         let (shard_no, index) = Self::split(handle);
         let mut s = lock(&self.shards[shard_no].0);
         s.entries.get_mut(index)?.as_mut().map(f)
+    }
+
+    /// The `seq` of the live entry `handle`.
+    pub(crate) fn seq_of(&self, handle: u32) -> Option<u64> {
+        self.with(handle, |e| e.seq)
     }
 
     /// Heap bytes of the pool's index (entry slots, free lists), not the compressed data.

@@ -1,0 +1,448 @@
+//! zswap reclaim (kernel-notes §5.3–§5.8, §6.4): the LRU walk (`shrink_memcg` with
+//! `shrink_memcg_cb`), the memcg-aware shrinker's count, the global `shrink_worker` with
+//! its persistent cursor, the writeback pause, and proactive writeback
+//! (`memory.reclaim` `"N source=zswap"`) with per-memcg cursors.
+//!
+//! Invariants:
+//! * A cursor holds only a memcg that was online when it was stored under the cursor
+//!   lock; the offline hook (`zswap_memcg_offline_cleanup`) takes the same lock and moves
+//!   every ancestor's cursor off the dying memcg, so no cursor is ever left on an offline
+//!   memcg. The root's cursor is the worker's (`zswap_next_shrink`); a non-root memcg's is
+//!   its proactive writeback's (the v1 per-memcg `zswap_wb_iter`). One lock serves all of
+//!   them, as the kernel concluded.
+//! * Lock order: the cursor lock, then the memcg tree lock; an LRU lock, then a pool shard
+//!   lock. No LRU lock is held while an entry is written back: the entry is rotated first,
+//!   so a failed writeback leaves it rotated, as the kernel's callback does.
+//! * Nothing here runs by itself: a store marks the worker pending and the caller runs it.
+
+use super::SwapSystem;
+use crate::config::LruPolicy;
+use crate::error::Error;
+use crate::ids::{MemcgId, Tick, VSlot};
+use crate::memcg::{Memcg, Stat};
+use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use crossbeam_epoch::Guard;
+use std::collections::HashMap;
+
+/// `MAX_RECLAIM_RETRIES`.
+pub(crate) const MAX_RECLAIM_RETRIES: u32 = 16;
+/// `NR_ZSWAP_WB_BATCH`: entries the worker walks per memcg visit.
+pub(crate) const WB_BATCH: u64 = 64;
+/// Entries proactive writeback walks per memcg visit (v1).
+pub(crate) const PROACTIVE_BATCH: u64 = 128;
+
+/// The shrinker's shared state.
+pub(crate) struct Shrink {
+    /// Walk root → the memcg its walk visited last.
+    cursors: Mutex<HashMap<u16, u16>>,
+    /// The worker's work item is queued.
+    pending: AtomicBool,
+    /// `writeback_pause`: no writing before this tick.
+    pause_until: AtomicU64,
+}
+
+impl Shrink {
+    pub(crate) fn new() -> Self {
+        Self { cursors: Mutex::new(HashMap::new()), pending: AtomicBool::new(false), pause_until: AtomicU64::new(0) }
+    }
+
+    /// `queue_work(shrink_wq, &zswap_shrink_work)`.
+    pub(crate) fn queue(&self) {
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// A rejected store or a device swap-in at `now`: pause the worker until
+    /// `now + pause` (a later event extends it).
+    pub(crate) fn pause(&self, now: Tick, pause: Option<Tick>) {
+        if let Some(p) = pause {
+            self.pause_until.fetch_max(now.saturating_add(p), Ordering::AcqRel);
+        }
+    }
+}
+
+/// Who walks an LRU.
+#[derive(Clone, Copy, PartialEq)]
+enum Walk {
+    /// The shrinker's `scan_objects` (the public `shrink_memcg`).
+    Shrinker,
+    /// The global worker or a store over `zswap.max`.
+    Worker,
+    /// Proactive writeback: ignores the referenced bit, rotates entries younger than
+    /// `min_age`, stops once `budget` compressed bytes are written.
+    Proactive { min_age: Tick, budget: u64 },
+}
+
+/// One step of a cursor.
+enum Step<'g> {
+    Memcg(&'g Memcg),
+    /// The legacy worker met an offline memcg (and reset the cursor).
+    Offline,
+    /// A full round trip ended.
+    End,
+}
+
+impl SwapSystem {
+    /// Walk at most `nr` entries of `m`'s LRU, and never more than its current length
+    /// (`shrink_memcg` over `shrink_memcg_cb`).
+    fn walk(&self, m: &Memcg, nr: u64, kind: Walk, g: &Guard) -> ShrinkOutcome {
+        let back = &self.back;
+        let mut o = ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() };
+        if !m.online.load(Ordering::Acquire) || !back.memcgs.writeback_enabled(m, g) {
+            return o;
+        }
+        let protection = self.cfg.zswap.lru == LruPolicy::Protection;
+        let cap = {
+            let l = m.lru.lock();
+            if l.moved_to != 0 {
+                return o;
+            }
+            if kind == Walk::Shrinker && protection && l.protected >= l.live.wrapping_sub(nr) {
+                o.result = ShrinkResult::Again;
+                o.protected_stop = true;
+                return o;
+            }
+            nr.min(l.live)
+        };
+        let second_chance = !protection && !matches!(kind, Walk::Proactive { .. });
+        let now = self.tick();
+        while o.scanned < cap {
+            let seen = {
+                let mut l = m.lru.lock();
+                if l.moved_to != 0 {
+                    break;
+                }
+                let mut seen = None;
+                while let Some((h, seq)) = l.items.pop_front() {
+                    let info = back.pool.with(h, |e| {
+                        (e.seq == seq).then(|| {
+                            let referenced = e.referenced;
+                            if second_chance {
+                                e.referenced = false;
+                            }
+                            (referenced, e.slot, e.length, e.stored)
+                        })
+                    });
+                    if let Some(Some(info)) = info {
+                        // Rotate before writing (`LRU_ROTATE` / move to the tail first).
+                        l.items.push_back((h, seq));
+                        seen = Some((h, info));
+                        break;
+                    }
+                }
+                seen
+            };
+            let Some((h, (referenced, slot, length, stored))) = seen else { break };
+            o.scanned += 1;
+            if second_chance && referenced {
+                o.second_chances += 1;
+                continue;
+            }
+            if let Walk::Proactive { min_age, .. } = kind {
+                if now.saturating_sub(stored) < min_age {
+                    continue;
+                }
+            }
+            match self.writeback_handle(slot, h, matches!(kind, Walk::Proactive { .. }), g) {
+                Ok(()) => {
+                    o.written += 1;
+                    o.written_bytes += u64::from(length);
+                }
+                Err(Error::Busy) => {
+                    o.swap_cache_hit = true;
+                    break;
+                }
+                Err(_) => back.stats.add(Stat::RejectReclaimFail, 1, 0),
+            }
+            if let Walk::Proactive { budget, .. } = kind {
+                if o.written_bytes >= budget {
+                    break;
+                }
+            }
+        }
+        o.result = match (o.written, o.scanned) {
+            (0, 0) => ShrinkResult::NotCandidate,
+            (0, _) => ShrinkResult::Again,
+            _ => ShrinkResult::Written,
+        };
+        o
+    }
+
+    /// Write back entry `h`, which backs virtual slot `slot` unless it was freed.
+    fn writeback_handle(&self, slot: u64, h: u32, proactive: bool, g: &Guard) -> Result<(), Error> {
+        let shift = self.cfg.cluster_shift;
+        let c = self.vspace.get(slot >> shift, g).ok_or(Error::NotAllocated)?;
+        let off = (slot & ((1 << shift) - 1)) as usize;
+        self.writeback_entry(self.cpu_of(VSlot::from_raw(slot)), c, off, h, proactive, g)
+    }
+
+    /// Advance `root`'s cursor to the next online memcg of its subtree (pre-order,
+    /// `mem_cgroup_iter` until `mem_cgroup_tryget_online`). The legacy worker takes one
+    /// step only and resets the cursor on an offline memcg.
+    fn advance<'g>(&self, root: u16, legacy: bool, g: &'g Guard) -> Step<'g> {
+        let memcgs = &self.back.memcgs;
+        let mut cur = lock(&self.back.shrink.cursors);
+        loop {
+            let Some(id) = memcgs.next_pre(root, cur.get(&root).copied(), g) else {
+                cur.remove(&root);
+                return Step::End;
+            };
+            cur.insert(root, id);
+            match memcgs.get(id, g) {
+                Some(m) if m.online.load(Ordering::Acquire) => return Step::Memcg(m),
+                _ if legacy => {
+                    cur.remove(&root);
+                    return Step::Offline;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `zswap_memcg_offline_cleanup`, per-memcg form: move every ancestor's cursor that
+    /// rests on `m` (now offline) to the next online memcg of that ancestor's subtree, and
+    /// drop `m`'s own cursor.
+    pub(super) fn offline_cursors(&self, m: &Memcg, g: &Guard) {
+        let memcgs = &self.back.memcgs;
+        let mut cur = lock(&self.back.shrink.cursors);
+        cur.remove(&m.id);
+        for a in memcgs.ancestry(m, g).skip(1) {
+            if cur.get(&a.id) != Some(&m.id) {
+                continue;
+            }
+            let mut pos = m.id;
+            loop {
+                match memcgs.next_pre(a.id, Some(pos), g) {
+                    None => {
+                        cur.remove(&a.id);
+                        break;
+                    }
+                    Some(id) => {
+                        cur.insert(a.id, id);
+                        if memcgs.get(id, g).is_some_and(|x| x.online.load(Ordering::Acquire)) {
+                            break;
+                        }
+                        pos = id;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The memcg-aware shrinker's scan (`zswap_shrinker_scan` → `shrink_memcg`): walk at
+    /// most `nr` entries of `cg`'s LRU (and at most its current length). Referenced
+    /// entries get a second chance; an unreferenced one is rotated and written back; a
+    /// page found in the swap cache ends the walk. Under `LruPolicy::Protection` the bit is
+    /// ignored and a walk that would reach into the protected region stops at once.
+    /// `shrinker_enabled` gates only `shrinker_count`, the number reclaim consults.
+    pub fn shrink_memcg(&self, cg: MemcgId, nr: u64) -> Result<ShrinkOutcome, Error> {
+        let g = self.vspace.reclaim.pin();
+        let m = self.back.memcgs.online(cg, &g)?;
+        if nr == 0 {
+            return Err(Error::Invalid("nr must be at least 1"));
+        }
+        Ok(self.walk(m, nr, Walk::Shrinker, &g))
+    }
+
+    /// `zswap_shrinker_count`: (LRU length − disk swap-ins not yet consumed) × compressed
+    /// pages / stored pages; consumes the swap-ins it subtracts. Under
+    /// `LruPolicy::Protection`, the length less `nr_zswap_protected`, nothing consumed.
+    /// 0 when the shrinker is disabled, writeback is off for `cg`, or `cg` is unknown or
+    /// offline.
+    pub fn shrinker_count(&self, cg: MemcgId) -> u64 {
+        let g = self.vspace.reclaim.pin();
+        let memcgs = &self.back.memcgs;
+        let Ok(m) = memcgs.online(cg, &g) else { return 0 };
+        if !self.cfg.zswap.shrinker_enabled || !memcgs.writeback_enabled(m, &g) {
+            return 0;
+        }
+        let freeable = {
+            let mut l = m.lru.lock();
+            if self.cfg.zswap.lru == LruPolicy::Protection {
+                l.live.saturating_sub(l.protected)
+            } else {
+                let consumed = l.disk_swapins.min(l.live);
+                l.disk_swapins -= consumed;
+                l.live - consumed
+            }
+        };
+        if freeable == 0 {
+            return 0;
+        }
+        let backing = m.zswap.get() / crate::PAGE_SIZE as u64;
+        let stored: u64 = memcgs
+            .subtree(m.id)
+            .into_iter()
+            .filter_map(|id| memcgs.get(id, &g))
+            .map(|d| d.stats.get(Stat::Zswapped))
+            .fold(0u64, u64::wrapping_add)
+            / crate::PAGE_SIZE as u64;
+        if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
+    }
+
+    /// Whether a store queued the global shrink worker.
+    pub fn shrink_worker_pending(&self) -> bool {
+        self.back.shrink.pending.load(Ordering::Acquire)
+    }
+
+    /// Run the global `shrink_worker` to completion if a store queued it: shrink memcgs
+    /// round-robin from the persistent cursor, in pre-order from the root (which is
+    /// visited too: with no hierarchy, its LRU is the only one), until the pool is at or
+    /// below the accept threshold (checked after each step, as the kernel's do-while).
+    /// Offline memcgs and non-candidates (`-ENOENT`) are skipped without counting; a
+    /// round trip without a candidate or a step that wrote nothing is a failure; 16 end
+    /// the run. With `legacy_worker`, the v6.8 worker instead (see `ZswapConfig`).
+    pub fn run_shrink_worker(&self) -> ShrinkReport {
+        let mut r = ShrinkReport::default();
+        let shrink = &self.back.shrink;
+        if !shrink.pending.swap(false, Ordering::AcqRel) {
+            return r;
+        }
+        let g = self.vspace.reclaim.pin();
+        let legacy = self.cfg.zswap.legacy_worker;
+        let root = MemcgId::ROOT.raw();
+        let mut attempts = 0u64;
+        let fail = |r: &mut ShrinkReport| {
+            r.failures += 1;
+            r.failures >= MAX_RECLAIM_RETRIES
+        };
+        r.stop = loop {
+            let until = shrink.pause_until.load(Ordering::Acquire);
+            if self.cfg.zswap.writeback_pause.is_some() && self.tick() < until {
+                shrink.queue();
+                break ShrinkStop::Paused { until };
+            }
+            match self.advance(root, legacy, &g) {
+                Step::End | Step::Offline => {
+                    // Legacy: every miss is a failure. Today: only a round without a
+                    // candidate.
+                    if (legacy || attempts == 0) && fail(&mut r) {
+                        break ShrinkStop::Failures;
+                    }
+                    attempts = 0;
+                }
+                Step::Memcg(m) => {
+                    if legacy && !self.back.memcgs.writeback_enabled(m, &g) {
+                        break ShrinkStop::WritebackDisabled;
+                    }
+                    let o = self.walk(m, if legacy { 1 } else { WB_BATCH }, Walk::Worker, &g);
+                    r.visits += 1;
+                    if o.written > 0 {
+                        r.written += o.written;
+                        r.written_bytes += o.written_bytes;
+                        let id = MemcgId::from_raw(m.id);
+                        match r.by_memcg.iter_mut().find(|(x, _)| *x == id) {
+                            Some((_, n)) => *n += o.written,
+                            None => r.by_memcg.push((id, o.written)),
+                        }
+                    }
+                    if o.result == ShrinkResult::NotCandidate && !legacy {
+                        // Skipped: neither an attempt nor a failure.
+                    } else {
+                        attempts += 1;
+                        if o.result != ShrinkResult::Written && fail(&mut r) {
+                            break ShrinkStop::Failures;
+                        }
+                    }
+                }
+            }
+            if !self.back.pool.above_accept() {
+                break ShrinkStop::BelowAccept;
+            }
+        };
+        r
+    }
+
+    /// `memory.reclaim` with `"N source=zswap"`: write back at least `bytes` compressed
+    /// bytes from `cg` and its online descendants, round-robin from `cg`'s own cursor
+    /// (the root's is the worker's), at most `PROACTIVE_BATCH` entries per visit and
+    /// 16 × the budget in pages in all. `Ok(written)` once the budget is met;
+    /// `Err(Again { written })` when a full round trip wrote nothing more or the scan cap
+    /// was reached. Counts `zswpwb` and `zswpwb_proactive_bytes`.
+    pub fn proactive_writeback(&self, cg: MemcgId, bytes: u64) -> Result<u64, Error> {
+        self.proactive_writeback_aged(cg, bytes, 0)
+    }
+
+    /// `proactive_writeback` of entries stored at least `min_age` ticks ago only (the v1
+    /// `age` argument); younger ones are rotated. `min_age` above the current tick
+    /// (a threshold before time 0) is `Invalid`.
+    pub fn proactive_writeback_aged(&self, cg: MemcgId, bytes: u64, min_age: Tick) -> Result<u64, Error> {
+        let g = self.vspace.reclaim.pin();
+        let memcgs = &self.back.memcgs;
+        let top = memcgs.online(cg, &g)?;
+        if bytes == 0 {
+            return Err(Error::Invalid("proactive writeback needs a budget above 0"));
+        }
+        if bytes > self.cfg.ram_pages.saturating_mul(crate::PAGE_SIZE as u64) {
+            return Err(Error::Invalid("proactive writeback budget larger than RAM"));
+        }
+        if min_age > self.tick() {
+            return Err(Error::Invalid("age threshold before time 0"));
+        }
+        if !memcgs.writeback_enabled(top, &g) {
+            return Err(Error::Invalid("memory.zswap.writeback is 0 for the memcg"));
+        }
+        let cap = 16 * bytes.div_ceil(crate::PAGE_SIZE as u64);
+        let (mut written, mut scanned, mut idle_ends) = (0u64, 0u64, 0);
+        while written < bytes && scanned < cap && idle_ends < 2 {
+            match self.advance(cg.raw(), false, &g) {
+                Step::End | Step::Offline => idle_ends += 1,
+                Step::Memcg(m) => {
+                    let budget = bytes - written;
+                    let o = self.walk(m, PROACTIVE_BATCH, Walk::Proactive { min_age, budget }, &g);
+                    written += o.written_bytes;
+                    scanned += o.scanned;
+                    if o.written > 0 {
+                        idle_ends = 0;
+                    }
+                }
+            }
+        }
+        if written >= bytes { Ok(written) } else { Err(Error::Again { written }) }
+    }
+
+    /// The live entries of `cg`'s zswap LRU, oldest (next to be walked) first, as the
+    /// virtual slots they back.
+    pub fn zswap_lru(&self, cg: MemcgId) -> Result<Vec<VSlot>, Error> {
+        let g = self.vspace.reclaim.pin();
+        let m = self.back.memcgs.online(cg, &g)?;
+        let l = m.lru.lock();
+        let pool = &self.back.pool;
+        Ok(l.items
+            .iter()
+            .filter_map(|&(h, seq)| pool.with(h, |e| (e.seq == seq).then_some(VSlot::from_raw(e.slot))).flatten())
+            .collect())
+    }
+
+    /// Where `cg`'s walk will resume: the memcg it visited last (None: at the start). The
+    /// root's cursor is the global worker's.
+    pub fn shrink_cursor(&self, cg: MemcgId) -> Result<Option<MemcgId>, Error> {
+        let g = self.vspace.reclaim.pin();
+        self.back.memcgs.online(cg, &g)?;
+        Ok(lock(&self.back.shrink.cursors).get(&cg.raw()).map(|&id| MemcgId::from_raw(id)))
+    }
+}
+
+impl SwapSystem {
+    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for one entry; the pages
+    /// written.
+    pub(super) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
+        self.walk(m, 1, Walk::Worker, g).written
+    }
+
+    /// `zswap_folio_swapin`: a swap-in read a device. The memcg that takes the folio (the
+    /// recorded one or its nearest online ancestor) counts it against its LRU
+    /// (`nr_disk_swapins`, or `nr_zswap_protected` under `LruPolicy::Protection`), and the
+    /// worker pauses.
+    pub(super) fn disk_swapin(&self, recorded: u16, g: &Guard) {
+        if let Some(m) = self.back.memcgs.nearest_online(recorded, g) {
+            let mut l = m.lru.lock();
+            if self.cfg.zswap.lru == LruPolicy::Protection {
+                l.protected += 1;
+            } else {
+                l.disk_swapins += 1;
+            }
+        }
+        self.back.shrink.pause(self.tick(), self.cfg.zswap.writeback_pause);
+    }
+}
