@@ -20,14 +20,23 @@
 //!   can hide; `NoSpace` / `DeviceFull` likewise only when no device has that many free;
 //! * where swapoff moved each page (another live device; counts checked per device);
 //! * whether pages swapoff moved one by one landed contiguously, so that a later writeout
-//!   of their still-cached large folio reuses them in place.
+//!   of their still-cached large folio reuses them in place;
+//! * whether a zswap entry an LRU walk tried to write back reached a device (and which),
+//!   checked as an explicit writeback is.
+//!
+//! The reclaim layer (kernel-notes §5.3–§5.8, §6.4: the per-memcg LRU, the shrinker, the
+//! worker and its cursor, proactive writeback) is in `model/reclaim.rs`; the harness
+//! compares every online memcg's LRU order and walk cursor after each step.
+
+mod reclaim;
 
 use crate::op::{FAULT_FILL, Op, Operands, Outcome, PageKind, checksum};
 use crate::{
     Backing, Compressor, Config, DeviceId, Error, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId,
     PAGE_SIZE, Shadow, SlotState, SwapSystem, Tick, VSlot, Writeout,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use reclaim::{Lent, Reclaim, Walk};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 const UNLIMITED: u64 = u64::MAX;
@@ -53,11 +62,13 @@ enum Back {
     None,
     /// The Z flag.
     Zero,
-    /// A zswap entry of `len` bytes charged to `memcg`.
+    /// A zswap entry of `len` bytes charged to `memcg`; `id` tells it from an entry an
+    /// earlier store left at the same slot (its LRU element names it).
     Zswap {
         len: u32,
         memcg: u16,
         data: Data,
+        id: u64,
     },
     /// A physical slot. `run` names the allocation that placed it: the pages of one folio
     /// written out together share a run (contiguous, reusable in place); 0 is a page
@@ -93,8 +104,10 @@ enum Ev {
     High,
     Max,
     Fail,
+    /// `zswpwb_proactive_b`: compressed bytes, not pages.
+    ZswpwbProactive,
 }
-const NEV: usize = 10;
+const NEV: usize = 11;
 /// The events that are also vmstat counters (the first seven).
 const NGLOBAL: usize = 7;
 
@@ -110,10 +123,18 @@ struct Cg {
     writeback: bool,
     /// Local events; a removed child's are folded in, as `memory.stat` does.
     events: [u64; NEV],
+    /// Creation order: siblings are walked in it.
+    born: u64,
+    /// The zswap LRU, oldest first (it may hold elements of freed entries until pruned).
+    lru: VecDeque<Lent>,
+    /// `nr_disk_swapins` (second chance).
+    disk_swapins: u64,
+    /// `nr_zswap_protected` (the 2023 protection scheme).
+    protected: u64,
 }
 
 impl Cg {
-    fn new(parent: u16) -> Self {
+    fn new(parent: u16, born: u64) -> Self {
         Self {
             parent,
             online: true,
@@ -122,6 +143,10 @@ impl Cg {
             zswap_max: UNLIMITED,
             writeback: true,
             events: [0; NEV],
+            born,
+            lru: VecDeque::new(),
+            disk_swapins: 0,
+            protected: 0,
         }
     }
 }
@@ -140,6 +165,7 @@ struct Counters {
     events: [u64; NGLOBAL],
     pool_limit_hit: u64,
     written_back_pages: u64,
+    reject_reclaim_fail: u64,
     reject_compress_fail: u64,
     reject_compress_poor: u64,
 }
@@ -161,6 +187,7 @@ pub struct Model {
     devices: BTreeMap<u8, Dev>,
     runs: u64,
     global: Counters,
+    reclaim: Reclaim,
 }
 
 impl Default for Model {
@@ -176,10 +203,11 @@ impl Default for Model {
             max_pages: 0,
             accept_pages: 0,
             reached_full: false,
-            memcgs: BTreeMap::from([(ROOT, Cg::new(0))]),
+            memcgs: BTreeMap::from([(ROOT, Cg::new(0, 0))]),
             devices: BTreeMap::new(),
             runs: 0,
             global: Counters::default(),
+            reclaim: Reclaim::default(),
         }
     }
 }
@@ -220,6 +248,7 @@ impl Model {
             synthetic: cfg.zswap.compressor == Compressor::Synthetic,
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(cfg.zswap.accept_threshold_percent)) / 100,
+            reclaim: Reclaim::new(cfg, max_pages),
             ..Self::default()
         }
     }
@@ -278,8 +307,9 @@ impl Model {
 
     /// Apply `op` to the model, resolving operands as [`Op::apply`] does (only the root
     /// memcg is live). For `Alloc`, `real` is what the system returned, so the model can
-    /// adopt the slot it picked; it errs if that slot is impossible. Swapoff and
-    /// writeback need the system itself: use [`Model::apply_in`].
+    /// adopt the slot it picked; it errs if that slot is impossible. Swapoff, writeback
+    /// and the LRU walks that write entries back need the system itself: use
+    /// [`Model::apply_in`].
     pub fn apply(&mut self, op: &Op, live: &[VSlot], real: &Result<Outcome, Error>) -> Step {
         self.apply_in(op, &Operands { slots: live, memcgs: &[MemcgId::ROOT] }, real, None)
     }
@@ -323,8 +353,15 @@ impl Model {
             Op::MemcgCreate { parent } => self.memcg_create(parent.resolve(ops.memcgs)),
             Op::MemcgSet { memcg, knob } => self.memcg_set(memcg.resolve(ops.memcgs), knob),
             Op::MemcgOffline { memcg } => self.memcg_offline(memcg.resolve(ops.memcgs)),
+            Op::ShrinkMemcg { memcg, nr } => self.shrink_memcg(memcg.resolve(ops.memcgs), nr, sys)?,
+            Op::RunShrinkWorker => Ok(Outcome::Worker(self.run_shrink_worker(sys)?)),
+            Op::ProactiveWriteback { memcg, bytes, min_age } => {
+                self.proactive_writeback(memcg.resolve(ops.memcgs), bytes, min_age, sys)?
+            }
+            Op::ShrinkerCount { memcg } => Ok(Outcome::Freeable(self.shrinker_count(memcg.resolve(ops.memcgs)))),
         };
         self.collect();
+        self.prune_lrus();
         Ok(out)
     }
 
@@ -556,7 +593,8 @@ impl Model {
             Some(_) => {}
         }
         let id = (2..=u16::MAX).find(|id| !self.memcgs.contains_key(id)).ok_or(Error::Invalid("no free memcg id"))?;
-        self.memcgs.insert(id, Cg::new(parent.raw()));
+        let born = self.reclaim.born();
+        self.memcgs.insert(id, Cg::new(parent.raw(), born));
         Ok(Outcome::Memcg(MemcgId::from_raw(id)))
     }
 
@@ -587,6 +625,7 @@ impl Model {
             return Err(Error::Invalid("the root memcg cannot go offline"));
         }
         self.online_mut(id)?.online = false;
+        self.reclaim_offline(id.raw());
         Ok(Outcome::Done)
     }
 
@@ -725,6 +764,10 @@ impl Model {
         let cur = self.pool_bytes().div_ceil(PAGE);
         if cur >= self.max_pages {
             self.global.pool_limit_hit += 1;
+            if self.reclaim.proactive_start() {
+                // No hysteresis: only a full pool refuses.
+                return true;
+            }
             self.reached_full = true;
         } else if self.reached_full && cur <= self.accept_pages {
             self.reached_full = false;
@@ -805,34 +848,45 @@ impl Model {
         }
         // zswap_store: every page or none.
         let writeback = self.writeback_enabled(m);
-        if self.zswap_enabled && self.may_zswap(m) && !self.check_limits() {
-            let mut lens = Vec::new();
-            for p in &bytes {
-                let n = match (p, page) {
-                    (Some(p), _) => lz4_flex::block::compress(p).len() as u64,
-                    (None, PageKind::Synthetic { compressed_len, .. }) => u64::from(compressed_len),
-                    (None, _) => unreachable!("bytes for every non-synthetic kind"),
-                };
-                match verdict(n, writeback, p.is_none()) {
-                    Ok(len) => lens.push(len),
-                    Err(true) => {
-                        self.global.reject_compress_poor += 1;
-                        break;
-                    }
-                    Err(false) => {
-                        self.global.reject_compress_fail += 1;
-                        break;
+        if self.zswap_enabled {
+            // §5.2 step 2: over `zswap.max` somewhere up the tree, write one of the memcg's
+            // own entries back (`shrink_memcg`) and store only if that worked.
+            let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker, sys)?.written > 0;
+            if room && !self.check_limits() {
+                let mut lens = Vec::new();
+                for p in &bytes {
+                    let n = match (p, page) {
+                        (Some(p), _) => lz4_flex::block::compress(p).len() as u64,
+                        (None, PageKind::Synthetic { compressed_len, .. }) => u64::from(compressed_len),
+                        (None, _) => unreachable!("bytes for every non-synthetic kind"),
+                    };
+                    match verdict(n, writeback, p.is_none()) {
+                        Ok(len) => lens.push(len),
+                        Err(true) => {
+                            self.global.reject_compress_poor += 1;
+                            break;
+                        }
+                        Err(false) => {
+                            self.global.reject_compress_fail += 1;
+                            break;
+                        }
                     }
                 }
-            }
-            if lens.len() as u64 == nr {
-                for (i, s) in range.clone().enumerate() {
-                    let data = bytes[i].as_ref().map_or(Data::Untouched, |p| Data::Known(checksum(p)));
-                    self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data };
+                if lens.len() as u64 == nr {
+                    let mut stored = Vec::new();
+                    for (i, s) in range.clone().enumerate() {
+                        let data = bytes[i].as_ref().map_or(Data::Untouched, |p| Data::Known(checksum(p)));
+                        let id = self.reclaim.entry_id();
+                        self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data, id };
+                        stored.push((s, id));
+                    }
+                    self.lru_add(m, &stored);
+                    self.event(m, Ev::Zswpout, nr);
+                    self.stored_hook();
+                    return done(Writeout::Zswap { compressed: lens.iter().sum() });
                 }
-                self.event(m, Ev::Zswpout, nr);
-                return done(Writeout::Zswap { compressed: lens.iter().sum() });
             }
+            self.refused_hook();
         }
         // check_old (§5.2 step 8, §4.3 step 1): a refused store leaves no stale entry.
         for s in range.clone() {
@@ -982,6 +1036,7 @@ impl Model {
             }
             Back::Device { dev, data, .. } => {
                 self.event(s.memcg, Ev::Pswpin, 1);
+                self.disk_swapin(s.memcg);
                 (FaultSource::Device(DeviceId(dev)), data)
             }
         };
@@ -1181,7 +1236,8 @@ impl Harness {
     }
 
     /// Compare every slot the model or the driver knows of (state, memcg, backing), every
-    /// memcg's usage and events, the global counters and every device's use.
+    /// memcg's usage and events, its zswap LRU and walk cursor, the global counters, the
+    /// worker's queue flag and every device's use.
     pub fn check(&self) -> Result<(), String> {
         let m = &self.model;
         for s in m.slots().chain(self.live.iter().copied()) {
@@ -1199,8 +1255,30 @@ impl Harness {
             }
         }
         self.check_memcgs()?;
+        self.check_reclaim()?;
         self.check_global()?;
         self.check_devices()
+    }
+
+    /// Every online memcg's LRU (live entries, oldest first) and cursor; whether the
+    /// worker is queued.
+    fn check_reclaim(&self) -> Result<(), String> {
+        let m = &self.model;
+        for id in m.memcgs().filter(|&id| m.memcgs[&id.raw()].online) {
+            let (real, want) = (self.sys.zswap_lru(id), m.zswap_lru(id));
+            if real != want {
+                return Err(format!("memcg {}: zswap LRU {real:?}, model {want:?}", id.raw()));
+            }
+            let (real, want) = (self.sys.shrink_cursor(id), m.shrink_cursor(id));
+            if real != want {
+                return Err(format!("memcg {}: shrink cursor {real:?}, model {want:?}", id.raw()));
+            }
+        }
+        let (real, want) = (self.sys.shrink_worker_pending(), m.shrink_worker_pending());
+        if real != want {
+            return Err(format!("shrink worker pending {real}, model {want}"));
+        }
+        Ok(())
     }
 
     /// (a) `swap_current` is a page per physical slot recorded in the subtree; (b)
@@ -1261,6 +1339,7 @@ impl Harness {
                 ("swap_events_high", st.swap_events_high, e(Ev::High)),
                 ("swap_events_max", st.swap_events_max, e(Ev::Max)),
                 ("swap_events_fail", st.swap_events_fail, e(Ev::Fail)),
+                ("zswpwb_proactive_bytes", st.zswpwb_proactive_bytes, e(Ev::ZswpwbProactive)),
             ];
             for (name, real, want) in fields {
                 if real != want {
@@ -1301,7 +1380,7 @@ impl Harness {
             ("pool_total_size", st.pool_total_size, zswap.iter().map(|&l| u64::from(l)).sum()),
             ("pool_limit_hit", st.pool_limit_hit, g.pool_limit_hit),
             ("written_back_pages", st.written_back_pages, g.written_back_pages),
-            ("reject_reclaim_fail", st.reject_reclaim_fail, 0),
+            ("reject_reclaim_fail", st.reject_reclaim_fail, g.reject_reclaim_fail),
             ("reject_alloc_fail", st.reject_alloc_fail, 0),
             ("reject_compress_fail", st.reject_compress_fail, g.reject_compress_fail),
             ("reject_compress_poor", st.reject_compress_poor, g.reject_compress_poor),

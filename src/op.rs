@@ -8,8 +8,8 @@
 //! `arbitrary` feature every type here derives `Arbitrary`.
 
 use crate::{
-    DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow, SlotState, SwapSystem, Tick,
-    VSlot, Writeout,
+    DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow, ShrinkOutcome, ShrinkReport,
+    SlotState, SwapSystem, Tick, VSlot, Writeout,
 };
 
 /// A slot operand.
@@ -188,10 +188,18 @@ pub enum Op {
     MemcgSet { memcg: MemcgRef, knob: Knob },
     /// `SwapSystem::memcg_offline`.
     MemcgOffline { memcg: MemcgRef },
+    /// `SwapSystem::shrink_memcg`: the shrinker's scan of at most `nr` LRU entries.
+    ShrinkMemcg { memcg: MemcgRef, nr: u64 },
+    /// `SwapSystem::run_shrink_worker`.
+    RunShrinkWorker,
+    /// `SwapSystem::proactive_writeback_aged` (`min_age` 0 is `proactive_writeback`).
+    ProactiveWriteback { memcg: MemcgRef, bytes: u64, min_age: Tick },
+    /// `SwapSystem::shrinker_count`.
+    ShrinkerCount { memcg: MemcgRef },
 }
 
 /// What a successful [`Op`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// `alloc`'s head slot.
     Slot(VSlot),
@@ -213,6 +221,14 @@ pub enum Outcome {
     Memcg(MemcgId),
     /// `swapoff`: the report's page counts.
     Swapoff { pages_moved: u64, cache_only: u64 },
+    /// `shrink_memcg`.
+    Shrink(ShrinkOutcome),
+    /// `run_shrink_worker`.
+    Worker(ShrinkReport),
+    /// `proactive_writeback`: the compressed bytes written back.
+    WrittenBack(u64),
+    /// `shrinker_count`: the objects the shrinker reports freeable.
+    Freeable(u64),
 }
 
 /// What [`SlotRef`] and [`MemcgRef`] operands resolve against.
@@ -287,6 +303,12 @@ impl Op {
             Op::MemcgCreate { parent } => sys.memcg_create(parent.resolve(ops.memcgs)).map(Outcome::Memcg),
             Op::MemcgSet { memcg, knob } => sys.memcg_set(memcg.resolve(ops.memcgs), knob).map(|()| Outcome::Done),
             Op::MemcgOffline { memcg } => sys.memcg_offline(memcg.resolve(ops.memcgs)).map(|()| Outcome::Done),
+            Op::ShrinkMemcg { memcg, nr } => sys.shrink_memcg(memcg.resolve(ops.memcgs), nr).map(Outcome::Shrink),
+            Op::RunShrinkWorker => Ok(Outcome::Worker(sys.run_shrink_worker())),
+            Op::ProactiveWriteback { memcg, bytes, min_age } => {
+                sys.proactive_writeback_aged(memcg.resolve(ops.memcgs), bytes, min_age).map(Outcome::WrittenBack)
+            }
+            Op::ShrinkerCount { memcg } => Ok(Outcome::Freeable(sys.shrinker_count(memcg.resolve(ops.memcgs)))),
         }
     }
 }

@@ -39,7 +39,8 @@ pub struct Footprint {
     pub clusters_live: u64,
     /// Of `heap_bytes`, the physical devices' tables (reverse map, bitmaps, headers).
     pub device_bytes: u64,
-    /// Of `heap_bytes`, the zswap entries' index (`struct zswap_entry`'s part), which the
+    /// Of `heap_bytes`, the zswap entries' index and LRU lists (`struct zswap_entry`'s
+    /// part), which the
     /// kernel series leave out of their per-slot figures, as they leave out the
     /// compressed data (not counted here at all: see `GlobalStat::pool_total_size`).
     pub zswap_entry_bytes: u64,
@@ -118,7 +119,7 @@ pub struct SwapoffReport {
 
 /// What one `shrink_memcg` walk achieved (the kernel's return value, plus the walk's
 /// counts).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShrinkOutcome {
     /// Written (0), nothing written (-EAGAIN) or not a candidate (-ENOENT).
     pub result: ShrinkResult,
@@ -131,6 +132,7 @@ pub struct ShrinkOutcome {
     /// Referenced entries given a second chance (bit cleared, rotated).
     pub second_chances: u64,
     /// The walk stopped at a page already in the swap cache (-EEXIST: the warm region).
+    /// Only the shrinker's walk (`shrink_memcg`) stops there; the worker's goes on.
     pub swap_cache_hit: bool,
     /// `LruPolicy::Protection` only: the walk refused to shrink into the protected region
     /// (`nr_protected >= lru_size - nr`, `SHRINK_STOP`).
@@ -152,7 +154,7 @@ pub enum ShrinkResult {
 }
 
 /// What one run of the global shrink worker (`shrink_worker`) did.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShrinkReport {
     /// Pages written back.
     pub written: u64,

@@ -5,13 +5,16 @@
 //! The flows (writeout, evict, fault, writeback, swapon/swapoff of memory and null
 //! devices, memcg creation, limits and offlining) run the same way, with the model also
 //! checking every slot's backing, every memcg's swap and zswap usage and events, the
-//! global counters, each device's use and the bytes every fault returns.
+//! global counters, each device's use and the bytes every fault returns. The reclaim
+//! layer runs among them (the shrinker's scan and count, the global worker, proactive
+//! writeback, the clock moving on) under every LRU policy, worker start and pause, with
+//! each online memcg's LRU order and walk cursor compared after every step.
 //! Runs under Miri with few cases and no failure persistence.
 
 use proptest::prelude::*;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
-use vswap::{Config, FolioId, Knob, Limit, MemcgId, Shadow};
+use vswap::{Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
 
 const SHIFT: u32 = 3;
 
@@ -47,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => slot_ref().prop_map(Op::State),
         1 => Just(Op::DrainCpuCaches),
         1 => (0u64..1000).prop_map(Op::SetTick),
+        1 => reclaim_op(),
     ]
 }
 
@@ -98,7 +102,7 @@ fn knob() -> impl Strategy<Value = Knob> {
         3 => limit().prop_map(Knob::SwapMax),
         2 => limit().prop_map(Knob::SwapHigh),
         3 => limit().prop_map(Knob::ZswapMax),
-        3 => any::<bool>().prop_map(Knob::ZswapWriteback),
+        3 => prop::bool::weighted(0.7).prop_map(Knob::ZswapWriteback),
     ]
 }
 
@@ -117,9 +121,23 @@ fn cpu() -> impl Strategy<Value = u16> {
     prop_oneof![12 => 0u16..2, 1 => 2u16..5]
 }
 
+fn reclaim_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (memcg_ref(), prop_oneof![6 => 1u64..4, 4 => 4u64..40, 1 => Just(0), 1 => any::<u64>()])
+            .prop_map(|(memcg, nr)| Op::ShrinkMemcg { memcg, nr }),
+        2 => Just(Op::RunShrinkWorker),
+        2 => (memcg_ref(), prop_oneof![8 => 1u64..20_000, 1 => Just(0), 1 => any::<u64>()],
+              prop_oneof![6 => Just(0u64), 3 => 0u64..8, 1 => any::<u64>()])
+            .prop_map(|(memcg, bytes, min_age)| Op::ProactiveWriteback { memcg, bytes, min_age }),
+        1 => memcg_ref().prop_map(|memcg| Op::ShrinkerCount { memcg }),
+        2 => (0u64..12).prop_map(Op::SetTick),
+    ]
+}
+
 fn flow_op() -> impl Strategy<Value = Op> {
     let live = || any::<u16>().prop_map(SlotRef::Live);
     prop_oneof![
+        6 => reclaim_op(),
         7 => (cpu(), memcg_ref(), folio(), prop_oneof![12 => Just(0u8), 4 => 1u8..=SHIFT as u8, 1 => any::<u8>()])
             .prop_map(|(cpu, memcg, folio, order)| Op::AllocIn { cpu, memcg, folio, order }),
         5 => slot_ref().prop_map(Op::Dup),
@@ -144,24 +162,98 @@ fn flow_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker.
+type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool);
+
+fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
+    (
+        prop_oneof![3 => Just(LruPolicy::SecondChance), 1 => Just(LruPolicy::Protection)],
+        prop_oneof![Just(ShrinkStart::PoolFull), Just(ShrinkStart::Proactive)],
+        prop::bool::weighted(0.25),
+        prop_oneof![2 => Just(None), 1 => (1u64..20).prop_map(Some)],
+        prop::bool::weighted(0.7),
+    )
+}
+
 /// A small machine so the zswap pool fills (`max_pages` is 20% of `ram_pages`).
-fn flows_config(ram_pages: u64, accept: u32, zswap: bool) -> Config {
+fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim) -> Config {
     let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, ..Config::default() };
     cfg.zswap.accept_threshold_percent = accept;
     cfg.zswap.enabled = zswap;
+    (cfg.zswap.lru, cfg.zswap.shrink_start, cfg.zswap.legacy_worker) = (reclaim.0, reclaim.1, reclaim.2);
+    (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled) = (reclaim.3, reclaim.4);
     cfg
 }
 
-fn run_flows(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
+/// A step of a flow sequence: an operation, or reclaim of a recently allocated folio.
+#[derive(Debug, Clone)]
+enum Flow {
+    Op(Op),
+    /// Map, write out and (unless kept) evict the `back`-th most recently allocated
+    /// folio, as reclaim does, so that its zswap entries leave the swap cache and become
+    /// candidates for the LRU walks.
+    Reclaim {
+        back: u8,
+        page: PageKind,
+        keep: bool,
+    },
+    /// A reclaim operation on the memcg recorded for the `back`-th most recently
+    /// allocated folio (where its entries are).
+    Near {
+        back: u8,
+        op: Op,
+    },
+}
+
+/// The slot `back` allocations ago.
+fn recent(h: &Harness, back: u8) -> Option<VSlot> {
+    h.live.len().checked_sub(1 + usize::from(back)).map(|n| h.live[n])
+}
+
+fn flow() -> impl Strategy<Value = Flow> {
+    prop_oneof![
+        12 => flow_op().prop_map(Flow::Op),
+        1 => (0u8..4, page_kind(), prop::bool::weighted(0.2))
+            .prop_map(|(back, page, keep)| Flow::Reclaim { back, page, keep }),
+        2 => (0u8..4, reclaim_op()).prop_map(|(back, op)| Flow::Near { back, op }),
+    ]
+}
+
+fn run_flows(cfg: Config, flows: &[Flow]) -> Result<(), TestCaseError> {
     let mut h = Harness::new(cfg).unwrap();
-    for (i, op) in ops.iter().enumerate() {
-        let op = match *op {
-            Op::Writeout { slot, page, order: FIT } => {
-                Op::Writeout { slot, page, order: h.folio_order(slot).unwrap_or(0) }
+    for (i, flow) in flows.iter().enumerate() {
+        let ops = match *flow {
+            Flow::Op(op) => vec![op],
+            Flow::Near { back, op } => {
+                let memcg = recent(&h, back).and_then(|s| h.sys.memcg_of(s).ok().flatten());
+                let Some(m) = memcg.map(|m| MemcgRef::Raw(m.raw())) else { continue };
+                vec![match op {
+                    Op::ShrinkMemcg { nr, .. } => Op::ShrinkMemcg { memcg: m, nr },
+                    Op::ProactiveWriteback { bytes, min_age, .. } => {
+                        Op::ProactiveWriteback { memcg: m, bytes, min_age }
+                    }
+                    Op::ShrinkerCount { .. } => Op::ShrinkerCount { memcg: m },
+                    op => op,
+                }]
             }
-            op => op,
+            Flow::Reclaim { back, page, keep } => {
+                let Some(slot) = recent(&h, back).map(|s| SlotRef::Raw(s.raw())) else { continue };
+                let write = Op::Writeout { slot, page, order: FIT };
+                let evict = Op::Evict { slot, shadow: Shadow(u64::from(back)) };
+                [Op::Dup(slot), write].into_iter().chain((!keep).then_some(evict)).collect()
+            }
         };
-        let _result = h.step(&op).map_err(|e| TestCaseError::fail(format!("step {i}: {e}")))?;
+        for op in ops {
+            let op = match op {
+                Op::Writeout { slot, page, order: FIT } => {
+                    Op::Writeout { slot, page, order: h.folio_order(slot).unwrap_or(0) }
+                }
+                // In flow sequences the clock only moves on: `SetTick(dt)` is `dt` ticks later.
+                Op::SetTick(dt) => Op::SetTick(h.sys.tick().saturating_add(dt)),
+                op => op,
+            };
+            let _result = h.step(&op).map_err(|e| TestCaseError::fail(format!("step {i}: {e}")))?;
+        }
     }
     Ok(())
 }
@@ -172,12 +264,17 @@ proptest! {
 
     #[test]
     fn the_flows_match_the_model(
-        ops in prop::collection::vec(flow_op(), 1..if cfg!(miri) { 16 } else { 300 }),
+        flows in prop::collection::vec(flow(), 1..if cfg!(miri) { 16 } else { 300 }),
         ram_pages in prop_oneof![Just(10u64), Just(24), Just(64), Just(400)],
         accept in prop_oneof![Just(90u32), Just(50), Just(100), 0u32..=100],
         zswap in prop::bool::weighted(0.8),
+        reclaim in reclaim_knobs(),
+        device in prop::bool::weighted(0.6),
     ) {
-        run_flows(flows_config(ram_pages, accept, zswap), &ops)?;
+        // Often a device from the start, so that writeback has somewhere to go.
+        let swapon = Flow::Op(Op::Swapon { kind: DeviceKind::Memory, pages: 40, priority: 0 });
+        let flows: Vec<Flow> = device.then_some(swapon).into_iter().chain(flows).collect();
+        run_flows(flows_config(ram_pages, accept, zswap, reclaim), &flows)?;
     }
 }
 
@@ -212,4 +309,54 @@ fn the_slot_lifecycle_matches_the_model_step_by_step() {
     assert_eq!(results[8], Err(vswap::Error::CountUnderflow));
     assert_eq!(results[9], Ok(vswap::op::Outcome::Freed(true)));
     assert_eq!(h.sys.stat().clusters_live, 0);
+}
+
+/// A scripted run through the reclaim layer (kernel-notes §5.3, §5.6, §5.8, §6.4): second
+/// chance, the splice of an offline memcg's LRU to the front of its parent's, proactive
+/// writeback from a memcg's own cursor, and the offline hook moving the root's cursor on.
+#[test]
+fn the_reclaim_layer_matches_the_model_step_by_step() {
+    let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ram_pages: 400, ..Config::default() }).unwrap();
+    let run = |h: &mut Harness, op: Op| {
+        h.step(&op).unwrap_or_else(|e| panic!("{op:?}: {e}")).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
+    };
+    run(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 40, priority: 0 });
+    let (root, a, c) = (MemcgRef::Live(0), MemcgRef::Live(1), MemcgRef::Live(3));
+    // A and B under the root, C under A.
+    for parent in [root, root, a] {
+        run(&mut h, Op::MemcgCreate { parent });
+    }
+    let ids = h.memcgs().to_vec();
+    // Three pages of A and one of C (A's child) reclaimed to zswap: mapped, stored, evicted.
+    for (memcg, folio) in [(a, 8), (a, 16), (a, 24), (c, 32)] {
+        run(&mut h, Op::AllocIn { cpu: 0, memcg, folio: FolioId(folio << SHIFT), order: 0 });
+        let slot = SlotRef::Raw(h.live.last().unwrap().raw());
+        run(&mut h, Op::Dup(slot));
+        run(&mut h, Op::Writeout { slot, page: PageKind::Compressible(7), order: 0 });
+        run(&mut h, Op::Evict { slot, shadow: Shadow(1) });
+    }
+    let s = h.live.clone();
+    let lru = |h: &Harness, i: usize| h.sys.zswap_lru(ids[i]).unwrap();
+    assert_eq!(lru(&h, 1), [s[0], s[1], s[2]]);
+    // Second chance: the first walk only clears the bit and rotates.
+    let vswap::op::Outcome::Shrink(o) = run(&mut h, Op::ShrinkMemcg { memcg: a, nr: 1 }) else { panic!() };
+    assert_eq!((o.scanned, o.second_chances, o.written), (1, 1, 0));
+    assert_eq!(lru(&h, 1), [s[1], s[2], s[0]]);
+    let vswap::op::Outcome::Shrink(o) = run(&mut h, Op::ShrinkMemcg { memcg: a, nr: 10 }) else { panic!() };
+    assert_eq!((o.scanned, o.second_chances, o.written), (3, 2, 1), "capped at the LRU's length");
+    assert_eq!(lru(&h, 1), [s[1], s[2]]);
+    // C goes offline: its LRU goes to the front of A's.
+    run(&mut h, Op::MemcgOffline { memcg: c });
+    assert_eq!(lru(&h, 1), [s[3], s[1], s[2]]);
+    // Proactive writeback ignores the referenced bit and starts at A itself.
+    let r = run(&mut h, Op::ProactiveWriteback { memcg: a, bytes: 1, min_age: 0 });
+    assert!(matches!(r, vswap::op::Outcome::WrittenBack(n) if n > 0), "{r:?}");
+    assert_eq!((lru(&h, 1), h.sys.shrink_cursor(ids[1])), (vec![s[1], s[2]], Ok(Some(ids[1]))));
+    // From the root's cursor: the root (nothing), then A.
+    run(&mut h, Op::ProactiveWriteback { memcg: root, bytes: 1, min_age: 0 });
+    assert_eq!(h.sys.shrink_cursor(MemcgId::ROOT), Ok(Some(ids[1])));
+    // A goes offline while the root's cursor rests on it: the cursor moves to B.
+    run(&mut h, Op::MemcgOffline { memcg: a });
+    assert_eq!(h.sys.shrink_cursor(MemcgId::ROOT), Ok(Some(ids[2])));
+    assert_eq!(lru(&h, 0), [s[2]]);
 }

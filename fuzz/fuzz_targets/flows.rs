@@ -2,16 +2,19 @@
 //! differential against the reference model (`vswap::model::Harness`): writeout (zero,
 //! zswap with real lz4 or synthetic sizes, devices by tier), eviction, faults that must
 //! return the bytes last written out, zswap writeback, swapon/swapoff of memory and null
-//! devices, memcg creation, limits and offlining. After every step the harness checks
+//! devices, memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
+//! and count, the global worker, proactive writeback, the clock) under every LRU policy,
+//! worker start, legacy worker and writeback pause. After every step the harness checks
 //! every slot's state and backing, each memcg's `swap_current` / `zswap_current` and
-//! events, the global zswap counters and each device's use; a divergence is a crash.
+//! events, its zswap LRU order and walk cursor, the global zswap counters, the worker's
+//! queue flag and each device's use; a divergence is a crash.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
-use vswap::{Compressor, Config, FolioId, Knob, Limit, Shadow};
+use vswap::{Compressor, Config, FolioId, Knob, Limit, LruPolicy, Shadow, ShrinkStart};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
 #[derive(Debug, Arbitrary)]
@@ -23,6 +26,9 @@ struct Setup {
     accept_threshold_percent: u8,
     zswap_off: bool,
     synthetic: bool,
+    /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
+    /// shrinker enabled; bits 4–5 the writeback pause.
+    reclaim: u8,
 }
 
 impl Setup {
@@ -40,6 +46,20 @@ impl Setup {
         if self.synthetic && self.shift & 0x38 == 0 {
             cfg.zswap.compressor = Compressor::Synthetic;
         }
+        let r = self.reclaim;
+        if r & 1 != 0 {
+            cfg.zswap.lru = LruPolicy::Protection;
+        }
+        if r & 2 != 0 {
+            cfg.zswap.shrink_start = ShrinkStart::Proactive;
+        }
+        cfg.zswap.legacy_worker = r & 4 != 0;
+        cfg.zswap.shrinker_enabled = r & 8 != 0;
+        cfg.zswap.writeback_pause = match (r >> 4) & 3 {
+            0 | 1 => None,
+            2 => Some(3),
+            _ => Some(30),
+        };
         cfg
     }
 }
@@ -153,6 +173,18 @@ enum Step {
     MemcgOffline(u8),
     Drain,
     Raw(Op),
+    /// Move the clock on by a few ticks.
+    Tick(u8),
+    /// `shrink_memcg` of a few entries (0 is refused).
+    Shrink(u8, u8),
+    Worker,
+    /// Proactive writeback of `eighths` eighths of a page, of entries `age` ticks old.
+    Proactive {
+        memcg: u8,
+        eighths: u8,
+        age: u8,
+    },
+    Count(u8),
 }
 
 fn step(h: &mut Harness, op: Op, n: usize) -> Option<vswap::op::Outcome> {
@@ -228,6 +260,15 @@ fuzz_target!(|data: &[u8]| {
             Step::MemcgOffline(m) => Op::MemcgOffline { memcg: MemcgRef::Live(m) },
             Step::Drain => Op::DrainCpuCaches,
             Step::Raw(op) => op,
+            Step::Tick(dt) => Op::SetTick(h.sys.tick().saturating_add(u64::from(dt % 32))),
+            Step::Shrink(m, nr) => Op::ShrinkMemcg { memcg: MemcgRef::Live(m), nr: u64::from(nr % 80) },
+            Step::Worker => Op::RunShrinkWorker,
+            Step::Proactive { memcg, eighths, age } => Op::ProactiveWriteback {
+                memcg: MemcgRef::Live(memcg),
+                bytes: u64::from(eighths) * 512,
+                min_age: u64::from(age % 16),
+            },
+            Step::Count(m) => Op::ShrinkerCount { memcg: MemcgRef::Live(m) },
         };
         step(&mut h, op, n);
         n += 1;

@@ -133,7 +133,8 @@ impl Striped {
 /// reaches `batch`, so `coarse` is within `STRIPES * batch` of the exact total and a
 /// caller compares with it alone while a threshold is farther than that; only near one
 /// does it sum the stripes. Folding adds to `coarse` before clearing the stripe, so a
-/// racing reader can only over-count, by at most the amount being folded.
+/// racing reader may count the amount being folded twice: over by an increment, under
+/// by a decrement (`sum` then stops at 0 rather than wrap).
 pub(crate) struct Batched {
     coarse: Line<AtomicU64>,
     stripes: Striped,
@@ -158,9 +159,11 @@ impl Batched {
         }
     }
 
-    /// The exact total (`percpu_counter_sum`).
+    /// The exact total (`percpu_counter_sum`). A decrement being folded can be counted
+    /// twice, which may take the sum below 0 for a moment: 0 then, not a wrapped 2^64 - x.
     pub(crate) fn sum(&self) -> u64 {
-        self.coarse.0.load(Ordering::Acquire).wrapping_add(self.stripes.get())
+        let s = self.coarse.0.load(Ordering::Acquire).wrapping_add(self.stripes.get());
+        (s as i64).max(0) as u64
     }
 
     /// The total, summed only if it might lie within `STRIPES * batch` of a threshold in

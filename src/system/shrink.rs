@@ -148,11 +148,17 @@ impl SwapSystem {
                     o.written += 1;
                     o.written_bytes += u64::from(length);
                 }
-                Err(Error::Busy) => {
-                    o.swap_cache_hit = true;
-                    break;
+                Err(e) => {
+                    // Every failure counts, -EEXIST too (`shrink_memcg_cb` counts before
+                    // it checks for the swap cache); a page in the swap cache ends the
+                    // shrinker's walk (`LRU_STOP`: the warm region), while the worker's
+                    // and proactive walks pass no flag and go on (`LRU_RETRY`).
+                    back.stats.add(Stat::RejectReclaimFail, 1, 0);
+                    if e == Error::Busy && kind == Walk::Shrinker {
+                        o.swap_cache_hit = true;
+                        break;
+                    }
                 }
-                Err(_) => back.stats.add(Stat::RejectReclaimFail, 1, 0),
             }
             if let Walk::Proactive { budget, .. } = kind {
                 if o.written_bytes >= budget {

@@ -1,0 +1,243 @@
+//! zswap reclaim costs (issue 4, "Performance"), with synthetic pages
+//! (`Compressor::Synthetic`, one page per entry) and a null device taking the writeback:
+//!
+//! * `worker/{10^4,10^5,10^6}` — `run_shrink_worker` on a pool of N entries in 64
+//!   memcgs, with `max_pool_percent` 100 and `accept_threshold_percent` 99: a store at
+//!   the limit queues the worker and it writes 1 % of N back. One iteration is one entry
+//!   written; the refill between runs is not timed. Flat per-entry time across N is the
+//!   claim: O(entries written + memcgs visited), not O(pool size).
+//! * `proactive/{10^4,10^5,10^6}` — `proactive_writeback(parent, 64 pages)` on a parent
+//!   whose 64 children hold N entries; 64 new entries are stored (untimed) after each
+//!   call, so the pool stays at N. One iteration is one call.
+//! * `store/{alone,worker,proactive}/{1,2}` — the store path (`alloc`, `dup`,
+//!   `writeout` to zswap, `evict`; a ring of 8192 slots per thread drops the oldest with
+//!   `put`) on 1 or 2 threads, each in its own memcg under one parent: `alone` with a
+//!   pool limit never reached and no reclaim; `worker` with a 4096-page pool under
+//!   `ShrinkStart::Proactive` and a background thread running the worker whenever a
+//!   store queued it; `proactive` with the same pool and a background thread calling
+//!   `proactive_writeback(parent, 16 pages)` in a loop (the cursors share one lock).
+//!   Only the storing threads are timed. The claims: `worker` within 20 % of `alone`,
+//!   and `proactive` does not collapse store throughput.
+//!
+//! A Markdown summary with the ratios follows criterion's report.
+//!
+//! Run: `CARGO_TARGET_DIR=target/bench cargo bench --bench reclaim`.
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vswap::{
+    Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, VSlot, Writeout,
+    ZswapConfig,
+};
+
+mod common;
+use common::*;
+
+const SAMPLES: usize = 10;
+const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
+const MEMCGS: usize = 64;
+const SIZES: [u64; 3] = [10_000, 100_000, 1_000_000];
+const RING: usize = 8192;
+
+fn system(ram_pages: u64, z: ZswapConfig) -> SwapSystem {
+    let sys = SwapSystem::new(Config {
+        ram_pages,
+        cpus: 2,
+        zswap: ZswapConfig { compressor: Compressor::Synthetic, ..z },
+        ..Config::default()
+    })
+    .expect("config");
+    sys.swapon(DeviceSpec::null("null", 1 << 26)).expect("swapon");
+    sys
+}
+
+/// A parent and `n` children.
+fn tree(sys: &SwapSystem, n: usize) -> (MemcgId, Vec<MemcgId>) {
+    let parent = sys.memcg_create(MemcgId::ROOT).expect("mkdir");
+    (parent, (0..n).map(|_| sys.memcg_create(parent).expect("mkdir")).collect())
+}
+
+/// Store one page of `cg` in zswap (or wherever writeout puts it); the slot.
+fn store(sys: &SwapSystem, cpu: usize, cg: MemcgId, i: u64) -> (VSlot, Writeout) {
+    let s = sys.alloc(cpu, cg, FolioId(i & 0xffff), 0).expect("alloc");
+    sys.dup(s).expect("dup");
+    let w = sys.writeout(s, PAGE).expect("writeout");
+    sys.evict(s, Shadow(i & 0xff)).expect("evict");
+    (s, w)
+}
+
+/// Store `n` pages round-robin over `cgs`, stopping early at the first one zswap refuses.
+fn fill(sys: &SwapSystem, cgs: &[MemcgId], n: u64, next: &mut u64) {
+    for _ in 0..n {
+        *next += 1;
+        let (_, w) = store(sys, 0, cgs[*next as usize % cgs.len()], *next);
+        if !matches!(w, Writeout::Zswap { .. }) {
+            return;
+        }
+    }
+}
+
+fn worker(c: &mut Criterion) {
+    let mut g = c.benchmark_group("worker");
+    for n in SIZES {
+        let sys = system(n, ZswapConfig { max_pool_percent: 100, accept_threshold_percent: 99, ..Default::default() });
+        let (_, cgs) = tree(&sys, MEMCGS);
+        let mut next = 0;
+        fill(&sys, &cgs, n + 1, &mut next);
+        g.throughput(Throughput::Elements(1));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let (mut written, mut t) = (0, Duration::ZERO);
+                while written < iters {
+                    fill(&sys, &cgs, n, &mut next);
+                    assert!(sys.shrink_worker_pending(), "a store at the limit queues the worker");
+                    let start = Instant::now();
+                    let r = sys.run_shrink_worker();
+                    t += start.elapsed();
+                    assert!(r.written > 0, "{r:?}");
+                    written += r.written;
+                }
+                t.mul_f64(iters as f64 / written as f64)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn proactive(c: &mut Criterion) {
+    let mut g = c.benchmark_group("proactive");
+    for n in SIZES {
+        let sys = system(n * 10, ZswapConfig { max_pool_percent: 100, ..Default::default() });
+        let (parent, cgs) = tree(&sys, MEMCGS);
+        let mut next = 0;
+        fill(&sys, &cgs, n, &mut next);
+        g.throughput(Throughput::Elements(1));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let w = sys.proactive_writeback(parent, 64 * 4096);
+                    t += start.elapsed();
+                    assert_eq!(w, Ok(64 * 4096));
+                    fill(&sys, &cgs, 64, &mut next);
+                }
+                t
+            })
+        });
+    }
+    g.finish();
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Reclaimer {
+    Alone,
+    Worker,
+    Proactive,
+}
+
+impl Reclaimer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Alone => "alone",
+            Self::Worker => "worker",
+            Self::Proactive => "proactive",
+        }
+    }
+}
+
+/// One sample of `store/{who}/{threads}`: a fresh system, `iters` stores per thread.
+fn store_sample(who: Reclaimer, threads: usize, iters: u64) -> Sample {
+    let z = ZswapConfig { shrink_start: ShrinkStart::Proactive, ..Default::default() };
+    // 20 % of 20480 pages: a 4096-page pool against 8192 live slots per thread.
+    let sys = system(if who == Reclaimer::Alone { 1 << 24 } else { 20_480 }, z);
+    let (parent, cgs) = tree(&sys, threads);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if who != Reclaimer::Alone {
+            s.spawn(|| {
+                while !stop.load(Ordering::Acquire) {
+                    match who {
+                        Reclaimer::Worker if sys.shrink_worker_pending() => {
+                            sys.run_shrink_worker();
+                        }
+                        Reclaimer::Proactive => {
+                            let _ = sys.proactive_writeback(parent, 16 * 4096);
+                        }
+                        _ => std::hint::spin_loop(),
+                    }
+                }
+            });
+        }
+        let sample = on_threads(threads, iters, &|t, iters| {
+            let mut ring = std::collections::VecDeque::with_capacity(RING);
+            for i in 0..iters {
+                let (s, _) = store(&sys, t, cgs[t], i);
+                ring.push_back(s);
+                if ring.len() > RING {
+                    sys.put(ring.pop_front().expect("ring")).expect("put");
+                }
+            }
+        });
+        stop.store(true, Ordering::Release);
+        sample
+    })
+}
+
+fn stores(c: &mut Criterion) {
+    let mut g = c.benchmark_group("store");
+    for who in [Reclaimer::Alone, Reclaimer::Worker, Reclaimer::Proactive] {
+        for threads in [1, 2] {
+            let full = format!("store/{}/{threads}", who.name());
+            g.throughput(Throughput::Elements(threads as u64));
+            g.bench_with_input(BenchmarkId::new(who.name(), threads), &threads, |b, &threads| {
+                b.iter_custom(|iters| {
+                    let s = store_sample(who, threads, iters);
+                    record(&full, threads, s);
+                    s.wall
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Median stores per second over the measured samples of `name`.
+fn rate(name: &str) -> Option<f64> {
+    let runs = RUNS.lock().expect("runs");
+    let (_, threads, v) = runs.iter().find(|(n, ..)| n == name)?;
+    let last = &v[v.len().saturating_sub(SAMPLES)..];
+    let mut r: Vec<f64> = last.iter().map(|s| (s.iters * *threads as u64) as f64 / s.wall.as_secs_f64()).collect();
+    r.sort_by(f64::total_cmp);
+    r.get(r.len() / 2).copied()
+}
+
+fn summary() {
+    println!("\n## Summary: store throughput under reclaim (median of {SAMPLES} samples, stores/s)\n");
+    println!("| threads | alone | worker | worker/alone | proactive | proactive/alone |");
+    println!("|---|---|---|---|---|---|");
+    for t in [1, 2] {
+        let (Some(a), Some(w), Some(p)) = (
+            rate(&format!("store/alone/{t}")),
+            rate(&format!("store/worker/{t}")),
+            rate(&format!("store/proactive/{t}")),
+        ) else {
+            continue;
+        };
+        println!("| {t} | {a:.0} | {w:.0} | {:.2} | {p:.0} | {:.2} |", w / a, p / a);
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(SAMPLES)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    worker(&mut c);
+    proactive(&mut c);
+    stores(&mut c);
+    c.final_summary();
+    summary();
+}

@@ -1,0 +1,132 @@
+//! Model (q): a zswap store into a memcg racing with `shrink_memcg` rotating that
+//! memcg's LRU.
+//!
+//! Protocol: `zswap_store` inserts the entry in the pool, charges it, publishes its
+//! handle in the slot's backend word and only then appends `(handle, seq)` to the LRU
+//! of the memcg (`lru_of`: its own list, or the one it was reparented to), counting it in
+//! `live`, under the LRU lock. The walk reads its cap (`min(nr, live)`) under the LRU
+//! lock, then for each step pops the oldest element, checks it against the pool (same
+//! handle and `seq`: live), clears a referenced entry's bit and rotates the element to
+//! the tail, all under one hold of the lock; it writes an unreferenced entry back after
+//! dropping the lock, and freeing the entry takes it out of `live` (its element stays
+//! behind, dead, until a walk drops it).
+//! Setup: memcg A with two synthetic 4096-byte entries E1, E2 (stored referenced). The
+//! first test rotates while all are referenced (second chances only); the second first
+//! walks one step, so E1 has had its second chance and the racing walk writes it back.
+//! One thread stores a third page E3 (alloc, dup, writeout, evict), the other runs
+//! `shrink_memcg(A, 3)`, whose cap is 2 or 3 depending on whether E3 was counted first.
+//! Property: afterwards `zswap_lru(A)` holds every live entry exactly once: its slots are
+//! exactly those backed by zswap, without duplicates, as many as `stored_pages`, and the
+//! LRU's own count (`live`, seen through `shrinker_count`, which here is `live` ×
+//! entries / entries) agrees. The walk saw each entry at most once (second chances for
+//! the referenced ones, a write for E1 only) and kept the order of what it rotated.
+// Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
+// loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use vswap::{
+    Backing, Compressor, DeviceId, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkOutcome, ShrinkResult, SlotState,
+    SwapSystem, VSlot, Writeout,
+};
+use vswap_loom_tests::tiny_config;
+
+const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
+
+/// Store a page of `cg` in zswap and evict it: its slot.
+fn stored(sys: &SwapSystem, cg: MemcgId, folio: u64) -> VSlot {
+    let s = sys.alloc(0, cg, FolioId(folio), 0).unwrap();
+    assert_eq!(sys.dup(s), Ok(1));
+    assert_eq!(sys.writeout(s, PAGE), Ok(Writeout::Zswap { compressed: 4096 }));
+    sys.evict(s, Shadow(2)).unwrap();
+    s
+}
+
+/// A with E1 and E2 in zswap, a device for writeback; `pre` walk steps before the race.
+fn setup(pre: u64) -> (Arc<SwapSystem>, DeviceId, MemcgId, [VSlot; 2]) {
+    let mut cfg = tiny_config();
+    cfg.zswap.compressor = Compressor::Synthetic;
+    // `shrinker_count` reports the LRU's own count.
+    cfg.zswap.shrinker_enabled = true;
+    let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+    let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
+    let a = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let e = [stored(&sys, a, 20), stored(&sys, a, 21)];
+    if pre > 0 {
+        let o = sys.shrink_memcg(a, pre).unwrap();
+        assert_eq!((o.scanned, o.second_chances, o.written), (pre, pre, 0));
+    }
+    (sys, dev, a, e)
+}
+
+/// Store E3 against `shrink_memcg(a, 3)`: E3's slot and the walk's outcome.
+fn race(sys: &Arc<SwapSystem>, a: MemcgId) -> (VSlot, ShrinkOutcome) {
+    let store = {
+        let sys = sys.clone();
+        thread::spawn(move || stored(&sys, a, 22))
+    };
+    let walk = {
+        let sys = sys.clone();
+        thread::spawn(move || sys.shrink_memcg(a, 3).unwrap())
+    };
+    (store.join().unwrap(), walk.join().unwrap())
+}
+
+/// The LRU lists exactly the slots backed by zswap, once each, and all counts agree.
+fn check_lru(sys: &SwapSystem, a: MemcgId, slots: &[VSlot], o: &ShrinkOutcome) {
+    let lru = sys.zswap_lru(a).unwrap();
+    let mut sorted = lru.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), lru.len(), "an entry is on the LRU twice: {lru:?}, walk {o:?}");
+    let mut zswapped: Vec<VSlot> = slots
+        .iter()
+        .copied()
+        .filter(|&s| matches!(sys.state(s).unwrap(), SlotState::SwappedOut { backing: Backing::Zswap, .. }))
+        .collect();
+    zswapped.sort();
+    assert_eq!(sorted, zswapped, "the LRU and the zswap-backed slots differ: {lru:?}, walk {o:?}");
+    let n = lru.len() as u64;
+    assert_eq!(sys.stat().stored_pages, n, "walk {o:?}");
+    assert_eq!(sys.shrinker_count(a), n, "the LRU's live count is off: {lru:?}, walk {o:?}");
+    assert_eq!(sys.memcg_stat(a).unwrap().zswap_current, 4096 * n);
+}
+
+#[test]
+fn store_races_second_chance_rotation() {
+    vswap_loom_tests::model(|| {
+        let (sys, _dev, a, [e1, e2]) = setup(0);
+        let (e3, o) = race(&sys, a);
+        // Everything was referenced: each scanned entry got its second chance, none was
+        // written, and at most one pass over the list (2 or 3 entries).
+        assert!(o.scanned == 2 || o.scanned == 3, "{o:?}");
+        assert_eq!((o.second_chances, o.written, o.result), (o.scanned, 0, ShrinkResult::Again), "{o:?}");
+        check_lru(&sys, a, &[e1, e2, e3], &o);
+        // Rotation keeps the order of the entries it moves: E1 stays ahead of E2.
+        let lru = sys.zswap_lru(a).unwrap();
+        assert_eq!(lru.len(), 3);
+        assert!(lru.iter().position(|&s| s == e1) < lru.iter().position(|&s| s == e2), "{lru:?}");
+    });
+}
+
+#[test]
+fn store_races_rotation_with_writeback() {
+    vswap_loom_tests::model(|| {
+        // E1 had its second chance: the list is E2, E1.
+        let (sys, dev, a, [e1, e2]) = setup(1);
+        assert_eq!(sys.zswap_lru(a).unwrap(), [e2, e1]);
+        let (e3, o) = race(&sys, a);
+        // E2 gets its second chance, E1 is written; E3, if counted, gets its chance.
+        assert_eq!((o.written, o.result), (1, ShrinkResult::Written), "{o:?}");
+        assert!(o.scanned == 2 || o.scanned == 3, "{o:?}");
+        assert_eq!(o.second_chances, o.scanned - 1, "{o:?}");
+        match sys.state(e1).unwrap() {
+            SlotState::SwappedOut { backing: Backing::Device(d), count: 1, .. } if d == dev => {}
+            st => panic!("E1 in state {st:?}"),
+        }
+        check_lru(&sys, a, &[e1, e2, e3], &o);
+        assert_eq!(sys.zswap_lru(a).unwrap().len(), 2);
+        assert_eq!(sys.stat().written_back_pages, 1);
+    });
+}
