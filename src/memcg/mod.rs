@@ -343,21 +343,19 @@ impl Memcgs {
     /// left above its `swap.high` raises `high` there (the crate has no memory charge to
     /// throttle, so the event is raised at the swap charge).
     pub(crate) fn try_charge_swap(&self, m: &Memcg, nr: u64, g: &Guard) -> Result<(), Error> {
-        let mut done: Vec<&Memcg> = Vec::new();
-        for a in self.ancestry(m, g) {
-            match a.swap.try_add(nr) {
-                Ok(_) => done.push(a),
-                Err(()) => {
-                    for d in done {
-                        d.swap.sub(nr);
-                    }
-                    m.stats.add(Stat::EventsMax, 1, 0);
-                    m.stats.add(Stat::EventsFail, 1, 0);
-                    return Err(Error::DeviceFull);
+        // No allocation on this path: a failure re-walks the ancestry to undo the levels
+        // below the one that refused.
+        for (level, a) in self.ancestry(m, g).enumerate() {
+            if a.swap.try_add(nr).is_err() {
+                for d in self.ancestry(m, g).take(level) {
+                    d.swap.sub(nr);
                 }
+                m.stats.add(Stat::EventsMax, 1, 0);
+                m.stats.add(Stat::EventsFail, 1, 0);
+                return Err(Error::DeviceFull);
             }
         }
-        for a in done {
+        for a in self.ancestry(m, g) {
             if a.parent != 0 && a.swap.get() > a.swap.high.load(Ordering::Acquire) {
                 a.stats.add(Stat::EventsHigh, 1, 0);
             }

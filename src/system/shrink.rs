@@ -56,7 +56,11 @@ impl Shrink {
     /// `now + pause` (a later event extends it).
     pub(crate) fn pause(&self, now: Tick, pause: Option<Tick>) {
         if let Some(p) = pause {
-            self.pause_until.fetch_max(now.saturating_add(p), Ordering::AcqRel);
+            let until = now.saturating_add(p);
+            // The value only grows: one already at `until` or later needs no write.
+            if self.pause_until.load(Ordering::Relaxed) < until {
+                self.pause_until.fetch_max(until, Ordering::AcqRel);
+            }
         }
     }
 }
