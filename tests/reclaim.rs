@@ -23,7 +23,8 @@ fn synthetic(f: impl FnOnce(&mut Config)) -> (SwapSystem, DeviceId) {
         c.zswap.compressor = Compressor::Synthetic;
         f(c);
     });
-    let dev = sys.swapon(DeviceSpec::memory("ssd", 4096)).unwrap();
+    // Small: under Miri a device costs time in proportion to its pages.
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 512)).unwrap();
     (sys, dev)
 }
 

@@ -3,7 +3,12 @@ use proptest::prelude::*;
 
 fn cfg() -> ProptestConfig {
     let cases = if cfg!(miri) { 8 } else { 512 };
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+        ..ProptestConfig::default()
+    }
 }
 
 fn table_entry() -> impl Strategy<Value = TableEntry> {

@@ -98,9 +98,17 @@ pub(crate) const NR_STATS: usize = Stat::StoredIncompressible as usize + 1;
 /// Stripes of a striped counter.
 pub(crate) const STRIPES: usize = 8;
 
-/// One stripe, alone on its cache lines (two, against the adjacent-line prefetcher).
+/// A value alone on its cache lines (two, against the adjacent-line prefetcher): a
+/// stripe, or a field that one thread writes while others use its neighbours.
 #[repr(align(128))]
-struct Line<T>(T);
+pub(crate) struct Line<T>(pub T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 // SAFETY: a padded `Zero` value is zero bytes throughout (padding is never read).
 unsafe impl<T: crate::sync::Zero> crate::sync::Zero for Line<T> {

@@ -19,7 +19,7 @@
 
 mod counter;
 
-pub(crate) use counter::{Batched, Counter, STRIPES, Stat, Stats, Striped, UNLIMITED};
+pub(crate) use counter::{Batched, Counter, Line, STRIPES, Stat, Stats, Striped, UNLIMITED};
 
 use crate::epoch::SharedBytes;
 use crate::error::Error;
@@ -38,9 +38,10 @@ pub(crate) struct Memcg {
     /// The parent's id; 0 for the root.
     pub parent: u16,
     pub online: AtomicBool,
-    refs: AtomicU64,
+    /// Written by every store and every free of an entry or slot of this memcg.
+    refs: Line<AtomicU64>,
     /// `memory.swap.*`, in pages.
-    pub swap: Counter,
+    pub swap: Line<Counter>,
     /// `memory.zswap.current` in bytes (hierarchical, striped like `MEMCG_ZSWAP_B`).
     pub zswap: Striped,
     /// `memory.zswap.max` in pages.
@@ -49,7 +50,7 @@ pub(crate) struct Memcg {
     pub writeback: AtomicBool,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
-    pub lru: Lru,
+    pub lru: Line<Lru>,
 }
 
 struct Chunk {
@@ -103,13 +104,13 @@ impl Memcgs {
             id,
             parent,
             online: AtomicBool::new(true),
-            refs: AtomicU64::new(1),
-            swap: Counter::new(),
+            refs: Line(AtomicU64::new(1)),
+            swap: Line(Counter::new()),
             zswap: Striped::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
             stats: Stats::new(),
-            lru: Lru::new(),
+            lru: Line(Lru::new()),
         };
         self.bytes.add(std::mem::size_of::<Memcg>());
         // SAFETY: chunks are never unlinked before the table drops.

@@ -19,7 +19,7 @@ use super::SwapSystem;
 use crate::config::LruPolicy;
 use crate::error::Error;
 use crate::ids::{MemcgId, Tick, VSlot};
-use crate::memcg::{Memcg, Stat};
+use crate::memcg::{Line, Memcg, Stat};
 use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use crossbeam_epoch::Guard;
@@ -36,18 +36,24 @@ pub(crate) const PROACTIVE_BATCH: u64 = 128;
 pub(crate) struct Shrink {
     /// Walk root → the memcg its walk visited last.
     cursors: Mutex<HashMap<u16, u16>>,
-    /// The worker's work item is queued.
-    pending: AtomicBool,
+    /// The worker's work item is queued (set by every store over the start threshold).
+    pending: Line<AtomicBool>,
     /// `writeback_pause`: no writing before this tick.
     pause_until: AtomicU64,
 }
 
 impl Shrink {
     pub(crate) fn new() -> Self {
-        Self { cursors: Mutex::new(HashMap::new()), pending: AtomicBool::new(false), pause_until: AtomicU64::new(0) }
+        Self {
+            cursors: Mutex::new(HashMap::new()),
+            pending: Line(AtomicBool::new(false)),
+            pause_until: AtomicU64::new(0),
+        }
     }
 
-    /// `queue_work(shrink_wq, &zswap_shrink_work)`.
+    /// `queue_work(shrink_wq, &zswap_shrink_work)`. A plain store, not read-first: the
+    /// worker's `swap` that takes the flag then reads every pool change made before it
+    /// (release/acquire on the flag), which a read that found `true` would not give.
     pub(crate) fn queue(&self) {
         self.pending.store(true, Ordering::Release);
     }
