@@ -1,4 +1,23 @@
-//! `vswap-sim`'s library side (feature `sim`): scenario drivers around the facade that
-//! print the kernel's figures beside the crate's. Today: the metadata footprint report.
+//! `vswap-sim`'s library side (feature `sim`): a small memory manager that drives the
+//! facade the way mm/vmscan.c and mm/memory.c drive the kernel's swap code, workload
+//! generators, the scenarios that replay the mailing-list experiments, and their reports.
+//!
+//! Layers, bottom up:
+//! * [`workload`] — regions, phases and access patterns (from a TOML file or built in),
+//!   turned into a seeded, reproducible stream of page accesses;
+//! * [`mm`] — resident pages per memcg with `memory.max` / `memory.high`, an
+//!   active/inactive LRU, reclaim through `alloc` → `dup` → `writeout` → `evict`, faults
+//!   through `fault` → `put`, fork, and the logical clock that drives the shrink worker;
+//! * [`scenario`] — the experiments (kernel-notes Appendix B), each run one or more ways;
+//! * [`report`] and [`plot`] — the terminal table, JSON, CSV and SVG timelines.
+//!
+//! Invariants: nothing here reads the wall clock or a global; a scenario is a pure
+//! function of its name, its options and its seed, so the same seed gives the same
+//! report byte for byte.
 
 pub mod footprint;
+pub mod mm;
+pub mod plot;
+pub mod report;
+pub mod scenario;
+pub mod workload;

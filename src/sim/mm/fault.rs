@@ -1,0 +1,160 @@
+//! Faults, fork and exit: `do_swap_page`, `workingset_refault`, `wp_page_copy`,
+//! `copy_pte_range` and `exit_mmap` (see the parent module's doc for the rules).
+
+use super::*;
+
+impl Mm {
+    /// `do_swap_page`: map the page behind a swap PTE, from the swap cache or a read.
+    pub(super) fn swapin(
+        &mut self,
+        task: usize,
+        p: Process,
+        vpage: u64,
+        slot: VSlot,
+        write: bool,
+    ) -> Result<(), Error> {
+        let cg = self.tasks[task].cg;
+        let f = match self.swapcache.get(&slot.raw()) {
+            Some(&f) => {
+                self.memcgs[cg].counters.swapcache_hits += 1;
+                self.frames[f as usize].flags |= REFERENCED;
+                f
+            }
+            None => {
+                let data = self.data_of(task, vpage);
+                let f = self.new_frame(task, vpage, data)?;
+                let fault = self.sys.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
+                self.memcgs[cg].counters.major_faults += 1;
+                let fr = &mut self.frames[f as usize];
+                fr.slot = slot.raw();
+                match fault.source {
+                    FaultSource::Zswap => {
+                        fr.flags |= DIRTY;
+                        let len = u64::from(fr.data.compressed_len.clamp(1, crate::PAGE_SIZE as u32));
+                        self.zswap_charged(cg, len, false);
+                    }
+                    FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
+                    _ => {}
+                }
+                self.swapcache.insert(slot.raw(), f);
+                if let Some(s) = fault.shadow {
+                    self.workingset_refault(cg, f, s);
+                }
+                f
+            }
+        };
+        self.map(task, p, vpage, f);
+        if self.sys.put(slot)? == 0 && self.sys.release(slot)? {
+            self.swapcache.remove(&slot.raw());
+            let fr = &mut self.frames[f as usize];
+            fr.slot = 0;
+            fr.flags |= DIRTY;
+        }
+        if write {
+            if self.frames[f as usize].mappers == 3 {
+                return self.cow(task, p, vpage, f as usize);
+            }
+            self.frames[f as usize].flags |= DIRTY;
+        }
+        Ok(())
+    }
+
+    /// `workingset_refault`: activate a refault evicted less than an active list ago.
+    pub(super) fn workingset_refault(&mut self, cg: Cg, f: u32, shadow: Shadow) {
+        let m = &mut self.memcgs[cg];
+        let mask = (1u64 << Shadow::BITS) - 1;
+        let distance = m.evictions.wrapping_sub(shadow.0) & mask;
+        if distance <= m.lru[1].len {
+            m.counters.refault_activate += 1;
+            self.lru_del(f);
+            self.lru_add(f, true);
+        }
+    }
+
+    pub(super) fn data_of(&self, task: usize, vpage: u64) -> PageData {
+        let t = &self.tasks[task];
+        let (r, page) = t.workload.region_of(vpage).unwrap_or((0, 0));
+        t.workload.page_data(r, page, t.seed)
+    }
+
+    pub(super) fn map(&mut self, task: usize, p: Process, vpage: u64, f: u32) {
+        self.tasks[task].ptes[usize::from(bit(p) - 1)][vpage as usize] = PRESENT | u64::from(f);
+        self.frames[f as usize].mappers |= bit(p);
+    }
+
+    /// `wp_page_copy`: a write to a frame both processes map gives the writer a copy.
+    pub(super) fn cow(&mut self, task: usize, p: Process, vpage: u64, old: usize) -> Result<(), Error> {
+        let data = self.frames[old].data;
+        self.frames[old].mappers &= !bit(p);
+        let f = self.new_frame(task, vpage, data)?;
+        self.map(task, p, vpage, f);
+        self.frames[f as usize].flags |= DIRTY;
+        Ok(())
+    }
+
+    /// `copy_pte_range`: the child maps every present frame and duplicates every swap
+    /// PTE (`swap_duplicate`: count + 1).
+    pub(super) fn fork(&mut self, task: usize) -> Result<(), Error> {
+        if self.tasks[task].child {
+            return Err(Error::Invalid("sim: the task already has a child"));
+        }
+        let ptes = self.tasks[task].ptes[0].clone();
+        for &pte in &ptes {
+            if pte & PRESENT != 0 {
+                self.frames[(pte & PAYLOAD) as usize].mappers |= 2;
+            } else if pte & SWAP != 0 {
+                self.sys.dup(VSlot::from_raw(pte & PAYLOAD))?;
+            }
+        }
+        let t = &mut self.tasks[task];
+        t.ptes[1] = ptes;
+        t.child = true;
+        Ok(())
+    }
+
+    /// `exit_mmap` of the child: unmap its frames, drop its swap counts.
+    pub(super) fn child_exit(&mut self, task: usize) -> Result<(), Error> {
+        let ptes = std::mem::take(&mut self.tasks[task].ptes[1]);
+        self.tasks[task].child = false;
+        for pte in ptes {
+            if pte & PRESENT != 0 {
+                let f = (pte & PAYLOAD) as u32;
+                self.frames[f as usize].mappers &= !2;
+                self.drop_if_unused(f)?;
+            } else if pte & SWAP != 0 {
+                let slot = VSlot::from_raw(pte & PAYLOAD);
+                let left = self.sys.put(slot)?;
+                if let Some(&f) = self.swapcache.get(&slot.raw()) {
+                    if left == 0 {
+                        self.drop_if_unused(f)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Free a frame nobody maps, or release the slot of a mapped one that no swap PTE
+    /// holds any more.
+    pub(super) fn drop_if_unused(&mut self, f: u32) -> Result<(), Error> {
+        let fr = self.frames[f as usize];
+        if fr.mappers != 0 {
+            if fr.slot != 0 && self.sys.release(VSlot::from_raw(fr.slot))? {
+                self.swapcache.remove(&fr.slot);
+                let fr = &mut self.frames[f as usize];
+                fr.slot = 0;
+                fr.flags |= DIRTY;
+            }
+            return Ok(());
+        }
+        if fr.slot != 0 {
+            if !self.sys.release(VSlot::from_raw(fr.slot))? {
+                return Ok(()); // a swap PTE still holds it: the folio stays cached
+            }
+            self.swapcache.remove(&fr.slot);
+        }
+        self.lru_del(f);
+        self.free_frame(f);
+        Ok(())
+    }
+}

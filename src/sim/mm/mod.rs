@@ -1,0 +1,504 @@
+//! A small memory manager around the facade: what `mm/memory.c` and `mm/vmscan.c` do to
+//! anonymous pages, cut down to what swap sees.
+//!
+//! * **Frames** are page frames (the PFN is the index + 1); each belongs to one memcg and
+//!   one task's address space, is mapped by the parent and/or the forked child (a
+//!   two-bit mapper mask: the rmap), and sits on its memcg's active or inactive list.
+//! * **Faults**: first touch allocates a frame (inactive list, like
+//!   `lru_cache_add_inactive_or_unevictable`); a swap PTE faults through the swap cache
+//!   or `SwapSystem::fault` → `put`, and frees the slot once no PTE holds it
+//!   (`should_try_to_free_swap`); a refault whose shadow says it was evicted less than an
+//!   active list ago is activated (`workingset_refault`); a write to a frame shared since
+//!   fork copies it (`wp_page_copy`).
+//! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
+//!   give referenced inactive frames a second trip, and page out the rest:
+//!   `alloc` (`folio_alloc_swap`) → one `dup` per mapping (`try_to_unmap`) → `writeout`
+//!   (`pageout`, skipped for a clean frame still backed) → `evict` (`__remove_mapping`,
+//!   leaving a shadow). A `Kept` folio stays in the swap cache, unmapped, and is
+//!   activated. With zswap's shrinker on, each memcg pass also calls `shrink_memcg` in
+//!   proportion to the LRU scan (`shrink_slab`).
+//! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
+//!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
+//!   ancestor reclaims from that subtree first (`try_charge_memcg`), one above
+//!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
+//!   globally round-robin when full.
+//! * **Clock**: [`Mm::tick`] advances the facade's clock and runs the global shrink
+//!   worker when a store queued it (the kernel's workqueue, run once per tick).
+//!
+//! Invariants ([`Mm::check`] verifies them): a frame is on exactly one LRU list of its
+//! memcg while allocated; a PTE is `None`, `Present(frame)` with its bit in the frame's
+//! mapper mask, or `Swap(slot)`, and a slot's swap count equals its swap PTEs; a frame
+//! with a slot is in the swap-cache index under that slot; every memcg's resident count
+//! is its frames.
+//!
+//! Deliberate differences from the kernel: no file pages, nodes or MGLRU; one frame per
+//! folio (order 0); the slot is freed at every swap-in that leaves it unreferenced (the
+//! kernel keeps a clean read-fault's slot while swap is less than half full); a charge
+//! that reclaim cannot satisfy is granted and counted (`oom`) instead of killing a task.
+
+mod check;
+mod fault;
+mod lru;
+mod reclaim;
+
+use crate::sim::workload::{Event, PageData, Process, Workload};
+use crate::{
+    Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
+    ZswapConfig,
+};
+use rustc_hash::FxHashMap as HashMap;
+
+const PAGE: u64 = crate::PAGE_SIZE as u64;
+const NIL: u32 = u32::MAX;
+/// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
+pub const SWAP_CLUSTER_MAX: u64 = 32;
+/// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
+pub const MAX_TASK_PAGES: u64 = 1 << 28;
+/// `MAX_RECLAIM_RETRIES`: reclaim passes in a row that may free nothing before a charge
+/// is granted anyway (the kernel's OOM point) or `memory.reclaim` gives up.
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+
+const ACTIVE: u8 = 1;
+const REFERENCED: u8 = 2;
+const DIRTY: u8 = 4;
+
+const PRESENT: u64 = 1 << 63;
+const SWAP: u64 = 1 << 62;
+const PAYLOAD: u64 = SWAP - 1;
+
+/// The machine and the swap configuration.
+#[derive(Debug)]
+pub struct MmConfig {
+    /// RAM in pages: frames plus the zswap pool must fit.
+    pub ram_pages: u64,
+    /// CPUs (the facade's per-CPU caches); tasks are spread over them.
+    pub cpus: usize,
+    /// zswap's parameters.
+    pub zswap: ZswapConfig,
+    /// The swap devices, swapped on in order.
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// A memcg of the simulation (an index into [`Mm`]'s table).
+pub type Cg = usize;
+/// A task (a process and, after fork, its child).
+pub type TaskId = usize;
+
+/// Per-memcg counters the memory manager keeps (the facade keeps the swap ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgCounters {
+    /// Page accesses.
+    pub accesses: u64,
+    /// First touches (frames allocated for untouched pages).
+    pub first_touch: u64,
+    /// Swap-ins that found the folio in the swap cache (no I/O).
+    pub swapcache_hits: u64,
+    /// Swap-ins that read zero, zswap or a device.
+    pub major_faults: u64,
+    /// Refaults activated by their shadow (`workingset_activate`).
+    pub refault_activate: u64,
+    /// Frames reclaimed (`pgsteal`).
+    pub reclaimed: u64,
+    /// Folios `writeout` kept (zswap and swap refused them).
+    pub kept: u64,
+    /// Charges granted above `memory.max` because reclaim could free nothing.
+    pub oom: u64,
+    /// Pages written back from this memcg's zswap LRU by the global shrink worker.
+    pub worker_written: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    prev: u32,
+    next: u32,
+    task: u32,
+    cg: u32,
+    vpage: u64,
+    slot: u64,
+    data: PageData,
+    mappers: u8,
+    flags: u8,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: u64,
+}
+
+#[derive(Debug)]
+struct Memcg {
+    id: MemcgId,
+    name: String,
+    parent: Option<Cg>,
+    /// Itself and every descendant, in creation order (the subtree reclaim walks).
+    subtree: Vec<Cg>,
+    max: Option<u64>,
+    high: Option<u64>,
+    /// Frames charged here.
+    resident: u64,
+    /// Frames charged here or below.
+    resident_tree: u64,
+    /// `memory.zswap.current` of the subtree, refreshed every tick and kept up to date
+    /// between ticks from the writeouts and loads seen here.
+    zswap_tree: u64,
+    lru: [List; 2],
+    /// Evictions so far (the shadow's clock: `lruvec->nonresident_age`).
+    evictions: u64,
+    /// Where the next subtree reclaim starts (`mem_cgroup_reclaim_cookie`).
+    reclaim_cursor: usize,
+    counters: CgCounters,
+}
+
+#[derive(Debug)]
+struct Task {
+    cg: Cg,
+    workload: Workload,
+    seed: u64,
+    /// Page tables: the parent's and the child's.
+    ptes: [Vec<u64>; 2],
+    child: bool,
+}
+
+/// The memory manager: frames, memcgs, tasks and the facade they swap through.
+#[derive(Debug)]
+pub struct Mm {
+    sys: SwapSystem,
+    devices: Vec<crate::DeviceId>,
+    ram_pages: u64,
+    cpus: usize,
+    shrinker: bool,
+    frames: Vec<Frame>,
+    free: Vec<u32>,
+    memcgs: Vec<Memcg>,
+    by_id: HashMap<MemcgId, Cg>,
+    tasks: Vec<Task>,
+    /// The swap-cache folios the memory manager holds: slot → frame.
+    swapcache: HashMap<u64, u32>,
+    /// The zswap pool in bytes (refreshed every tick, tracked between).
+    pool_bytes: u64,
+    global_cursor: usize,
+    tick: Tick,
+}
+
+fn lru_of(flags: u8) -> usize {
+    usize::from(flags & ACTIVE != 0)
+}
+
+fn bit(p: Process) -> u8 {
+    match p {
+        Process::Parent => 1,
+        Process::Child => 2,
+    }
+}
+
+fn sim_bug(what: &'static str) -> Error {
+    Error::Invalid(what)
+}
+
+impl Mm {
+    /// A machine with `cfg.ram_pages` of RAM, the devices swapped on, and the root memcg.
+    pub fn new(cfg: MmConfig) -> Result<Mm, Error> {
+        let sys = SwapSystem::new(Config {
+            ram_pages: cfg.ram_pages,
+            cpus: cfg.cpus,
+            zswap: cfg.zswap.clone(),
+            ..Config::default()
+        })?;
+        let devices = cfg.devices.into_iter().map(|d| sys.swapon(d)).collect::<Result<Vec<_>, _>>()?;
+        let mut root = Memcg::new(MemcgId::ROOT, "/".into(), None);
+        root.subtree.push(0);
+        Ok(Mm {
+            sys,
+            devices,
+            ram_pages: cfg.ram_pages,
+            cpus: cfg.cpus,
+            shrinker: cfg.zswap.shrinker_enabled,
+            frames: Vec::new(),
+            free: Vec::new(),
+            memcgs: vec![root],
+            by_id: HashMap::from_iter([(MemcgId::ROOT, 0)]),
+            tasks: Vec::new(),
+            swapcache: HashMap::default(),
+            pool_bytes: 0,
+            global_cursor: 0,
+            tick: 0,
+        })
+    }
+
+    /// The facade, for counters and knobs.
+    pub fn sys(&self) -> &SwapSystem {
+        &self.sys
+    }
+
+    /// The devices of [`MmConfig::devices`], in that order.
+    pub fn devices(&self) -> &[crate::DeviceId] {
+        &self.devices
+    }
+
+    /// The root memcg.
+    pub const ROOT: Cg = 0;
+
+    /// `mkdir` a memcg under `parent`.
+    pub fn memcg_create(&mut self, parent: Cg, name: &str) -> Result<Cg, Error> {
+        let pid = self.memcgs.get(parent).ok_or(Error::InvalidMemcg)?.id;
+        let id = self.sys.memcg_create(pid)?;
+        let cg = self.memcgs.len();
+        self.memcgs.push(Memcg::new(id, name.into(), Some(parent)));
+        self.memcgs[cg].subtree.push(cg);
+        self.by_id.insert(id, cg);
+        let mut up = Some(parent);
+        while let Some(a) = up {
+            self.memcgs[a].subtree.push(cg);
+            up = self.memcgs[a].parent;
+        }
+        Ok(cg)
+    }
+
+    /// `memory.max` in bytes (None: `max`).
+    pub fn set_memory_max(&mut self, cg: Cg, max: Option<u64>) -> Result<(), Error> {
+        self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.max = max;
+        Ok(())
+    }
+
+    /// `memory.high` in bytes (None: `max`).
+    pub fn set_memory_high(&mut self, cg: Cg, high: Option<u64>) -> Result<(), Error> {
+        self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.high = high;
+        Ok(())
+    }
+
+    /// The facade's id of a memcg.
+    pub fn memcg_id(&self, cg: Cg) -> MemcgId {
+        self.memcgs[cg].id
+    }
+
+    /// The name given at creation.
+    pub fn memcg_name(&self, cg: Cg) -> &str {
+        &self.memcgs[cg].name
+    }
+
+    /// The memcgs, root first.
+    pub fn memcgs(&self) -> impl Iterator<Item = Cg> {
+        0..self.memcgs.len()
+    }
+
+    /// The memory manager's counters of `cg` (its own, not its subtree's).
+    pub fn counters(&self, cg: Cg) -> &CgCounters {
+        &self.memcgs[cg].counters
+    }
+
+    /// Frames charged to `cg` and below.
+    pub fn resident_pages(&self, cg: Cg) -> u64 {
+        self.memcgs[cg].resident_tree
+    }
+
+    /// `memory.current`: resident frames and compressed zswap bytes of the subtree.
+    pub fn memory_current(&self, cg: Cg) -> u64 {
+        let m = &self.memcgs[cg];
+        m.resident_tree * PAGE + m.zswap_tree
+    }
+
+    /// The slots `cg`'s tasks hold in swap PTEs, each once, in address order.
+    pub fn swapped_slots(&self, cg: Cg) -> Vec<VSlot> {
+        let mut v: Vec<u64> = (self.tasks.iter().filter(|t| t.cg == cg))
+            .flat_map(|t| t.ptes.iter().flatten())
+            .filter(|&&pte| pte & SWAP != 0)
+            .map(|&pte| pte & PAYLOAD)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter().map(VSlot::from_raw).collect()
+    }
+
+    /// The logical clock.
+    pub fn now(&self) -> Tick {
+        self.tick
+    }
+
+    /// Start a task running `workload` in `cg`; `seed` decides its pages' contents.
+    pub fn spawn(&mut self, cg: Cg, workload: &Workload, seed: u64) -> Result<TaskId, Error> {
+        if cg >= self.memcgs.len() {
+            return Err(Error::InvalidMemcg);
+        }
+        if workload.pages() > MAX_TASK_PAGES {
+            return Err(Error::Invalid("sim: a workload of more than 2^28 pages"));
+        }
+        workload.validate().map_err(|_| Error::Invalid("sim: an invalid workload"))?;
+        let pages = workload.pages() as usize;
+        self.tasks.push(Task {
+            cg,
+            workload: workload.clone(),
+            seed,
+            ptes: [vec![0; pages], Vec::new()],
+            child: false,
+        });
+        Ok(self.tasks.len() - 1)
+    }
+
+    /// Apply one workload event of `task`.
+    pub fn apply(&mut self, task: TaskId, ev: &Event) -> Result<(), Error> {
+        match *ev {
+            Event::Access { process, region, page, write } => {
+                let t = self.tasks.get(task).ok_or(Error::Invalid("sim: no such task"))?;
+                let p = usize::from(bit(process) - 1);
+                let vpage = t.workload.region_base(region as usize) + page;
+                let Some(&pte) = t.ptes[p].get(vpage as usize) else {
+                    return Err(Error::Invalid("sim: an access outside the task's address space"));
+                };
+                if pte & PRESENT != 0 {
+                    let f = (pte & PAYLOAD) as usize;
+                    let fr = &mut self.frames[f];
+                    fr.flags |= REFERENCED;
+                    self.memcgs[t.cg].counters.accesses += 1;
+                    if write {
+                        if fr.mappers == 3 {
+                            return self.cow(task, process, vpage, f);
+                        }
+                        fr.flags |= DIRTY;
+                    }
+                    return Ok(());
+                }
+                self.memcgs[t.cg].counters.accesses += 1;
+                if pte & SWAP != 0 {
+                    self.swapin(task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
+                } else {
+                    let data = t.workload.page_data(region as usize, page, t.seed);
+                    self.memcgs[t.cg].counters.first_touch += 1;
+                    let f = self.new_frame(task, vpage, data)?;
+                    self.map(task, process, vpage, f);
+                    self.frames[f as usize].flags |= DIRTY;
+                    Ok(())
+                }
+            }
+            Event::Fork => self.fork(task),
+            Event::ChildExit => self.child_exit(task),
+        }
+    }
+
+    /// Advance the clock one tick and run the shrink worker if a store queued it.
+    pub fn tick(&mut self) -> Result<(), Error> {
+        self.tick += 1;
+        self.sys.set_tick(self.tick)?;
+        if self.sys.shrink_worker_pending() {
+            let r = self.sys.run_shrink_worker();
+            for (id, n) in r.by_memcg {
+                if let Some(&cg) = self.by_id.get(&id) {
+                    self.memcgs[cg].counters.worker_written += n;
+                }
+            }
+        }
+        self.refresh()
+    }
+
+    /// `memory.reclaim`: reclaim up to `pages` frames from `cg`'s subtree, giving up
+    /// after `MAX_RECLAIM_RETRIES` passes in a row that free nothing; the number
+    /// reclaimed.
+    pub fn reclaim(&mut self, cg: Cg, pages: u64) -> Result<u64, Error> {
+        if cg >= self.memcgs.len() {
+            return Err(Error::InvalidMemcg);
+        }
+        let (mut done, mut idle) = (0, 0);
+        while done < pages && idle < MAX_RECLAIM_RETRIES {
+            let want = (pages - done).min(self.memcgs[cg].resident_tree.max(SWAP_CLUSTER_MAX));
+            match self.reclaim_subtree(cg, want)? {
+                0 => idle += 1,
+                n => (done, idle) = (done + n, 0),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Re-read the pool size and every memcg's zswap bytes from the facade.
+    fn refresh(&mut self) -> Result<(), Error> {
+        self.pool_bytes = self.sys.stat().pool_total_size;
+        for m in &mut self.memcgs {
+            m.zswap_tree = self.sys.memcg_stat(m.id)?.zswap_current;
+        }
+        Ok(())
+    }
+
+    fn cpu(&self, task: usize) -> usize {
+        task % self.cpus
+    }
+
+    /// Charge one frame to `cg` (reclaiming first as `try_charge_memcg` and the page
+    /// allocator would), then take a frame.
+    fn new_frame(&mut self, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
+        let cg = self.tasks[task].cg;
+        self.charge(cg)?;
+        let f = match self.free.pop() {
+            Some(f) => f,
+            None => {
+                let f = u32::try_from(self.frames.len()).map_err(|_| Error::Invalid("sim: out of frames"))?;
+                self.frames.push(Frame::EMPTY);
+                f
+            }
+        };
+        self.frames[f as usize] = Frame {
+            prev: NIL,
+            next: NIL,
+            task: task as u32,
+            cg: cg as u32,
+            vpage,
+            slot: 0,
+            data,
+            mappers: 0,
+            flags: REFERENCED,
+        };
+        self.lru_add(f, false);
+        let mut up = Some(cg);
+        self.memcgs[cg].resident += 1;
+        while let Some(a) = up {
+            self.memcgs[a].resident_tree += 1;
+            up = self.memcgs[a].parent;
+        }
+        Ok(f)
+    }
+
+    fn free_frame(&mut self, f: u32) {
+        let cg = self.frames[f as usize].cg as usize;
+        self.frames[f as usize] = Frame::EMPTY;
+        self.free.push(f);
+        self.memcgs[cg].resident -= 1;
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            self.memcgs[a].resident_tree -= 1;
+            up = self.memcgs[a].parent;
+        }
+    }
+}
+
+impl Frame {
+    const EMPTY: Frame = Frame {
+        prev: NIL,
+        next: NIL,
+        task: 0,
+        cg: 0,
+        vpage: 0,
+        slot: 0,
+        data: PageData { zero: false, compressed_len: 0 },
+        mappers: 0,
+        flags: 0,
+    };
+}
+
+impl Memcg {
+    fn new(id: MemcgId, name: String, parent: Option<Cg>) -> Memcg {
+        Memcg {
+            id,
+            name,
+            parent,
+            subtree: Vec::new(),
+            max: None,
+            high: None,
+            resident: 0,
+            resident_tree: 0,
+            zswap_tree: 0,
+            lru: [List { head: NIL, tail: NIL, len: 0 }; 2],
+            evictions: 0,
+            reclaim_cursor: 0,
+            counters: CgCounters::default(),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Reclaim: `try_charge_memcg`'s limit checks, `shrink_lruvec` with `shrink_slab`, and
+//! `pageout` through the facade (see the parent module's doc for the rules).
+
+use super::*;
+
+impl Mm {
+    pub(super) fn charge(&mut self, cg: Cg) -> Result<(), Error> {
+        // Global: frames + the pool must leave room for one more frame.
+        let used = |mm: &Mm| mm.resident_pages(Self::ROOT) + mm.pool_bytes.div_ceil(PAGE);
+        let mut tries = 0;
+        while used(self) >= self.ram_pages && tries < 8 {
+            if self.reclaim_global(SWAP_CLUSTER_MAX)? == 0 {
+                tries += 1;
+            }
+        }
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            if let Some(max) = self.memcgs[a].max {
+                let mut idle = 0;
+                while self.memory_current(a) + PAGE > max {
+                    if self.reclaim_subtree(a, SWAP_CLUSTER_MAX)? > 0 {
+                        idle = 0;
+                        continue;
+                    }
+                    idle += 1;
+                    if idle == MAX_RECLAIM_RETRIES {
+                        self.memcgs[cg].counters.oom += 1;
+                        break;
+                    }
+                }
+            }
+            if let Some(high) = self.memcgs[a].high {
+                let over = (self.memory_current(a) + PAGE).saturating_sub(high).div_ceil(PAGE);
+                if over > 0 {
+                    self.reclaim_subtree(a, over.max(SWAP_CLUSTER_MAX))?;
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(())
+    }
+
+    /// Reclaim about `nr` frames from `root`'s subtree, memcg by memcg from its cursor.
+    pub(super) fn reclaim_subtree(&mut self, root: Cg, nr: u64) -> Result<u64, Error> {
+        let n = self.memcgs[root].subtree.len();
+        let mut done = 0;
+        for _ in 0..n {
+            let i = self.memcgs[root].reclaim_cursor % n;
+            self.memcgs[root].reclaim_cursor = (i + 1) % n;
+            let cg = self.memcgs[root].subtree[i];
+            done += self.shrink_lruvec(cg, nr - done)?;
+            if done >= nr {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    pub(super) fn reclaim_global(&mut self, nr: u64) -> Result<u64, Error> {
+        let n = self.memcgs.len();
+        let mut done = 0;
+        for _ in 0..n {
+            let cg = self.global_cursor % n;
+            self.global_cursor = (cg + 1) % n;
+            done += self.shrink_lruvec(cg, nr - done)?;
+            if done >= nr {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// `shrink_lruvec` + `shrink_slab` for one memcg: scan up to `nr` inactive frames.
+    pub(super) fn shrink_lruvec(&mut self, cg: Cg, nr: u64) -> Result<u64, Error> {
+        // inactive_is_low: refill the inactive list from the active tail.
+        let mut moved = 0;
+        while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
+            let f = self.memcgs[cg].lru[1].tail;
+            self.lru_del(f);
+            self.frames[f as usize].flags &= !(ACTIVE | REFERENCED);
+            self.lru_add(f, false);
+            moved += 1;
+        }
+        let (mut scanned, mut reclaimed) = (0, 0);
+        while scanned < nr && self.memcgs[cg].lru[0].len > 0 {
+            scanned += 1;
+            let f = self.memcgs[cg].lru[0].tail;
+            self.lru_del(f);
+            let fr = &mut self.frames[f as usize];
+            if fr.flags & REFERENCED != 0 {
+                fr.flags &= !REFERENCED;
+                self.lru_add(f, true);
+                continue;
+            }
+            if self.pageout(f)? {
+                reclaimed += 1;
+            } else {
+                self.lru_add(f, true);
+            }
+        }
+        if self.shrinker && scanned > 0 {
+            let id = self.memcgs[cg].id;
+            let count = self.sys.shrinker_count(id);
+            if count > 0 {
+                let lru = self.memcgs[cg].lru[0].len + self.memcgs[cg].lru[1].len + 1;
+                let want = (count * scanned).div_ceil(lru).min(count);
+                self.sys.shrink_memcg(id, want)?;
+            }
+        }
+        self.memcgs[cg].counters.reclaimed += reclaimed;
+        Ok(reclaimed)
+    }
+
+    /// Swap one unlisted frame out; true when it was freed, false when kept.
+    pub(super) fn pageout(&mut self, f: u32) -> Result<bool, Error> {
+        let fr = self.frames[f as usize];
+        let (cg, task) = (fr.cg as usize, fr.task as usize);
+        let mut slot = fr.slot;
+        if slot == 0 {
+            let pfn = FolioId(u64::from(f) + 1);
+            match self.sys.alloc(self.cpu(task), self.memcgs[cg].id, pfn, 0) {
+                Ok(s) => slot = s.raw(),
+                Err(Error::DeviceFull) => {
+                    self.memcgs[cg].counters.kept += 1;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+            self.frames[f as usize].slot = slot;
+            self.swapcache.insert(slot, f);
+        }
+        let vslot = VSlot::from_raw(slot);
+        // try_to_unmap: every mapping becomes a swap PTE holding one count.
+        for p in 0..2 {
+            if fr.mappers & (1 << p) != 0 {
+                self.tasks[task].ptes[p][fr.vpage as usize] = SWAP | slot;
+                self.sys.dup(vslot)?;
+            }
+        }
+        self.frames[f as usize].mappers = 0;
+        if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, crate::Backing::None) {
+            let page = Page::Synthetic { compressed_len: fr.data.compressed_len, zero: fr.data.zero };
+            match self.sys.writeout(vslot, page)? {
+                Writeout::Kept(_) => {
+                    self.memcgs[cg].counters.kept += 1;
+                    return Ok(false);
+                }
+                Writeout::Zswap { compressed } => self.zswap_charged(cg, u64::from(compressed), true),
+                Writeout::Zero | Writeout::Device(_) => {}
+            }
+            self.frames[f as usize].flags &= !DIRTY;
+        }
+        let shadow = Shadow(self.memcgs[cg].evictions).kept();
+        self.sys.evict(vslot, shadow)?;
+        self.memcgs[cg].evictions += 1;
+        self.swapcache.remove(&slot);
+        self.free_frame(f);
+        Ok(true)
+    }
+
+    pub(super) fn zswap_charged(&mut self, cg: Cg, bytes: u64, add: bool) {
+        if add {
+            self.pool_bytes += bytes;
+        } else {
+            self.pool_bytes = self.pool_bytes.saturating_sub(bytes);
+        }
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            let z = &mut self.memcgs[a].zswap_tree;
+            *z = if add { *z + bytes } else { z.saturating_sub(bytes) };
+            up = self.memcgs[a].parent;
+        }
+    }
+}
