@@ -244,20 +244,17 @@ impl Workload {
         self.regions.iter().position(|r| r.name == name)
     }
 
-    /// The total size in pages. Panics if it overflows a `u64` (never for a valid
+    /// The total size in pages, saturating at `u64::MAX` (never reached by a valid
     /// workload).
     pub fn pages(&self) -> u64 {
-        self.regions.iter().try_fold(0u64, |sum, r| sum.checked_add(r.pages)).expect("workload size overflows u64")
+        self.regions.iter().fold(0u64, |sum, r| sum.saturating_add(r.pages))
     }
 
     /// The first page of region `region` in the address space, the regions laid out in
-    /// order from page 0. Panics if `region` is out of range (or on overflow, never for
+    /// order from page 0. A `region` past the end gives the total size; saturating (never for
     /// a valid workload).
     pub fn region_base(&self, region: usize) -> u64 {
-        self.regions[..region]
-            .iter()
-            .try_fold(0u64, |sum, r| sum.checked_add(r.pages))
-            .expect("workload size overflows u64")
+        self.regions[..region.min(self.regions.len())].iter().fold(0u64, |sum, r| sum.saturating_add(r.pages))
     }
 
     /// The region holding page `vpage` of the address space, and the page within it
@@ -273,10 +270,10 @@ impl Workload {
         None
     }
 
-    /// The total duration in ticks. Panics if it overflows a `u64` (never for a valid
+    /// The total duration in ticks, saturating at `u64::MAX` (never reached by a valid
     /// workload).
     pub fn ticks(&self) -> u64 {
-        self.phases.iter().try_fold(0u64, |sum, p| sum.checked_add(p.ticks)).expect("workload duration overflows u64")
+        self.phases.iter().fold(0u64, |sum, p| sum.saturating_add(p.ticks))
     }
 
     /// The total number of accesses the workload generates (saturating).
