@@ -11,8 +11,8 @@
 use vswap::sim::mm::{Mm, MmConfig};
 use vswap::sim::report::{Report, to_json};
 use vswap::sim::scenario::{Options, SimError, run};
-use vswap::sim::workload::{Event, Generator, Workload};
-use vswap::{Compressor, DeviceSpec, ZswapConfig};
+use vswap::sim::workload::{Event, Generator, Process, Workload};
+use vswap::{Compressor, DeviceSpec, Error, ZswapConfig};
 
 fn scenario(name: &str, opts: &Options) -> Report {
     run(name, opts, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -148,4 +148,44 @@ fn count(mm: &Mm, slot: vswap::VSlot) -> u32 {
         vswap::SlotState::SwappedOut { count, .. } | vswap::SlotState::Cached { count, .. } => count,
         vswap::SlotState::Free => 0,
     }
+}
+
+/// A memcg index or task this Mm did not give out, and an access outside the task's
+/// regions or by a child that does not exist: typed errors, and the Mm is unchanged.
+#[test]
+fn foreign_handles_and_stray_accesses_get_typed_errors() {
+    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 64, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 64)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", 16).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let (region, pages) = (0u32, w.regions[0].pages);
+    let access = |region, page, process| Event::Access { process, region, page, write: false };
+    mm.apply(task, &access(region, 0, Process::Parent)).unwrap();
+
+    let foreign = cg + 1;
+    assert_eq!(mm.memcg_id(foreign), Err(Error::InvalidMemcg));
+    assert_eq!(mm.memcg_name(foreign), Err(Error::InvalidMemcg));
+    assert_eq!(mm.counters(foreign), Err(Error::InvalidMemcg));
+    assert_eq!(mm.resident_pages(foreign), Err(Error::InvalidMemcg));
+    assert_eq!(mm.memory_current(foreign), Err(Error::InvalidMemcg));
+    assert_eq!(mm.set_memory_max(foreign, Some(0)), Err(Error::InvalidMemcg));
+    assert_eq!(mm.reclaim(foreign, 1), Err(Error::InvalidMemcg));
+    assert!(mm.memcg_create(foreign, "b").is_err());
+    assert!(mm.spawn(foreign, &w, 1).is_err());
+
+    let before = (mm.counters(cg).unwrap().clone(), mm.resident_pages(cg).unwrap());
+    for (t, ev) in [
+        (task + 1, access(region, 0, Process::Parent)),
+        (task, access(region, pages, Process::Parent)),
+        (task, access(region + 1, 0, Process::Parent)),
+        (task, access(u32::MAX, u64::MAX, Process::Parent)),
+        (task, access(region, 1, Process::Child)),
+        (task, Event::ChildExit),
+    ] {
+        assert!(matches!(mm.apply(t, &ev), Err(Error::Invalid(_))), "{t} {ev:?}");
+    }
+    assert_eq!((mm.counters(cg).unwrap().clone(), mm.resident_pages(cg).unwrap()), before);
+    mm.check().unwrap();
 }

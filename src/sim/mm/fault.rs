@@ -21,7 +21,7 @@ impl Mm {
                 f
             }
             None => {
-                let data = self.data_of(task, vpage);
+                let data = self.data_of(task, vpage)?;
                 let f = self.new_frame(task, vpage, data)?;
                 let fault = self.sys.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
                 self.memcgs[cg].counters.major_faults += 1;
@@ -71,10 +71,10 @@ impl Mm {
         }
     }
 
-    pub(super) fn data_of(&self, task: usize, vpage: u64) -> PageData {
+    pub(super) fn data_of(&self, task: usize, vpage: u64) -> Result<PageData, Error> {
         let t = &self.tasks[task];
-        let (r, page) = t.workload.region_of(vpage).unwrap_or((0, 0));
-        t.workload.page_data(r, page, t.seed)
+        let (r, page) = t.workload.region_of(vpage).ok_or(sim_bug("sim: a page outside every region"))?;
+        t.workload.page_data(r, page, t.seed).ok_or(sim_bug("sim: a page outside every region"))
     }
 
     pub(super) fn map(&mut self, task: usize, p: Process, vpage: u64, f: u32) {
@@ -114,6 +114,9 @@ impl Mm {
 
     /// `exit_mmap` of the child: unmap its frames, drop its swap counts.
     pub(super) fn child_exit(&mut self, task: usize) -> Result<(), Error> {
+        if !self.tasks[task].child {
+            return Err(Error::Invalid("sim: the task has no child"));
+        }
         let ptes = std::mem::take(&mut self.tasks[task].ptes[1]);
         self.tasks[task].child = false;
         for pte in ptes {

@@ -268,14 +268,18 @@ impl Mm {
         Ok(())
     }
 
-    /// The facade's id of a memcg.
-    pub fn memcg_id(&self, cg: Cg) -> MemcgId {
-        self.memcgs[cg].id
+    fn memcg(&self, cg: Cg) -> Result<&Memcg, Error> {
+        self.memcgs.get(cg).ok_or(Error::InvalidMemcg)
     }
 
-    /// The name given at creation.
-    pub fn memcg_name(&self, cg: Cg) -> &str {
-        &self.memcgs[cg].name
+    /// The facade's id of a memcg; `InvalidMemcg` for an index this Mm did not give out.
+    pub fn memcg_id(&self, cg: Cg) -> Result<MemcgId, Error> {
+        Ok(self.memcg(cg)?.id)
+    }
+
+    /// The name given at creation; `InvalidMemcg` as for [`Mm::memcg_id`].
+    pub fn memcg_name(&self, cg: Cg) -> Result<&str, Error> {
+        Ok(&self.memcg(cg)?.name)
     }
 
     /// The memcgs, root first.
@@ -284,19 +288,18 @@ impl Mm {
     }
 
     /// The memory manager's counters of `cg` (its own, not its subtree's).
-    pub fn counters(&self, cg: Cg) -> &CgCounters {
-        &self.memcgs[cg].counters
+    pub fn counters(&self, cg: Cg) -> Result<&CgCounters, Error> {
+        Ok(&self.memcg(cg)?.counters)
     }
 
     /// Frames charged to `cg` and below.
-    pub fn resident_pages(&self, cg: Cg) -> u64 {
-        self.memcgs[cg].resident_tree
+    pub fn resident_pages(&self, cg: Cg) -> Result<u64, Error> {
+        Ok(self.memcg(cg)?.resident_tree)
     }
 
     /// `memory.current`: resident frames and compressed zswap bytes of the subtree.
-    pub fn memory_current(&self, cg: Cg) -> u64 {
-        let m = &self.memcgs[cg];
-        m.resident_tree * PAGE + m.zswap_tree
+    pub fn memory_current(&self, cg: Cg) -> Result<u64, Error> {
+        Ok(self.memcg(cg)?.current())
     }
 
     /// The slots `cg`'s tasks hold in swap PTEs, each once, in address order.
@@ -338,13 +341,21 @@ impl Mm {
 
     /// Apply one workload event of `task`.
     pub fn apply(&mut self, task: TaskId, ev: &Event) -> Result<(), Error> {
+        if task >= self.tasks.len() {
+            return Err(Error::Invalid("sim: no such task"));
+        }
         match *ev {
             Event::Access { process, region, page, write } => {
-                let t = self.tasks.get(task).ok_or(Error::Invalid("sim: no such task"))?;
+                let t = &self.tasks[task];
                 let p = usize::from(bit(process) - 1);
+                let outside = Error::Invalid("sim: an access outside the task's regions");
+                let r = t.workload.regions.get(region as usize).ok_or(outside.clone())?;
+                if page >= r.pages {
+                    return Err(outside);
+                }
                 let vpage = t.workload.region_base(region as usize) + page;
                 let Some(&pte) = t.ptes[p].get(vpage as usize) else {
-                    return Err(Error::Invalid("sim: an access outside the task's address space"));
+                    return Err(Error::Invalid("sim: an access by a process that does not exist"));
                 };
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
@@ -363,7 +374,7 @@ impl Mm {
                 if pte & SWAP != 0 {
                     self.swapin(task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
                 } else {
-                    let data = t.workload.page_data(region as usize, page, t.seed);
+                    let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
                     let f = self.new_frame(task, vpage, data)?;
                     self.map(task, process, vpage, f);
@@ -500,5 +511,10 @@ impl Memcg {
             reclaim_cursor: 0,
             counters: CgCounters::default(),
         }
+    }
+
+    /// `memory.current` in bytes.
+    fn current(&self) -> u64 {
+        self.resident_tree * PAGE + self.zswap_tree
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 impl Mm {
     pub(super) fn charge(&mut self, cg: Cg) -> Result<(), Error> {
         // Global: frames + the pool must leave room for one more frame.
-        let used = |mm: &Mm| mm.resident_pages(Self::ROOT) + mm.pool_bytes.div_ceil(PAGE);
+        let used = |mm: &Mm| mm.memcgs[Self::ROOT].resident_tree + mm.pool_bytes.div_ceil(PAGE);
         let mut tries = 0;
         while used(self) >= self.ram_pages && tries < 8 {
             if self.reclaim_global(SWAP_CLUSTER_MAX)? == 0 {
@@ -17,7 +17,7 @@ impl Mm {
         while let Some(a) = up {
             if let Some(max) = self.memcgs[a].max {
                 let mut idle = 0;
-                while self.memory_current(a) + PAGE > max {
+                while self.memcgs[a].current() + PAGE > max {
                     if self.reclaim_subtree(a, SWAP_CLUSTER_MAX)? > 0 {
                         idle = 0;
                         continue;
@@ -30,7 +30,7 @@ impl Mm {
                 }
             }
             if let Some(high) = self.memcgs[a].high {
-                let over = (self.memory_current(a) + PAGE).saturating_sub(high).div_ceil(PAGE);
+                let over = (self.memcgs[a].current() + PAGE).saturating_sub(high).div_ceil(PAGE);
                 if over > 0 {
                     self.reclaim_subtree(a, over.max(SWAP_CLUSTER_MAX))?;
                 }

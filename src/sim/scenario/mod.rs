@@ -295,12 +295,12 @@ fn memcg_table(mm: &Mm, cgs: &[Cg], start: &[MemcgStat]) -> Result<Table, crate:
     let columns = ["memcg", "resident", "zswap_KiB", "zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "kept", "oom"];
     let mut rows = Vec::new();
     for (i, &cg) in cgs.iter().enumerate() {
-        let s = mm.sys().memcg_stat(mm.memcg_id(cg))?;
+        let s = mm.sys().memcg_stat(mm.memcg_id(cg)?)?;
         let a = &start[i];
-        let c = mm.counters(cg);
+        let c = mm.counters(cg)?;
         rows.push(vec![
-            mm.memcg_name(cg).to_string(),
-            mm.resident_pages(cg).to_string(),
+            mm.memcg_name(cg)?.to_string(),
+            mm.resident_pages(cg)?.to_string(),
             (s.zswap_current / 1024).to_string(),
             (s.zswpout - a.zswpout).to_string(),
             (s.zswpin - a.zswpin).to_string(),
@@ -319,7 +319,7 @@ fn memcg_table(mm: &Mm, cgs: &[Cg], start: &[MemcgStat]) -> Result<Table, crate:
 }
 
 fn memcg_stats(mm: &Mm, cgs: &[Cg]) -> Result<Vec<MemcgStat>, crate::Error> {
-    cgs.iter().map(|&cg| mm.sys().memcg_stat(mm.memcg_id(cg))).collect()
+    cgs.iter().map(|&cg| mm.sys().memcg_stat(mm.memcg_id(cg)?)).collect()
 }
 
 /// "a / b" as "N.Nx", or "inf" when b is 0.

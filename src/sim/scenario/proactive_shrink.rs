@@ -110,20 +110,20 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             (
                 "background zswpwb/tick",
                 true,
-                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(bg))?.zswpwb as f64)),
+                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(bg)?)?.zswpwb as f64)),
             ),
             (
                 "active zswpwb/tick",
                 true,
-                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(active))?.zswpwb as f64)),
+                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(active)?)?.zswpwb as f64)),
             ),
             (
                 "services zswpwb/tick",
                 true,
                 Box::new(move |mm, g| {
                     let all = g.zswpwb as f64;
-                    let b = mm.sys().memcg_stat(mm.memcg_id(bg))?.zswpwb as f64;
-                    let a = mm.sys().memcg_stat(mm.memcg_id(active))?.zswpwb as f64;
+                    let b = mm.sys().memcg_stat(mm.memcg_id(bg)?)?.zswpwb as f64;
+                    let a = mm.sys().memcg_stat(mm.memcg_id(active)?)?.zswpwb as f64;
                     Ok(all - a - b)
                 }),
             ),

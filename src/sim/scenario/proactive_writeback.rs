@@ -26,7 +26,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
         let cg = d.mm.memcg_create(parent, &format!("child-{i}"))?;
         d.spawn(cg, &w, opts.seed, i as u64)?;
         kids.push(cg);
-        let id = d.mm.memcg_id(cg);
+        let id = d.mm.memcg_id(cg)?;
         d.probe(&format!("child-{i}"), false, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(id)?.zswpwb as f64)));
     }
     // Every child writes its memory once; memory.reclaim then pushes all of it to zswap.
@@ -35,7 +35,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
     for &cg in &kids {
         d.mm.reclaim(cg, u64::MAX)?;
     }
-    let pid = d.mm.memcg_id(parent);
+    let pid = d.mm.memcg_id(parent)?;
     let stored = d.mm.sys().memcg_stat(pid)?.zswap_current;
     // Calls of 1/64 of a child's compressed data each, until half of everything is written.
     let budget = (stored / CHILDREN as u64 / 64).max(4096);
@@ -55,11 +55,11 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
     let mut rows = Vec::new();
     let mut pages = Vec::new();
     for (i, &cg) in kids.iter().enumerate() {
-        let s = d.mm.sys().memcg_stat(d.mm.memcg_id(cg))?;
+        let s = d.mm.sys().memcg_stat(d.mm.memcg_id(cg)?)?;
         let wb = s.zswpwb - m0[i].zswpwb;
         pages.push(wb);
         rows.push(vec![
-            d.mm.memcg_name(cg).to_string(),
+            d.mm.memcg_name(cg)?.to_string(),
             wb.to_string(),
             ((s.zswpwb_proactive_bytes - m0[i].zswpwb_proactive_bytes) / 1024).to_string(),
             (s.zswap_current / 1024).to_string(),

@@ -27,13 +27,13 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
         let build = d.mm.memcg_create(Mm::ROOT, "build")?;
         d.mm.set_memory_max(build, Some(max))?;
         let probes: [(&str, bool, Probe); 4] = [
-            ("zswpin/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build))?.zswpin as f64))),
-            ("pswpin/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build))?.pswpin as f64))),
-            ("zswpwb/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build))?.zswpwb as f64))),
+            ("zswpin/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build)?)?.zswpin as f64))),
+            ("pswpin/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build)?)?.pswpin as f64))),
+            ("zswpwb/tick", true, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build)?)?.zswpwb as f64))),
             (
                 "zswap KiB",
                 false,
-                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build))?.zswap_current as f64 / 1024.0)),
+                Box::new(move |mm, _| Ok(mm.sys().memcg_stat(mm.memcg_id(build)?)?.zswap_current as f64 / 1024.0)),
             ),
         ];
         for (n, rate, p) in probes {

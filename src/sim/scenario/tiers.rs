@@ -31,7 +31,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
     d.spawn(batch, &batch_w, opts.seed, 0)?;
     d.spawn(latency, &latency_w, opts.seed, 1)?;
     for (n, cg) in [("latency pswpin", latency), ("batch pswpin", batch)] {
-        let id = d.mm.memcg_id(cg);
+        let id = d.mm.memcg_id(cg)?;
         d.probe(n, false, Box::new(move |mm, _| Ok(mm.sys().memcg_stat(id)?.pswpin as f64)));
     }
     let total = latency_w.ticks().max(batch_w.ticks());
@@ -50,7 +50,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             }
         }
         on_fast.push(f);
-        rows.push(vec![d.mm.memcg_name(cg).to_string(), f.to_string(), s.to_string()]);
+        rows.push(vec![d.mm.memcg_name(cg)?.to_string(), f.to_string(), s.to_string()]);
     }
     let table = Table {
         title: "swapped-out pages by device at the end".into(),

@@ -283,9 +283,10 @@ impl Workload {
 
     /// What page `page` of region `region` holds under `seed`: a pure function of the
     /// three. `Ratio(r)` gives a compressed length of r * 4096 with a ±25 % jitter,
-    /// clamped to 64..=4096. Panics if `region` is out of range.
-    pub fn page_data(&self, region: usize, page: u64, seed: u64) -> PageData {
-        match self.regions[region].data {
+    /// clamped to 64..=4096. None if `region` is out of range (the page within it is not
+    /// checked: the contents are defined for any page number).
+    pub fn page_data(&self, region: usize, page: u64, seed: u64) -> Option<PageData> {
+        Some(match self.regions.get(region)?.data {
             Data::Zero => PageData { zero: true, compressed_len: 0 },
             Data::Incompressible => PageData { zero: false, compressed_len: PAGE_SIZE },
             Data::Ratio(r) => {
@@ -296,7 +297,7 @@ impl Workload {
                 let len = base * (768 + below(h, 513)) / 1024; // 75 % ..= 125 %
                 PageData { zero: false, compressed_len: len.clamp(64, u64::from(PAGE_SIZE)) as u32 }
             }
-        }
+        })
     }
 }
 
