@@ -28,8 +28,8 @@
 //!   locks and reclamation run on loom, so a downstream loom model explores this crate's
 //!   interleavings too. `--cfg loom` without the feature leaves the crate on `std`.
 //! * `arbitrary` — `Arbitrary` for the public value types and for [`op::Op`].
-//! * `model` — the reference model ([`model::Model`]) and the differential
-//!   [`model::Harness`], for downstream fuzzers.
+//! * `model` — the reference model (`model::Model`) and the differential
+//!   `model::Harness`, for downstream fuzzers.
 //! * `sim` (default) — the `vswap-sim` binary.
 
 mod config;
