@@ -422,9 +422,9 @@ impl Mm {
 
     /// Re-read the pool size and every memcg's zswap bytes from the facade.
     fn refresh(&mut self) -> Result<(), Error> {
-        self.pool_bytes = self.sys.stat().pool_total_size;
+        self.pool_bytes = self.sys.pool_total_size();
         for m in &mut self.memcgs {
-            m.zswap_tree = self.sys.memcg_stat(m.id)?.zswap_current;
+            m.zswap_tree = self.sys.memcg_zswap_current(m.id)?;
         }
         Ok(())
     }
