@@ -126,8 +126,13 @@ impl SwapSystem {
     /// in place when the folio goes to a device again). `Page::Bytes` must hold the whole
     /// folio (`PAGE_SIZE << order`).
     pub fn writeout(&self, slot: VSlot, page: Page<'_>) -> Result<Writeout, Error> {
+        self.writeout_in(slot, page, &self.vspace.reclaim.pin())
+    }
+
+    /// `writeout` under the caller's pin.
+    pub(super) fn writeout_in(&self, slot: VSlot, page: Page<'_>, g: &Guard) -> Result<Writeout, Error> {
         let cpu = self.cpu_of(slot);
-        self.with_slot(slot, |c, off, g| {
+        self.with_slot_in(slot, g, |c, off, g| {
             let (head, order) = Self::cached_folio(c, off)?;
             let nr = 1usize << order;
             match page {
@@ -396,7 +401,12 @@ impl SwapSystem {
     /// leaving `shadow`. Every page must be backed (zero, zswap or a device), else
     /// `NotBacked` and the folio stays.
     pub fn evict(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
-        self.with_slot(slot, |c, off, g| {
+        self.evict_in(slot, shadow, &self.vspace.reclaim.pin())
+    }
+
+    /// `evict` under the caller's pin.
+    pub(super) fn evict_in(&self, slot: VSlot, shadow: Shadow, g: &Guard) -> Result<(), Error> {
+        self.with_slot_in(slot, g, |c, off, g| {
             let (head, order) = Self::cached_folio(c, off)?;
             let backed = |i: usize| word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0;
             if !(head..head + (1 << order)).all(backed) {
@@ -414,6 +424,18 @@ impl SwapSystem {
     /// leaves it as it was. The shadow the slot held is returned. On an I/O or
     /// decompression error the slot is left swapped out, as it was.
     pub fn fault(&self, cpu: usize, slot: VSlot, folio: FolioId, out: Option<&mut [u8]>) -> Result<Fault, Error> {
+        self.fault_in(cpu, slot, folio, out, &self.vspace.reclaim.pin())
+    }
+
+    /// `fault` under the caller's pin.
+    pub(super) fn fault_in(
+        &self,
+        cpu: usize,
+        slot: VSlot,
+        folio: FolioId,
+        out: Option<&mut [u8]>,
+        g: &Guard,
+    ) -> Result<Fault, Error> {
         if cpu >= self.cfg.cpus {
             return Err(Error::Invalid("cpu index out of range"));
         }
@@ -423,7 +445,7 @@ impl SwapSystem {
         if folio.0 > FolioId::MAX {
             return Err(Error::InvalidFolio);
         }
-        self.with_slot(slot, |c, off, g| {
+        self.with_slot_in(slot, g, |c, off, g| {
             let w = loop {
                 let w = c.table[off].load(Ordering::Acquire);
                 if word::is_cached(w) {

@@ -42,11 +42,13 @@ mod lru;
 mod reclaim;
 
 use crate::sim::workload::{Event, PageData, Process, Workload};
+use crate::system::Pinned;
 use crate::{
     Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
     ZswapConfig,
 };
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 const PAGE: u64 = crate::PAGE_SIZE as u64;
 const NIL: u32 = u32::MAX;
@@ -164,7 +166,9 @@ struct Task {
 /// The memory manager: frames, memcgs, tasks and the facade they swap through.
 #[derive(Debug)]
 pub struct Mm {
-    sys: SwapSystem,
+    /// Shared so that a fault can hold one epoch pin ([`Pinned`]) for all its facade
+    /// calls while `&mut self` runs.
+    sys: Arc<SwapSystem>,
     devices: Vec<crate::DeviceId>,
     ram_pages: u64,
     cpus: usize,
@@ -210,7 +214,7 @@ impl Mm {
         let mut root = Memcg::new(MemcgId::ROOT, "/".into(), None);
         root.subtree.push(0);
         Ok(Mm {
-            sys,
+            sys: Arc::new(sys),
             devices,
             ram_pages: cfg.ram_pages,
             cpus: cfg.cpus,
@@ -364,26 +368,38 @@ impl Mm {
                     self.memcgs[t.cg].counters.accesses += 1;
                     if write {
                         if fr.mappers == 3 {
-                            return self.cow(task, process, vpage, f);
+                            let sys = Arc::clone(&self.sys);
+                            return self.cow(&sys.pin(), task, process, vpage, f);
                         }
                         fr.flags |= DIRTY;
                     }
                     return Ok(());
                 }
                 self.memcgs[t.cg].counters.accesses += 1;
+                // One epoch pin for every facade call of this fault and of any reclaim
+                // its charge runs (`rcu_read_lock` around the fault).
+                let sys = Arc::clone(&self.sys);
+                let p = sys.pin();
                 if pte & SWAP != 0 {
-                    self.swapin(task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
+                    self.swapin(&p, task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
                 } else {
+                    let t = &self.tasks[task];
                     let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
-                    let f = self.new_frame(task, vpage, data)?;
+                    let f = self.new_frame(&p, task, vpage, data)?;
                     self.map(task, process, vpage, f);
                     self.frames[f as usize].flags |= DIRTY;
                     Ok(())
                 }
             }
-            Event::Fork => self.fork(task),
-            Event::ChildExit => self.child_exit(task),
+            Event::Fork => {
+                let sys = Arc::clone(&self.sys);
+                self.fork(&sys.pin(), task)
+            }
+            Event::ChildExit => {
+                let sys = Arc::clone(&self.sys);
+                self.child_exit(&sys.pin(), task)
+            }
         }
     }
 
@@ -409,10 +425,12 @@ impl Mm {
         if cg >= self.memcgs.len() {
             return Err(Error::InvalidMemcg);
         }
+        let sys = Arc::clone(&self.sys);
+        let p = sys.pin();
         let (mut done, mut idle) = (0, 0);
         while done < pages && idle < MAX_RECLAIM_RETRIES {
             let want = (pages - done).min(self.memcgs[cg].resident_tree.max(SWAP_CLUSTER_MAX));
-            match self.reclaim_subtree(cg, want)? {
+            match self.reclaim_subtree(&p, cg, want)? {
                 0 => idle += 1,
                 n => (done, idle) = (done + n, 0),
             }
@@ -435,9 +453,9 @@ impl Mm {
 
     /// Charge one frame to `cg` (reclaiming first as `try_charge_memcg` and the page
     /// allocator would), then take a frame.
-    fn new_frame(&mut self, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
+    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
         let cg = self.tasks[task].cg;
-        self.charge(cg)?;
+        self.charge(p, cg)?;
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
