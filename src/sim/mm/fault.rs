@@ -15,8 +15,8 @@ impl Mm {
         write: bool,
     ) -> Result<(), Error> {
         let cg = self.tasks[task].cg;
-        let f = match self.swapcache.get(&slot.raw()) {
-            Some(&f) => {
+        let f = match self.swapcache.get(slot.raw()) {
+            Some(f) => {
                 self.memcgs[cg].counters.swapcache_hits += 1;
                 self.frames[f as usize].flags |= REFERENCED;
                 f
@@ -37,7 +37,7 @@ impl Mm {
                     FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
                     _ => {}
                 }
-                self.swapcache.insert(slot.raw(), f);
+                self.swapcache.insert(slot.raw(), f)?;
                 if let Some(s) = fault.shadow {
                     self.workingset_refault(cg, f, s);
                 }
@@ -46,7 +46,7 @@ impl Mm {
         };
         self.map(task, p, vpage, f);
         if pin.put(slot)? == 0 && pin.release(slot)? {
-            self.swapcache.remove(&slot.raw());
+            self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;
             fr.flags |= DIRTY;
@@ -135,7 +135,7 @@ impl Mm {
             } else if pte & SWAP != 0 {
                 let slot = VSlot::from_raw(pte & PAYLOAD);
                 let left = pin.put(slot)?;
-                if let Some(&f) = self.swapcache.get(&slot.raw()) {
+                if let Some(f) = self.swapcache.get(slot.raw()) {
                     if left == 0 {
                         self.drop_if_unused(pin, f)?;
                     }
@@ -151,7 +151,7 @@ impl Mm {
         let fr = self.frames[f as usize];
         if fr.mappers != 0 {
             if fr.slot != 0 && pin.release(VSlot::from_raw(fr.slot))? {
-                self.swapcache.remove(&fr.slot);
+                self.swapcache.remove(fr.slot);
                 let fr = &mut self.frames[f as usize];
                 fr.slot = 0;
                 fr.flags |= DIRTY;
@@ -162,7 +162,7 @@ impl Mm {
             if !pin.release(VSlot::from_raw(fr.slot))? {
                 return Ok(()); // a swap PTE still holds it: the folio stays cached
             }
-            self.swapcache.remove(&fr.slot);
+            self.swapcache.remove(fr.slot);
         }
         self.lru_del(f);
         self.free_frame(f);

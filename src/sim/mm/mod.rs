@@ -179,7 +179,7 @@ pub struct Mm {
     by_id: HashMap<MemcgId, Cg>,
     tasks: Vec<Task>,
     /// The swap-cache folios the memory manager holds: slot → frame.
-    swapcache: HashMap<u64, u32>,
+    swapcache: lru::SlotIndex,
     /// The zswap pool in bytes (refreshed every tick, tracked between).
     pool_bytes: u64,
     global_cursor: usize,
@@ -224,7 +224,7 @@ impl Mm {
             memcgs: vec![root],
             by_id: HashMap::from_iter([(MemcgId::ROOT, 0)]),
             tasks: Vec::new(),
-            swapcache: HashMap::default(),
+            swapcache: lru::SlotIndex::default(),
             pool_bytes: 0,
             global_cursor: 0,
             tick: 0,

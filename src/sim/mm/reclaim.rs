@@ -127,7 +127,7 @@ impl Mm {
                 Err(e) => return Err(e),
             }
             self.frames[f as usize].slot = slot;
-            self.swapcache.insert(slot, f);
+            self.swapcache.insert(slot, f)?;
         }
         let vslot = VSlot::from_raw(slot);
         // try_to_unmap: every mapping becomes a swap PTE holding one count.
@@ -153,7 +153,7 @@ impl Mm {
         let shadow = Shadow(self.memcgs[cg].evictions).kept();
         pin.evict(vslot, shadow)?;
         self.memcgs[cg].evictions += 1;
-        self.swapcache.remove(&slot);
+        self.swapcache.remove(slot);
         self.free_frame(f);
         Ok(true)
     }
