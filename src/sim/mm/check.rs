@@ -39,7 +39,7 @@ impl Mm {
                 for (v, &pte) in ptes.iter().enumerate() {
                     if pte & PRESENT != 0 {
                         let fr = &self.frames[(pte & PAYLOAD) as usize];
-                        if fr.mappers & (1 << p) == 0 || fr.task as usize != t || fr.vpage != v as u64 {
+                        if fr.mappers & (1 << p) == 0 || fr.task as usize != t || fr.vpage as usize != v {
                             return Err(format!("task {t} process {p} page {v}: frame does not map back"));
                         }
                     } else if pte & SWAP != 0 {

@@ -63,6 +63,8 @@ pub const MAX_RECLAIM_RETRIES: u32 = 16;
 const ACTIVE: u8 = 1;
 const REFERENCED: u8 = 2;
 const DIRTY: u8 = 4;
+/// The frame's page is zero-filled (`PageData::zero`).
+const ZERO: u8 = 8;
 
 const PRESENT: u64 = 1 << 63;
 const SWAP: u64 = 1 << 62;
@@ -109,17 +111,28 @@ pub struct CgCounters {
     pub worker_written: u64,
 }
 
+/// 32 bytes, two to a cache line: the LRU walks touch a frame and its neighbours.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     prev: u32,
     next: u32,
     task: u32,
     cg: u32,
-    vpage: u64,
     slot: u64,
-    data: PageData,
+    /// Below `MAX_TASK_PAGES` (2^28).
+    vpage: u32,
+    /// `PageData::compressed_len` (at most `PAGE_SIZE`); `ZERO` in `flags` is its `zero`.
+    compressed_len: u16,
     mappers: u8,
     flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Frame>() == 32);
+
+impl Frame {
+    fn data(&self) -> PageData {
+        PageData { zero: self.flags & ZERO != 0, compressed_len: u32::from(self.compressed_len) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -455,6 +468,9 @@ impl Mm {
     /// allocator would), then take a frame.
     fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
         let cg = self.tasks[task].cg;
+        let vpage = u32::try_from(vpage).map_err(|_| sim_bug("sim: a page past MAX_TASK_PAGES"))?;
+        let compressed_len =
+            u16::try_from(data.compressed_len).map_err(|_| sim_bug("sim: a compressed length past 64 KiB"))?;
         self.charge(p, cg)?;
         let f = match self.free.pop() {
             Some(f) => f,
@@ -469,11 +485,11 @@ impl Mm {
             next: NIL,
             task: task as u32,
             cg: cg as u32,
-            vpage,
             slot: 0,
-            data,
+            vpage,
+            compressed_len,
             mappers: 0,
-            flags: REFERENCED,
+            flags: if data.zero { REFERENCED | ZERO } else { REFERENCED },
         };
         self.lru_add(f, false);
         let mut up = Some(cg);
@@ -499,17 +515,8 @@ impl Mm {
 }
 
 impl Frame {
-    const EMPTY: Frame = Frame {
-        prev: NIL,
-        next: NIL,
-        task: 0,
-        cg: 0,
-        vpage: 0,
-        slot: 0,
-        data: PageData { zero: false, compressed_len: 0 },
-        mappers: 0,
-        flags: 0,
-    };
+    const EMPTY: Frame =
+        Frame { prev: NIL, next: NIL, task: 0, cg: 0, slot: 0, vpage: 0, compressed_len: 0, mappers: 0, flags: 0 };
 }
 
 impl Memcg {

@@ -139,7 +139,8 @@ impl Mm {
         }
         self.frames[f as usize].mappers = 0;
         if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, crate::Backing::None) {
-            let page = Page::Synthetic { compressed_len: fr.data.compressed_len, zero: fr.data.zero };
+            let data = fr.data();
+            let page = Page::Synthetic { compressed_len: data.compressed_len, zero: data.zero };
             match pin.writeout(vslot, page)? {
                 Writeout::Kept(_) => {
                     self.memcgs[cg].counters.kept += 1;
