@@ -33,4 +33,16 @@ impl SwapSystem {
     pub fn memcg_stat(&self, cg: MemcgId) -> Result<MemcgStat, Error> {
         self.back.memcgs.stat(cg, &self.vspace.reclaim.pin())
     }
+
+    /// `memcg_stat(cg)?.zswap_current` alone, without summing the subtree's statistics
+    /// (the simulator reads it for every memcg every tick). Same errors.
+    pub(crate) fn memcg_zswap_current(&self, cg: MemcgId) -> Result<u64, Error> {
+        Ok(self.back.memcgs.online(cg, &self.vspace.reclaim.pin())?.zswap.get())
+    }
+
+    /// `stat().pool_total_size` alone, without the table gauges' walk over every live
+    /// cluster.
+    pub(crate) fn pool_total_size(&self) -> u64 {
+        self.back.pool.total_bytes()
+    }
 }

@@ -21,6 +21,28 @@ use crate::zswap::pool::{Entry, Pool};
 use crate::zswap::{CompressError, Compressor, Lz4, synthetic, verdict};
 use crossbeam_epoch::Guard;
 
+/// The (handle, LRU sequence) pairs a store has made so far, in page order: the first
+/// inline and any others on the heap, so an order-0 store allocates nothing.
+#[derive(Default)]
+struct Stored {
+    first: Option<(u32, u64)>,
+    rest: Vec<(u32, u64)>,
+}
+
+impl Stored {
+    fn push(&mut self, h: u32, seq: u64) {
+        if self.first.is_none() {
+            self.first = Some((h, seq));
+        } else {
+            self.rest.push((h, seq));
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.first.iter().chain(&self.rest).copied()
+    }
+}
+
 /// How a store was refused (`zswap_store` returning false).
 enum Refused {
     /// zswap is disabled.
@@ -104,8 +126,13 @@ impl SwapSystem {
     /// in place when the folio goes to a device again). `Page::Bytes` must hold the whole
     /// folio (`PAGE_SIZE << order`).
     pub fn writeout(&self, slot: VSlot, page: Page<'_>) -> Result<Writeout, Error> {
+        self.writeout_in(slot, page, &self.vspace.reclaim.pin())
+    }
+
+    /// `writeout` under the caller's pin.
+    pub(super) fn writeout_in(&self, slot: VSlot, page: Page<'_>, g: &Guard) -> Result<Writeout, Error> {
         let cpu = self.cpu_of(slot);
-        self.with_slot(slot, |c, off, g| {
+        self.with_slot_in(slot, g, |c, off, g| {
             let (head, order) = Self::cached_folio(c, off)?;
             let nr = 1usize << order;
             match page {
@@ -195,8 +222,9 @@ impl SwapSystem {
         }
         let nr = 1usize << order;
         let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
-        let mut handles: Vec<u32> = Vec::with_capacity(nr);
-        let mut seqs: Vec<u64> = Vec::with_capacity(nr);
+        // (handle, LRU sequence) of each stored page: an order-0 folio's stays in `Stored`
+        // without a heap allocation.
+        let mut stored = Stored::default();
         let mut total = 0u32;
         for i in 0..nr {
             let (length, data) = match page {
@@ -208,12 +236,12 @@ impl SwapSystem {
                     match verdict(Lz4.compress(src, &mut buf), writeback) {
                         Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
                         Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
-                        Err(e) => return Err(self.refuse(e, handles, g, c.index as usize)),
+                        Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
                     }
                 }
                 Page::Synthetic { compressed_len, .. } => match verdict(synthetic(compressed_len), writeback) {
                     Ok(n) => (n, None),
-                    Err(e) => return Err(self.refuse(e, handles, g, c.index as usize)),
+                    Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
                 },
             };
             let e = Entry {
@@ -227,7 +255,7 @@ impl SwapSystem {
             };
             let Some((h, seq)) = back.pool.insert(e, c.index as usize) else {
                 back.stats.add(Stat::RejectAllocFail, 1, c.index as usize);
-                self.drop_entries(handles, g);
+                self.drop_entries(&stored, g);
                 return Err(Refused::Limit);
             };
             let incomp = length == PAGE_SIZE;
@@ -237,12 +265,11 @@ impl SwapSystem {
             if incomp {
                 back.stats.add(Stat::StoredIncompressible, 1, stripe);
             }
-            handles.push(h);
-            seqs.push(seq);
+            stored.push(h, seq);
             total += length as u32;
         }
         let recorded = c.memcg[head].load(Ordering::Acquire);
-        for (i, &h) in handles.iter().enumerate() {
+        for (i, (h, _)) in stored.iter().enumerate() {
             let old = self.set_backend(c, head + i, h, g);
             back.release(old, recorded, g);
         }
@@ -250,7 +277,7 @@ impl SwapSystem {
         // walk never meets a half-made entry.
         let protection = self.cfg.zswap.lru == crate::LruPolicy::Protection;
         if let Some((_, mut l)) = back.memcgs.lru_of(m.id, g) {
-            for (&h, &seq) in handles.iter().zip(&seqs) {
+            for (h, seq) in stored.iter() {
                 l.add(h, seq, protection);
             }
         }
@@ -258,7 +285,7 @@ impl SwapSystem {
         Ok(total)
     }
 
-    fn refuse(&self, e: CompressError, handles: Vec<u32>, g: &Guard, stripe: usize) -> Refused {
+    fn refuse(&self, e: CompressError, handles: &Stored, g: &Guard, stripe: usize) -> Refused {
         let counter = match e {
             CompressError::NoSpace => Stat::RejectCompressPoor,
             CompressError::Failed => Stat::RejectCompressFail,
@@ -268,8 +295,8 @@ impl SwapSystem {
         Refused::Compress
     }
 
-    fn drop_entries(&self, handles: Vec<u32>, g: &Guard) {
-        for h in handles {
+    fn drop_entries(&self, handles: &Stored, g: &Guard) {
+        for (h, _) in handles.iter() {
             self.back.free_entry(h, g);
         }
     }
@@ -291,16 +318,18 @@ impl SwapSystem {
         let back = &self.back;
         let nr = 1usize << order;
         let rm = back.memcgs.get(recorded, g).ok_or(Error::InvalidMemcg)?;
-        let olds: Vec<BackendEntry> = (head..head + nr).map(|i| c.backend_of(i, g)).collect();
-        let reuse = match olds[0] {
-            BackendEntry::Phys { device, offset } => olds.iter().enumerate().all(|(i, b)| {
-                *b == BackendEntry::Phys { device, offset: offset + i as u64 }
-                    && back.devices.get(device, g).is_some_and(|d| !d.going_off.load(Ordering::Acquire))
-            }),
-            _ => false,
+        // Reuse when every page's backend is the next physical slot of one live device
+        // (read in place: the words cannot change while the folio is cached).
+        let reuse = match c.backend_of(head, g) {
+            BackendEntry::Phys { device, offset } => (0..nr)
+                .all(|i| {
+                    (i == 0 || c.backend_of(head + i, g) == BackendEntry::Phys { device, offset: offset + i as u64 })
+                        && back.devices.get(device, g).is_some_and(|d| !d.going_off.load(Ordering::Acquire))
+                })
+                .then_some((device, offset)),
+            _ => None,
         };
-        if reuse {
-            let BackendEntry::Phys { device, offset } = olds[0] else { unreachable!() };
+        if let Some((device, offset)) = reuse {
             let dev = back.devices.get(device, g).ok_or(Error::InvalidDevice)?;
             if let Page::Bytes(b) = page {
                 for i in 0..nr {
@@ -372,7 +401,12 @@ impl SwapSystem {
     /// leaving `shadow`. Every page must be backed (zero, zswap or a device), else
     /// `NotBacked` and the folio stays.
     pub fn evict(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
-        self.with_slot(slot, |c, off, g| {
+        self.evict_in(slot, shadow, &self.vspace.reclaim.pin())
+    }
+
+    /// `evict` under the caller's pin.
+    pub(super) fn evict_in(&self, slot: VSlot, shadow: Shadow, g: &Guard) -> Result<(), Error> {
+        self.with_slot_in(slot, g, |c, off, g| {
             let (head, order) = Self::cached_folio(c, off)?;
             let backed = |i: usize| word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0;
             if !(head..head + (1 << order)).all(backed) {
@@ -390,6 +424,18 @@ impl SwapSystem {
     /// leaves it as it was. The shadow the slot held is returned. On an I/O or
     /// decompression error the slot is left swapped out, as it was.
     pub fn fault(&self, cpu: usize, slot: VSlot, folio: FolioId, out: Option<&mut [u8]>) -> Result<Fault, Error> {
+        self.fault_in(cpu, slot, folio, out, &self.vspace.reclaim.pin())
+    }
+
+    /// `fault` under the caller's pin.
+    pub(super) fn fault_in(
+        &self,
+        cpu: usize,
+        slot: VSlot,
+        folio: FolioId,
+        out: Option<&mut [u8]>,
+        g: &Guard,
+    ) -> Result<Fault, Error> {
         if cpu >= self.cfg.cpus {
             return Err(Error::Invalid("cpu index out of range"));
         }
@@ -399,7 +445,7 @@ impl SwapSystem {
         if folio.0 > FolioId::MAX {
             return Err(Error::InvalidFolio);
         }
-        self.with_slot(slot, |c, off, g| {
+        self.with_slot_in(slot, g, |c, off, g| {
             let w = loop {
                 let w = c.table[off].load(Ordering::Acquire);
                 if word::is_cached(w) {

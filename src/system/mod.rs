@@ -120,6 +120,11 @@ impl SwapSystem {
     /// virtual swap only a physical slot is (`writeout`). `cpu` picks the per-CPU cluster
     /// cache (`0..config.cpus`).
     pub fn alloc(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32) -> Result<VSlot, Error> {
+        self.alloc_in(cpu, cg, folio, order, &self.vspace.reclaim.pin())
+    }
+
+    /// `alloc` under the caller's pin.
+    fn alloc_in(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32, g: &Guard) -> Result<VSlot, Error> {
         if cpu >= self.cfg.cpus {
             return Err(Error::Invalid("cpu index out of range"));
         }
@@ -129,8 +134,7 @@ impl SwapSystem {
         if folio.0 > FolioId::MAX || folio.0 & ((1 << order) - 1) != 0 {
             return Err(Error::InvalidFolio);
         }
-        let g = self.vspace.reclaim.pin();
-        let m = self.back.memcgs.online(cg, &g)?;
+        let m = self.back.memcgs.online(cg, g)?;
         let w = TableEntry::Cached { pfn: folio.0, order: order as u8, count: 0, zero: false, locked: false }
             .encode()
             .map_err(|_| Error::InvalidFolio)?;
@@ -138,7 +142,7 @@ impl SwapSystem {
         match self.vspace.alloc(cpu, order, w, cg.raw()) {
             Some(s) => Ok(VSlot::from_raw(s)),
             None => {
-                self.back.memcgs.put_ref(cg.raw(), 1 << order, &g);
+                self.back.memcgs.put_ref(cg.raw(), 1 << order, g);
                 Err(Error::DeviceFull)
             }
         }
@@ -425,6 +429,32 @@ impl Pinned<'_> {
     /// `SwapSystem::put` under this pin (a simulator zapping a page table).
     pub fn put(&self, slot: VSlot) -> Result<u32, Error> {
         self.sys.with_slot_in(slot, &self.guard, |c, off, g| self.sys.put_in(c, off, g))
+    }
+
+    /// `SwapSystem::alloc` under this pin (a simulator's reclaim pass).
+    pub fn alloc(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32) -> Result<VSlot, Error> {
+        self.sys.alloc_in(cpu, cg, folio, order, &self.guard)
+    }
+
+    /// `SwapSystem::writeout` under this pin.
+    pub fn writeout(&self, slot: VSlot, page: crate::ids::Page<'_>) -> Result<crate::ids::Writeout, Error> {
+        self.sys.writeout_in(slot, page, &self.guard)
+    }
+
+    /// `SwapSystem::evict` under this pin.
+    pub fn evict(&self, slot: VSlot, shadow: Shadow) -> Result<(), Error> {
+        self.sys.evict_in(slot, shadow, &self.guard)
+    }
+
+    /// `SwapSystem::fault` under this pin (a simulator's swap-in).
+    pub fn fault(
+        &self,
+        cpu: usize,
+        slot: VSlot,
+        folio: FolioId,
+        out: Option<&mut [u8]>,
+    ) -> Result<crate::ids::Fault, Error> {
+        self.sys.fault_in(cpu, slot, folio, out, &self.guard)
     }
 
     /// `SwapSystem::release` under this pin.

@@ -104,9 +104,10 @@ impl SwapSystem {
             back.memcgs.uncharge_swap(m.id, 1, g);
             e
         };
-        let mut page = [0u8; PAGE_SIZE];
         let has_data = back.pool.with(handle, |e| e.data.is_some()).unwrap_or(false);
         if has_data {
+            // Zeroed only here: a synthetic entry has no bytes to write.
+            let mut page = [0u8; PAGE_SIZE];
             if let Err(e) = back.pool.with(handle, |e| decompress(e, &mut page)).unwrap_or(Err(Error::NotInZswap)) {
                 back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                 return Err(undo(e));

@@ -39,7 +39,7 @@ impl Mm {
                 for (v, &pte) in ptes.iter().enumerate() {
                     if pte & PRESENT != 0 {
                         let fr = &self.frames[(pte & PAYLOAD) as usize];
-                        if fr.mappers & (1 << p) == 0 || fr.task as usize != t || fr.vpage != v as u64 {
+                        if fr.mappers & (1 << p) == 0 || fr.task as usize != t || fr.vpage as usize != v {
                             return Err(format!("task {t} process {p} page {v}: frame does not map back"));
                         }
                     } else if pte & SWAP != 0 {
@@ -48,7 +48,7 @@ impl Mm {
                 }
             }
         }
-        let live = swap_ptes.keys().chain(self.swapcache.keys()).collect::<rustc_hash::FxHashSet<_>>().len();
+        let live = swap_ptes.keys().copied().chain(self.swapcache.slots()).collect::<rustc_hash::FxHashSet<_>>().len();
         let in_use = self.sys.stat().vslots_in_use;
         if in_use != live as u64 {
             return Err(format!("{in_use} slots allocated but {live} held by PTEs or the swap cache (a leak)"));
@@ -64,7 +64,7 @@ impl Mm {
         }
         for (f, fr) in self.frames.iter().enumerate() {
             let live = on_lru[f];
-            if fr.slot != 0 && self.swapcache.get(&fr.slot) != Some(&(f as u32)) {
+            if fr.slot != 0 && self.swapcache.get(fr.slot) != Some(f as u32) {
                 return Err(format!("frame {f} holds slot {:#x} outside the swap-cache index", fr.slot));
             }
             if !live && (fr.slot != 0 || fr.mappers != 0) {

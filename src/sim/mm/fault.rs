@@ -7,6 +7,7 @@ impl Mm {
     /// `do_swap_page`: map the page behind a swap PTE, from the swap cache or a read.
     pub(super) fn swapin(
         &mut self,
+        pin: &Pinned<'_>,
         task: usize,
         p: Process,
         vpage: u64,
@@ -14,29 +15,29 @@ impl Mm {
         write: bool,
     ) -> Result<(), Error> {
         let cg = self.tasks[task].cg;
-        let f = match self.swapcache.get(&slot.raw()) {
-            Some(&f) => {
+        let f = match self.swapcache.get(slot.raw()) {
+            Some(f) => {
                 self.memcgs[cg].counters.swapcache_hits += 1;
                 self.frames[f as usize].flags |= REFERENCED;
                 f
             }
             None => {
                 let data = self.data_of(task, vpage)?;
-                let f = self.new_frame(task, vpage, data)?;
-                let fault = self.sys.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
+                let f = self.new_frame(pin, task, vpage, data)?;
+                let fault = pin.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
                 self.memcgs[cg].counters.major_faults += 1;
                 let fr = &mut self.frames[f as usize];
                 fr.slot = slot.raw();
                 match fault.source {
                     FaultSource::Zswap => {
                         fr.flags |= DIRTY;
-                        let len = u64::from(fr.data.compressed_len.clamp(1, crate::PAGE_SIZE as u32));
+                        let len = u64::from(fr.data().compressed_len.clamp(1, crate::PAGE_SIZE as u32));
                         self.zswap_charged(cg, len, false);
                     }
                     FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
                     _ => {}
                 }
-                self.swapcache.insert(slot.raw(), f);
+                self.swapcache.insert(slot.raw(), f)?;
                 if let Some(s) = fault.shadow {
                     self.workingset_refault(cg, f, s);
                 }
@@ -44,15 +45,15 @@ impl Mm {
             }
         };
         self.map(task, p, vpage, f);
-        if self.sys.put(slot)? == 0 && self.sys.release(slot)? {
-            self.swapcache.remove(&slot.raw());
+        if pin.put(slot)? == 0 && pin.release(slot)? {
+            self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;
             fr.flags |= DIRTY;
         }
         if write {
             if self.frames[f as usize].mappers == 3 {
-                return self.cow(task, p, vpage, f as usize);
+                return self.cow(pin, task, p, vpage, f as usize);
             }
             self.frames[f as usize].flags |= DIRTY;
         }
@@ -83,10 +84,17 @@ impl Mm {
     }
 
     /// `wp_page_copy`: a write to a frame both processes map gives the writer a copy.
-    pub(super) fn cow(&mut self, task: usize, p: Process, vpage: u64, old: usize) -> Result<(), Error> {
-        let data = self.frames[old].data;
+    pub(super) fn cow(
+        &mut self,
+        pin: &Pinned<'_>,
+        task: usize,
+        p: Process,
+        vpage: u64,
+        old: usize,
+    ) -> Result<(), Error> {
+        let data = self.frames[old].data();
         self.frames[old].mappers &= !bit(p);
-        let f = self.new_frame(task, vpage, data)?;
+        let f = self.new_frame(pin, task, vpage, data)?;
         self.map(task, p, vpage, f);
         self.frames[f as usize].flags |= DIRTY;
         Ok(())
@@ -94,7 +102,7 @@ impl Mm {
 
     /// `copy_pte_range`: the child maps every present frame and duplicates every swap
     /// PTE (`swap_duplicate`: count + 1).
-    pub(super) fn fork(&mut self, task: usize) -> Result<(), Error> {
+    pub(super) fn fork(&mut self, pin: &Pinned<'_>, task: usize) -> Result<(), Error> {
         if self.tasks[task].child {
             return Err(Error::Invalid("sim: the task already has a child"));
         }
@@ -103,7 +111,7 @@ impl Mm {
             if pte & PRESENT != 0 {
                 self.frames[(pte & PAYLOAD) as usize].mappers |= 2;
             } else if pte & SWAP != 0 {
-                self.sys.dup(VSlot::from_raw(pte & PAYLOAD))?;
+                pin.dup(VSlot::from_raw(pte & PAYLOAD))?;
             }
         }
         let t = &mut self.tasks[task];
@@ -113,7 +121,7 @@ impl Mm {
     }
 
     /// `exit_mmap` of the child: unmap its frames, drop its swap counts.
-    pub(super) fn child_exit(&mut self, task: usize) -> Result<(), Error> {
+    pub(super) fn child_exit(&mut self, pin: &Pinned<'_>, task: usize) -> Result<(), Error> {
         if !self.tasks[task].child {
             return Err(Error::Invalid("sim: the task has no child"));
         }
@@ -123,13 +131,13 @@ impl Mm {
             if pte & PRESENT != 0 {
                 let f = (pte & PAYLOAD) as u32;
                 self.frames[f as usize].mappers &= !2;
-                self.drop_if_unused(f)?;
+                self.drop_if_unused(pin, f)?;
             } else if pte & SWAP != 0 {
                 let slot = VSlot::from_raw(pte & PAYLOAD);
-                let left = self.sys.put(slot)?;
-                if let Some(&f) = self.swapcache.get(&slot.raw()) {
+                let left = pin.put(slot)?;
+                if let Some(f) = self.swapcache.get(slot.raw()) {
                     if left == 0 {
-                        self.drop_if_unused(f)?;
+                        self.drop_if_unused(pin, f)?;
                     }
                 }
             }
@@ -139,11 +147,11 @@ impl Mm {
 
     /// Free a frame nobody maps, or release the slot of a mapped one that no swap PTE
     /// holds any more.
-    pub(super) fn drop_if_unused(&mut self, f: u32) -> Result<(), Error> {
+    pub(super) fn drop_if_unused(&mut self, pin: &Pinned<'_>, f: u32) -> Result<(), Error> {
         let fr = self.frames[f as usize];
         if fr.mappers != 0 {
-            if fr.slot != 0 && self.sys.release(VSlot::from_raw(fr.slot))? {
-                self.swapcache.remove(&fr.slot);
+            if fr.slot != 0 && pin.release(VSlot::from_raw(fr.slot))? {
+                self.swapcache.remove(fr.slot);
                 let fr = &mut self.frames[f as usize];
                 fr.slot = 0;
                 fr.flags |= DIRTY;
@@ -151,10 +159,10 @@ impl Mm {
             return Ok(());
         }
         if fr.slot != 0 {
-            if !self.sys.release(VSlot::from_raw(fr.slot))? {
+            if !pin.release(VSlot::from_raw(fr.slot))? {
                 return Ok(()); // a swap PTE still holds it: the folio stays cached
             }
-            self.swapcache.remove(&fr.slot);
+            self.swapcache.remove(fr.slot);
         }
         self.lru_del(f);
         self.free_frame(f);

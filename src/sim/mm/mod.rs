@@ -42,11 +42,13 @@ mod lru;
 mod reclaim;
 
 use crate::sim::workload::{Event, PageData, Process, Workload};
+use crate::system::Pinned;
 use crate::{
     Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
     ZswapConfig,
 };
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 const PAGE: u64 = crate::PAGE_SIZE as u64;
 const NIL: u32 = u32::MAX;
@@ -61,6 +63,8 @@ pub const MAX_RECLAIM_RETRIES: u32 = 16;
 const ACTIVE: u8 = 1;
 const REFERENCED: u8 = 2;
 const DIRTY: u8 = 4;
+/// The frame's page is zero-filled (`PageData::zero`).
+const ZERO: u8 = 8;
 
 const PRESENT: u64 = 1 << 63;
 const SWAP: u64 = 1 << 62;
@@ -107,17 +111,28 @@ pub struct CgCounters {
     pub worker_written: u64,
 }
 
+/// 32 bytes, two to a cache line: the LRU walks touch a frame and its neighbours.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     prev: u32,
     next: u32,
     task: u32,
     cg: u32,
-    vpage: u64,
     slot: u64,
-    data: PageData,
+    /// Below `MAX_TASK_PAGES` (2^28).
+    vpage: u32,
+    /// `PageData::compressed_len` (at most `PAGE_SIZE`); `ZERO` in `flags` is its `zero`.
+    compressed_len: u16,
     mappers: u8,
     flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Frame>() == 32);
+
+impl Frame {
+    fn data(&self) -> PageData {
+        PageData { zero: self.flags & ZERO != 0, compressed_len: u32::from(self.compressed_len) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -164,7 +179,9 @@ struct Task {
 /// The memory manager: frames, memcgs, tasks and the facade they swap through.
 #[derive(Debug)]
 pub struct Mm {
-    sys: SwapSystem,
+    /// Shared so that a fault can hold one epoch pin ([`Pinned`]) for all its facade
+    /// calls while `&mut self` runs.
+    sys: Arc<SwapSystem>,
     devices: Vec<crate::DeviceId>,
     ram_pages: u64,
     cpus: usize,
@@ -175,7 +192,7 @@ pub struct Mm {
     by_id: HashMap<MemcgId, Cg>,
     tasks: Vec<Task>,
     /// The swap-cache folios the memory manager holds: slot → frame.
-    swapcache: HashMap<u64, u32>,
+    swapcache: lru::SlotIndex,
     /// The zswap pool in bytes (refreshed every tick, tracked between).
     pool_bytes: u64,
     global_cursor: usize,
@@ -210,7 +227,7 @@ impl Mm {
         let mut root = Memcg::new(MemcgId::ROOT, "/".into(), None);
         root.subtree.push(0);
         Ok(Mm {
-            sys,
+            sys: Arc::new(sys),
             devices,
             ram_pages: cfg.ram_pages,
             cpus: cfg.cpus,
@@ -220,7 +237,7 @@ impl Mm {
             memcgs: vec![root],
             by_id: HashMap::from_iter([(MemcgId::ROOT, 0)]),
             tasks: Vec::new(),
-            swapcache: HashMap::default(),
+            swapcache: lru::SlotIndex::default(),
             pool_bytes: 0,
             global_cursor: 0,
             tick: 0,
@@ -364,26 +381,38 @@ impl Mm {
                     self.memcgs[t.cg].counters.accesses += 1;
                     if write {
                         if fr.mappers == 3 {
-                            return self.cow(task, process, vpage, f);
+                            let sys = Arc::clone(&self.sys);
+                            return self.cow(&sys.pin(), task, process, vpage, f);
                         }
                         fr.flags |= DIRTY;
                     }
                     return Ok(());
                 }
                 self.memcgs[t.cg].counters.accesses += 1;
+                // One epoch pin for every facade call of this fault and of any reclaim
+                // its charge runs (`rcu_read_lock` around the fault).
+                let sys = Arc::clone(&self.sys);
+                let p = sys.pin();
                 if pte & SWAP != 0 {
-                    self.swapin(task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
+                    self.swapin(&p, task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
                 } else {
+                    let t = &self.tasks[task];
                     let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
-                    let f = self.new_frame(task, vpage, data)?;
+                    let f = self.new_frame(&p, task, vpage, data)?;
                     self.map(task, process, vpage, f);
                     self.frames[f as usize].flags |= DIRTY;
                     Ok(())
                 }
             }
-            Event::Fork => self.fork(task),
-            Event::ChildExit => self.child_exit(task),
+            Event::Fork => {
+                let sys = Arc::clone(&self.sys);
+                self.fork(&sys.pin(), task)
+            }
+            Event::ChildExit => {
+                let sys = Arc::clone(&self.sys);
+                self.child_exit(&sys.pin(), task)
+            }
         }
     }
 
@@ -409,10 +438,12 @@ impl Mm {
         if cg >= self.memcgs.len() {
             return Err(Error::InvalidMemcg);
         }
+        let sys = Arc::clone(&self.sys);
+        let p = sys.pin();
         let (mut done, mut idle) = (0, 0);
         while done < pages && idle < MAX_RECLAIM_RETRIES {
             let want = (pages - done).min(self.memcgs[cg].resident_tree.max(SWAP_CLUSTER_MAX));
-            match self.reclaim_subtree(cg, want)? {
+            match self.reclaim_subtree(&p, cg, want)? {
                 0 => idle += 1,
                 n => (done, idle) = (done + n, 0),
             }
@@ -422,9 +453,9 @@ impl Mm {
 
     /// Re-read the pool size and every memcg's zswap bytes from the facade.
     fn refresh(&mut self) -> Result<(), Error> {
-        self.pool_bytes = self.sys.stat().pool_total_size;
+        self.pool_bytes = self.sys.pool_total_size();
         for m in &mut self.memcgs {
-            m.zswap_tree = self.sys.memcg_stat(m.id)?.zswap_current;
+            m.zswap_tree = self.sys.memcg_zswap_current(m.id)?;
         }
         Ok(())
     }
@@ -435,9 +466,12 @@ impl Mm {
 
     /// Charge one frame to `cg` (reclaiming first as `try_charge_memcg` and the page
     /// allocator would), then take a frame.
-    fn new_frame(&mut self, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
+    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
         let cg = self.tasks[task].cg;
-        self.charge(cg)?;
+        let vpage = u32::try_from(vpage).map_err(|_| sim_bug("sim: a page past MAX_TASK_PAGES"))?;
+        let compressed_len =
+            u16::try_from(data.compressed_len).map_err(|_| sim_bug("sim: a compressed length past 64 KiB"))?;
+        self.charge(p, cg)?;
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -451,11 +485,11 @@ impl Mm {
             next: NIL,
             task: task as u32,
             cg: cg as u32,
-            vpage,
             slot: 0,
-            data,
+            vpage,
+            compressed_len,
             mappers: 0,
-            flags: REFERENCED,
+            flags: if data.zero { REFERENCED | ZERO } else { REFERENCED },
         };
         self.lru_add(f, false);
         let mut up = Some(cg);
@@ -481,17 +515,8 @@ impl Mm {
 }
 
 impl Frame {
-    const EMPTY: Frame = Frame {
-        prev: NIL,
-        next: NIL,
-        task: 0,
-        cg: 0,
-        vpage: 0,
-        slot: 0,
-        data: PageData { zero: false, compressed_len: 0 },
-        mappers: 0,
-        flags: 0,
-    };
+    const EMPTY: Frame =
+        Frame { prev: NIL, next: NIL, task: 0, cg: 0, slot: 0, vpage: 0, compressed_len: 0, mappers: 0, flags: 0 };
 }
 
 impl Memcg {

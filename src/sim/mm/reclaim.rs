@@ -4,12 +4,12 @@
 use super::*;
 
 impl Mm {
-    pub(super) fn charge(&mut self, cg: Cg) -> Result<(), Error> {
+    pub(super) fn charge(&mut self, p: &Pinned<'_>, cg: Cg) -> Result<(), Error> {
         // Global: frames + the pool must leave room for one more frame.
         let used = |mm: &Mm| mm.memcgs[Self::ROOT].resident_tree + mm.pool_bytes.div_ceil(PAGE);
         let mut tries = 0;
         while used(self) >= self.ram_pages && tries < 8 {
-            if self.reclaim_global(SWAP_CLUSTER_MAX)? == 0 {
+            if self.reclaim_global(p, SWAP_CLUSTER_MAX)? == 0 {
                 tries += 1;
             }
         }
@@ -18,7 +18,7 @@ impl Mm {
             if let Some(max) = self.memcgs[a].max {
                 let mut idle = 0;
                 while self.memcgs[a].current() + PAGE > max {
-                    if self.reclaim_subtree(a, SWAP_CLUSTER_MAX)? > 0 {
+                    if self.reclaim_subtree(p, a, SWAP_CLUSTER_MAX)? > 0 {
                         idle = 0;
                         continue;
                     }
@@ -32,7 +32,7 @@ impl Mm {
             if let Some(high) = self.memcgs[a].high {
                 let over = (self.memcgs[a].current() + PAGE).saturating_sub(high).div_ceil(PAGE);
                 if over > 0 {
-                    self.reclaim_subtree(a, over.max(SWAP_CLUSTER_MAX))?;
+                    self.reclaim_subtree(p, a, over.max(SWAP_CLUSTER_MAX))?;
                 }
             }
             up = self.memcgs[a].parent;
@@ -41,14 +41,14 @@ impl Mm {
     }
 
     /// Reclaim about `nr` frames from `root`'s subtree, memcg by memcg from its cursor.
-    pub(super) fn reclaim_subtree(&mut self, root: Cg, nr: u64) -> Result<u64, Error> {
+    pub(super) fn reclaim_subtree(&mut self, p: &Pinned<'_>, root: Cg, nr: u64) -> Result<u64, Error> {
         let n = self.memcgs[root].subtree.len();
         let mut done = 0;
         for _ in 0..n {
             let i = self.memcgs[root].reclaim_cursor % n;
             self.memcgs[root].reclaim_cursor = (i + 1) % n;
             let cg = self.memcgs[root].subtree[i];
-            done += self.shrink_lruvec(cg, nr - done)?;
+            done += self.shrink_lruvec(p, cg, nr - done)?;
             if done >= nr {
                 break;
             }
@@ -56,13 +56,13 @@ impl Mm {
         Ok(done)
     }
 
-    pub(super) fn reclaim_global(&mut self, nr: u64) -> Result<u64, Error> {
+    pub(super) fn reclaim_global(&mut self, p: &Pinned<'_>, nr: u64) -> Result<u64, Error> {
         let n = self.memcgs.len();
         let mut done = 0;
         for _ in 0..n {
             let cg = self.global_cursor % n;
             self.global_cursor = (cg + 1) % n;
-            done += self.shrink_lruvec(cg, nr - done)?;
+            done += self.shrink_lruvec(p, cg, nr - done)?;
             if done >= nr {
                 break;
             }
@@ -71,7 +71,7 @@ impl Mm {
     }
 
     /// `shrink_lruvec` + `shrink_slab` for one memcg: scan up to `nr` inactive frames.
-    pub(super) fn shrink_lruvec(&mut self, cg: Cg, nr: u64) -> Result<u64, Error> {
+    pub(super) fn shrink_lruvec(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64) -> Result<u64, Error> {
         // inactive_is_low: refill the inactive list from the active tail.
         let mut moved = 0;
         while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
@@ -92,7 +92,7 @@ impl Mm {
                 self.lru_add(f, true);
                 continue;
             }
-            if self.pageout(f)? {
+            if self.pageout(pin, f)? {
                 reclaimed += 1;
             } else {
                 self.lru_add(f, true);
@@ -112,13 +112,13 @@ impl Mm {
     }
 
     /// Swap one unlisted frame out; true when it was freed, false when kept.
-    pub(super) fn pageout(&mut self, f: u32) -> Result<bool, Error> {
+    pub(super) fn pageout(&mut self, pin: &Pinned<'_>, f: u32) -> Result<bool, Error> {
         let fr = self.frames[f as usize];
         let (cg, task) = (fr.cg as usize, fr.task as usize);
         let mut slot = fr.slot;
         if slot == 0 {
             let pfn = FolioId(u64::from(f) + 1);
-            match self.sys.alloc(self.cpu(task), self.memcgs[cg].id, pfn, 0) {
+            match pin.alloc(self.cpu(task), self.memcgs[cg].id, pfn, 0) {
                 Ok(s) => slot = s.raw(),
                 Err(Error::DeviceFull) => {
                     self.memcgs[cg].counters.kept += 1;
@@ -127,20 +127,21 @@ impl Mm {
                 Err(e) => return Err(e),
             }
             self.frames[f as usize].slot = slot;
-            self.swapcache.insert(slot, f);
+            self.swapcache.insert(slot, f)?;
         }
         let vslot = VSlot::from_raw(slot);
         // try_to_unmap: every mapping becomes a swap PTE holding one count.
         for p in 0..2 {
             if fr.mappers & (1 << p) != 0 {
                 self.tasks[task].ptes[p][fr.vpage as usize] = SWAP | slot;
-                self.sys.dup(vslot)?;
+                pin.dup(vslot)?;
             }
         }
         self.frames[f as usize].mappers = 0;
         if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, crate::Backing::None) {
-            let page = Page::Synthetic { compressed_len: fr.data.compressed_len, zero: fr.data.zero };
-            match self.sys.writeout(vslot, page)? {
+            let data = fr.data();
+            let page = Page::Synthetic { compressed_len: data.compressed_len, zero: data.zero };
+            match pin.writeout(vslot, page)? {
                 Writeout::Kept(_) => {
                     self.memcgs[cg].counters.kept += 1;
                     return Ok(false);
@@ -151,9 +152,9 @@ impl Mm {
             self.frames[f as usize].flags &= !DIRTY;
         }
         let shadow = Shadow(self.memcgs[cg].evictions).kept();
-        self.sys.evict(vslot, shadow)?;
+        pin.evict(vslot, shadow)?;
         self.memcgs[cg].evictions += 1;
-        self.swapcache.remove(&slot);
+        self.swapcache.remove(slot);
         self.free_frame(f);
         Ok(true)
     }
