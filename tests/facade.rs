@@ -183,3 +183,32 @@ fn count_operations_under_one_pin_match_the_single_calls() {
     }
     assert_eq!(sys.stat().vslots_in_use, 0);
 }
+
+/// A whole swap-out and swap-in under one pin (a simulator's reclaim pass and fault) gives
+/// the same results, slot states and counters as the single calls on a twin system,
+/// including the errors for misuse.
+#[test]
+fn a_lifecycle_under_one_pin_matches_the_single_calls() {
+    let (a, b) = (sys(), sys());
+    let zswap = |len, zero| Page::Synthetic { compressed_len: len, zero };
+    for (i, page) in [zswap(1000, false), zswap(0, true), zswap(4096, false)].into_iter().enumerate() {
+        let folio = FolioId(i as u64);
+        let pin = a.pin();
+        let (s, t) = (pin.alloc(0, MemcgId::ROOT, folio, 0).unwrap(), b.alloc(0, MemcgId::ROOT, folio, 0).unwrap());
+        assert_eq!(s, t);
+        assert_eq!(pin.dup(s), b.dup(t));
+        assert_eq!(pin.writeout(s, page), b.writeout(t, page));
+        assert_eq!(pin.evict(s, Shadow(7)), b.evict(t, Shadow(7)));
+        assert_eq!(pin.evict(s, Shadow(7)), b.evict(t, Shadow(7)), "a second evict is refused alike");
+        assert_eq!(pin.state(s), b.state(t));
+        let (fa, fb) = (pin.fault(1, s, FolioId(99), None), b.fault(1, t, FolioId(99), None));
+        assert_eq!(fa, fb);
+        assert_eq!(pin.put(s), b.put(t));
+        assert_eq!(pin.release(s), b.release(t));
+        assert_eq!(pin.state(s), b.state(t));
+        assert_eq!(pin.fault(1, s, FolioId(99), None), b.fault(1, t, FolioId(99), None), "a freed slot");
+    }
+    assert_eq!(a.stat(), b.stat());
+    assert_eq!(a.memcg_stat(MemcgId::ROOT), b.memcg_stat(MemcgId::ROOT));
+    assert_eq!(a.pin().alloc(9, MemcgId::ROOT, FolioId(0), 0), b.alloc(9, MemcgId::ROOT, FolioId(0), 0), "a bad CPU");
+}
