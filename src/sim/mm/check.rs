@@ -62,6 +62,17 @@ impl Mm {
                 return Err(format!("slot {slot:#x}: count {count} but {n} swap PTEs"));
             }
         }
+        for slot in self.swapcache.slots() {
+            let f = self.swapcache.get(slot).unwrap_or(NIL);
+            if self.frames.get(f as usize).map(|fr| fr.slot) != Some(slot) {
+                return Err(format!("slot {slot:#x} is indexed to frame {f}, which does not hold it"));
+            }
+            let want = FolioId(u64::from(f) + 1);
+            match self.sys.state(VSlot::from_raw(slot)) {
+                Ok(crate::SlotState::Cached { folio, .. }) if folio == want => {}
+                other => return Err(format!("slot {slot:#x} is indexed to frame {f} but the facade says {other:?}")),
+            }
+        }
         for (f, fr) in self.frames.iter().enumerate() {
             let live = on_lru[f];
             if fr.slot != 0 && self.swapcache.get(fr.slot) != Some(f as u32) {

@@ -28,8 +28,9 @@
 //! Invariants ([`Mm::check`] verifies them): a frame is on exactly one LRU list of its
 //! memcg while allocated; a PTE is `None`, `Present(frame)` with its bit in the frame's
 //! mapper mask, or `Swap(slot)`, and a slot's swap count equals its swap PTEs; a frame
-//! with a slot is in the swap-cache index under that slot; every memcg's resident count
-//! is its frames.
+//! with a slot is in the swap-cache index under that slot, every indexed slot names a
+//! frame holding it, and the facade has that slot `Cached` for that frame's folio; every
+//! memcg's resident count is its frames.
 //!
 //! Deliberate differences from the kernel: no file pages, nodes or MGLRU; one frame per
 //! folio (order 0); the slot is freed at every swap-in that leaves it unreferenced (the
@@ -40,6 +41,7 @@ mod check;
 mod fault;
 mod lru;
 mod reclaim;
+mod swapcache;
 
 use crate::sim::workload::{Event, PageData, Process, Workload};
 use crate::system::Pinned;
@@ -192,7 +194,7 @@ pub struct Mm {
     by_id: HashMap<MemcgId, Cg>,
     tasks: Vec<Task>,
     /// The swap-cache folios the memory manager holds: slot → frame.
-    swapcache: lru::SlotIndex,
+    swapcache: swapcache::SlotIndex,
     /// The zswap pool in bytes (refreshed every tick, tracked between).
     pool_bytes: u64,
     global_cursor: usize,
@@ -237,7 +239,7 @@ impl Mm {
             memcgs: vec![root],
             by_id: HashMap::from_iter([(MemcgId::ROOT, 0)]),
             tasks: Vec::new(),
-            swapcache: lru::SlotIndex::default(),
+            swapcache: swapcache::SlotIndex::default(),
             pool_bytes: 0,
             global_cursor: 0,
             tick: 0,
