@@ -406,8 +406,9 @@ fn not_writeback(c: &Cluster, off: usize) -> Result<(), Error> {
 }
 
 /// An epoch pin held across many calls (`rcu_read_lock` around a batch): lookups, count
-/// operations and the swap-out / swap-in flows here skip the per-call pin. Hold it briefly: memory retired meanwhile is not
-/// reclaimed until every pin taken before the retirement is dropped.
+/// operations and the swap-out / swap-in flows here skip the per-call pin. Hold it
+/// briefly: memory retired meanwhile is not reclaimed until every pin taken before the
+/// retirement is dropped.
 pub struct Pinned<'a> {
     sys: &'a SwapSystem,
     guard: Guard,
