@@ -117,13 +117,18 @@ impl SwapSystem {
         let second_chance = !protection && !matches!(kind, Walk::Proactive { .. });
         let now = self.tick();
         while o.scanned < cap {
+            // One LRU lock hold rotates every entry that gets a second chance (or is too
+            // young for proactive writeback) up to the next one to write, as
+            // `list_lru_walk_one` runs `shrink_memcg_cb` under the list lock and drops it
+            // only to write an entry back.
             let seen = {
                 let mut l = m.lru.lock();
                 if l.moved_to != 0 {
                     break;
                 }
                 let mut seen = None;
-                while let Some((h, seq)) = l.items.pop_front() {
+                while o.scanned < cap {
+                    let Some((h, seq)) = l.items.pop_front() else { break };
                     let info = back.pool.with(h, |e| {
                         (e.seq == seq).then(|| {
                             let referenced = e.referenced;
@@ -133,26 +138,26 @@ impl SwapSystem {
                             (referenced, e.slot, e.length, e.stored)
                         })
                     });
-                    if let Some(Some(info)) = info {
-                        // Rotate before writing (`LRU_ROTATE` / move to the tail first).
-                        l.items.push_back((h, seq));
-                        seen = Some((h, info));
-                        break;
+                    // A dead element (its entry freed or reused) is dropped unscanned.
+                    let Some(Some((referenced, slot, length, stored))) = info else { continue };
+                    // Rotate before writing (`LRU_ROTATE` / move to the tail first).
+                    l.items.push_back((h, seq));
+                    o.scanned += 1;
+                    if second_chance && referenced {
+                        o.second_chances += 1;
+                        continue;
                     }
+                    if let Walk::Proactive { min_age, .. } = kind {
+                        if now.saturating_sub(stored) < min_age {
+                            continue;
+                        }
+                    }
+                    seen = Some((h, slot, length));
+                    break;
                 }
                 seen
             };
-            let Some((h, (referenced, slot, length, stored))) = seen else { break };
-            o.scanned += 1;
-            if second_chance && referenced {
-                o.second_chances += 1;
-                continue;
-            }
-            if let Walk::Proactive { min_age, .. } = kind {
-                if now.saturating_sub(stored) < min_age {
-                    continue;
-                }
-            }
+            let Some((h, slot, length)) = seen else { break };
             match self.writeback_handle(slot, h, matches!(kind, Walk::Proactive { .. }), g) {
                 Ok(()) => {
                     o.written += 1;
