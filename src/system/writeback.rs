@@ -81,9 +81,16 @@ impl SwapSystem {
     ) -> Result<(), Error> {
         let back = &self.back;
         let vslot = (c.index << self.cfg.cluster_shift) | off as u64;
-        if c.backend_word(off, g) != handle || back.pool.with(handle, |e| e.slot) != Some(vslot) {
+        // One look at the entry: the slot holds writeback's folio, so nothing frees the
+        // entry or changes it until `free_entry` below.
+        let Some((has_data, em, length)) = back
+            .pool
+            .with(handle, |e| (e.slot == vslot).then_some((e.data.is_some(), e.memcg, e.length)))
+            .flatten()
+            .filter(|_| c.backend_word(off, g) == handle)
+        else {
             return Err(Error::NotInZswap);
-        }
+        };
         let recorded = c.memcg[off].load(Ordering::Acquire);
         let m = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
         if !back.memcgs.writeback_enabled(m, g) {
@@ -104,7 +111,6 @@ impl SwapSystem {
             back.memcgs.uncharge_swap(m.id, 1, g);
             e
         };
-        let has_data = back.pool.with(handle, |e| e.data.is_some()).unwrap_or(false);
         if has_data {
             // Zeroed only here: a synthetic entry has no bytes to write.
             let mut page = [0u8; PAGE_SIZE];
@@ -120,7 +126,6 @@ impl SwapSystem {
             return Err(undo(Error::NotInZswap));
         }
         self.rerecord(c, off, 1, recorded, m, g);
-        let (em, length) = back.pool.with(handle, |e| (e.memcg, e.length)).unwrap_or((m.id, 0));
         // Count on the entry's memcg before freeing the entry: that may drop the memcg's
         // last reference (an offline one is then removed, and the event would be lost).
         back.event(back.memcgs.get(em, g), Stat::Zswpwb, 1, c.index as usize);
