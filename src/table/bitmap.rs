@@ -37,10 +37,15 @@ impl ClusterBitmap {
         }
         let k = 1u32 << order;
         let run = if k == 64 { !0 } else { (1u64 << k) - 1 };
+        let stride = STRIDE[order as usize];
         for (i, word) in self.words.iter().enumerate() {
             let mut w = word.load(Ordering::Relaxed);
             loop {
-                let free = aligned_free(w, order);
+                // A full word (the common case in a busy cluster) has no free run.
+                if w == !0 {
+                    break;
+                }
+                let free = aligned_free(w, order, stride);
                 if free == 0 {
                     break;
                 }
@@ -97,21 +102,25 @@ impl ClusterBitmap {
     }
 }
 
-/// Bits at positions that are multiples of 2^order whose whole aligned group is clear.
-fn aligned_free(w: u64, order: u32) -> u64 {
+/// Per order below 6: a bit at each multiple of 2^order.
+const STRIDE: [u64; 6] = [
+    !0,
+    0x5555_5555_5555_5555,
+    0x1111_1111_1111_1111,
+    0x0101_0101_0101_0101,
+    0x0001_0001_0001_0001,
+    0x0000_0001_0000_0001,
+];
+
+/// Bits at positions that are multiples of 2^order whose whole aligned group is clear
+/// (`stride` is `STRIDE[order]`, looked up once per claim).
+#[inline]
+fn aligned_free(w: u64, order: u32, stride: u64) -> u64 {
     let mut x = !w;
     for i in 0..order {
         x &= x >> (1u32 << i);
     }
-    const STRIDE: [u64; 6] = [
-        !0,
-        0x5555_5555_5555_5555,
-        0x1111_1111_1111_1111,
-        0x0101_0101_0101_0101,
-        0x0001_0001_0001_0001,
-        0x0000_0001_0000_0001,
-    ];
-    x & STRIDE[order as usize]
+    x & stride
 }
 
 #[cfg(test)]
