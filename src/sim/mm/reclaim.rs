@@ -62,6 +62,12 @@ impl Mm {
         for _ in 0..n {
             let cg = self.global_cursor % n;
             self.global_cursor = (cg + 1) % n;
+            // A memcg with no frames has nothing to scan, and `shrink_lruvec` would do
+            // nothing for it (no scan, so no `shrink_slab` either): skip the call.
+            let lru = &self.memcgs[cg].lru;
+            if lru[0].len == 0 && lru[1].len == 0 {
+                continue;
+            }
             done += self.shrink_lruvec(p, cg, nr - done)?;
             if done >= nr {
                 break;
