@@ -23,7 +23,6 @@ use crate::memcg::{Line, Memcg, Stat};
 use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use crossbeam_epoch::Guard;
-use std::collections::HashMap;
 
 /// `MAX_RECLAIM_RETRIES`.
 pub(crate) const MAX_RECLAIM_RETRIES: u32 = 16;
@@ -35,17 +34,47 @@ pub(crate) const PROACTIVE_BATCH: u64 = 128;
 /// The shrinker's shared state.
 pub(crate) struct Shrink {
     /// Walk root → the memcg its walk visited last.
-    cursors: Mutex<HashMap<u16, u16>>,
+    cursors: Mutex<Cursors>,
     /// The worker's work item is queued (set by every store over the start threshold).
     pending: Line<AtomicBool>,
     /// `writeback_pause`: no writing before this tick.
     pause_until: AtomicU64,
 }
 
+/// The cursors, a map from a walk root's id to the id its walk visited last, as a table
+/// indexed by the root's id (0 for no cursor: id 0 is never a memcg). Ids are 16-bit and
+/// handed out lowest first, so the table stays as long as the largest id used as a root;
+/// a lookup is one load where a hash map hashed every key (the worker advances its
+/// cursor at every memcg visit).
+#[derive(Default)]
+struct Cursors(Vec<u16>);
+
+impl Cursors {
+    fn get(&self, root: u16) -> Option<u16> {
+        self.0.get(usize::from(root)).copied().filter(|&id| id != 0)
+    }
+
+    /// `id` is a memcg id, never 0.
+    fn insert(&mut self, root: u16, id: u16) {
+        debug_assert_ne!(id, 0);
+        let i = usize::from(root);
+        if i >= self.0.len() {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = id;
+    }
+
+    fn remove(&mut self, root: u16) {
+        if let Some(c) = self.0.get_mut(usize::from(root)) {
+            *c = 0;
+        }
+    }
+}
+
 impl Shrink {
     pub(crate) fn new() -> Self {
         Self {
-            cursors: Mutex::new(HashMap::new()),
+            cursors: Mutex::new(Cursors::default()),
             pending: Line(AtomicBool::new(false)),
             pause_until: AtomicU64::new(0),
         }
@@ -204,15 +233,15 @@ impl SwapSystem {
         let memcgs = &self.back.memcgs;
         let mut cur = lock(&self.back.shrink.cursors);
         loop {
-            let Some(id) = memcgs.next_pre(root, cur.get(&root).copied(), g) else {
-                cur.remove(&root);
+            let Some(id) = memcgs.next_pre(root, cur.get(root), g) else {
+                cur.remove(root);
                 return Step::End;
             };
             cur.insert(root, id);
             match memcgs.get(id, g) {
                 Some(m) if m.online.load(Ordering::Acquire) => return Step::Memcg(m),
                 _ if legacy => {
-                    cur.remove(&root);
+                    cur.remove(root);
                     return Step::Offline;
                 }
                 _ => {}
@@ -226,16 +255,16 @@ impl SwapSystem {
     pub(super) fn offline_cursors(&self, m: &Memcg, g: &Guard) {
         let memcgs = &self.back.memcgs;
         let mut cur = lock(&self.back.shrink.cursors);
-        cur.remove(&m.id);
+        cur.remove(m.id);
         for a in memcgs.ancestry(m, g).skip(1) {
-            if cur.get(&a.id) != Some(&m.id) {
+            if cur.get(a.id) != Some(m.id) {
                 continue;
             }
             let mut pos = m.id;
             loop {
                 match memcgs.next_pre(a.id, Some(pos), g) {
                     None => {
-                        cur.remove(&a.id);
+                        cur.remove(a.id);
                         break;
                     }
                     Some(id) => {
@@ -440,7 +469,7 @@ impl SwapSystem {
     pub fn shrink_cursor(&self, cg: MemcgId) -> Result<Option<MemcgId>, Error> {
         let g = self.vspace.reclaim.pin();
         self.back.memcgs.online(cg, &g)?;
-        Ok(lock(&self.back.shrink.cursors).get(&cg.raw()).map(|&id| MemcgId::from_raw(id)))
+        Ok(lock(&self.back.shrink.cursors).get(cg.raw()).map(MemcgId::from_raw))
     }
 }
 
