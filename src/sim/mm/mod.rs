@@ -173,6 +173,9 @@ struct Task {
     cg: Cg,
     workload: Workload,
     seed: u64,
+    /// `workload.region_base(i)` for each region `i`, computed once at spawn (the
+    /// workload cannot change afterwards).
+    bases: Vec<u64>,
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
     child: bool,
@@ -352,6 +355,7 @@ impl Mm {
             cg,
             workload: workload.clone(),
             seed,
+            bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
             child: false,
         });
@@ -372,7 +376,7 @@ impl Mm {
                 if page >= r.pages {
                     return Err(outside);
                 }
-                let vpage = t.workload.region_base(region as usize) + page;
+                let vpage = t.bases[region as usize] + page;
                 let Some(&pte) = t.ptes[p].get(vpage as usize) else {
                     return Err(Error::Invalid("sim: an access by a process that does not exist"));
                 };
