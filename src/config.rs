@@ -37,8 +37,14 @@ pub struct ZswapConfig {
     pub shrink_start: ShrinkStart,
     /// The LRU aging policy of the memcg-aware shrinker.
     pub lru: LruPolicy,
-    /// How pages are compressed.
+    /// How pages are compressed: real bytes ([`Compressor::Lz4`], which then means "with
+    /// each page's compression tier") or synthetic sizes.
     pub compressor: Compressor,
+    /// The registered compression tiers (zswap's per-compressor `zswap_pool`s, held at
+    /// once). Priority 1 must be present: it is the default tier of every memcg that
+    /// neither it nor an ancestor sets [`Knob::ZswapCompressor`](crate::Knob) for.
+    /// Default: one tier, priority 1, lz4, synthetic sizes as stated (today's behaviour).
+    pub compression_tiers: Vec<CompressionTier>,
     /// Pause the global shrink worker this long after a rejected store or a device
     /// swap-in (the 2024 series' patch 6); None by default.
     pub writeback_pause: Option<crate::Tick>,
@@ -58,6 +64,7 @@ impl Default for ZswapConfig {
             shrink_start: ShrinkStart::PoolFull,
             lru: LruPolicy::SecondChance,
             compressor: Compressor::Lz4,
+            compression_tiers: vec![CompressionTier::default()],
             writeback_pause: None,
             legacy_worker: false,
         }
@@ -97,4 +104,71 @@ pub enum Compressor {
     Lz4,
     /// The caller states each page's compressed size (`Page::Synthetic`).
     Synthetic,
+}
+
+/// One compression tier: a compressor registered at a priority (1..=4).
+///
+/// Kernel counterparts: zswap's `zswap_pool` (one per compressor; mainline keeps several
+/// only while an old one drains after a `zswap.compressor` change, and stores always go to
+/// the newest) and zram's multi-stream compression (`comp_algorithm` at priority 0 and up
+/// to three `recomp_algorithm` entries at priorities 1..=3). The crate keeps every tier
+/// live at once and lets each memcg pick one for new stores (the out-of-tree `zram.prio`
+/// hack, done per memcg on zswap); it numbers priorities 1..=4, 1 being the primary
+/// (zram's 0). Every entry remembers the tier that compressed it and is always loaded with
+/// it, as a `zswap_entry` keeps its `pool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct CompressionTier {
+    /// 1..=4; unique among the registered tiers. Higher is meant to be denser and slower
+    /// (zram's recompression goes up in priority).
+    pub priority: u8,
+    /// The compressor for real page bytes.
+    pub algorithm: Algorithm,
+    /// Synthetic pages ([`Compressor::Synthetic`], or [`crate::Page::Synthetic`] with
+    /// real-byte compressors): a page the caller states compresses to `n` bytes is stored
+    /// in `ceil(n * synthetic_permille / 1000)` bytes (1..=1000; 1000, the default,
+    /// stores `n`). Incompressible sizes (0, or a page or more) stay incompressible.
+    pub synthetic_permille: u16,
+}
+
+impl Default for CompressionTier {
+    /// Priority 1, lz4, synthetic sizes as stated.
+    fn default() -> Self {
+        Self::lz4(1)
+    }
+}
+
+impl CompressionTier {
+    /// lz4 at `priority`, synthetic sizes as stated.
+    pub const fn lz4(priority: u8) -> Self {
+        Self { priority, algorithm: Algorithm::Lz4, synthetic_permille: 1000 }
+    }
+
+    /// Raw deflate at `level` (1..=10, as `miniz_oxide` numbers them) at `priority`,
+    /// synthetic sizes as stated.
+    pub const fn deflate(priority: u8, level: u8) -> Self {
+        Self { priority, algorithm: Algorithm::Deflate { level }, synthetic_permille: 1000 }
+    }
+
+    /// The same tier with synthetic sizes scaled by `permille / 1000`.
+    pub const fn with_synthetic_permille(self, permille: u16) -> Self {
+        Self { synthetic_permille: permille, ..self }
+    }
+
+    /// The lowest and highest tier priority (`1..=4`; zram's `ZRAM_MAX_COMPS` is 4).
+    pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=4;
+}
+
+/// A compressor for real page bytes. Pure Rust, deterministic on every platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// lz4 block format (`lz4_flex`): the fast default (the kernel's `lz4`).
+    #[default]
+    Lz4,
+    /// Raw deflate (`miniz_oxide`, no zlib header) at `level` 1..=10: denser and slower
+    /// (the kernel's `deflate` crypto compressor; zram users pick `zstd` or `deflate` as a
+    /// recompression algorithm).
+    Deflate { level: u8 },
 }

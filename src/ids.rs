@@ -141,6 +141,14 @@ pub enum Knob {
     ZswapMax(Limit),
     /// `memory.zswap.writeback`.
     ZswapWriteback(bool),
+    /// The compression tier (priority 1..=4, see [`crate::CompressionTier`]) new zswap
+    /// stores of this memcg use; `None` (the default) inherits the nearest ancestor's
+    /// setting, and the root's default is priority 1. Entries already stored keep their
+    /// tier. The per-memcg selection is the out-of-tree `zram.prio` hack (and zswap's
+    /// global `zswap.compressor`, which creates a new `zswap_pool`) done per memcg; the
+    /// root may set it too, as the system-wide default. A priority with no compressor
+    /// registered is `Error::Invalid`, nothing changed.
+    ZswapCompressor(Option<u8>),
 }
 
 /// Where `writeout` put the folio (`swap_writeout`).

@@ -50,7 +50,7 @@ mod system;
 pub mod table;
 pub mod zswap;
 
-pub use config::{Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
+pub use config::{Algorithm, CompressionTier, Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
 pub use device::{Device, DeviceSpec};
 pub use error::Error;
 pub use ids::{
@@ -59,6 +59,7 @@ pub use ids::{
 };
 pub use stat::{
     DeviceStat, Footprint, GlobalStat, MemcgStat, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop, SwapoffReport,
+    ZswapTierStat,
 };
 pub use system::{Pinned, SwapSystem};
 

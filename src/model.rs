@@ -69,6 +69,8 @@ enum Back {
         memcg: u16,
         data: Data,
         id: u64,
+        /// The compression tier (priority) that stored it.
+        tier: u8,
     },
     /// A physical slot. `run` names the allocation that placed it: the pages of one folio
     /// written out together share a run (contiguous, reusable in place); 0 is a page
@@ -121,6 +123,8 @@ struct Cg {
     swap_high: u64,
     zswap_max: u64,
     writeback: bool,
+    /// `Knob::ZswapCompressor`: None inherits.
+    compressor: Option<u8>,
     /// Local events; a removed child's are folded in, as `memory.stat` does.
     events: [u64; NEV],
     /// Creation order: siblings are walked in it.
@@ -142,6 +146,7 @@ impl Cg {
             swap_high: UNLIMITED,
             zswap_max: UNLIMITED,
             writeback: true,
+            compressor: None,
             events: [0; NEV],
             born,
             lru: VecDeque::new(),
@@ -180,6 +185,8 @@ pub struct Model {
     tick: Tick,
     zswap_enabled: bool,
     synthetic: bool,
+    /// The registered compression tiers by priority - 1.
+    tiers: [Option<crate::CompressionTier>; 4],
     max_pages: u64,
     accept_pages: u64,
     reached_full: bool,
@@ -200,6 +207,7 @@ impl Default for Model {
             tick: 0,
             zswap_enabled: true,
             synthetic: false,
+            tiers: [Some(crate::CompressionTier::default()), None, None, None],
             max_pages: 0,
             accept_pages: 0,
             reached_full: false,
@@ -246,6 +254,9 @@ impl Model {
             limit,
             zswap_enabled: cfg.zswap.enabled,
             synthetic: cfg.zswap.compressor == Compressor::Synthetic,
+            tiers: std::array::from_fn(|i| {
+                cfg.zswap.compression_tiers.iter().copied().find(|t| usize::from(t.priority) == i + 1)
+            }),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(cfg.zswap.accept_threshold_percent)) / 100,
             reclaim: Reclaim::new(cfg, max_pages),
@@ -483,6 +494,26 @@ impl Model {
         self.ancestry(id).into_iter().find(|a| self.memcgs[a].online).unwrap_or(ROOT)
     }
 
+    /// The effective `Knob::ZswapCompressor`: the nearest setting up the tree, else 1.
+    fn compressor(&self, id: u16) -> u8 {
+        self.ancestry(id).iter().find_map(|a| self.memcgs[a].compressor).unwrap_or(1)
+    }
+
+    /// What the tier at `priority` makes of a page: its bytes compressed with the
+    /// tier's algorithm, or a synthetic size scaled by its ratio (rounded up; sizes that
+    /// do not compress stay as they are).
+    fn compressed_len(&self, priority: u8, page: Option<&[u8]>, stated: u32) -> u64 {
+        let Some(t) = self.tiers[usize::from(priority) - 1] else { unreachable!("an effective tier is registered") };
+        match (page, t.algorithm) {
+            (Some(p), crate::Algorithm::Deflate { level }) => {
+                miniz_oxide::deflate::compress_to_vec(p, level).len() as u64
+            }
+            (Some(p), _) => lz4_flex::block::compress(p).len() as u64,
+            (None, _) if stated == 0 || stated as usize >= PAGE_SIZE => u64::from(stated),
+            (None, _) => (u64::from(stated) * u64::from(t.synthetic_permille)).div_ceil(1000),
+        }
+    }
+
     fn writeback_enabled(&self, id: u16) -> bool {
         self.ancestry(id).iter().all(|a| self.memcgs[a].writeback)
     }
@@ -607,15 +638,26 @@ impl Model {
     }
 
     fn memcg_set(&mut self, id: MemcgId, knob: Knob) -> Result<Outcome, Error> {
-        let cg = self.online_mut(id)?;
-        if id == MemcgId::ROOT && !matches!(knob, Knob::ZswapWriteback(_)) {
+        self.online_mut(id)?;
+        if id == MemcgId::ROOT && !matches!(knob, Knob::ZswapWriteback(_) | Knob::ZswapCompressor(_)) {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
+        let registered = |p: u8| self.tiers.get(usize::from(p).wrapping_sub(1)).is_some_and(|t| t.is_some());
+        if let Knob::ZswapCompressor(Some(p)) = knob {
+            if !(1..=4).contains(&p) {
+                return Err(Error::Invalid("compression tier priorities are 1..=4"));
+            }
+            if !registered(p) {
+                return Err(Error::Invalid("no compressor registered at this priority"));
+            }
+        }
+        let cg = self.online_mut(id)?;
         match knob {
             Knob::SwapMax(l) => cg.swap_max = pages(l),
             Knob::SwapHigh(l) => cg.swap_high = pages(l),
             Knob::ZswapMax(l) => cg.zswap_max = pages(l),
             Knob::ZswapWriteback(on) => cg.writeback = on,
+            Knob::ZswapCompressor(p) => cg.compressor = p,
         }
         Ok(Outcome::Done)
     }
@@ -854,10 +896,13 @@ impl Model {
             let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker, sys)?.written > 0;
             if room && !self.check_limits() {
                 let mut lens = Vec::new();
+                let tier = self.compressor(m);
                 for p in &bytes {
                     let n = match (p, page) {
-                        (Some(p), _) => lz4_flex::block::compress(p).len() as u64,
-                        (None, PageKind::Synthetic { compressed_len, .. }) => u64::from(compressed_len),
+                        (Some(p), _) => self.compressed_len(tier, Some(p), 0),
+                        (None, PageKind::Synthetic { compressed_len, .. }) => {
+                            self.compressed_len(tier, None, u32::from(compressed_len))
+                        }
                         (None, _) => unreachable!("bytes for every non-synthetic kind"),
                     };
                     match verdict(n, writeback, p.is_none()) {
@@ -877,7 +922,7 @@ impl Model {
                     for (i, s) in range.clone().enumerate() {
                         let data = bytes[i].as_ref().map_or(Data::Untouched, |p| Data::Known(checksum(p)));
                         let id = self.reclaim.entry_id();
-                        self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data, id };
+                        self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data, id, tier };
                         stored.push((s, id));
                     }
                     self.lru_add(m, &stored);
@@ -1177,6 +1222,8 @@ struct Usage {
     zswap_bytes: u64,
     zswap_entries: u64,
     zswap_incomp: u64,
+    /// (entries, bytes) by compression tier.
+    tiers: [(u64, u64); 4],
     events: [u64; NEV],
 }
 
@@ -1294,9 +1341,12 @@ impl Harness {
                         usage.entry(a).or_default().swap_pages += 1;
                     }
                 }
-                Back::Zswap { len, memcg, .. } => {
+                Back::Zswap { len, memcg, tier, .. } => {
                     for a in m.ancestry(memcg) {
                         let u = usage.entry(a).or_default();
+                        let t = &mut u.tiers[usize::from(tier) - 1];
+                        t.0 += 1;
+                        t.1 += u64::from(len);
                         u.zswap_bytes += u64::from(len);
                         u.zswap_entries += 1;
                         u.zswap_incomp += u64::from(u64::from(len) == PAGE);
@@ -1344,6 +1394,11 @@ impl Harness {
             for (name, real, want) in fields {
                 if real != want {
                     return Err(format!("memcg {id}: {name} {real}, model {want}"));
+                }
+            }
+            for (p, (real, want)) in st.zswap_tiers.iter().zip(u.tiers).enumerate() {
+                if (real.entries, real.bytes) != want {
+                    return Err(format!("memcg {id}: compression tier {}: {real:?}, model {want:?}", p + 1));
                 }
             }
         }

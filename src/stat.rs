@@ -104,6 +104,27 @@ pub struct MemcgStat {
     pub swap_events_max: u64,
     /// `memory.swap.events` `fail`.
     pub swap_events_fail: u64,
+    /// The zswap entries by compression tier: index `p - 1` is priority `p` (1..=4).
+    /// Their `bytes` add up to `zswap_current` and their `entries` to `zswapped /
+    /// PAGE_SIZE`. No kernel file has this (zswap keeps one `zswap_pool` current; zram's
+    /// `mm_stat` is per device): the crate's own report, for comparing tiers.
+    pub zswap_tiers: [ZswapTierStat; 4],
+}
+
+impl MemcgStat {
+    /// The zswap entries of compression tier `priority` (1..=4), or None for another.
+    pub fn zswap_tier(&self, priority: u8) -> Option<&ZswapTierStat> {
+        self.zswap_tiers.get(usize::from(priority).checked_sub(1)?)
+    }
+}
+
+/// One compression tier's share of a memcg's zswap entries (`MemcgStat::zswap_tiers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZswapTierStat {
+    /// Entries it compressed (pages).
+    pub entries: u64,
+    /// Their compressed bytes (`PAGE_SIZE` each when stored as-is).
+    pub bytes: u64,
 }
 
 /// What `swapoff` moved.

@@ -91,9 +91,41 @@ pub(crate) enum Stat {
     DecompressFail,
     StoredPages,
     StoredIncompressible,
+    // Per compression tier (priority 1..=4): entries, and their compressed bytes (gauges).
+    Tier1Entries,
+    Tier2Entries,
+    Tier3Entries,
+    Tier4Entries,
+    Tier1Bytes,
+    Tier2Bytes,
+    Tier3Bytes,
+    Tier4Bytes,
 }
 
-pub(crate) const NR_STATS: usize = Stat::StoredIncompressible as usize + 1;
+pub(crate) const NR_STATS: usize = Stat::Tier4Bytes as usize + 1;
+
+impl Stat {
+    /// The entry count of compression tier `priority` (1..=4; others count on tier 1's,
+    /// which never happens: priorities are validated at the knob and the config).
+    pub(crate) fn tier_entries(priority: u8) -> Stat {
+        match priority {
+            2 => Stat::Tier2Entries,
+            3 => Stat::Tier3Entries,
+            4 => Stat::Tier4Entries,
+            _ => Stat::Tier1Entries,
+        }
+    }
+
+    /// The compressed bytes of compression tier `priority` (1..=4), as `tier_entries`.
+    pub(crate) fn tier_bytes(priority: u8) -> Stat {
+        match priority {
+            2 => Stat::Tier2Bytes,
+            3 => Stat::Tier3Bytes,
+            4 => Stat::Tier4Bytes,
+            _ => Stat::Tier1Bytes,
+        }
+    }
+}
 
 /// Stripes of a striped counter.
 pub(crate) const STRIPES: usize = 8;

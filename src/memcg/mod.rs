@@ -25,7 +25,7 @@ use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
 use crate::stat::MemcgStat;
-use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicU8, AtomicU64, Mutex, Ordering, lock};
 use crate::zswap::lru::{Lru, LruList};
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::BTreeSet;
@@ -48,6 +48,8 @@ pub(crate) struct Memcg {
     pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
+    /// This memcg's own `Knob::ZswapCompressor`: a tier priority, 0 when unset (inherit).
+    pub compressor: AtomicU8,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
     pub lru: Line<Lru>,
@@ -109,6 +111,7 @@ impl Memcgs {
             zswap: Striped::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
+            compressor: AtomicU8::new(0),
             stats: Stats::new(),
             lru: Line(Lru::new()),
         };
@@ -282,10 +285,11 @@ impl Memcgs {
         }
     }
 
-    /// Write a cgroup file.
-    pub(crate) fn set(&self, id: MemcgId, knob: Knob, g: &Guard) -> Result<(), Error> {
+    /// Write a cgroup file. `registered` says whether a compression tier has a given
+    /// priority (`Knob::ZswapCompressor`).
+    pub(crate) fn set(&self, id: MemcgId, knob: Knob, registered: impl Fn(u8) -> bool, g: &Guard) -> Result<(), Error> {
         let m = self.online(id, g)?;
-        if m.parent == 0 && !matches!(knob, Knob::ZswapWriteback(_)) {
+        if m.parent == 0 && !matches!(knob, Knob::ZswapWriteback(_) | Knob::ZswapCompressor(_)) {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
         match knob {
@@ -293,8 +297,19 @@ impl Memcgs {
             Knob::SwapHigh(l) => m.swap.high.store(pages(l), Ordering::Release),
             Knob::ZswapMax(l) => m.zswap_max.store(pages(l), Ordering::Release),
             Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
+            Knob::ZswapCompressor(p) => {
+                let p = check_compressor(p, registered)?;
+                m.compressor.store(p, Ordering::Release);
+            }
         }
         Ok(())
+    }
+
+    /// The effective `Knob::ZswapCompressor` of `m`: its own setting, else the nearest
+    /// ancestor's, else 1 (the default tier). Lock-free: one atomic load per level, as
+    /// `writeback_enabled` walks, and usually only the first level.
+    pub(crate) fn compressor(&self, m: &Memcg, g: &Guard) -> u8 {
+        self.ancestry(m, g).map(|a| a.compressor.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
     }
 
     /// `mem_cgroup_zswap_writeback_enabled`: the AND of `memory.zswap.writeback` over `m`
@@ -315,24 +330,29 @@ impl Memcgs {
     /// `obj_cgroup_charge_zswap`: charge `bytes` of a stored entry (`size` original bytes,
     /// `incomp` when stored as-is) to `m` and its ancestors.
     /// `stripe` picks the counters' stripe.
-    pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, g: &Guard, stripe: usize) {
+    /// `tier` is the priority of the compression tier that compressed it.
+    pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
         self.get_ref(m, 1);
         for a in self.ancestry(m, g) {
             a.zswap.add(bytes, stripe);
         }
         m.stats.add(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
+        m.stats.add(Stat::tier_entries(tier), 1, stripe);
+        m.stats.add(Stat::tier_bytes(tier), bytes, stripe);
         if incomp {
             m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
         }
     }
 
     /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`.
-    pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, g: &Guard, stripe: usize) {
+    pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
         let Some(m) = self.get(id, g) else { return };
         for a in self.ancestry(m, g) {
             a.zswap.sub(bytes, stripe);
         }
         m.stats.sub(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
+        m.stats.sub(Stat::tier_entries(tier), 1, stripe);
+        m.stats.sub(Stat::tier_bytes(tier), bytes, stripe);
         if incomp {
             m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
         }
@@ -416,7 +436,23 @@ impl Memcgs {
             swap_events_high: at(Stat::EventsHigh),
             swap_events_max: at(Stat::EventsMax),
             swap_events_fail: at(Stat::EventsFail),
+            zswap_tiers: std::array::from_fn(|i| crate::stat::ZswapTierStat {
+                entries: at(Stat::tier_entries(i as u8 + 1)),
+                bytes: at(Stat::tier_bytes(i as u8 + 1)),
+            }),
         })
+    }
+}
+
+/// Validate a `Knob::ZswapCompressor` value: the priority to store (0 for unset).
+fn check_compressor(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
+    match p {
+        None => Ok(0),
+        Some(p) if !crate::CompressionTier::PRIORITIES.contains(&p) => {
+            Err(Error::Invalid("compression tier priorities are 1..=4"))
+        }
+        Some(p) if !registered(p) => Err(Error::Invalid("no compressor registered at this priority")),
+        Some(p) => Ok(p),
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct Backends {
     pub stats: Stats,
     /// The shrink worker's queue flag, pause and the walk cursors.
     pub shrink: super::shrink::Shrink,
+    /// The registered compression tiers.
+    pub tiers: crate::zswap::Tiers,
 }
 
 impl Backends {
@@ -39,7 +41,7 @@ impl Backends {
             }
             let stripe = Pool::stripe(handle);
             let incomp = e.length as usize == crate::PAGE_SIZE;
-            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, g, stripe);
+            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
             self.stats.sub(Stat::StoredPages, 1, stripe);
             if incomp {
                 self.stats.sub(Stat::StoredIncompressible, 1, stripe);

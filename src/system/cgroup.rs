@@ -12,10 +12,21 @@ impl SwapSystem {
         self.back.memcgs.create(parent, &self.vspace.reclaim.pin())
     }
 
-    /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max` or
-    /// `memory.zswap.writeback`. Lowering a limit below the usage forces nothing out.
+    /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max`,
+    /// `memory.zswap.writeback` or the memcg's compression tier
+    /// (`Knob::ZswapCompressor`). Lowering a limit below the usage forces nothing out;
+    /// changing the compression tier leaves entries already stored as they are.
     pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
-        self.back.memcgs.set(cg, knob, &self.vspace.reclaim.pin())
+        let tiers = &self.back.tiers;
+        self.back.memcgs.set(cg, knob, |p| tiers.registered(p), &self.vspace.reclaim.pin())
+    }
+
+    /// The compression tier (priority) `cg`'s new zswap stores use: its own
+    /// `Knob::ZswapCompressor`, else the nearest ancestor's, else 1.
+    pub fn memcg_compressor(&self, cg: MemcgId) -> Result<u8, Error> {
+        let g = self.vspace.reclaim.pin();
+        let m = self.back.memcgs.online(cg, &g)?;
+        Ok(self.back.memcgs.compressor(m, &g))
     }
 
     /// `rmdir`: take `cg` offline. Its charges stay counted in its ancestors and new ones

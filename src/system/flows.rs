@@ -18,7 +18,7 @@ use crate::memcg::{Memcg, Stat};
 use crate::sync::{Ordering, fence, spin_loop};
 use crate::table::cluster::Cluster;
 use crate::zswap::pool::{Entry, Pool};
-use crate::zswap::{CompressError, Compressor, Lz4, synthetic, verdict};
+use crate::zswap::{CompressError, Tiers, synthetic, verdict};
 use crossbeam_epoch::Guard;
 
 /// The (handle, LRU sequence) pairs a store has made so far, in page order: the first
@@ -222,6 +222,9 @@ impl SwapSystem {
         }
         let nr = 1usize << order;
         let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
+        // The memcg's compression tier, read once: every page of the folio uses it, and
+        // each entry records it (a concurrent change applies to later stores).
+        let tier = back.memcgs.compressor(m, g);
         // (handle, LRU sequence) of each stored page: an order-0 folio's stays in `Stored`
         // without a heap allocation.
         let mut stored = Stored::default();
@@ -233,22 +236,25 @@ impl SwapSystem {
                     // Only real bytes need the destination (zeroing it is a quarter of a
                     // synthetic store's time).
                     let mut buf = [0u8; crate::zswap::DST_LEN];
-                    match verdict(Lz4.compress(src, &mut buf), writeback) {
+                    match verdict(back.tiers.compress(tier, src, &mut buf), writeback) {
                         Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
                         Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
                         Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
                     }
                 }
-                Page::Synthetic { compressed_len, .. } => match verdict(synthetic(compressed_len), writeback) {
-                    Ok(n) => (n, None),
-                    Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
-                },
+                Page::Synthetic { compressed_len, .. } => {
+                    match verdict(synthetic(back.tiers.synthetic_len(tier, compressed_len)), writeback) {
+                        Ok(n) => (n, None),
+                        Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
+                    }
+                }
             };
             let e = Entry {
                 slot: vhead + i as u64,
                 data,
                 length: length as u32,
                 memcg: m.id,
+                tier,
                 stored: self.tick(),
                 referenced: true,
                 seq: 0,
@@ -260,7 +266,7 @@ impl SwapSystem {
             };
             let incomp = length == PAGE_SIZE;
             let stripe = Pool::stripe(h);
-            back.memcgs.charge_zswap(m, length as u64, incomp, g, stripe);
+            back.memcgs.charge_zswap(m, length as u64, incomp, tier, g, stripe);
             back.stats.add(Stat::StoredPages, 1, stripe);
             if incomp {
                 back.stats.add(Stat::StoredIncompressible, 1, stripe);
@@ -509,7 +515,7 @@ impl SwapSystem {
             BackendEntry::Zswap { handle } => {
                 let h = handle as u32;
                 if let Some(o) = out {
-                    let ok = back.pool.with(h, |e| decompress(e, o)).unwrap_or(Err(Error::NotBacked));
+                    let ok = back.pool.with(h, |e| decompress(e, &back.tiers, o)).unwrap_or(Err(Error::NotBacked));
                     if let Err(e) = ok {
                         back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                         return Err(e);
@@ -535,15 +541,16 @@ impl SwapSystem {
     }
 }
 
-/// `zswap_decompress` of an entry into a page.
-pub(crate) fn decompress(e: &Entry, out: &mut [u8]) -> Result<(), Error> {
+/// `zswap_decompress` of an entry into a page, with the compression tier that
+/// compressed it (`entry->pool`), whatever its memcg uses now.
+pub(crate) fn decompress(e: &Entry, tiers: &Tiers, out: &mut [u8]) -> Result<(), Error> {
     match &e.data {
         None => Ok(()),
         Some(d) if e.length as usize == PAGE_SIZE => {
             out.copy_from_slice(d);
             Ok(())
         }
-        Some(d) => match Lz4.decompress(d, out) {
+        Some(d) => match tiers.decompress(e.tier, d, out) {
             Ok(PAGE_SIZE) => Ok(()),
             _ => Err(Error::Decompress),
         },

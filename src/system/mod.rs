@@ -56,6 +56,7 @@ impl SwapSystem {
         if cfg.zswap.max_pool_percent > 100 || cfg.zswap.accept_threshold_percent > 100 {
             return Err(Error::Invalid("zswap percentages must be at most 100"));
         }
+        let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_tiers)?;
         let bytes: SharedBytes = Arc::new(Bytes::default());
         let z = &cfg.zswap;
         let back = Arc::new(Backends {
@@ -69,6 +70,7 @@ impl SwapSystem {
             shrink: shrink::Shrink::new(),
             devices: Devices::new(),
             stats: Stats::new(),
+            tiers,
         });
         let hook = Box::new(FreeHook(back.clone()));
         let vspace = Space::dynamic_with(cfg.cluster_shift, cfg.cpus, bytes.clone(), hook);

@@ -114,7 +114,9 @@ impl SwapSystem {
         if has_data {
             // Zeroed only here: a synthetic entry has no bytes to write.
             let mut page = [0u8; PAGE_SIZE];
-            if let Err(e) = back.pool.with(handle, |e| decompress(e, &mut page)).unwrap_or(Err(Error::NotInZswap)) {
+            if let Err(e) =
+                back.pool.with(handle, |e| decompress(e, &back.tiers, &mut page)).unwrap_or(Err(Error::NotInZswap))
+            {
                 back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                 return Err(undo(e));
             }

@@ -7,5 +7,5 @@ mod compress;
 pub(crate) mod lru;
 pub(crate) mod pool;
 
-pub use compress::{CompressError, Compressor, DST_LEN, Lz4};
-pub(crate) use compress::{synthetic, verdict};
+pub use compress::{CompressError, Compressor, DST_LEN, Deflate, Lz4};
+pub(crate) use compress::{Tiers, synthetic, verdict};
