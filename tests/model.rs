@@ -9,13 +9,15 @@
 //! layer runs among them (the shrinker's scan and count, the global worker, proactive
 //! writeback, the clock moving on) under every LRU policy, worker start and pause, with
 //! each online memcg's LRU order and walk cursor compared after every step.
+//! Compression tiers (`Knob::ZswapCompressor`, several registered) are among the knobs,
+//! with per-tier entries and bytes compared.
 //! Runs under Miri with few cases and no failure persistence.
 
 use proptest::prelude::*;
 use proptest::test_runner::RngAlgorithm;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
-use vswap::{Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
+use vswap::{CompressionTier, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
 
 const SHIFT: u32 = 3;
 
@@ -110,6 +112,8 @@ fn knob() -> impl Strategy<Value = Knob> {
         2 => limit().prop_map(Knob::SwapHigh),
         3 => limit().prop_map(Knob::ZswapMax),
         3 => prop::bool::weighted(0.7).prop_map(Knob::ZswapWriteback),
+        3 => prop_oneof![2 => Just(None), 6 => (1u8..=3).prop_map(Some), 1 => any::<u8>().prop_map(Some)]
+            .prop_map(Knob::ZswapCompressor),
     ]
 }
 
@@ -183,8 +187,14 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
 }
 
 /// A small machine so the zswap pool fills (`max_pages` is 20% of `ram_pages`).
-fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim) -> Config {
+/// `tiers`: besides lz4 at 1, deflate at 2 (level 1) and lz4 at 3 with synthetic sizes
+/// halved, so `Knob::ZswapCompressor` has something to pick.
+fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tiers: bool) -> Config {
     let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, ..Config::default() };
+    if tiers {
+        cfg.zswap.compression_tiers.push(CompressionTier::deflate(2, 1));
+        cfg.zswap.compression_tiers.push(CompressionTier::lz4(3).with_synthetic_permille(500));
+    }
     cfg.zswap.accept_threshold_percent = accept;
     cfg.zswap.enabled = zswap;
     (cfg.zswap.lru, cfg.zswap.shrink_start, cfg.zswap.legacy_worker) = (reclaim.0, reclaim.1, reclaim.2);
@@ -277,11 +287,12 @@ proptest! {
         zswap in prop::bool::weighted(0.8),
         reclaim in reclaim_knobs(),
         device in prop::bool::weighted(0.6),
+        tiers in prop::bool::weighted(0.5),
     ) {
         // Often a device from the start, so that writeback has somewhere to go.
         let swapon = Flow::Op(Op::Swapon { kind: DeviceKind::Memory, pages: 40, priority: 0 });
         let flows: Vec<Flow> = device.then_some(swapon).into_iter().chain(flows).collect();
-        run_flows(flows_config(ram_pages, accept, zswap, reclaim), &flows)?;
+        run_flows(flows_config(ram_pages, accept, zswap, reclaim, tiers), &flows)?;
     }
 }
 
