@@ -312,6 +312,20 @@ impl Memcgs {
         self.ancestry(m, g).map(|a| a.compressor.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
     }
 
+    /// The store path's two inherited settings in one walk up the tree: (`writeback_enabled`,
+    /// `compressor`). A store reads both, so the tier costs one more load per level, not
+    /// a second walk.
+    pub(crate) fn store_policy(&self, m: &Memcg, g: &Guard) -> (bool, u8) {
+        let (mut writeback, mut tier) = (true, 0);
+        for a in self.ancestry(m, g) {
+            writeback &= a.writeback.load(Ordering::Acquire);
+            if tier == 0 {
+                tier = a.compressor.load(Ordering::Acquire);
+            }
+        }
+        (writeback, if tier == 0 { 1 } else { tier })
+    }
+
     /// `mem_cgroup_zswap_writeback_enabled`: the AND of `memory.zswap.writeback` over `m`
     /// and its ancestors.
     pub(crate) fn writeback_enabled(&self, m: &Memcg, g: &Guard) -> bool {

@@ -162,8 +162,10 @@ impl SwapSystem {
             for i in head..head + nr {
                 Self::set_zero(c, i, false);
             }
-            let writeback = self.back.memcgs.writeback_enabled(m, g);
-            match self.zswap_store(c, head, order, page, m, writeback, g) {
+            // The memcg's compression tier is read once, here: every page of the folio uses
+            // it and each entry records it (a concurrent change applies to later stores).
+            let (writeback, tier) = self.back.memcgs.store_policy(m, g);
+            match self.zswap_store(c, head, order, page, (m, tier), writeback, g) {
                 Ok(compressed) => {
                     if self.back.pool.above_proactive_start() {
                         self.back.shrink.queue();
@@ -196,7 +198,8 @@ impl SwapSystem {
     }
 
     /// `zswap_store` for the folio at `head`: every page or none. The compressed bytes of
-    /// the folio, or why it was refused (counted as the kernel counts it).
+    /// the folio, or why it was refused (counted as the kernel counts it). `tier` is the
+    /// memcg's compression tier, read with `writeback` (`Memcgs::store_policy`).
     #[allow(clippy::too_many_arguments)]
     fn zswap_store(
         &self,
@@ -204,7 +207,7 @@ impl SwapSystem {
         head: usize,
         order: u32,
         page: Page<'_>,
-        m: &Memcg,
+        (m, tier): (&Memcg, u8),
         writeback: bool,
         g: &Guard,
     ) -> Result<u32, Refused> {
@@ -222,9 +225,6 @@ impl SwapSystem {
         }
         let nr = 1usize << order;
         let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
-        // The memcg's compression tier, read once: every page of the folio uses it, and
-        // each entry records it (a concurrent change applies to later stores).
-        let tier = back.memcgs.compressor(m, g);
         // (handle, LRU sequence) of each stored page: an order-0 folio's stays in `Stored`
         // without a heap allocation.
         let mut stored = Stored::default();
