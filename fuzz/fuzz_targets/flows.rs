@@ -1,12 +1,13 @@
 //! The flows under arbitrary configurations, memcg trees, limits, devices and payloads,
 //! differential against the reference model (`vswap::model::Harness`): writeout (zero,
-//! zswap with real lz4 or synthetic sizes, devices by tier), eviction, faults that must
+//! zswap with real lz4 or synthetic sizes, on up to four compression tiers picked per
+//! memcg by `Knob::ZswapCompressor`, devices by tier), eviction, faults that must
 //! return the bytes last written out, zswap writeback, swapon/swapoff of memory and null
 //! devices, memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
 //! and count, the global worker, proactive writeback, the clock) under every LRU policy,
 //! worker start, legacy worker and writeback pause. After every step the harness checks
 //! every slot's state and backing, each memcg's `swap_current` / `zswap_current` and
-//! events, its zswap LRU order and walk cursor, the global zswap counters, the worker's
+//! events and per-compression-tier entries and bytes, its zswap LRU order and walk cursor, the global zswap counters, the worker's
 //! queue flag and each device's use; a divergence is a crash.
 #![no_main]
 
@@ -14,7 +15,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
-use vswap::{Compressor, Config, FolioId, Knob, Limit, LruPolicy, Shadow, ShrinkStart};
+use vswap::{CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, Shadow, ShrinkStart};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
 #[derive(Debug, Arbitrary)]
@@ -29,6 +30,9 @@ struct Setup {
     /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
     /// shrinker enabled; bits 4–5 the writeback pause.
     reclaim: u8,
+    /// Compression tiers beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
+    /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
+    tiers: u8,
 }
 
 impl Setup {
@@ -60,6 +64,15 @@ impl Setup {
             2 => Some(3),
             _ => Some(30),
         };
+        let t = self.tiers;
+        let level = 1 + (t >> 3) % 10;
+        let permille = 1000 - u16::from((t >> 3) % 16) * 60;
+        let extra = [
+            (t & 1 != 0).then(|| CompressionTier::deflate(2, level).with_synthetic_permille(permille)),
+            (t & 2 != 0).then(|| CompressionTier::deflate(3, 10 - level % 10).with_synthetic_permille(permille / 2)),
+            (t & 4 != 0).then(|| CompressionTier::lz4(4).with_synthetic_permille(permille / 3)),
+        ];
+        cfg.zswap.compression_tiers.extend(extra.into_iter().flatten());
         cfg
     }
 }
@@ -170,6 +183,8 @@ enum Step {
     SwapHigh(u8, Lim),
     ZswapMax(u8, Lim),
     ZswapWriteback(u8, bool),
+    /// `Knob::ZswapCompressor`: 0 unsets, 1..=4 may or may not be registered, 5 never is.
+    ZswapCompressor(u8, u8),
     MemcgOffline(u8),
     Drain,
     Raw(Op),
@@ -257,6 +272,9 @@ fuzz_target!(|data: &[u8]| {
             Step::SwapHigh(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapHigh(l.limit()) },
             Step::ZswapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapMax(l.limit()) },
             Step::ZswapWriteback(m, on) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWriteback(on) },
+            Step::ZswapCompressor(m, p) => {
+                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapCompressor(Some(p % 6).filter(|&p| p != 0)) }
+            }
             Step::MemcgOffline(m) => Op::MemcgOffline { memcg: MemcgRef::Live(m) },
             Step::Drain => Op::DrainCpuCaches,
             Step::Raw(op) => op,
