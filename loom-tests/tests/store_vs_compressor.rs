@@ -1,0 +1,90 @@
+//! Model: a zswap store racing with a change of its memcg's compression tier
+//! (`Knob::ZswapCompressor`, issue 6 part 1).
+//!
+//! Protocol: `writeout` reads the memcg's effective tier once (one atomic load per level
+//! of the ancestry, no lock), compresses every page with it and records it in each entry;
+//! `memcg_set` stores the new priority in the memcg's own word. Loads decompress with the
+//! recorded tier, never the memcg's current one.
+//! Property: the entry was compressed by one of the two tiers (lz4 before the change,
+//! deflate after), its compressed length is that tier's, the per-tier statistics count
+//! it once on that tier and add up to `zswap_current`, and the fault returns the bytes;
+//! across the explored executions both tiers occur. ~2 s at the default facade bound (1),
+//! ~40 s at `VSWAP_LOOM_FACADE_PREEMPTIONS=2` (release, 2 cores).
+// Only meaningful under `--cfg loom` (see writeback_vs_fault.rs).
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use vswap::zswap::{Compressor as _, DST_LEN, Deflate, Lz4};
+use vswap::{CompressionTier, FaultSource, FolioId, Knob, MemcgId, Page, Shadow, SwapSystem, Writeout};
+use vswap_loom_tests::{pattern, tiny_config};
+
+/// The tiers the explored executions stored with (plain std atomics, outside the model):
+/// both must occur, or the model did not race the two.
+static SEEN: [std::sync::atomic::AtomicBool; 2] =
+    [std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false)];
+
+#[test]
+fn store_races_compressor_change() {
+    let data = pattern(1);
+    let mut buf = vec![0u8; DST_LEN];
+    let lz4_len = Lz4.compress(&data, &mut buf).unwrap() as u64;
+    let deflate_len = Deflate { level: 1 }.compress(&data, &mut buf).unwrap() as u64;
+    vswap_loom_tests::model(move || {
+        let mut cfg = tiny_config();
+        cfg.zswap.compression_tiers = vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1)];
+        let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+        // The root: it may set a tier too (the system-wide default), and a second memcg
+        // would only add loom-tracked counters to every iteration.
+        let cg = MemcgId::ROOT;
+        let slot = sys.alloc(0, cg, FolioId(4), 0).unwrap();
+        assert_eq!(sys.dup(slot), Ok(1));
+
+        let a = {
+            let (sys, data) = (sys.clone(), data.clone());
+            big_stack(move || sys.writeout(slot, Page::Bytes(&data)))
+        };
+        // The change runs on the model's main thread, already registered with the epoch
+        // collector by the setup: a third thread would multiply the interleavings by its
+        // registration and exit alone.
+        assert_eq!(sys.memcg_set(cg, Knob::ZswapCompressor(Some(2))), Ok(()));
+        let w = a.join().unwrap();
+        assert_eq!(sys.memcg_compressor(cg), Ok(2));
+
+        let Ok(Writeout::Zswap { compressed }) = w else { panic!("not stored: {w:?}") };
+        let st = sys.memcg_stat(cg).unwrap();
+        let (t1, t2) = (st.zswap_tier(1).unwrap(), st.zswap_tier(2).unwrap());
+        let tier = match (t1.entries, t2.entries) {
+            (1, 0) => 1,
+            (0, 1) => 2,
+            other => panic!("the entry is counted on (tier 1, tier 2) = {other:?}"),
+        };
+        SEEN[tier - 1].store(true, std::sync::atomic::Ordering::Relaxed);
+        let want = if tier == 1 { lz4_len } else { deflate_len };
+        assert_eq!(u64::from(compressed), want, "tier {tier} compressed it");
+        assert_eq!(t1.bytes + t2.bytes, st.zswap_current);
+        assert_eq!(st.zswap_current, want);
+
+        sys.evict(slot, Shadow(3)).unwrap();
+        let load = {
+            let sys = sys.clone();
+            big_stack(move || {
+                let mut out = vec![0u8; vswap::PAGE_SIZE];
+                sys.fault(0, slot, FolioId(8), Some(&mut out)).map(|f| (f, out))
+            })
+        };
+        let (f, out) = load.join().unwrap().unwrap();
+        assert_eq!(f.source, FaultSource::Zswap);
+        assert!(out == data, "the entry did not decode with its tier");
+        let st = sys.memcg_stat(cg).unwrap();
+        assert_eq!((st.zswap_current, st.zswap_tiers), (0, Default::default()));
+    });
+    let seen = SEEN.each_ref().map(|b| b.load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(seen, [true, true], "executions with the store before and after the change");
+}
+
+/// A model thread with room for deflate: loom's coroutine stacks are small, and deflate's
+/// decompressor state (~11 KiB) plus the store's 8 KiB buffer overflow them.
+fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
+}
