@@ -130,8 +130,16 @@ pub enum Limit {
 }
 
 /// A writable cgroup file (`SwapSystem::memcg_set`).
+///
+/// `#[non_exhaustive]`: issue 6 adds per-memcg knobs in parts (the compression tier now;
+/// the swap-tier mask, `writeback_prio` and `writeback_size` next). Adding a variant to an
+/// exhaustive public enum already breaks every exhaustive `match` downstream, so the enum
+/// is marked once, now, and later knobs arrive without a further break. Downstream code
+/// still constructs any variant (`Knob::SwapMax(Limit::Max)`); only a `match` on a `Knob`
+/// outside this crate needs a wildcard arm (`_ => ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
 pub enum Knob {
     /// `memory.swap.max`.
     SwapMax(Limit),
