@@ -2,9 +2,10 @@
 //! (`Knob::ZswapCompressor`, issue 6 part 1).
 //!
 //! Protocol: `writeout` reads the memcg's effective tier once (one atomic load per level
-//! of the ancestry, no lock), compresses every page with it and records it in each entry;
-//! `memcg_set` stores the new priority in the memcg's own word. Loads decompress with the
-//! recorded tier, never the memcg's current one.
+//! of the ancestry, no lock), compresses every page with it (deflate pops a reusable
+//! compressor state from its tier's mutex-guarded stack and pushes it back) and records
+//! it in each entry; `memcg_set` stores the new priority in the memcg's own word. Loads
+//! decompress with the recorded tier, never the memcg's current one.
 //! Property: the entry was compressed by one of the two tiers (lz4 before the change,
 //! deflate after), its compressed length is that tier's, the per-tier statistics count
 //! it once on that tier and add up to `zswap_current`, and the fault returns the bytes;
@@ -15,7 +16,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use vswap::zswap::{Compressor as _, DST_LEN, Deflate, Lz4};
+use vswap::zswap::{Compressor as _, DST_LEN, Lz4};
 use vswap::{CompressionTier, FaultSource, FolioId, Knob, MemcgId, Page, Shadow, SwapSystem, Writeout};
 use vswap_loom_tests::{pattern, tiny_config};
 
@@ -29,7 +30,9 @@ fn store_races_compressor_change() {
     let data = pattern(1);
     let mut buf = vec![0u8; DST_LEN];
     let lz4_len = Lz4.compress(&data, &mut buf).unwrap() as u64;
-    let deflate_len = Deflate { level: 1 }.compress(&data, &mut buf).unwrap() as u64;
+    // deflate's reference length, from a fresh compressor: the crate's `Deflate` keeps its
+    // state in a (loom) mutex, which cannot be made outside the model.
+    let deflate_len = miniz_oxide::deflate::compress_to_vec(&data, 1).len() as u64;
     vswap_loom_tests::model(move || {
         let mut cfg = tiny_config();
         cfg.zswap.compression_tiers = vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1)];
@@ -84,7 +87,8 @@ fn store_races_compressor_change() {
 }
 
 /// A model thread with room for deflate: loom's coroutine stacks are small, and deflate's
-/// decompressor state (~11 KiB) plus the store's 8 KiB buffer overflow them.
+/// decompressor state (~11 KiB), its compressor state's first build (a 64 KiB code buffer
+/// made on the stack, then boxed) and the store's 8 KiB buffer overflow them.
 fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
     thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
 }

@@ -3,6 +3,10 @@
 
 use crate::PAGE_SIZE;
 use crate::config::{Algorithm, CompressionTier};
+use crate::sync::{Mutex, lock};
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress as deflate, create_comp_flags_from_zip_params,
+};
 
 /// Why a page did not compress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +52,52 @@ impl Compressor for Lz4 {
 
 /// Raw deflate (`deflate`; pure Rust, `miniz_oxide`, no zlib header or checksum) at
 /// `level` 1..=10: denser than lz4 on text and other redundant pages, and slower.
-#[derive(Debug, Clone, Copy)]
+///
+/// Its compressor state (`miniz_oxide`'s `CompressorOxide`, ~300 KiB of dictionary, hash
+/// chains and code buffers) is reused: the kernel keeps one `crypto_acomp_ctx` per CPU
+/// per `zswap_pool` (its `acomp_ctx`, taken under its mutex for each compression), made
+/// once, not per store. The facade's stores name no CPU, so a tier keeps a small stack
+/// of idle states instead: a compression pops one (or makes one when all are in use) and
+/// pushes it back, so there are as many as stores ever ran at once with it. Each is reset
+/// before use, so the output is that of a fresh compressor
+/// (`miniz_oxide::deflate::compress_to_vec`), byte for byte, and is written straight into
+/// the destination. The states are scratch, not metadata: `footprint()` leaves them out,
+/// as it leaves out the kernel's per-CPU buffers.
 pub struct Deflate {
-    /// `miniz_oxide`'s level, 1..=10 (others are clamped by it).
-    pub level: u8,
+    level: u8,
+    /// The idle states, each made with `level`'s flags (raw deflate).
+    idle: Mutex<Vec<Box<CompressorOxide>>>,
+}
+
+impl Deflate {
+    /// Raw deflate at `level` (`miniz_oxide`'s numbering, 1..=10; others are clamped by
+    /// it). No compressor state is made until the first compression.
+    pub fn new(level: u8) -> Self {
+        Self { level, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// Its level.
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// An idle state, reset, or a new one: `compress_to_vec`'s flags for `level`.
+    fn take(&self) -> Box<CompressorOxide> {
+        let idle = lock(&self.idle).pop();
+        match idle {
+            Some(mut st) => {
+                st.reset();
+                st
+            }
+            None => Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(self.level.into(), 0, 0))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Deflate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflate").field("level", &self.level).finish_non_exhaustive()
+    }
 }
 
 impl Compressor for Deflate {
@@ -59,10 +105,15 @@ impl Compressor for Deflate {
         "deflate"
     }
     fn compress(&self, page: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        let out = miniz_oxide::deflate::compress_to_vec(page, self.level);
-        let d = dst.get_mut(..out.len()).ok_or(CompressError::NoSpace)?;
-        d.copy_from_slice(&out);
-        Ok(out.len())
+        let mut st = self.take();
+        let (status, read, written) = deflate(&mut st, page, dst, TDEFLFlush::Finish);
+        lock(&self.idle).push(st);
+        match status {
+            TDEFLStatus::Done if read == page.len() => Ok(written),
+            // Everything read but not all written: `dst` is full (-ENOSPC).
+            TDEFLStatus::Okay => Err(CompressError::NoSpace),
+            _ => Err(CompressError::Failed),
+        }
     }
     fn decompress(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
         miniz_oxide::inflate::decompress_slice_iter_to_slice(dst, std::iter::once(src), false, true)
@@ -72,9 +123,31 @@ impl Compressor for Deflate {
 
 /// The registered compression tiers, by priority (`ZswapConfig::compression_tiers`,
 /// validated): what a store compresses with and a load decompresses with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Tiers {
-    by_prio: [Option<CompressionTier>; 4],
+    by_prio: [Option<Tier>; 4],
+}
+
+/// A registered tier and its compressor (with the compressor's reusable state).
+#[derive(Debug)]
+struct Tier {
+    cfg: CompressionTier,
+    codec: Codec,
+}
+
+#[derive(Debug)]
+enum Codec {
+    Lz4(Lz4),
+    Deflate(Deflate),
+}
+
+impl Tier {
+    fn compressor(&self) -> &dyn Compressor {
+        match &self.codec {
+            Codec::Lz4(c) => c,
+            Codec::Deflate(c) => c,
+        }
+    }
 }
 
 impl Tiers {
@@ -82,7 +155,7 @@ impl Tiers {
     /// `synthetic_permille` in 1..=1000.
     pub(crate) fn new(tiers: &[CompressionTier]) -> Result<Self, crate::Error> {
         use crate::Error::Invalid;
-        let mut by_prio = [None; 4];
+        let mut by_prio = [const { None }; 4];
         for t in tiers {
             if !CompressionTier::PRIORITIES.contains(&t.priority) {
                 return Err(Invalid("compression tier priorities must be in 1..=4"));
@@ -91,15 +164,15 @@ impl Tiers {
             if slot.is_some() {
                 return Err(Invalid("two compression tiers with the same priority"));
             }
-            if let Algorithm::Deflate { level } = t.algorithm {
-                if !(1..=10).contains(&level) {
-                    return Err(Invalid("deflate levels must be in 1..=10"));
-                }
-            }
+            let codec = match t.algorithm {
+                Algorithm::Lz4 => Codec::Lz4(Lz4),
+                Algorithm::Deflate { level } if (1..=10).contains(&level) => Codec::Deflate(Deflate::new(level)),
+                Algorithm::Deflate { .. } => return Err(Invalid("deflate levels must be in 1..=10")),
+            };
             if !(1..=1000).contains(&t.synthetic_permille) {
                 return Err(Invalid("synthetic_permille must be in 1..=1000"));
             }
-            *slot = Some(*t);
+            *slot = Some(Tier { cfg: *t, codec });
         }
         if by_prio[0].is_none() {
             return Err(Invalid("compression tier priority 1 (the default) must be registered"));
@@ -108,8 +181,13 @@ impl Tiers {
     }
 
     /// The tier registered at `priority`, if any.
-    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionTier> {
+    fn tier(&self, priority: u8) -> Option<&Tier> {
         self.by_prio.get(usize::from(priority).wrapping_sub(1))?.as_ref()
+    }
+
+    /// The configuration of the tier registered at `priority`, if any.
+    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionTier> {
+        self.tier(priority).map(|t| &t.cfg)
     }
 
     /// Whether a compressor is registered at `priority`.
@@ -119,20 +197,12 @@ impl Tiers {
 
     /// Compress a page of real bytes with the tier at `priority` (registered).
     pub(crate) fn compress(&self, priority: u8, page: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        match self.get(priority).map(|t| t.algorithm) {
-            Some(Algorithm::Lz4) => Lz4.compress(page, dst),
-            Some(Algorithm::Deflate { level }) => Deflate { level }.compress(page, dst),
-            None => Err(CompressError::Failed),
-        }
+        self.tier(priority).ok_or(CompressError::Failed)?.compressor().compress(page, dst)
     }
 
     /// Decompress an entry the tier at `priority` compressed.
     pub(crate) fn decompress(&self, priority: u8, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError> {
-        match self.get(priority).map(|t| t.algorithm) {
-            Some(Algorithm::Lz4) => Lz4.decompress(src, dst),
-            Some(Algorithm::Deflate { level }) => Deflate { level }.decompress(src, dst),
-            None => Err(CompressError::Failed),
-        }
+        self.tier(priority).ok_or(CompressError::Failed)?.compressor().decompress(src, dst)
     }
 
     /// The size the tier at `priority` gives a synthetic page stated at `compressed_len`:
@@ -165,4 +235,54 @@ pub(crate) fn verdict(result: Result<usize, CompressError>, writeback: bool) -> 
 /// page did not fit (-ENOSPC); 0 or exactly a page is a useless result.
 pub(crate) fn synthetic(compressed_len: u32) -> Result<usize, CompressError> {
     if compressed_len as usize > PAGE_SIZE { Err(CompressError::NoSpace) } else { Ok(compressed_len as usize) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages deflate sees differently: zeros, a short repeating pattern, text-like bytes
+    /// and pseudo-random (incompressible: stored blocks, a little over a page).
+    fn pages() -> Vec<Vec<u8>> {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let text: Vec<u8> = (0..PAGE_SIZE).map(|_| b"swap table cluster zswap "[(random() % 25) as usize]).collect();
+        let noise: Vec<u8> = (0..PAGE_SIZE).map(|_| random() as u8).collect();
+        let all = vec![vec![0u8; PAGE_SIZE], (0..PAGE_SIZE).map(|i| (i % 7) as u8).collect(), text, noise];
+        // Under Miri two pages per level still reuse a state (the second store resets the
+        // first's); deflate at level 9 is slow there.
+        if cfg!(miri) { all.into_iter().skip(1).take(2).collect() } else { all }
+    }
+
+    /// Reusing a reset state gives the bytes a fresh one gives (`compress_to_vec`), at
+    /// levels 1 and 9, in any order, and after a compression that ran out of room.
+    #[test]
+    fn deflate_reuse_matches_compress_to_vec() {
+        for level in [1, 9] {
+            let d = Deflate::new(level);
+            let mut dst = vec![0u8; DST_LEN];
+            for round in 0..2 {
+                for p in pages() {
+                    let want = miniz_oxide::deflate::compress_to_vec(&p, level);
+                    let n = d.compress(&p, &mut dst).unwrap();
+                    assert_eq!(&dst[..n], &want[..], "level {level}, round {round}");
+                    let mut back = vec![0u8; PAGE_SIZE];
+                    assert_eq!(d.decompress(&dst[..n], &mut back), Ok(PAGE_SIZE));
+                    assert!(back == p);
+                }
+                // A destination too small leaves the state mid-stream: the next
+                // compression must not see it.
+                let p = &pages()[0];
+                let want = miniz_oxide::deflate::compress_to_vec(p, level);
+                assert_eq!(d.compress(p, &mut dst[..want.len() - 1]), Err(CompressError::NoSpace));
+            }
+            // One state served every compression, one at a time.
+            assert_eq!(lock(&d.idle).len(), 1);
+        }
+    }
 }
