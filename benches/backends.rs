@@ -27,6 +27,18 @@
 //!   writeout takes a physical slot on a memory device (charged to `swap.max`) and the
 //!   fault reads it (synthetic pages: no data moves).
 //!
+//! * `tier_select/{one,four}/1` — the per-store cost of compression-tier selection: the
+//!   synthetic store alone (`writeout(Page::Synthetic { compressed_len: 1500 })` to zswap,
+//!   `Compressor::Synthetic`) from a memcg two levels below the root, on a system with one
+//!   tier (the default) and on one with four ([`four_tiers`]) whose middle memcg sets
+//!   `Knob::ZswapCompressor(Some(3))`, so the store inherits tier 3 and scales its size.
+//!   The stores go in batches of [`BATCH`] held slots; each batch is timed alone, and the
+//!   `evict` + `fault(None)` that undo it are not timed.
+//! * `tier_paired/store/1` — the ratio the tier target is stated in, robust to a shared
+//!   machine: each iteration stores a batch on each system alternately, each batch timed
+//!   on its own; per sample the median per store of each, and the summary reports the
+//!   median over samples of four/one.
+//!
 //! Multi-threaded figures use `iter_custom`: every thread waits on a `Barrier`, runs
 //! `iters` cycles and the slowest thread's time is the sample, so one iteration is
 //! `threads` cycles (criterion's throughput line is the aggregate rate).
@@ -41,8 +53,8 @@ use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vswap::{
-    Compressor, Config, DeviceSpec, FaultSource, FolioId, MemcgId, PAGE_SIZE, Page, Shadow, SwapSystem, VSlot,
-    Writeout, ZswapConfig,
+    CompressionTier, Compressor, Config, DeviceSpec, FaultSource, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow,
+    SwapSystem, VSlot, Writeout, ZswapConfig,
 };
 
 mod common;
@@ -59,9 +71,22 @@ const SYNTH: Page<'static> = Page::Synthetic { compressed_len: 1500, zero: false
 // Measurement plumbing (as in `benches/table.rs`).
 
 static PAIRS: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
+/// `tier_paired`'s (one tier ns, four tiers ns) per store, per sample.
+static TIER_PAIRS: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
 
-/// A paired benchmark's name and its (lz4_flex ns, cycle ns) per sample.
+/// A paired benchmark's name and its (baseline ns, measured ns) per sample: (lz4_flex,
+/// cycle) in `PAIRS`, (one tier, four tiers) in `TIER_PAIRS`.
 type Pair = (String, Vec<(f64, f64)>);
+
+/// Record a paired sample: the medians of its per-iteration baseline and measured times.
+fn record_pair(pairs: &Mutex<Vec<Pair>>, name: &str, base: Vec<f64>, measured: Vec<f64>) {
+    let mut pairs = pairs.lock().unwrap();
+    let (base, measured) = (median(base), median(measured));
+    match pairs.iter_mut().find(|(n, _)| n == name) {
+        Some((_, v)) => v.push((base, measured)),
+        None => pairs.push((name.to_string(), vec![(base, measured)])),
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // The page and the systems.
@@ -220,12 +245,7 @@ fn lz4_paired(c: &mut Criterion, name: &str, sys: &SwapSystem, held: Option<VSlo
                 cyc.push((t2 - t1).as_nanos() as f64);
             }
             let total = start.elapsed();
-            let mut pairs = PAIRS.lock().unwrap();
-            let (raw, cyc) = (median(raw), median(cyc));
-            match pairs.iter_mut().find(|(n, _)| *n == full) {
-                Some((_, v)) => v.push((raw, cyc)),
-                None => pairs.push((full.clone(), vec![(raw, cyc)])),
-            }
+            record_pair(&PAIRS, &full, raw, cyc);
             total
         })
     });
@@ -284,6 +304,143 @@ fn synthetic(c: &mut Criterion) {
             synthetic_cycle(&systems[t], t, i, true);
         }
     });
+}
+
+/// Held slots a `tier_select` batch stores: enough that the two clock reads around a
+/// batch are under 1 % of it.
+const BATCH: usize = 256;
+
+/// The four tiers of `tier_select/four`: lz4 and deflate at levels 1, 6 and 9, with
+/// synthetic ratios 1000, 700, 500 and 333 per mille.
+fn four_tiers() -> Vec<CompressionTier> {
+    vec![
+        CompressionTier::lz4(1),
+        CompressionTier::deflate(2, 1).with_synthetic_permille(700),
+        CompressionTier::deflate(3, 6).with_synthetic_permille(500),
+        CompressionTier::deflate(4, 9).with_synthetic_permille(333),
+    ]
+}
+
+/// A synthetic system with `tiers`, and `BATCH` slots of a memcg two levels down,
+/// allocated and mapped (count 1, cached). With more than one tier the middle memcg sets
+/// tier 3, which the stores inherit.
+struct TierBench {
+    sys: SwapSystem,
+    slots: Vec<VSlot>,
+    /// The compressed size every store must report.
+    compressed: u32,
+}
+
+impl TierBench {
+    fn new(tiers: Vec<CompressionTier>) -> Self {
+        let four = tiers.len() > 1;
+        let sys = SwapSystem::new(Config {
+            ram_pages: RAM_PAGES,
+            cpus: CPUS,
+            zswap: ZswapConfig { compressor: Compressor::Synthetic, compression_tiers: tiers, ..Default::default() },
+            ..Default::default()
+        })
+        .expect("config");
+        let parent = sys.memcg_create(MemcgId::ROOT).expect("memcg");
+        let cg = sys.memcg_create(parent).expect("memcg");
+        if four {
+            sys.memcg_set(parent, Knob::ZswapCompressor(Some(3))).expect("tier 3");
+        }
+        let slots = (0..BATCH as u64)
+            .map(|i| {
+                let s = sys.alloc(0, cg, FolioId(i), 0).expect("alloc");
+                sys.dup(s).expect("dup");
+                s
+            })
+            .collect();
+        let compressed = if four { 750 } else { 1500 };
+        Self { sys, slots, compressed }
+    }
+
+    /// Store the first `n` held slots (timed: the stores alone), then evict each and
+    /// fault it back (not timed), so every slot is cached again. The stores' wall and
+    /// on-CPU time.
+    fn stores(&self, n: usize, i: u64) -> (Duration, Duration) {
+        let slots = &self.slots[..n];
+        let mut sizes = [0u32; BATCH];
+        let (cpu, start) = (thread_cpu(), Instant::now());
+        for (size, &s) in sizes.iter_mut().zip(slots) {
+            if let Ok(Writeout::Zswap { compressed }) = self.sys.writeout(s, black_box(SYNTH)) {
+                *size = compressed;
+            }
+        }
+        let t = (start.elapsed(), thread_cpu().saturating_sub(cpu));
+        assert!(sizes[..n].iter().all(|&z| z == self.compressed), "every store went to zswap, with its tier's size");
+        for (k, &s) in slots.iter().enumerate() {
+            self.sys.evict(s, Shadow(i & 0xff)).expect("evict");
+            let f = self.sys.fault(0, s, FolioId(BATCH as u64 + k as u64), None).expect("fault");
+            assert_eq!(f.source, FaultSource::Zswap);
+        }
+        t
+    }
+
+    /// `iters` stores in batches, each batch timed apart (`each` gets its size and wall
+    /// time): their wall and on-CPU time.
+    fn run(&self, iters: u64, mut each: impl FnMut(usize, Duration)) -> Sample {
+        let (mut left, mut total) = (iters, Sample { iters, wall: Duration::ZERO, cpu: Duration::ZERO });
+        while left > 0 {
+            let n = left.min(BATCH as u64) as usize;
+            let (wall, cpu) = self.stores(n, left);
+            each(n, wall);
+            total.wall += wall;
+            total.cpu += cpu;
+            left -= n as u64;
+        }
+        total
+    }
+}
+
+fn tier_select(c: &mut Criterion) {
+    let one = TierBench::new(vec![CompressionTier::default()]);
+    let four = TierBench::new(four_tiers());
+    for (name, sys) in [("one", &one), ("four", &four)] {
+        let full = format!("tier_select/{name}/1");
+        let mut g = c.benchmark_group("tier_select");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(BenchmarkId::new(name, 1), |b| {
+            b.iter_custom(|iters| {
+                let s = sys.run(iters, |_, _| ());
+                record(&full, 1, s);
+                s.wall
+            })
+        });
+        g.finish();
+    }
+
+    let full = "tier_paired/store/1";
+    let mut g = c.benchmark_group("tier_paired");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(BenchmarkId::new("store", 1), |b| {
+        b.iter_custom(|iters| {
+            let (mut base, mut measured) = (Vec::new(), Vec::new());
+            let mut total = Duration::ZERO;
+            // One batch on each per step; which goes first alternates.
+            for (k, done) in (0..iters).step_by(BATCH).enumerate() {
+                let n = (iters - done).min(BATCH as u64);
+                total += if k % 2 == 0 {
+                    one.run(n, per_store(&mut base)).wall + four.run(n, per_store(&mut measured)).wall
+                } else {
+                    four.run(n, per_store(&mut measured)).wall + one.run(n, per_store(&mut base)).wall
+                };
+            }
+            record_pair(&TIER_PAIRS, full, base, measured);
+            total
+        })
+    });
+    g.finish();
+    for t in [&one, &four] {
+        assert_eq!(t.sys.stat().stored_pages, 0, "every entry was loaded back");
+    }
+}
+
+/// A batch's time per store, pushed to `v`.
+fn per_store(v: &mut Vec<f64>) -> impl FnMut(usize, Duration) + '_ {
+    move |n, t| v.push(t.as_nanos() as f64 / n as f64)
 }
 
 fn device(c: &mut Criterion) {
@@ -361,7 +518,7 @@ fn summary(page: &[u8]) {
             ops(f.threads, f.cpu) / 1e6
         );
     }
-    let pairs = paired();
+    let pairs = paired(&PAIRS);
     if !pairs.is_empty() {
         println!(
             "\nlz4 paired (a lz4_flex round trip and a cycle alternately in one loop; medians per sample, \
@@ -373,7 +530,19 @@ fn summary(page: &[u8]) {
             println!("| {name} | {raw:.0} | {cyc:.0} | {r:.3}x | {:.0} |", cyc - raw);
         }
     }
-    let pair = |n: &str| pairs.iter().find(|(name, _)| name == n).map(|(_, p)| p.2);
+    let tier_pairs = paired(&TIER_PAIRS);
+    if !tier_pairs.is_empty() {
+        println!(
+            "\ncompression-tier selection paired (a batch of {BATCH} synthetic stores on each system \
+             alternately; medians per store per sample, then the median over samples):\n"
+        );
+        println!("| benchmark | one tier ns/store | four tiers ns/store | four / one | overhead ns |");
+        println!("|---|---:|---:|---:|---:|");
+        for (name, (one, four, r)) in &tier_pairs {
+            println!("| {name} | {one:.1} | {four:.1} | {r:.3}x | {:.1} |", four - one);
+        }
+    }
+    let pair = |n: &str| pairs.iter().chain(&tier_pairs).find(|(name, _)| name == n).map(|(_, p)| p.2);
 
     println!("\n| target | wall | on-CPU | goal | met (wall / on-CPU) |");
     println!("|---|---:|---:|---:|:---:|");
@@ -397,22 +566,15 @@ fn summary(page: &[u8]) {
     let time = |a: &str, b: &str, m: Metric| Some(m(get(a)?) / m(get(b)?));
     const CORE: &str = "lz4 cycle writeout+evict+fault (alloc/dup/put/release excluded) / lz4_flex";
     const FULL: &str = "lz4 cycle with alloc+dup+put+release (included) / lz4_flex";
-    row(&format!("{CORE}, paired, time"), [pair("lz4_paired/core/1"), None], 1.3, true, "x");
-    row(&format!("{FULL}, paired, time"), [pair("lz4_paired/full/1"), None], 1.3, true, "x");
-    check(
-        &format!("{CORE}, separate runs, time"),
-        &|m| time("lz4_cycle/core/1", "lz4_raw/lz4_flex/1", m),
-        1.3,
-        true,
-        "x",
-    );
-    check(
-        &format!("{FULL}, separate runs, time"),
-        &|m| time("lz4_cycle/full/1", "lz4_raw/lz4_flex/1", m),
-        1.3,
-        true,
-        "x",
-    );
+    const TIER: &str = "synthetic store, four compression tiers (tier 3 inherited) / one tier";
+    // A target stated as a time ratio: the paired figure, then separate runs' `a / b`.
+    let time_target = |what: &str, paired: &str, (a, b): (&str, &str), goal: f64| {
+        row(&format!("{what}, paired, time"), [pair(paired), None], goal, true, "x");
+        check(&format!("{what}, separate runs, time"), &|m| time(a, b, m), goal, true, "x");
+    };
+    time_target(CORE, "lz4_paired/core/1", ("lz4_cycle/core/1", "lz4_raw/lz4_flex/1"), 1.3);
+    time_target(FULL, "lz4_paired/full/1", ("lz4_cycle/full/1", "lz4_raw/lz4_flex/1"), 1.3);
+    time_target(TIER, "tier_paired/store/1", ("tier_select/four/1", "tier_select/one/1"), 1.05);
     check(
         "synthetic zswap cycle, M cycles/s, 1 thread",
         &|m| rate("synthetic_cycle/zswap/1", m).map(|o| o / 1e6),
@@ -440,10 +602,10 @@ fn summary(page: &[u8]) {
     }
 }
 
-/// Per paired benchmark: the medians over the measured samples of the lz4_flex time, the
-/// cycle time and their per-sample ratio.
-fn paired() -> Vec<(String, (f64, f64, f64))> {
-    let pairs = PAIRS.lock().unwrap();
+/// Per paired benchmark: the medians over the measured samples of the baseline time, the
+/// measured time and their per-sample ratio.
+fn paired(pairs: &Mutex<Vec<Pair>>) -> Vec<(String, (f64, f64, f64))> {
+    let pairs = pairs.lock().unwrap();
     pairs
         .iter()
         .filter(|(_, v)| v.len() >= SAMPLES)
@@ -467,6 +629,7 @@ fn main() {
         .configure_from_args();
     lz4(&mut c, &page);
     synthetic(&mut c);
+    tier_select(&mut c);
     device(&mut c);
     c.final_summary();
     summary(&page);
