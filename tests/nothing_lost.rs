@@ -4,11 +4,28 @@
 //! and fault, and every fault returns exactly the bytes last written out. Natively the
 //! two devices are real files; under Miri they are in-memory devices. At the end every
 //! page is faulted back and freed, and nothing stays charged or stored.
+//!
+//! The pages belong to four memcgs (the root, a child, a grandchild and a second child)
+//! and three compression tiers are registered (lz4, and deflate at levels 1 and 9; the
+//! second child starts on deflate level 1); the steps set and unset
+//! `Knob::ZswapCompressor` on random memcgs between stores and loads (also at the
+//! unregistered priority, which must fail and change nothing), so entries stored with one
+//! tier are loaded, written back and moved after their memcg switched to another.
 
 use proptest::prelude::*;
 use vswap::*;
 
 const SLOTS: usize = 6;
+/// The root, a child of the root, its child, and a second child of the root.
+const MEMCGS: usize = 4;
+const PARENT: [Option<usize>; MEMCGS] = [None, Some(0), Some(1), Some(0)];
+/// The priority no tier is registered at.
+const UNREGISTERED: u8 = 3;
+
+/// lz4 (the default), deflate at level 1 and at level 9; nothing at `UNREGISTERED`.
+fn tiers() -> Vec<CompressionTier> {
+    vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1), CompressionTier::deflate(4, 9)]
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Content {
@@ -48,6 +65,8 @@ enum Step {
     Writeback(usize),
     Fault(usize),
     Swapoff(usize),
+    /// `Knob::ZswapCompressor` on a memcg (by index): None unsets, 1..=4 sets.
+    Compressor(usize, Option<u8>),
 }
 
 fn content() -> impl Strategy<Value = Content> {
@@ -67,6 +86,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => slot.clone().prop_map(Step::Writeback),
         3 => slot.prop_map(Step::Fault),
         1 => (0..2usize).prop_map(Step::Swapoff),
+        2 => (0..MEMCGS, prop::option::weighted(0.75, 1..=4u8)).prop_map(|(m, p)| Step::Compressor(m, p)),
     ]
 }
 
@@ -84,6 +104,9 @@ struct Rig {
     devices: Vec<DeviceId>,
     files: Vec<std::path::PathBuf>,
     serial: u32,
+    /// The memcgs by index (`PARENT`), and each one's own compressor setting.
+    memcgs: Vec<MemcgId>,
+    knobs: [Option<u8>; MEMCGS],
 }
 
 impl Rig {
@@ -105,6 +128,17 @@ impl Rig {
         };
         self.sys.swapon(spec.priority(priority)).unwrap()
     }
+
+    /// The compression tier memcg `m`'s stores use: the nearest setting up the tree, else 1.
+    fn effective(&self, mut m: usize) -> u8 {
+        loop {
+            match (self.knobs[m], PARENT[m]) {
+                (Some(p), _) => return p,
+                (None, Some(up)) => m = up,
+                (None, None) => return 1,
+            }
+        }
+    }
 }
 
 impl Drop for Rig {
@@ -118,13 +152,23 @@ impl Drop for Rig {
 fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
     let mut cfg = Config { cluster_shift: 3, cpus: 2, ram_pages: 16, ..Config::default() };
     cfg.zswap.max_pool_percent = pool_percent;
+    cfg.zswap.compression_tiers = tiers();
     let sys = SwapSystem::new(cfg).unwrap();
-    let mut rig = Rig { sys, devices: Vec::new(), files: Vec::new(), serial: 0 };
+    let mut memcgs = vec![MemcgId::ROOT];
+    for up in PARENT.iter().flatten() {
+        let cg = sys.memcg_create(memcgs[*up]).unwrap();
+        memcgs.push(cg);
+    }
+    // The second child starts on deflate (level 1), so its pages store with deflate from
+    // the first step; the steps change that and the others' settings at random.
+    sys.memcg_set(memcgs[3], Knob::ZswapCompressor(Some(2))).unwrap();
+    let knobs = [None, None, None, Some(2)];
+    let mut rig = Rig { sys, devices: Vec::new(), files: Vec::new(), serial: 0, memcgs, knobs };
     let (fast, slow) = (rig.device(5), rig.device(1));
     rig.devices = vec![fast, slow];
     let mut held: Vec<Held> = (0..SLOTS)
         .map(|i| {
-            let slot = rig.sys.alloc(i % 2, MemcgId::ROOT, FolioId(i as u64), 0).unwrap();
+            let slot = rig.sys.alloc(i % 2, rig.memcgs[i % MEMCGS], FolioId(i as u64), 0).unwrap();
             rig.sys.dup(slot).unwrap();
             Held { slot, bytes: Content::Repeated(i as u8).bytes(), resident: true, written: false }
         })
@@ -195,6 +239,18 @@ fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
                     Err(e) => return Err(TestCaseError::fail(format!("swapoff: {e:?}"))),
                 }
             }
+            Step::Compressor(m, p) => {
+                let r = sys.memcg_set(rig.memcgs[m], Knob::ZswapCompressor(p));
+                if p == Some(UNREGISTERED) {
+                    prop_assert!(matches!(r, Err(Error::Invalid(_))), "an unregistered tier: {:?}", r);
+                } else {
+                    prop_assert_eq!(r, Ok(()));
+                    rig.knobs[m] = p;
+                }
+                for (k, &cg) in rig.memcgs.iter().enumerate() {
+                    prop_assert_eq!(sys.memcg_compressor(cg), Ok(rig.effective(k)), "memcg {}", k);
+                }
+            }
         }
     }
     let sys = &rig.sys;
@@ -209,7 +265,9 @@ fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
     }
     let s = sys.stat();
     prop_assert_eq!((s.stored_pages, s.pool_total_size, s.vslots_in_use), (0, 0, 0));
-    prop_assert_eq!(sys.memcg_stat(MemcgId::ROOT).unwrap().swap_current, 0);
+    let root = sys.memcg_stat(MemcgId::ROOT).unwrap();
+    prop_assert_eq!(root.swap_current, 0);
+    prop_assert_eq!(root.zswap_tiers, [ZswapTierStat::default(); 4]);
     for &d in &rig.devices {
         prop_assert_eq!(sys.device_stat(d).unwrap().used, 1, "only the header slot stays used");
     }
