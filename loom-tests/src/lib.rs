@@ -11,6 +11,18 @@ pub fn tiny_config() -> Config {
     Config { cluster_shift: 2, cpus: 2, ..Config::default() }
 }
 
+/// [`tiny_config`] with a zswap pool of 2 pages (50 % of 4 pages of RAM) that accepts
+/// again at 0 and starts the worker proactively: the first store queues the worker, and
+/// the worker writes until the pool is empty.
+pub fn queued_worker_config() -> Config {
+    let mut cfg = tiny_config();
+    cfg.ram_pages = 4;
+    cfg.zswap.max_pool_percent = 50;
+    cfg.zswap.accept_threshold_percent = 0;
+    cfg.zswap.shrink_start = vswap::ShrinkStart::Proactive;
+    cfg
+}
+
 /// A fresh system with [`tiny_config`].
 pub fn tiny() -> SwapSystem {
     SwapSystem::new(tiny_config()).expect("valid config")

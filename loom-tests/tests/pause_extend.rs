@@ -24,19 +24,15 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, DeviceSpec, FaultSource, FolioId, Knob, Limit, MemcgId, Page, Shadow, ShrinkStart, ShrinkStop, SlotState,
-    SwapSystem, Writeout,
+    Backing, DeviceSpec, FaultSource, FolioId, Knob, Limit, MemcgId, Page, Shadow, ShrinkStop, SlotState, SwapSystem,
+    Writeout,
 };
-use vswap_loom_tests::{pattern, tiny_config};
+use vswap_loom_tests::{pattern, queued_worker_config};
 
 #[test]
 fn pauses_extend_to_the_latest_deadline() {
     vswap_loom_tests::model(|| {
-        let mut cfg = tiny_config();
-        cfg.ram_pages = 4;
-        cfg.zswap.max_pool_percent = 50;
-        cfg.zswap.accept_threshold_percent = 0;
-        cfg.zswap.shrink_start = ShrinkStart::Proactive;
+        let mut cfg = queued_worker_config();
         cfg.zswap.writeback_pause = Some(5);
         let sys = Arc::new(SwapSystem::new(cfg).unwrap());
         let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();

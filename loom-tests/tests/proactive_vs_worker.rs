@@ -29,21 +29,16 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, Compressor, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStart, ShrinkStop,
-    SlotState, SwapSystem, Writeout,
+    Backing, Compressor, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStop, SlotState,
+    SwapSystem, Writeout,
 };
-use vswap_loom_tests::{pattern, tiny_config};
+use vswap_loom_tests::{pattern, queued_worker_config};
 
 #[test]
 fn proactive_races_worker() {
     vswap_loom_tests::model(|| {
-        let mut cfg = tiny_config();
-        // A pool of 2 pages (50 % of 4) accepting at 0: the first store queues the worker.
-        cfg.ram_pages = 4;
-        cfg.zswap.max_pool_percent = 50;
-        cfg.zswap.accept_threshold_percent = 0;
-        cfg.zswap.shrink_start = ShrinkStart::Proactive;
-        let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+        // A pool of 2 pages accepting at 0: the first store queues the worker.
+        let sys = Arc::new(SwapSystem::new(queued_worker_config()).unwrap());
         assert_eq!(sys.config().zswap.compressor, Compressor::Lz4);
         let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
         let a = sys.memcg_create(MemcgId::ROOT).unwrap();
