@@ -503,7 +503,10 @@ impl Model {
     /// tier's algorithm, or a synthetic size scaled by its ratio (rounded up; sizes that
     /// do not compress stay as they are).
     fn compressed_len(&self, priority: u8, page: Option<&[u8]>, stated: u32) -> u64 {
-        let Some(t) = self.tiers[usize::from(priority) - 1] else { unreachable!("an effective tier is registered") };
+        // A system refuses a configuration without tier 1 and a knob naming an
+        // unregistered tier, so the tier is always there; a model built from a config no
+        // system accepted falls back to the default tier instead of panicking.
+        let t = self.tiers.get(usize::from(priority).wrapping_sub(1)).copied().flatten().unwrap_or_default();
         match (page, t.algorithm) {
             (Some(p), crate::Algorithm::Deflate { level }) => {
                 miniz_oxide::deflate::compress_to_vec(p, level).len() as u64
