@@ -1487,3 +1487,24 @@ impl Harness {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CompressionTier;
+
+    /// `Model::new` takes any `Config`, even one no system accepts: a model without tier 1
+    /// sizes entries with the default tier (lz4, sizes as stated) instead of panicking.
+    #[test]
+    fn a_config_without_tier_1_sizes_with_the_default_tier() {
+        let mut cfg = Config::default();
+        cfg.zswap.compression_tiers =
+            vec![CompressionTier { synthetic_permille: 250, ..CompressionTier::deflate(2, 6) }];
+        let m = Model::new(&cfg, 1 << 12);
+        let page: Vec<u8> = (0..PAGE_SIZE).map(|i| (i % 7) as u8).collect();
+        assert_eq!(m.compressed_len(1, Some(&page), 0), lz4_flex::block::compress(&page).len() as u64);
+        assert_eq!(m.compressed_len(1, None, 1000), 1000, "the default tier keeps stated sizes");
+        assert_eq!(m.compressed_len(4, None, 1000), 1000, "an unregistered priority too");
+        assert_eq!(m.compressed_len(2, None, 1000), 250, "a registered tier keeps its ratio");
+    }
+}
