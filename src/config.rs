@@ -12,11 +12,13 @@ pub struct Config {
     pub cluster_shift: u32,
     /// The zswap module parameters.
     pub zswap: ZswapConfig,
+    /// `CONFIG_NR_SWAP_TIERS`: how many swap tiers may exist at once (1..=31, default 4).
+    pub nr_swap_tiers: u8,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { ram_pages: 1 << 18, cpus: 4, cluster_shift: 9, zswap: ZswapConfig::default() }
+        Self { ram_pages: 1 << 18, cpus: 4, cluster_shift: 9, zswap: ZswapConfig::default(), nr_swap_tiers: 4 }
     }
 }
 

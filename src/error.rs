@@ -47,6 +47,13 @@ pub enum Error {
     Io(std::io::ErrorKind),
     /// zswap could not decompress an entry (-EIO, `decompress_fail`); the entry is kept.
     Decompress,
+    /// A swap tier of that name already exists (-EEXIST).
+    TierExists,
+    /// A swap tier change that collides: its start priority is taken, or it would move a
+    /// swapped-on device to another tier (-EBUSY); the text says which.
+    TierBusy(&'static str),
+    /// Every swap tier slot is in use (`CONFIG_NR_SWAP_TIERS`, -ENOSPC).
+    TooManyTiers,
 }
 
 impl From<std::io::Error> for Error {
@@ -78,6 +85,9 @@ impl fmt::Display for Error {
             Self::NotInZswap => f.write_str("the slot's data is not in zswap"),
             Self::Io(kind) => write!(f, "swap device I/O error: {kind}"),
             Self::Decompress => f.write_str("zswap entry failed to decompress"),
+            Self::TierExists => f.write_str("a swap tier of that name exists"),
+            Self::TierBusy(why) => write!(f, "swap tier busy: {why}"),
+            Self::TooManyTiers => f.write_str("no free swap tier slot"),
         }
     }
 }

@@ -157,6 +157,14 @@ pub enum Knob {
     /// root may set it too, as the system-wide default. A priority with no compressor
     /// registered is `Error::Invalid`, nothing changed.
     ZswapCompressor(Option<u8>),
+    /// `memory.swap.tiers.max`, one tier per write: `enabled` (`max`, the default) lets
+    /// the memcg's pages take physical slots from swap tier `tier` (its index,
+    /// [`crate::SwapTier::idx`]); `false` (`0`) forbids it. A tier is usable only when
+    /// the memcg and every ancestor allow it. Not on the root. `Invalid` for an index that
+    /// names no configured tier and, where the kernel would let the memcg lose all swap,
+    /// for a write that leaves the memcg or an online descendant no tier at all (set
+    /// `SwapMax` to 0 for that).
+    SwapTierMax { tier: u8, enabled: bool },
 }
 
 /// Where `writeout` put the folio (`swap_writeout`).

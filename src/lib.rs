@@ -51,7 +51,7 @@ pub mod table;
 pub mod zswap;
 
 pub use config::{Algorithm, CompressionTier, Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
-pub use device::{Device, DeviceSpec};
+pub use device::{Device, DeviceSpec, SwapTier, SwapTierOp};
 pub use error::Error;
 pub use ids::{
     Backing, DeviceId, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId, Page, Shadow, SlotState, Tick,

@@ -642,6 +642,13 @@ impl Model {
 
     fn memcg_set(&mut self, id: MemcgId, knob: Knob) -> Result<Outcome, Error> {
         self.online_mut(id)?;
+        if let Knob::SwapTierMax { .. } = knob {
+            // No op configures swap tiers yet, so no index names one.
+            if id == MemcgId::ROOT {
+                return Err(Error::Invalid("the root memcg has no memory.swap.tiers.max"));
+            }
+            return Err(Error::Invalid("no swap tier of this index"));
+        }
         if id == MemcgId::ROOT && !matches!(knob, Knob::ZswapWriteback(_) | Knob::ZswapCompressor(_)) {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
@@ -661,6 +668,7 @@ impl Model {
             Knob::ZswapMax(l) => cg.zswap_max = pages(l),
             Knob::ZswapWriteback(on) => cg.writeback = on,
             Knob::ZswapCompressor(p) => cg.compressor = p,
+            Knob::SwapTierMax { .. } => {}
         }
         Ok(Outcome::Done)
     }

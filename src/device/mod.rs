@@ -6,17 +6,20 @@
 //! bit. Its data goes through a [`Device`].
 //!
 //! Invariants:
-//! * The tier list is an immutable snapshot (devices by priority, highest first, in
-//!   swapon order within a priority) replaced under the swapon lock and retired through
-//!   the epoch; allocation reads it without locking.
+//! * The avail list is an immutable snapshot (devices by priority, highest first, in
+//!   swapon order within a priority, each with its swap-tier bit) replaced under the
+//!   swapon lock and retired through the epoch; allocation reads it without locking.
 //! * A device being swapped off takes no new slots; its slots stay readable until every
 //!   page has moved, then it is unlinked and retired.
 //! * Within a priority, each allocation starts one device further along (the kernel's
 //!   `plist_requeue`), so equal priorities take turns.
 
 mod store;
+mod tier;
 
 pub use store::{Device, FileDevice, MemoryDevice, NullDevice};
+pub(crate) use tier::{DEFAULT_TIER_BIT, Member, TierTable};
+pub use tier::{SwapTier, SwapTierOp};
 
 use crate::epoch::SharedBytes;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
@@ -129,47 +132,66 @@ impl Dev {
     }
 }
 
-/// The tier list: device numbers by priority, highest first.
-pub(crate) struct Tiers {
+/// `swap_avail_head`: device numbers by priority, highest first, each with its swap-tier
+/// bit. An immutable snapshot, rebuilt at swapon, swapoff and each tier write.
+pub(crate) struct Avail {
     /// (priority, device numbers in swapon order).
     pub groups: Vec<(i16, Vec<u8>)>,
     /// Per group, where the next allocation starts.
     pub next: Box<[AtomicUsize]>,
+    /// Per device number, its tier's mask bit (`si->tier_mask`).
+    pub tier_bit: [u32; MAX_DEVICES],
+    /// Some swap tier is configured: allocation filters by the memcg's mask.
+    pub tiered: bool,
 }
 
-impl Tiers {
-    pub(crate) fn build(devs: &[(u8, i16)]) -> Self {
+impl Avail {
+    /// The list for `devs` (number, priority), each in its tier of `table`.
+    pub(crate) fn build(devs: &[(u8, i16)], table: &TierTable) -> Self {
         let mut groups: Vec<(i16, Vec<u8>)> = Vec::new();
         let mut sorted = devs.to_vec();
         sorted.sort_by_key(|&(id, p)| (std::cmp::Reverse(p), id));
+        let mut tier_bit = [DEFAULT_TIER_BIT; MAX_DEVICES];
         for (id, p) in sorted {
+            tier_bit[usize::from(id)] = table.bit_of(p);
             match groups.last_mut() {
                 Some((gp, ids)) if *gp == p => ids.push(id),
                 _ => groups.push((p, vec![id])),
             }
         }
         let next = (0..groups.len()).map(|_| AtomicUsize::new(0)).collect();
-        Self { groups, next }
+        Self { groups, next, tier_bit, tiered: !table.is_empty() }
     }
 
-    /// Devices in the order an allocation tries them, rotating within each priority.
-    pub(crate) fn order(&self) -> impl Iterator<Item = u8> + '_ {
+    /// Devices in the order an allocation tries them, rotating within each priority,
+    /// skipping those outside the tier `mask` (`folio_alloc_swap`'s filter). A rotation
+    /// counts only when the group has an allowed device.
+    pub(crate) fn order(&self, mask: u32) -> impl Iterator<Item = u8> + '_ {
         self.groups.iter().enumerate().flat_map(move |(gi, (_, ids))| {
+            let allowed = |id: u8| self.tier_bit[usize::from(id)] & mask != 0;
+            // A priority group shares one tier (tiers are priority ranges).
+            let ids: &[u8] = if ids.first().is_some_and(|&i| allowed(i)) { ids } else { &[] };
             let start = if ids.len() > 1 { self.next[gi].fetch_add(1, Ordering::Relaxed) % ids.len() } else { 0 };
             (0..ids.len()).map(move |k| ids[(start + k) % ids.len()])
         })
     }
 }
 
-/// Every device slot plus the current tier list.
+/// Every device slot, the current avail list and the swap-tier table.
 pub(crate) struct Devices {
     pub slots: Box<[Atomic<Dev>]>,
-    pub tiers: Atomic<Tiers>,
+    pub avail: Atomic<Avail>,
+    /// Written under the swapon lock only; the lock here is for readers of the listing.
+    pub tiers: crate::sync::Mutex<TierTable>,
 }
 
 impl Devices {
-    pub(crate) fn new() -> Self {
-        Self { slots: Box::new(crate::sync::nulls::<Dev, MAX_DEVICES>()), tiers: Atomic::new(Tiers::build(&[])) }
+    pub(crate) fn new(nr_tiers: u8) -> Self {
+        Self {
+            slots: Box::new(crate::sync::nulls::<Dev, MAX_DEVICES>()),
+            avail: Atomic::new(Avail::build(&[], &TierTable::default())),
+            tiers: crate::sync::Mutex::new(TierTable::new(nr_tiers)),
+        }
     }
 
     /// The device numbered `id`, if swapped on.
@@ -179,10 +201,10 @@ impl Devices {
         unsafe { self.slots.get(id as usize)?.load(Ordering::Acquire, g).as_ref() }
     }
 
-    /// The current tier list.
-    pub(crate) fn tiers<'g>(&self, g: &'g Guard) -> &'g Tiers {
+    /// The current avail list.
+    pub(crate) fn avail<'g>(&self, g: &'g Guard) -> &'g Avail {
         // SAFETY: replaced under the swapon lock and retired through the epoch; never null.
-        unsafe { self.tiers.load(Ordering::Acquire, g).deref() }
+        unsafe { self.avail.load(Ordering::Acquire, g).deref() }
     }
 }
 
@@ -197,7 +219,7 @@ impl Drop for Devices {
                     drop(p.into_owned());
                 }
             }
-            let t = self.tiers.load(Ordering::Relaxed, g);
+            let t = self.avail.load(Ordering::Relaxed, g);
             if !t.is_null() {
                 drop(t.into_owned());
             }

@@ -18,6 +18,7 @@
 //!   (`mem_cgroup_id_get_online`), so to a reader of the parent, charges have moved up.
 
 mod counter;
+mod swap_tiers;
 
 pub(crate) use counter::{Batched, Counter, Line, STRIPES, Stat, Stats, Striped, UNLIMITED};
 
@@ -25,7 +26,7 @@ use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
 use crate::stat::MemcgStat;
-use crate::sync::{AtomicBool, AtomicU8, AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};
 use crate::zswap::lru::{Lru, LruList};
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::BTreeSet;
@@ -50,6 +51,9 @@ pub(crate) struct Memcg {
     pub writeback: AtomicBool,
     /// This memcg's own `Knob::ZswapCompressor`: a tier priority, 0 when unset (inherit).
     pub compressor: AtomicU8,
+    /// This memcg's own `memory.swap.tiers.max` (`memcg->tier_mask`): a set bit allows
+    /// the swap tier of that index; all set at creation.
+    pub swap_tiers: AtomicU32,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
     pub lru: Line<Lru>,
@@ -112,6 +116,7 @@ impl Memcgs {
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
             compressor: AtomicU8::new(0),
+            swap_tiers: AtomicU32::new(u32::MAX),
             stats: Stats::new(),
             lru: Line(Lru::new()),
         };
@@ -301,6 +306,8 @@ impl Memcgs {
                 let p = check_compressor(p, registered)?;
                 m.compressor.store(p, Ordering::Release);
             }
+            // Needs the tier table: the system writes it through `set_swap_tier`.
+            Knob::SwapTierMax { .. } => return Err(Error::Invalid("no swap tier of this index")),
         }
         Ok(())
     }

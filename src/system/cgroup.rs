@@ -2,9 +2,11 @@
 //! `memory.stat` (API.md "Memory cgroups").
 
 use super::SwapSystem;
+use crate::device::SwapTier;
 use crate::error::Error;
 use crate::ids::{Knob, MemcgId};
 use crate::stat::MemcgStat;
+use crate::sync::{Ordering, lock};
 
 impl SwapSystem {
     /// `mkdir` under `parent` (online): a new online memcg, its id the lowest free one.
@@ -13,12 +15,41 @@ impl SwapSystem {
     }
 
     /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max`,
-    /// `memory.zswap.writeback` or the memcg's compression tier
-    /// (`Knob::ZswapCompressor`). Lowering a limit below the usage forces nothing out;
+    /// `memory.zswap.writeback`, the memcg's compression tier (`Knob::ZswapCompressor`)
+    /// or one swap tier of `memory.swap.tiers.max` (`Knob::SwapTierMax`). Lowering a limit below the usage forces nothing out;
     /// changing the compression tier leaves entries already stored as they are.
     pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
+        let g = self.vspace.reclaim.pin();
+        if let Knob::SwapTierMax { tier, enabled } = knob {
+            // Under the swapon lock: the tier table cannot change until the bit is written.
+            let _l = lock(&self.swapon);
+            let live = lock(&self.back.devices.tiers).live_bits();
+            return self.back.memcgs.set_swap_tier(cg, tier, enabled, live, &g);
+        }
         let tiers = &self.back.tiers;
-        self.back.memcgs.set(cg, knob, |p| tiers.registered(p), &self.vspace.reclaim.pin())
+        self.back.memcgs.set(cg, knob, |p| tiers.registered(p), &g)
+    }
+
+    /// `memory.swap.tiers.max` as read: each configured swap tier, highest first, and
+    /// whether `cg`'s own setting allows it (`max`) or not (`0`). Ancestors may forbid a
+    /// tier `cg` allows; [`SwapSystem::memcg_swap_tiers_effective`] says what applies.
+    pub fn memcg_swap_tiers(&self, cg: MemcgId) -> Result<Vec<(SwapTier, bool)>, Error> {
+        let g = self.vspace.reclaim.pin();
+        let m = self.back.memcgs.online(cg, &g)?;
+        if m.parent == 0 {
+            return Err(Error::Invalid("the root memcg has no memory.swap.tiers.max"));
+        }
+        let own = m.swap_tiers.load(Ordering::Acquire);
+        Ok(self.swap_tiers().into_iter().map(|t| (t.clone(), own & 1 << t.idx != 0)).collect())
+    }
+
+    /// The swap tiers `cg`'s pages may take slots from: those `cg` and every ancestor
+    /// allow (the kernel's `tier_effective_mask`, which it does not expose), highest
+    /// first. Every tier for the root.
+    pub fn memcg_swap_tiers_effective(&self, cg: MemcgId) -> Result<Vec<SwapTier>, Error> {
+        let g = self.vspace.reclaim.pin();
+        let mask = self.back.memcgs.swap_tier_mask(self.back.memcgs.online(cg, &g)?, &g);
+        Ok(self.swap_tiers().into_iter().filter(|t| mask & 1 << t.idx != 0).collect())
     }
 
     /// The compression tier (priority) `cg`'s new zswap stores use: its own

@@ -9,7 +9,7 @@
 
 use super::SwapSystem;
 use crate::PAGE_SIZE;
-use crate::device::{Dev, DeviceSpec, MAX_DEVICES, Tiers};
+use crate::device::{Avail, Dev, DeviceSpec, MAX_DEVICES, Member, SwapTier, SwapTierOp};
 use crate::entry::{BackendEntry, TableEntry};
 use crate::epoch::Bytes;
 use crate::error::Error;
@@ -31,7 +31,7 @@ impl SwapSystem {
             .ok_or(Error::Invalid("32 swap devices are already on"))?;
         let dev = Dev::open(id, spec, self.cfg.cluster_shift, self.cfg.cpus, Arc::new(Bytes::default()))?;
         devs.slots[id as usize].store(Owned::new(dev), Ordering::Release);
-        self.rebuild_tiers(&g);
+        self.rebuild_avail(&g);
         Ok(DeviceId(id))
     }
 
@@ -45,19 +45,60 @@ impl SwapSystem {
         Ok(DeviceStat { name: d.name.clone(), priority: d.priority, pages: d.pages, used: used - tail })
     }
 
-    /// Replace the tier list with one built from the linked devices (swapon lock held).
-    fn rebuild_tiers(&self, g: &Guard) {
+    /// Replace the avail list with one built from the linked devices and the tier table
+    /// (swapon lock held).
+    fn rebuild_avail(&self, g: &Guard) {
         let devs = &self.back.devices;
         let list: Vec<(u8, i16)> =
             (0..MAX_DEVICES as u8).filter_map(|i| devs.get(i, g).map(|d| (i, d.priority))).collect();
-        let old = devs.tiers.swap(Owned::new(Tiers::build(&list)), Ordering::AcqRel, g);
+        let avail = Avail::build(&list, &lock(&devs.tiers));
+        let old = devs.avail.swap(Owned::new(avail), Ordering::AcqRel, g);
         // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
         let owned = unsafe { old.into_owned() }.into_box();
         crate::epoch::retire(g, owned, || {});
     }
 
-    /// `swapoff`: move every page on `dev` to the other devices by priority, through the
-    /// reverse map, then remove it. `DeviceFull` with nothing moved when they lack room;
+    /// Write `/sys/kernel/mm/swap/tiers` (`swap_tiers_write`): apply the commands left to
+    /// right, all or nothing. Afterwards, with any tier configured, the tiers must cover
+    /// -1..=`i16::MAX` (the lowest starts at -1). Devices swapped on while no tier
+    /// existed join the tier of their priority; the others never change tier. Errors, the
+    /// first one met, nothing changed: `TierExists` (a name in use), `Invalid` (a name not
+    /// of 1..=15 letters, digits or `_`; a start below -1; removing an unknown name; no
+    /// tier left at -1), `TierBusy` (a start in use; a split or removal that would move a
+    /// swapped-on device), `TooManyTiers` (`Config::nr_swap_tiers` exist).
+    pub fn swap_tiers_write(&self, ops: &[SwapTierOp]) -> Result<(), Error> {
+        let _l = lock(&self.swapon);
+        let g = self.vspace.reclaim.pin();
+        let devs = &self.back.devices;
+        let removed = {
+            let mut table = lock(&devs.tiers);
+            let members: Vec<Member> = (0..MAX_DEVICES as u8)
+                .filter_map(|i| devs.get(i, &g))
+                .map(|d| Member { priority: d.priority, tier: table.containing(d.priority) })
+                .collect();
+            table.apply(ops, &members)?
+        };
+        self.back.memcgs.allow_swap_tiers(removed, &g);
+        self.rebuild_avail(&g);
+        Ok(())
+    }
+
+    /// `/sys/kernel/mm/swap/tiers` as read: the tiers, highest start first.
+    pub fn swap_tiers(&self) -> Vec<SwapTier> {
+        lock(&self.back.devices.tiers).list()
+    }
+
+    /// The swap tier of a swapped-on device (None while no tier is configured).
+    pub fn device_swap_tier(&self, dev: DeviceId) -> Result<Option<SwapTier>, Error> {
+        let g = self.vspace.reclaim.pin();
+        let d = self.back.devices.get(dev.raw(), &g).ok_or(Error::InvalidDevice)?;
+        let table = lock(&self.back.devices.tiers);
+        let idx = table.containing(d.priority);
+        Ok(idx.and_then(|i| table.list().into_iter().find(|t| t.idx == i)))
+    }
+
+    /// `swapoff`: move every page on `dev` to the other devices by priority, each within
+    /// the swap tiers its memcg allows, through the reverse map, then remove it. `DeviceFull` with nothing moved when they lack room;
     /// `Io` if a read or write fails (pages already moved stay moved, the rest stay).
     pub fn swapoff(&self, dev: DeviceId) -> Result<SwapoffReport, Error> {
         let _l = lock(&self.swapon);
@@ -83,7 +124,7 @@ impl SwapSystem {
             }
         }
         let p = self.back.devices.slots[dev.raw() as usize].swap(crossbeam_epoch::Shared::null(), Ordering::AcqRel, &g);
-        self.rebuild_tiers(&g);
+        self.rebuild_avail(&g);
         // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
         let owned = unsafe { p.into_owned() }.into_box();
         crate::epoch::retire(&g, owned, || {});
@@ -101,8 +142,14 @@ impl SwapSystem {
     ) -> Result<(), Error> {
         let back = &self.back;
         let mut targets = Vec::with_capacity(pages.len());
+        let shift = self.cfg.cluster_shift;
         for &(_, vslot, _) in pages {
-            match self.alloc_phys(0, vslot, 0, g) {
+            // The page stays within the swap tiers its memcg allows.
+            let memcg = self.vspace.get(vslot >> shift, g).and_then(|c| {
+                let recorded = c.memcg[(vslot & ((1 << shift) - 1)) as usize].load(Ordering::Acquire);
+                back.memcgs.nearest_online(recorded, g)
+            });
+            match self.alloc_phys(0, vslot, 0, memcg, g) {
                 Some(t) => targets.push(t),
                 None => {
                     for (t, p) in targets {

@@ -91,12 +91,25 @@ impl SwapSystem {
         }
     }
 
-    /// Allocate `1 << order` physical slots by tier for the virtual folio at `vslot`,
-    /// each holding the reverse map: the device and its first offset.
-    pub(super) fn alloc_phys<'g>(&self, cpu: usize, vslot: u64, order: u32, g: &'g Guard) -> Option<(&'g Dev, u64)> {
+    /// Allocate `1 << order` physical slots by priority for the virtual folio at `vslot`,
+    /// each holding the reverse map: the device and its first offset. With `memcg`, only
+    /// from the swap tiers its effective `memory.swap.tiers.max` allows.
+    pub(super) fn alloc_phys<'g>(
+        &self,
+        cpu: usize,
+        vslot: u64,
+        order: u32,
+        memcg: Option<&Memcg>,
+        g: &'g Guard,
+    ) -> Option<(&'g Dev, u64)> {
         let devs = &self.back.devices;
         let pointer = |v: u64| TableEntry::Pointer { vslot: v, cache_only: false }.encode().ok();
-        for id in devs.tiers(g).order() {
+        let avail = devs.avail(g);
+        let mask = match memcg {
+            Some(m) if avail.tiered => self.back.memcgs.swap_tier_mask(m, g),
+            _ => u32::MAX,
+        };
+        for id in avail.order(mask) {
             let Some(dev) = devs.get(id, g) else { continue };
             if dev.going_off.load(Ordering::Acquire) {
                 continue;
@@ -350,7 +363,7 @@ impl SwapSystem {
         let cm = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
         // As `folio_alloc_swap`: the slots first, then the charge, so a failed allocation
         // never touches the counters (only `fail` is raised) and a refused charge frees them.
-        let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, g) else {
+        let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, Some(cm), g) else {
             cm.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Ok(Writeout::Kept(KeepReason::NoSpace));
         };

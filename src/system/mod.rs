@@ -56,6 +56,9 @@ impl SwapSystem {
         if cfg.zswap.max_pool_percent > 100 || cfg.zswap.accept_threshold_percent > 100 {
             return Err(Error::Invalid("zswap percentages must be at most 100"));
         }
+        if !(1..=31).contains(&cfg.nr_swap_tiers) {
+            return Err(Error::Invalid("nr_swap_tiers must be in 1..=31"));
+        }
         let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_tiers)?;
         let bytes: SharedBytes = Arc::new(Bytes::default());
         let z = &cfg.zswap;
@@ -68,7 +71,7 @@ impl SwapSystem {
                 z.shrink_start == crate::ShrinkStart::Proactive,
             ),
             shrink: shrink::Shrink::new(),
-            devices: Devices::new(),
+            devices: Devices::new(cfg.nr_swap_tiers),
             stats: Stats::new(),
             tiers,
         });
