@@ -73,11 +73,19 @@ fn every_child_progresses_under_repeated_small_proactive_calls() {
 
 #[test]
 #[cfg_attr(miri, ignore = "10^5 page events; no unsafe code of its own")]
-fn the_tiers_baseline_puts_both_memcgs_on_the_fast_device_first() {
+fn per_memcg_tiers_keep_the_batch_memcg_off_the_fast_device() {
     let r = scenario("tiers", &Options::default());
-    let t = &r.runs[0].tables[1];
-    let fast: i64 = t.rows.iter().map(|row| row[1].parse::<i64>().unwrap()).sum();
-    assert!(fast > 0 && delta(&r, "one-priority-order", "pswpout") > fast as i128);
+    // Columns: memcg, on fast, on slow, reads fast, reads slow; rows: latency, batch.
+    let cell = |run: usize, row: usize, col: usize| -> u64 { r.runs[run].tables[1].rows[row][col].parse().unwrap() };
+    assert_eq!(r.runs[0].name, "one-priority-order");
+    assert_eq!(r.runs[1].name, "per-memcg-tiers");
+    assert!(cell(0, 1, 1) > 0, "under one priority order the batch memcg takes fast slots");
+    assert_eq!((cell(1, 1, 1), cell(1, 1, 3)), (0, 0), "with its tiers it never touches the fast device");
+    assert!(cell(1, 0, 1) > cell(0, 0, 1), "the latency-sensitive memcg gets more of the fast device");
+    // The share of its device swap-ins the fast device serves rises.
+    let share = |run| cell(run, 0, 3) as f64 / (cell(run, 0, 3) + cell(run, 0, 4)).max(1) as f64;
+    assert!(share(1) > share(0), "{} vs {}", share(1), share(0));
+    assert!(delta(&r, "per-memcg-tiers", "pswpout") > 0);
 }
 
 #[test]

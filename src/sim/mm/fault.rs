@@ -35,7 +35,15 @@ impl Mm {
                         self.zswap_charged(cg, len, false);
                     }
                     FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
-                    _ => {}
+                    FaultSource::Device(d) => {
+                        let reads = &mut self.memcgs[cg].counters.device_reads;
+                        let i = usize::from(d.raw());
+                        if reads.len() <= i {
+                            reads.resize(i + 1, 0);
+                        }
+                        reads[i] += 1;
+                    }
+                    FaultSource::Zero => {}
                 }
                 self.swapcache.insert(slot.raw(), f)?;
                 if let Some(s) = fault.shadow {

@@ -101,6 +101,8 @@ pub struct CgCounters {
     pub swapcache_hits: u64,
     /// Swap-ins that read zero, zswap or a device.
     pub major_faults: u64,
+    /// Swap-ins read from a device, by device number (`pswpin` split by device).
+    pub device_reads: Vec<u64>,
     /// Refaults activated by their shadow (`workingset_activate`).
     pub refault_activate: u64,
     /// Frames reclaimed (`pgsteal`).
