@@ -165,6 +165,20 @@ pub enum Knob {
     /// for a write that leaves the memcg or an online descendant no tier at all (set
     /// `SwapMax` to 0 for that).
     SwapTierMax { tier: u8, enabled: bool },
+    /// The swap tier (its index) zswap writeback of this memcg's entries tries first,
+    /// before the other allowed tiers in priority order: zram's per-cgroup
+    /// `writeback_prio` in swap-tier terms (no kernel file). `None` (the default)
+    /// inherits the nearest ancestor's setting; with none set, writeback follows priority.
+    /// A tier the memcg's `memory.swap.tiers.max` forbids is not tried. Removing the tier
+    /// unsets it everywhere. `Invalid` for an index that names no configured tier.
+    ZswapWritebackTier(Option<u8>),
+    /// A cap on the compressed bytes the global shrink worker writes back from this
+    /// memcg's own LRU in one run (zram's `writeback_limit`, per run of the worker; no
+    /// kernel file); the entry that reaches the cap is written whole, then the memcg is
+    /// skipped (not a failure) until the next run. `Limit::Max` (the default) is no cap;
+    /// 0 is `Invalid` (`ZswapWriteback(false)` stops writeback). Proactive writeback and
+    /// the shrinker are not capped.
+    ZswapWritebackSize(Limit),
 }
 
 /// Where `writeout` put the folio (`swap_writeout`).

@@ -125,6 +125,8 @@ struct Cg {
     writeback: bool,
     /// `Knob::ZswapCompressor`: None inherits.
     compressor: Option<u8>,
+    /// `Knob::ZswapWritebackSize` in bytes; `UNLIMITED` is no cap.
+    writeback_size: u64,
     /// Local events; a removed child's are folded in, as `memory.stat` does.
     events: [u64; NEV],
     /// Creation order: siblings are walked in it.
@@ -147,6 +149,7 @@ impl Cg {
             zswap_max: UNLIMITED,
             writeback: true,
             compressor: None,
+            writeback_size: UNLIMITED,
             events: [0; NEV],
             born,
             lru: VecDeque::new(),
@@ -649,7 +652,15 @@ impl Model {
             }
             return Err(Error::Invalid("no swap tier of this index"));
         }
-        if id == MemcgId::ROOT && !matches!(knob, Knob::ZswapWriteback(_) | Knob::ZswapCompressor(_)) {
+        match knob {
+            // No op configures swap tiers yet, so no index names one.
+            Knob::ZswapWritebackTier(Some(_)) => return Err(Error::Invalid("no swap tier of this index")),
+            Knob::ZswapWritebackSize(Limit::Bytes(0)) => {
+                return Err(Error::Invalid("a writeback size of 0: set memory.zswap.writeback to 0"));
+            }
+            _ => {}
+        }
+        if id == MemcgId::ROOT && matches!(knob, Knob::SwapMax(_) | Knob::SwapHigh(_) | Knob::ZswapMax(_)) {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
         let registered = |p: u8| self.tiers.get(usize::from(p).wrapping_sub(1)).is_some_and(|t| t.is_some());
@@ -668,7 +679,10 @@ impl Model {
             Knob::ZswapMax(l) => cg.zswap_max = pages(l),
             Knob::ZswapWriteback(on) => cg.writeback = on,
             Knob::ZswapCompressor(p) => cg.compressor = p,
-            Knob::SwapTierMax { .. } => {}
+            Knob::ZswapWritebackSize(l) => {
+                cg.writeback_size = if let Limit::Bytes(b) = l { b } else { UNLIMITED };
+            }
+            Knob::SwapTierMax { .. } | Knob::ZswapWritebackTier(_) => {}
         }
         Ok(Outcome::Done)
     }
@@ -904,7 +918,7 @@ impl Model {
         if self.zswap_enabled {
             // §5.2 step 2: over `zswap.max` somewhere up the tree, write one of the memcg's
             // own entries back (`shrink_memcg`) and store only if that worked.
-            let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker, sys)?.written > 0;
+            let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker { budget: UNLIMITED }, sys)?.written > 0;
             if room && !self.check_limits() {
                 let mut lens = Vec::new();
                 let tier = self.compressor(m);

@@ -858,3 +858,48 @@ fn offline_moves_every_cursor_resting_on_the_memcg_to_an_online_one() {
     assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(q), "the next online memcg in pre-order");
     assert_eq!(sys.shrink_cursor(p).unwrap(), None, "the end of p's subtree: back to the start");
 }
+
+/// `Knob::ZswapWritebackSize` caps what one worker run writes from a memcg's own LRU:
+/// the entry that reaches the cap is written whole, then the memcg is skipped like a
+/// non-candidate (round trips without a candidate are the failures that end the run).
+/// The next run starts afresh.
+#[test]
+fn a_writeback_size_caps_what_one_worker_run_writes_from_a_memcg() {
+    let (sys, _) = small_pool(|c| c.zswap.accept_threshold_percent = 50);
+    let a = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let b = sys.memcg_create(MemcgId::ROOT).unwrap();
+    store_all(&sys, a, 0..8, WHOLE);
+    store_all(&sys, b, 10..12, WHOLE);
+    age(&sys, a);
+    age(&sys, b);
+    sys.memcg_set(a, Knob::ZswapWritebackSize(Limit::Bytes(PAGE + 1))).unwrap();
+    refused(&sys, a, 99);
+    let r = sys.run_shrink_worker();
+    // a: one page, then a second that crosses the cap; b: both of its pages; a again:
+    // capped, so the rest of the run finds no candidate.
+    assert_eq!(r.by_memcg, vec![(a, 2), (b, 2)]);
+    assert_eq!((r.stop, r.failures), (ShrinkStop::Failures, 16));
+    assert_eq!(pool_pages(&sys), 6, "above the accept threshold: the cap held");
+
+    // A new run writes up to the cap from `a` again, which reaches the threshold.
+    refused(&sys, a, 100);
+    let r = sys.run_shrink_worker();
+    assert_eq!((r.by_memcg, r.stop), (vec![(a, 2)], ShrinkStop::BelowAccept));
+    assert_eq!(pool_pages(&sys), 4);
+}
+
+/// The cap binds the worker only: proactive writeback and the shrinker ignore it; 0 is
+/// refused (writeback itself is switched off with `memory.zswap.writeback`).
+#[test]
+fn a_writeback_size_leaves_proactive_writeback_and_the_shrinker_alone() {
+    let (sys, _) = small_pool(|_| {});
+    let a = sys.memcg_create(MemcgId::ROOT).unwrap();
+    store_all(&sys, a, 0..6, WHOLE);
+    age(&sys, a);
+    sys.memcg_set(a, Knob::ZswapWritebackSize(Limit::Bytes(1))).unwrap();
+    assert_eq!(sys.proactive_writeback(a, 2 * PAGE), Ok(2 * PAGE));
+    assert_eq!(sys.shrink_memcg(a, 2).unwrap().written, 2);
+    assert!(matches!(sys.memcg_set(a, Knob::ZswapWritebackSize(Limit::Bytes(0))), Err(Error::Invalid(_))));
+    // The root may set it for its own LRU.
+    sys.memcg_set(MemcgId::ROOT, Knob::ZswapWritebackSize(Limit::Bytes(PAGE))).unwrap();
+}

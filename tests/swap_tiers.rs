@@ -292,3 +292,82 @@ fn swapoff_moves_pages_only_within_their_memcgs_tiers() {
     assert_eq!(sys.backing(a).unwrap(), Backing::Device(slow));
     assert_eq!(sys.device_stat(b).unwrap().used, 1, "the header only");
 }
+
+/// zswap on, with `fast` and `slow` tiers and devices, and a memcg under the root.
+fn zswap_two_tiers() -> (SwapSystem, DeviceId, DeviceId, MemcgId) {
+    let sys = synthetic_system();
+    write(&sys, "+slow:-1 +fast:10").unwrap();
+    let fast = sys.swapon(DeviceSpec::null("fast", 8).priority(10)).unwrap();
+    let slow = sys.swapon(DeviceSpec::null("slow", 64).priority(0)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    (sys, fast, slow, cg)
+}
+
+/// A page of `cg` stored in zswap and written back: the device it went to.
+fn written_back(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> Result<Backing, Error> {
+    let s = mapped(sys, cg, pfn);
+    let w = sys.writeout(s, Page::Synthetic { compressed_len: 1000, zero: false }).unwrap();
+    assert!(matches!(w, Writeout::Zswap { .. }));
+    sys.swap_cache_del(s, Shadow(0)).unwrap();
+    sys.writeback(s)?;
+    sys.backing(s)
+}
+
+#[test]
+fn writeback_tries_the_memcgs_writeback_tier_first() {
+    let (sys, fast, slow, cg) = zswap_two_tiers();
+    assert_eq!(written_back(&sys, cg, 1), Ok(Backing::Device(fast)), "by priority when unset");
+    let slow_tier = idx(&sys, "slow");
+    sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(slow_tier))).unwrap();
+    assert_eq!(sys.memcg_writeback_tier(cg).unwrap().map(|t| t.name), Some("slow".into()));
+    assert_eq!(written_back(&sys, cg, 2), Ok(Backing::Device(slow)));
+    // A writeout that zswap refuses still goes by priority: the knob orders writeback only.
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(0))).unwrap();
+    let s = mapped(&sys, cg, 3);
+    assert_eq!(sys.writeout(s, synthetic()).unwrap(), Writeout::Device(fast));
+}
+
+#[test]
+fn the_writeback_tier_is_inherited_and_a_child_may_override_it() {
+    let (sys, fast, slow, parent) = zswap_two_tiers();
+    let child = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(parent, Knob::ZswapWritebackTier(Some(idx(&sys, "slow")))).unwrap();
+    assert_eq!(written_back(&sys, child, 1), Ok(Backing::Device(slow)));
+    sys.memcg_set(child, Knob::ZswapWritebackTier(Some(idx(&sys, "fast")))).unwrap();
+    assert_eq!(written_back(&sys, child, 2), Ok(Backing::Device(fast)));
+    sys.memcg_set(child, Knob::ZswapWritebackTier(None)).unwrap();
+    assert_eq!(written_back(&sys, child, 3), Ok(Backing::Device(slow)), "None inherits again");
+    // The root sets the system-wide default.
+    sys.memcg_set(parent, Knob::ZswapWritebackTier(None)).unwrap();
+    sys.memcg_set(MemcgId::ROOT, Knob::ZswapWritebackTier(Some(idx(&sys, "slow")))).unwrap();
+    assert_eq!(written_back(&sys, child, 4), Ok(Backing::Device(slow)));
+}
+
+#[test]
+fn a_full_or_forbidden_writeback_tier_falls_back_to_the_allowed_ones_by_priority() {
+    let (sys, fast, slow, cg) = zswap_two_tiers();
+    sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(idx(&sys, "fast")))).unwrap();
+    // 7 usable slots on `fast`.
+    for pfn in 1..8 {
+        assert_eq!(written_back(&sys, cg, pfn), Ok(Backing::Device(fast)));
+    }
+    assert_eq!(written_back(&sys, cg, 8), Ok(Backing::Device(slow)), "fast is full");
+    // `memory.swap.tiers.max` wins over the writeback tier.
+    let (sys, _, slow, cg) = zswap_two_tiers();
+    sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(idx(&sys, "fast")))).unwrap();
+    sys.memcg_set(cg, Knob::SwapTierMax { tier: idx(&sys, "fast"), enabled: false }).unwrap();
+    assert_eq!(written_back(&sys, cg, 1), Ok(Backing::Device(slow)));
+}
+
+#[test]
+fn removing_a_tier_unsets_every_writeback_tier_naming_it() {
+    let (sys, _, _, cg) = zswap_two_tiers();
+    write(&sys, "+spare:100").unwrap();
+    let spare = idx(&sys, "spare");
+    sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(spare))).unwrap();
+    write(&sys, "-spare").unwrap();
+    assert_eq!(sys.memcg_writeback_tier(cg).unwrap(), None);
+    assert!(matches!(sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(spare))), Err(Error::Invalid(_))));
+    assert!(matches!(sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(200))), Err(Error::Invalid(_))));
+    assert_eq!(sys.memcg_writeback_tier(cg).unwrap(), None, "errors changed nothing");
+}

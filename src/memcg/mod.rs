@@ -20,6 +20,8 @@
 mod counter;
 mod swap_tiers;
 
+use swap_tiers::NO_TIER;
+
 pub(crate) use counter::{Batched, Counter, Line, STRIPES, Stat, Stats, Striped, UNLIMITED};
 
 use crate::epoch::SharedBytes;
@@ -54,6 +56,11 @@ pub(crate) struct Memcg {
     /// This memcg's own `memory.swap.tiers.max` (`memcg->tier_mask`): a set bit allows
     /// the swap tier of that index; all set at creation.
     pub swap_tiers: AtomicU32,
+    /// This memcg's own `Knob::ZswapWritebackTier`: a swap-tier index, `NO_TIER` when
+    /// unset (inherit).
+    pub writeback_tier: AtomicU8,
+    /// This memcg's own `Knob::ZswapWritebackSize` in bytes (`UNLIMITED`: no cap).
+    pub writeback_size: AtomicU64,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
     pub lru: Line<Lru>,
@@ -117,6 +124,8 @@ impl Memcgs {
             writeback: AtomicBool::new(true),
             compressor: AtomicU8::new(0),
             swap_tiers: AtomicU32::new(u32::MAX),
+            writeback_tier: AtomicU8::new(NO_TIER),
+            writeback_size: AtomicU64::new(UNLIMITED),
             stats: Stats::new(),
             lru: Line(Lru::new()),
         };
@@ -294,7 +303,7 @@ impl Memcgs {
     /// priority (`Knob::ZswapCompressor`).
     pub(crate) fn set(&self, id: MemcgId, knob: Knob, registered: impl Fn(u8) -> bool, g: &Guard) -> Result<(), Error> {
         let m = self.online(id, g)?;
-        if m.parent == 0 && !matches!(knob, Knob::ZswapWriteback(_) | Knob::ZswapCompressor(_)) {
+        if m.parent == 0 && matches!(knob, Knob::SwapMax(_) | Knob::SwapHigh(_) | Knob::ZswapMax(_)) {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
         match knob {
@@ -306,8 +315,16 @@ impl Memcgs {
                 let p = check_compressor(p, registered)?;
                 m.compressor.store(p, Ordering::Release);
             }
-            // Needs the tier table: the system writes it through `set_swap_tier`.
-            Knob::SwapTierMax { .. } => return Err(Error::Invalid("no swap tier of this index")),
+            Knob::ZswapWritebackSize(Limit::Bytes(0)) => {
+                return Err(Error::Invalid("a writeback size of 0: set memory.zswap.writeback to 0"));
+            }
+            Knob::ZswapWritebackSize(l) => {
+                m.writeback_size.store(if let Limit::Bytes(b) = l { b } else { UNLIMITED }, Ordering::Release)
+            }
+            // Need the tier table: the system writes them through `swap_tiers.rs`.
+            Knob::SwapTierMax { .. } | Knob::ZswapWritebackTier(_) => {
+                return Err(Error::Invalid("no swap tier of this index"));
+            }
         }
         Ok(())
     }

@@ -12,6 +12,9 @@
 //! * `DEFAULT_TIER_BIT` is never cleared: devices without a tier serve every memcg.
 
 use super::{Memcg, Memcgs};
+
+/// `Memcg::writeback_tier` unset.
+pub(crate) const NO_TIER: u8 = u8::MAX;
 use crate::device::DEFAULT_TIER_BIT;
 use crate::error::Error;
 use crate::ids::MemcgId;
@@ -59,7 +62,8 @@ impl Memcgs {
     }
 
     /// The tiers `bits` were removed: allow them again in every memcg, dead ones
-    /// included, so a tier created later in the same slot starts allowed everywhere.
+    /// included, so a tier created later in the same slot starts allowed everywhere, and
+    /// unset every `Knob::ZswapWritebackTier` naming one.
     pub(crate) fn allow_swap_tiers(&self, bits: u32, g: &Guard) {
         if bits == 0 {
             return;
@@ -67,7 +71,31 @@ impl Memcgs {
         for id in self.subtree(MemcgId::ROOT.raw()) {
             if let Some(m) = self.get(id, g) {
                 m.swap_tiers.fetch_or(bits, Ordering::AcqRel);
+                let t = m.writeback_tier.load(Ordering::Acquire);
+                if t != NO_TIER && bits & 1 << t != 0 {
+                    m.writeback_tier.store(NO_TIER, Ordering::Release);
+                }
             }
         }
+    }
+
+    /// Write `Knob::ZswapWritebackTier`: `Some(idx)` of a configured (`live`) tier, or
+    /// `None` to inherit.
+    pub(crate) fn set_writeback_tier(&self, id: MemcgId, tier: Option<u8>, live: u32, g: &Guard) -> Result<(), Error> {
+        let m = self.online(id, g)?;
+        let t = match tier {
+            None => NO_TIER,
+            Some(t) if t < 31 && live & 1 << t != 0 => t,
+            Some(_) => return Err(Error::Invalid("no swap tier of this index")),
+        };
+        m.writeback_tier.store(t, Ordering::Release);
+        Ok(())
+    }
+
+    /// The effective `Knob::ZswapWritebackTier` of `m`: its own, else the nearest
+    /// ancestor's, as a mask bit (0 when none is set).
+    pub(crate) fn writeback_tier(&self, m: &Memcg, g: &Guard) -> u32 {
+        let t = self.ancestry(m, g).map(|a| a.writeback_tier.load(Ordering::Acquire)).find(|&t| t != NO_TIER);
+        t.map_or(0, |t| 1 << t)
     }
 }

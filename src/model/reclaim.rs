@@ -11,7 +11,7 @@
 //! splices a memcg's list to the front of its nearest online ancestor's. Cursors map a
 //! walk's root to the memcg it visited last (the root's is the worker's).
 
-use super::{Back, Ev, Model, PAGE, ROOT, Slot, Step};
+use super::{Back, Ev, Model, PAGE, ROOT, Slot, Step, UNLIMITED};
 use crate::op::Outcome;
 use crate::{
     Backing, Config, Error, LruPolicy, MemcgId, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStart, ShrinkStop,
@@ -40,8 +40,9 @@ pub(super) struct Lent {
 pub(super) enum Walk {
     /// The shrinker's scan: second chance, or the protected-region stop.
     Shrinker,
-    /// The worker, or a store over `zswap.max`.
-    Worker,
+    /// The worker (ending once `budget` compressed bytes are written: what the memcg's
+    /// `Knob::ZswapWritebackSize` leaves for this run), or a store over `zswap.max`.
+    Worker { budget: u64 },
     /// Proactive writeback: no second chance, entries younger than `min_age` rotate,
     /// the walk ends once `budget` compressed bytes are written.
     Proactive { min_age: Tick, budget: u64 },
@@ -358,14 +359,14 @@ impl Model {
             }
             let budget = match kind {
                 Walk::Proactive { min_age, .. } if self.tick.saturating_sub(e.stored) < min_age => continue,
-                Walk::Proactive { budget, .. } => Some(budget),
-                _ => None,
+                Walk::Proactive { budget, .. } | Walk::Worker { budget } => Some(budget),
+                Walk::Shrinker => None,
             };
             let len = match self.slots[&e.slot].back {
                 Back::Zswap { len, .. } => u64::from(len),
                 _ => 0,
             };
-            match self.walk_writeback(e.slot, budget.is_some(), sys)? {
+            match self.walk_writeback(e.slot, matches!(kind, Walk::Proactive { .. }), sys)? {
                 Ok(_) => {
                     o.written += 1;
                     o.written_bytes += len;
@@ -450,6 +451,8 @@ impl Model {
         let legacy = self.reclaim.legacy;
         // Candidates visited in this round trip.
         let mut attempts = 0;
+        // Bytes written from each memcg with a writeback size, this run.
+        let mut spent: HashMap<u16, u64> = HashMap::new();
         r.stop = loop {
             if self.reclaim.pause.is_some() && self.tick < self.reclaim.pause_until {
                 self.reclaim.pending = true;
@@ -465,7 +468,16 @@ impl Model {
                     if legacy && !self.writeback_enabled(m) {
                         break ShrinkStop::WritebackDisabled;
                     }
-                    let o = self.walk(m, if legacy { 1 } else { WORKER_BATCH }, Walk::Worker, sys)?;
+                    let cap = self.memcgs[&m].writeback_size;
+                    let budget = cap.saturating_sub(spent.get(&m).copied().unwrap_or(0));
+                    let o = if budget == 0 {
+                        ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() }
+                    } else {
+                        self.walk(m, if legacy { 1 } else { WORKER_BATCH }, Walk::Worker { budget }, sys)?
+                    };
+                    if cap != UNLIMITED {
+                        *spent.entry(m).or_default() += o.written_bytes;
+                    }
                     r.visits += 1;
                     if o.written > 0 {
                         r.written += o.written;

@@ -20,14 +20,29 @@ impl SwapSystem {
     /// changing the compression tier leaves entries already stored as they are.
     pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
         let g = self.vspace.reclaim.pin();
-        if let Knob::SwapTierMax { tier, enabled } = knob {
-            // Under the swapon lock: the tier table cannot change until the bit is written.
-            let _l = lock(&self.swapon);
-            let live = lock(&self.back.devices.tiers).live_bits();
-            return self.back.memcgs.set_swap_tier(cg, tier, enabled, live, &g);
+        let memcgs = &self.back.memcgs;
+        // The tier knobs under the swapon lock: the tier table cannot change until the
+        // value is written.
+        let live = || (lock(&self.swapon), lock(&self.back.devices.tiers).live_bits());
+        match knob {
+            Knob::SwapTierMax { tier, enabled } => {
+                let (_l, live) = live();
+                memcgs.set_swap_tier(cg, tier, enabled, live, &g)
+            }
+            Knob::ZswapWritebackTier(t) => {
+                let (_l, live) = live();
+                memcgs.set_writeback_tier(cg, t, live, &g)
+            }
+            _ => memcgs.set(cg, knob, |p| self.back.tiers.registered(p), &g),
         }
-        let tiers = &self.back.tiers;
-        self.back.memcgs.set(cg, knob, |p| tiers.registered(p), &g)
+    }
+
+    /// The swap tier `cg`'s zswap writeback tries first (`Knob::ZswapWritebackTier`, its
+    /// own or the nearest ancestor's), if one is set.
+    pub fn memcg_writeback_tier(&self, cg: MemcgId) -> Result<Option<SwapTier>, Error> {
+        let g = self.vspace.reclaim.pin();
+        let bit = self.back.memcgs.writeback_tier(self.back.memcgs.online(cg, &g)?, &g);
+        Ok(self.swap_tiers().into_iter().find(|t| bit == 1 << t.idx))
     }
 
     /// `memory.swap.tiers.max` as read: each configured swap tier, highest first, and

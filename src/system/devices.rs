@@ -149,7 +149,7 @@ impl SwapSystem {
                 let recorded = c.memcg[(vslot & ((1 << shift) - 1)) as usize].load(Ordering::Acquire);
                 back.memcgs.nearest_online(recorded, g)
             });
-            match self.alloc_phys(0, vslot, 0, memcg, g) {
+            match self.alloc_phys(0, vslot, 0, memcg, false, g) {
                 Some(t) => targets.push(t),
                 None => {
                     for (t, p) in targets {

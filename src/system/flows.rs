@@ -93,23 +93,29 @@ impl SwapSystem {
 
     /// Allocate `1 << order` physical slots by priority for the virtual folio at `vslot`,
     /// each holding the reverse map: the device and its first offset. With `memcg`, only
-    /// from the swap tiers its effective `memory.swap.tiers.max` allows.
+    /// from the swap tiers its effective `memory.swap.tiers.max` allows; for zswap
+    /// `writeback`, its `Knob::ZswapWritebackTier` first.
     pub(super) fn alloc_phys<'g>(
         &self,
         cpu: usize,
         vslot: u64,
         order: u32,
         memcg: Option<&Memcg>,
+        writeback: bool,
         g: &'g Guard,
     ) -> Option<(&'g Dev, u64)> {
         let devs = &self.back.devices;
         let pointer = |v: u64| TableEntry::Pointer { vslot: v, cache_only: false }.encode().ok();
         let avail = devs.avail(g);
-        let mask = match memcg {
-            Some(m) if avail.tiered => self.back.memcgs.swap_tier_mask(m, g),
-            _ => u32::MAX,
+        let (first, rest) = match memcg {
+            Some(m) if avail.tiered => {
+                let mask = self.back.memcgs.swap_tier_mask(m, g);
+                let first = if writeback { self.back.memcgs.writeback_tier(m, g) & mask } else { 0 };
+                (first, mask & !first)
+            }
+            _ => (0, u32::MAX),
         };
-        for id in avail.order(mask) {
+        for id in avail.order(first).chain(avail.order(rest)) {
             let Some(dev) = devs.get(id, g) else { continue };
             if dev.going_off.load(Ordering::Acquire) {
                 continue;
@@ -363,7 +369,7 @@ impl SwapSystem {
         let cm = back.memcgs.nearest_online(recorded, g).ok_or(Error::InvalidMemcg)?;
         // As `folio_alloc_swap`: the slots first, then the charge, so a failed allocation
         // never touches the counters (only `fail` is raised) and a refused charge frees them.
-        let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, Some(cm), g) else {
+        let Some((dev, p)) = self.alloc_phys(cpu, vhead, order, Some(cm), false, g) else {
             cm.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Ok(Writeout::Kept(KeepReason::NoSpace));
         };

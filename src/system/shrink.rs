@@ -19,7 +19,7 @@ use super::SwapSystem;
 use crate::config::LruPolicy;
 use crate::error::Error;
 use crate::ids::{MemcgId, Tick, VSlot};
-use crate::memcg::{Line, Memcg, Stat};
+use crate::memcg::{Line, Memcg, Stat, UNLIMITED};
 use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use crossbeam_epoch::Guard;
@@ -105,8 +105,9 @@ impl Shrink {
 enum Walk {
     /// The shrinker's `scan_objects` (the public `shrink_memcg`).
     Shrinker,
-    /// The global worker or a store over `zswap.max`.
-    Worker,
+    /// The global worker (stopping once `budget` compressed bytes are written: the
+    /// memcg's `Knob::ZswapWritebackSize` left for this run) or a store over `zswap.max`.
+    Worker { budget: u64 },
     /// Proactive writeback: ignores the referenced bit, rotates entries younger than
     /// `min_age`, stops once `budget` compressed bytes are written.
     Proactive { min_age: Tick, budget: u64 },
@@ -204,7 +205,7 @@ impl SwapSystem {
                     }
                 }
             }
-            if let Walk::Proactive { budget, .. } = kind {
+            if let Walk::Proactive { budget, .. } | Walk::Worker { budget } = kind {
                 if o.written_bytes >= budget {
                     break;
                 }
@@ -341,7 +342,9 @@ impl SwapSystem {
     /// below the accept threshold (checked after each step, as the kernel's do-while).
     /// Offline memcgs and non-candidates (`-ENOENT`) are skipped without counting; a
     /// round trip without a candidate or a step that wrote nothing is a failure; 16 end
-    /// the run. With `legacy_worker`, the v6.8 worker instead (see `ZswapConfig`).
+    /// the run. A memcg whose `Knob::ZswapWritebackSize` this run has reached is skipped
+    /// like a non-candidate. With `legacy_worker`, the v6.8 worker instead (see
+    /// `ZswapConfig`).
     pub fn run_shrink_worker(&self) -> ShrinkReport {
         let mut r = ShrinkReport::default();
         let shrink = &self.back.shrink;
@@ -352,6 +355,8 @@ impl SwapSystem {
         let legacy = self.cfg.zswap.legacy_worker;
         let root = MemcgId::ROOT.raw();
         let mut attempts = 0u64;
+        // Compressed bytes written per capped memcg in this run.
+        let mut spent: Vec<(u16, u64)> = Vec::new();
         let fail = |r: &mut ShrinkReport| {
             r.failures += 1;
             r.failures >= MAX_RECLAIM_RETRIES
@@ -375,7 +380,21 @@ impl SwapSystem {
                     if legacy && !self.back.memcgs.writeback_enabled(m, &g) {
                         break ShrinkStop::WritebackDisabled;
                     }
-                    let o = self.walk(m, if legacy { 1 } else { WB_BATCH }, Walk::Worker, &g);
+                    // `Knob::ZswapWritebackSize`: what this run may still write from `m`.
+                    let cap = m.writeback_size.load(Ordering::Acquire);
+                    let used = spent.iter().find(|(id, _)| *id == m.id).map_or(0, |&(_, b)| b);
+                    let budget = cap.saturating_sub(used);
+                    let o = if budget == 0 {
+                        ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() }
+                    } else {
+                        self.walk(m, if legacy { 1 } else { WB_BATCH }, Walk::Worker { budget }, &g)
+                    };
+                    if cap != UNLIMITED && o.written_bytes > 0 {
+                        match spent.iter_mut().find(|(id, _)| *id == m.id) {
+                            Some((_, b)) => *b += o.written_bytes,
+                            None => spent.push((m.id, o.written_bytes)),
+                        }
+                    }
                     r.visits += 1;
                     if o.written > 0 {
                         r.written += o.written;
@@ -477,7 +496,7 @@ impl SwapSystem {
     /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for one entry; the pages
     /// written.
     pub(super) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
-        self.walk(m, 1, Walk::Worker, g).written
+        self.walk(m, 1, Walk::Worker { budget: u64::MAX }, g).written
     }
 
     /// `zswap_folio_swapin`: a swap-in read a device. The memcg that takes the folio (the

@@ -98,7 +98,7 @@ impl SwapSystem {
         }
         // The slot first, then the charge (as `folio_alloc_swap`), to the nearest online
         // memcg; the slot is re-recorded to it once the entry is written.
-        let Some((dev, p)) = self.alloc_phys(cpu, vslot, 0, Some(m), g) else {
+        let Some((dev, p)) = self.alloc_phys(cpu, vslot, 0, Some(m), true, g) else {
             m.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Err(Error::DeviceFull);
         };
