@@ -58,10 +58,10 @@ pub use ids::{
     VSlot, Writeout,
 };
 pub use stat::{
-    DeviceStat, Footprint, GlobalStat, MemcgStat, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop, SwapoffReport,
-    ZswapTierStat,
+    DeviceStat, Footprint, GlobalStat, MemcgStat, RecompressReport, ShrinkOutcome, ShrinkReport, ShrinkResult,
+    ShrinkStop, SwapoffReport, ZswapTierStat,
 };
-pub use system::{Pinned, SwapSystem};
+pub use system::{Pinned, RecompressSpec, SwapSystem};
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

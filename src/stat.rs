@@ -25,6 +25,26 @@ pub struct GlobalStat {
     pub vslots_in_use: u64,
     /// Live clusters of the virtual space.
     pub clusters_live: u64,
+    /// Entries `recompress` compressed again (zram's `mm_stat` has no split: the crate's
+    /// own counters, as its `recompress` report sums them).
+    pub recompress_attempted: u64,
+    /// Of those, the ones whose smaller copy replaced the entry.
+    pub recompressed_pages: u64,
+    /// Compressed bytes recompression saved.
+    pub recompress_saved_bytes: u64,
+}
+
+/// What one `recompress` call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecompressReport {
+    /// Idle entries examined (taken off the idle-age index).
+    pub examined: u64,
+    /// Of those, the candidates compressed again (lower tier, above the threshold).
+    pub attempted: u64,
+    /// Of those, the ones replaced by their smaller copy.
+    pub recompressed: u64,
+    /// Compressed bytes saved.
+    pub saved_bytes: u64,
 }
 
 /// Every byte of metadata the crate holds, counted from its own allocations.

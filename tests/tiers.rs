@@ -45,55 +45,6 @@ fn page(seed: u64) -> Vec<u8> {
     words(seed, if cfg!(miri) { 256 } else { PAGE_SIZE })
 }
 
-/// `unique` bytes of words (`PAGE_SIZE` divides by it), repeated to fill a page.
-fn words(seed: u64, unique: usize) -> Vec<u8> {
-    const WORDS: [&str; 16] = [
-        "the",
-        "swap",
-        "table",
-        "cluster",
-        "memory",
-        "cgroup",
-        "zswap",
-        "entry",
-        "is",
-        "of",
-        "and",
-        "page",
-        "slot",
-        "writeback",
-        "compressed",
-        "virtual",
-    ];
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(unique + 16);
-    while out.len() < unique {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
-        out.push(if x % 11 == 0 { b'.' } else { b' ' });
-    }
-    out.truncate(unique);
-    out.repeat(PAGE_SIZE / unique)
-}
-
-/// Write a mapped slot of `cg` out with `page` and evict it: its compressed size.
-fn store(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: Page<'_>) -> (VSlot, u32) {
-    let s = mapped(sys, cg, pfn);
-    let Ok(Writeout::Zswap { compressed }) = sys.writeout(s, page) else { panic!("not stored in zswap") };
-    sys.evict(s, Shadow(pfn)).unwrap();
-    (s, compressed)
-}
-
-/// Fault `s` back in: the bytes it returns.
-fn load(sys: &SwapSystem, s: VSlot, pfn: u64) -> Vec<u8> {
-    let mut out = vec![0xa5; PAGE_SIZE];
-    let f = sys.fault(0, s, FolioId(pfn), Some(&mut out)).unwrap();
-    assert_eq!(f.source, FaultSource::Zswap);
-    out
-}
-
 fn tier(st: &MemcgStat, p: u8) -> (u64, u64) {
     let t = st.zswap_tier(p).unwrap();
     (t.entries, t.bytes)
@@ -110,14 +61,14 @@ fn the_default_is_one_lz4_tier_at_priority_1() {
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
     assert_eq!(sys.memcg_compressor(cg), Ok(1));
     let page = compressible(3);
-    let (s, compressed) = store(&sys, cg, 8, Page::Bytes(&page));
+    let (s, compressed) = stored(&sys, cg, 8, Page::Bytes(&page));
     let mut buf = vec![0; zswap::DST_LEN];
     assert_eq!(Ok(compressed as usize), zswap::Lz4.compress(&page, &mut buf), "lz4, as before tiers");
     assert_eq!(tier(&sys.memcg_stat(cg).unwrap(), 1), (1, u64::from(compressed)));
     // Only priority 1 is registered: the knob accepts it (root included) and nothing else.
     assert_eq!(sys.memcg_set(MemcgId::ROOT, Knob::ZswapCompressor(Some(1))), Ok(()));
     assert!(matches!(sys.memcg_set(cg, Knob::ZswapCompressor(Some(2))), Err(Error::Invalid(_))));
-    assert_eq!(load(&sys, s, 8), page);
+    assert_eq!(zswap_load(&sys, s, 8), page);
 }
 
 #[test]
@@ -148,7 +99,7 @@ fn a_child_follows_the_nearest_ancestor_that_sets_a_tier() {
     // its parent picked.
     sys.memcg_set(parent, Knob::ZswapCompressor(Some(2))).unwrap();
     let page = page(7);
-    let (_, compressed) = store(&sys, grandchild, 8, Page::Bytes(&page));
+    let (_, compressed) = stored(&sys, grandchild, 8, Page::Bytes(&page));
     let st = sys.memcg_stat(grandchild).unwrap();
     assert_eq!((tier(&st, 1), tier(&st, 2)), ((0, 0), (1, u64::from(compressed))));
 }
@@ -158,7 +109,7 @@ fn a_tier_change_leaves_stored_entries_with_their_own_compressor() {
     let sys = tiered();
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
     let n: u64 = if cfg!(miri) { 1 } else { 8 };
-    let mut stored = Vec::new();
+    let mut entries = Vec::new();
     // Round 1 with lz4, round 2 with deflate 9, round 3 with deflate 1: each round's
     // entries keep their size, tier and bytes whatever the knob says later.
     for (round, p) in [1u8, 3, 2].into_iter().enumerate() {
@@ -166,19 +117,19 @@ fn a_tier_change_leaves_stored_entries_with_their_own_compressor() {
         for i in 0..n {
             let pfn = 8 * (round as u64 * n + i + 1);
             let page = page(pfn);
-            let (s, len) = store(&sys, cg, pfn, Page::Bytes(&page));
-            stored.push((s, pfn, page, p, len));
+            let (s, len) = stored(&sys, cg, pfn, Page::Bytes(&page));
+            entries.push((s, pfn, page, p, len));
         }
     }
     let st = sys.memcg_stat(cg).unwrap();
     for p in 1..=3u8 {
-        let bytes: u64 = stored.iter().filter(|e| e.3 == p).map(|e| u64::from(e.4)).sum();
+        let bytes: u64 = entries.iter().filter(|e| e.3 == p).map(|e| u64::from(e.4)).sum();
         assert_eq!(tier(&st, p), (n, bytes), "tier {p}");
     }
     // Reload with the knob now at yet another tier: every page comes back exact.
     sys.memcg_set(cg, Knob::ZswapCompressor(Some(1))).unwrap();
-    for (s, pfn, page, _, _) in &stored {
-        assert_eq!(&load(&sys, *s, *pfn), page);
+    for (s, pfn, page, _, _) in &entries {
+        assert_eq!(&zswap_load(&sys, *s, *pfn), page);
     }
     let st = sys.memcg_stat(cg).unwrap();
     assert_eq!(st.zswap_tiers, [ZswapTierStat::default(); 4]);
@@ -196,9 +147,9 @@ fn real_bytes_round_trip_through_every_tier_and_deflate_is_denser_on_text() {
         for p in 1..=3u8 {
             sys.memcg_set(cg, Knob::ZswapCompressor(Some(p))).unwrap();
             let pfn = 8 * (u64::from(p) + 4 * seed);
-            let (s, len) = store(&sys, cg, pfn, Page::Bytes(&page));
+            let (s, len) = stored(&sys, cg, pfn, Page::Bytes(&page));
             sizes[usize::from(p) - 1] = len;
-            assert_eq!(load(&sys, s, pfn), page, "tier {p}, page {seed}");
+            assert_eq!(zswap_load(&sys, s, pfn), page, "tier {p}, page {seed}");
         }
         assert!(sizes[1] < sizes[0] && sizes[2] < sizes[0], "deflate beats lz4 on text: {sizes:?}");
         assert!(sizes[2] <= sizes[1], "level 9 is at least as dense as level 1: {sizes:?}");
@@ -209,10 +160,10 @@ fn real_bytes_round_trip_through_every_tier_and_deflate_is_denser_on_text() {
     let p = if cfg!(miri) { 1 } else { 3 };
     sys.memcg_set(cg, Knob::ZswapCompressor(Some(p))).unwrap();
     let page = incompressible(9);
-    let (s, len) = store(&sys, cg, 8 * 1000, Page::Bytes(&page));
+    let (s, len) = stored(&sys, cg, 8 * 1000, Page::Bytes(&page));
     assert_eq!(len as usize, PAGE_SIZE);
     assert_eq!(tier(&sys.memcg_stat(cg).unwrap(), p), (1, PAGE));
-    assert_eq!(load(&sys, s, 8 * 1000), page);
+    assert_eq!(zswap_load(&sys, s, 8 * 1000), page);
 }
 
 #[test]
@@ -222,7 +173,7 @@ fn a_written_back_entry_is_decompressed_with_its_tier() {
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
     sys.memcg_set(cg, Knob::ZswapCompressor(Some(3))).unwrap();
     let page = page(5);
-    let (s, _) = store(&sys, cg, 8, Page::Bytes(&page));
+    let (s, _) = stored(&sys, cg, 8, Page::Bytes(&page));
     sys.memcg_set(cg, Knob::ZswapCompressor(Some(1))).unwrap();
     sys.writeback(s).unwrap();
     assert_eq!(sys.memcg_stat(cg).unwrap().zswap_tiers, [ZswapTierStat::default(); 4]);
@@ -241,7 +192,7 @@ fn synthetic_pages_are_scaled_by_their_tier_ratio() {
     let mut go = |p: u8, stated: u32| {
         sys.memcg_set(cg, Knob::ZswapCompressor(Some(p))).unwrap();
         pfn += 8;
-        store(&sys, cg, pfn, page(stated)).1
+        stored(&sys, cg, pfn, page(stated)).1
     };
     assert_eq!(go(1, 1001), 1001, "tier 1: as stated");
     assert_eq!(go(2, 1001), 501, "tier 2: half, rounded up");
@@ -276,10 +227,10 @@ fn bad_tier_settings_are_typed_errors_and_change_nothing() {
     let b = sys.memcg_create(a).unwrap();
     let gone = sys.memcg_create(a).unwrap();
     // A zombie: offline, kept by the entry charged to it.
-    store(&sys, gone, 16, Page::Bytes(&page(2)));
+    stored(&sys, gone, 16, Page::Bytes(&page(2)));
     sys.memcg_offline(gone).unwrap();
     sys.memcg_set(a, Knob::ZswapCompressor(Some(2))).unwrap();
-    store(&sys, b, 8, Page::Bytes(&page(1)));
+    stored(&sys, b, 8, Page::Bytes(&page(1)));
     let cgs = [MemcgId::ROOT, a, b, gone];
     let before = (snapshot(&sys, &cgs), sys.stat());
     let cases = [
@@ -341,7 +292,7 @@ fn per_tier_statistics_add_up_over_the_hierarchy() {
         }
         let len = [0, 700, 1500, 3000, PAGE_SIZE as u32][i % 5];
         let pfn = 8 * (i as u64 + 1);
-        live.push((store(&sys, cg, pfn, Page::Synthetic { compressed_len: len, zero: false }).0, pfn));
+        live.push((stored(&sys, cg, pfn, Page::Synthetic { compressed_len: len, zero: false }).0, pfn));
         if i % 4 == 1 {
             let (s, pfn) = live.swap_remove(i % live.len());
             let mut out = vec![0; PAGE_SIZE];

@@ -30,6 +30,7 @@ use crate::ids::{Knob, Limit, MemcgId};
 use crate::stat::MemcgStat;
 use crate::sync::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};
 use crate::zswap::lru::{Lru, LruList};
+use crate::zswap::pool::Pool;
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::BTreeSet;
 
@@ -236,7 +237,7 @@ impl Memcgs {
     /// front of the nearest online ancestor's (`memcg_reparent_list_lrus`). `hook` runs
     /// after that and before the online reference is dropped (`css_offline` callbacks,
     /// such as `zswap_memcg_offline_cleanup`). The root cannot go offline.
-    pub(crate) fn offline(&self, id: MemcgId, g: &Guard, hook: impl FnOnce(&Memcg)) -> Result<(), Error> {
+    pub(crate) fn offline(&self, id: MemcgId, pool: &Pool, g: &Guard, hook: impl FnOnce(&Memcg)) -> Result<(), Error> {
         if id == MemcgId::ROOT {
             return Err(Error::Invalid("the root memcg cannot go offline"));
         }
@@ -247,7 +248,7 @@ impl Memcgs {
             // Offline states only change under the tree lock: the target stays online.
             let to = self.nearest_online(m.parent, g).expect("the root is always online");
             let mut from = m.lru.lock();
-            from.splice_to(&mut to.lru.lock(), to.id);
+            from.splice_to(&mut to.lru.lock(), to.id, pool);
             m
         };
         hook(m);
@@ -379,6 +380,23 @@ impl Memcgs {
         m.stats.add(Stat::tier_bytes(tier), bytes, stripe);
         if incomp {
             m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
+        }
+    }
+
+    /// An entry charged to `id` at `old` (length, tier) now takes `new`, no larger
+    /// (recompression): move its charge and its per-tier statistics.
+    pub(crate) fn recharge_zswap(&self, id: u16, old: (u32, u8), new: (u32, u8), g: &Guard, stripe: usize) {
+        let Some(m) = self.get(id, g) else { return };
+        let (old_len, new_len) = (u64::from(old.0), u64::from(new.0));
+        for a in self.ancestry(m, g) {
+            a.zswap.sub(old_len - new_len, stripe);
+        }
+        m.stats.add(Stat::tier_entries(new.1), 1, stripe);
+        m.stats.add(Stat::tier_bytes(new.1), new_len, stripe);
+        m.stats.sub(Stat::tier_entries(old.1), 1, stripe);
+        m.stats.sub(Stat::tier_bytes(old.1), old_len, stripe);
+        if old.0 as usize == crate::PAGE_SIZE {
+            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
         }
     }
 

@@ -21,6 +21,16 @@ pub(crate) struct Backends {
     pub shrink: super::shrink::Shrink,
     /// The registered compression tiers.
     pub tiers: crate::zswap::Tiers,
+    /// Recompression's running totals.
+    pub recompress: RecompressStats,
+}
+
+/// Recompression's counters (cold: one update per `recompress` call).
+#[derive(Default)]
+pub(crate) struct RecompressStats {
+    pub attempted: crate::sync::AtomicU64,
+    pub kept: crate::sync::AtomicU64,
+    pub saved: crate::sync::AtomicU64,
 }
 
 impl Backends {

@@ -2,15 +2,19 @@
 //! lifecycle on the virtual swap space: `folio_alloc_swap`, `folio_dup_swap`,
 //! `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`, the swap cache and
 //! lookups. `flows` holds writeout, evict, fault and writeback; `devices` swapon and
-//! swapoff; `cgroup` the memcg files and statistics. Every call validates its arguments
-//! first; an error leaves the state as it was.
+//! swapoff and the swap tiers; `cgroup` the memcg files and statistics; `shrink` and
+//! `writeback` zswap reclaim; `recompress` the recompression of idle entries. Every call
+//! validates its arguments first; an error leaves the state as it was.
 
 mod backing;
 mod cgroup;
 mod devices;
 mod flows;
+mod recompress;
 mod shrink;
 mod writeback;
+
+pub use recompress::RecompressSpec;
 
 use crate::config::Config;
 use crate::device::Devices;
@@ -74,6 +78,7 @@ impl SwapSystem {
             devices: Devices::new(cfg.nr_swap_tiers),
             stats: Stats::new(),
             tiers,
+            recompress: Default::default(),
         });
         let hook = Box::new(FreeHook(back.clone()));
         let vspace = Space::dynamic_with(cfg.cluster_shift, cfg.cpus, bytes.clone(), hook);
@@ -366,6 +371,9 @@ impl SwapSystem {
             swpout_zero: s.get(Stat::SwpoutZero),
             vslots_in_use: used,
             clusters_live: live,
+            recompress_attempted: self.back.recompress.attempted.load(Ordering::Relaxed),
+            recompressed_pages: self.back.recompress.kept.load(Ordering::Relaxed),
+            recompress_saved_bytes: self.back.recompress.saved.load(Ordering::Relaxed),
         }
     }
 

@@ -11,6 +11,11 @@
 //! * A live entry is on exactly one list: the one of the memcg it was charged to, or,
 //!   after that memcg went offline, the one `moved_to` leads to (reparenting splices the
 //!   whole list to the front of the parent's, in order, as `memcg_reparent_list_lrus`).
+//! * `idle` is the idle-age index: the same `(handle, seq)` elements in store order,
+//!   never rotated, so its front holds the entries stored longest ago (zswap entries are
+//!   never accessed in place: a load takes them out). Recompression pops what it
+//!   examines from the front and stops at the first entry too young, so it never scans
+//!   young entries. It is compacted with `items` and merged in store order at offline.
 //! * Lock order: an LRU lock, then a pool shard lock. Nothing takes an LRU lock while
 //!   holding a shard lock.
 
@@ -23,6 +28,9 @@ use std::collections::VecDeque;
 pub(crate) struct LruList {
     /// `(handle, seq)`, oldest first.
     pub items: VecDeque<(u32, u64)>,
+    /// The idle-age index: `(handle, seq)` in store order, not yet examined by
+    /// recompression.
+    pub idle: VecDeque<(u32, u64)>,
     /// Live elements.
     pub live: u64,
     /// Set when the memcg went offline: the memcg id whose list took these entries.
@@ -52,6 +60,7 @@ impl LruList {
     /// `nr_zswap_protected`: one more, halved once above a quarter of the list.
     pub(crate) fn add(&mut self, handle: u32, seq: u64, protection: bool) {
         self.items.push_back((handle, seq));
+        self.idle.push_back((handle, seq));
         self.live += 1;
         if protection {
             let old = self.protected + 1;
@@ -65,13 +74,25 @@ impl LruList {
         if self.items.len() as u64 > 2 * self.live + 64 {
             self.items.retain(|&(h, seq)| pool.seq_of(h) == Some(seq));
         }
+        if self.idle.len() as u64 > 2 * self.live + 64 {
+            self.idle.retain(|&(h, seq)| pool.seq_of(h) == Some(seq));
+        }
     }
 
-    /// Splice every element to the front of `to`, in order (`list_splice_init`).
-    pub(crate) fn splice_to(&mut self, to: &mut LruList, to_id: u16) {
+    /// Splice every element to the front of `to`, in order (`list_splice_init`), and
+    /// merge the idle indexes by store time (dead elements dropped).
+    pub(crate) fn splice_to(&mut self, to: &mut LruList, to_id: u16, pool: &Pool) {
         let mut items = std::mem::take(&mut self.items);
         items.append(&mut to.items);
         to.items = items;
+        let stored = |&(h, seq): &(u32, u64)| pool.with(h, |e| (e.seq == seq).then_some(e.stored)).flatten();
+        let mut a = std::mem::take(&mut self.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
+        let mut b = std::mem::take(&mut to.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            let next = if x.0 <= y.0 { a.next() } else { b.next() };
+            to.idle.extend(next.map(|(_, e)| e));
+        }
+        to.idle.extend(a.chain(b).map(|(_, e)| e));
         to.live += self.live;
         self.live = 0;
         self.moved_to = to_id;
@@ -79,6 +100,6 @@ impl LruList {
 
     /// Heap bytes of the list.
     pub(crate) fn bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<(u32, u64)>()
+        (self.items.capacity() + self.idle.capacity()) * std::mem::size_of::<(u32, u64)>()
     }
 }

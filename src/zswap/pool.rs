@@ -181,6 +181,11 @@ impl Pool {
         Some(e)
     }
 
+    /// An entry of `stripe`'s shard went from `old` to `new` bytes (recompression).
+    pub(crate) fn resize(&self, old: u64, new: u64, stripe: usize) {
+        self.total_bytes.add(new.wrapping_sub(old), stripe);
+    }
+
     /// Run `f` on the live entry `handle`, under its shard lock.
     pub(crate) fn with<R>(&self, handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
         let (shard_no, index) = Self::split(handle);

@@ -60,3 +60,53 @@ pub fn mapped(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> VSlot {
     assert_eq!(sys.dup(s).unwrap(), 1);
     s
 }
+
+/// Write a mapped slot of `cg` out with `page`, which zswap must take, and evict it:
+/// the slot and its compressed size.
+pub fn stored(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: Page<'_>) -> (VSlot, u32) {
+    let s = mapped(sys, cg, pfn);
+    let Ok(Writeout::Zswap { compressed }) = sys.writeout(s, page) else { panic!("pfn {pfn} not stored in zswap") };
+    sys.evict(s, Shadow(pfn)).unwrap();
+    (s, compressed)
+}
+
+/// Fault `s`, which zswap holds, back in: the bytes it returns.
+pub fn zswap_load(sys: &SwapSystem, s: VSlot, pfn: u64) -> Vec<u8> {
+    let mut out = vec![0xa5; PAGE_SIZE];
+    let f = sys.fault(0, s, FolioId(pfn), Some(&mut out)).unwrap();
+    assert_eq!(f.source, FaultSource::Zswap);
+    out
+}
+
+/// `unique` bytes of words (`PAGE_SIZE` divides by it), repeated to fill a page.
+pub fn words(seed: u64, unique: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "the",
+        "swap",
+        "table",
+        "cluster",
+        "memory",
+        "cgroup",
+        "zswap",
+        "entry",
+        "is",
+        "of",
+        "and",
+        "page",
+        "slot",
+        "writeback",
+        "compressed",
+        "virtual",
+    ];
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(unique + 16);
+    while out.len() < unique {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
+        out.push(if x % 11 == 0 { b'.' } else { b' ' });
+    }
+    out.truncate(unique);
+    out.repeat(PAGE_SIZE / unique)
+}
