@@ -490,3 +490,44 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
     assert_eq!(h.sys.shrink_cursor(MemcgId::ROOT), Ok(Some(ids[2])));
     assert_eq!(lru(&h, 0), [s[2]]);
 }
+
+/// The legacy worker's round trip after its writeback freed an offline memcg: C (under A)
+/// goes offline with one zswap entry, which moves to A's LRU; the worker writes it back
+/// at A, the slot is re-recorded to A, and C, no longer referenced, leaves the tree at
+/// once, so the walk goes on from A to B without passing C (an offline memcg the legacy
+/// worker would count as a failure).
+#[test]
+fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
+    use vswap::op::Outcome;
+    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true);
+    let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
+    let run = |h: &mut Harness, op: Op| {
+        h.step(&op).unwrap_or_else(|e| panic!("{op:?}: {e}")).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
+    };
+    run(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 24, priority: 3 });
+    let (root, a, c) = (MemcgRef::Live(0), MemcgRef::Live(1), MemcgRef::Live(3));
+    // A and B under the root, C under A.
+    for parent in [root, root, a] {
+        run(&mut h, Op::MemcgCreate { parent });
+    }
+    let ids = h.memcgs().to_vec();
+    let Outcome::Slot(s) = run(&mut h, Op::AllocIn { cpu: 0, memcg: c, folio: FolioId(8), order: 0 }) else { panic!() };
+    let s = SlotRef::Raw(s.raw());
+    run(&mut h, Op::Dup(s));
+    run(&mut h, Op::Writeout { slot: s, page: PageKind::Compressible(0), order: 0 });
+    run(&mut h, Op::Evict { slot: s, shadow: Shadow(1) });
+    run(&mut h, Op::MemcgOffline { memcg: c });
+    // The root's incompressible pages fill the pool (20% of 24 pages) and queue the worker.
+    for i in 0..3 {
+        let Outcome::Slot(s) = run(&mut h, Op::AllocIn { cpu: 0, memcg: root, folio: FolioId(64 + 8 * i), order: 0 })
+        else {
+            panic!()
+        };
+        run(&mut h, Op::Writeout { slot: SlotRef::Raw(s.raw()), page: PageKind::Incompressible(i as u32), order: 0 });
+    }
+    assert!(h.sys.shrink_worker_pending());
+    run(&mut h, Op::SetTick(10));
+    let Outcome::Worker(r) = run(&mut h, Op::RunShrinkWorker) else { panic!() };
+    assert_eq!((r.written, r.by_memcg.as_slice()), (1, &[(ids[1], 1)][..]));
+    assert_eq!(h.sys.memcg_stat(ids[3]), Err(vswap::Error::InvalidMemcg), "C is gone");
+}
