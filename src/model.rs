@@ -1,12 +1,14 @@
 //! The reference model: plain maps of every allocated slot (state, count, cached folio,
 //! memcg, backing and the data last written out), of the memcg tree (parent, online,
-//! knobs, event counts) and of the swap devices, written from kernel-notes §3.3 (slot
-//! lifecycle), §4.3 (the vswap flows), §5.2–§5.4 (zswap store, load, writeback, pool
-//! limits) and §5.7 (memcg charging) without any of the crate's machinery; and
-//! [`Harness`], which runs an [`Op`] on a real [`SwapSystem`] and on the model and
-//! compares results, every slot's state and backing, every memcg's statistics, the
-//! global counters and the devices after each step. The crate's model test and fuzz
-//! targets use it; so can a downstream fuzzer (feature `model`).
+//! knobs, event counts, own swap-tier bits), of the swap devices and of the swap tiers,
+//! written from kernel-notes §3.3 (slot lifecycle), §4.3 (the vswap flows), §4.5 (swap
+//! tiers), §5.2–§5.4 (zswap store, load, writeback, pool limits) and §5.7 (memcg
+//! charging) without any of the crate's machinery; and [`Harness`], which runs an [`Op`]
+//! on a real [`SwapSystem`] and on the model and compares results, every slot's state and
+//! backing, every memcg's statistics, the global counters, the devices and the swap tiers
+//! (the listing, each memcg's own and usable tiers, each device's tier) after each step.
+//! The crate's model test and fuzz targets use it; so can a downstream fuzzer (feature
+//! `model`).
 //!
 //! Usage (`swap_current`, `zswap_current`, `stored_pages`, `pool_total_size`, a device's
 //! use) is never counted incrementally: it is recomputed from the slots, so the model's
@@ -15,10 +17,15 @@
 //! What the model cannot predict cheaply it reads from the system and checks against the
 //! allowed outcomes before adopting it:
 //! * which slot the allocator picks (aligned, in a real cluster, every page of it free);
-//! * which device a physical slot comes from: a live device with room, and for a single
-//!   page no device of higher priority with more free slots than per-CPU cluster caches
-//!   can hide; `NoSpace` / `DeviceFull` likewise only when no device has that many free;
-//! * where swapoff moved each page (another live device; counts checked per device);
+//! * which device a physical slot comes from: a live device with room in a swap tier the
+//!   memcg charged may use, and for a single page no such device of higher priority with
+//!   more free slots than per-CPU cluster caches can hide; `NoSpace` / `DeviceFull`
+//!   likewise only when no usable device has that many free;
+//! * where swapoff moved each page (another live device its memcg's swap tiers allow;
+//!   counts checked per device), and whether it failed for lack of room: it reserves
+//!   slots page by page in the device's offset order, which the model does not know, so
+//!   when pages of memcgs allowed different tiers compete for room the model accepts
+//!   `DeviceFull` if some order fails and success if some order places every page;
 //! * whether pages swapoff moved one by one landed contiguously, so that a later writeout
 //!   of their still-cached large folio reuses them in place;
 //! * whether a zswap entry an LRU walk tried to write back reached a device (and which),
@@ -26,9 +33,12 @@
 //!
 //! The reclaim layer (kernel-notes §5.3–§5.8, §6.4: the per-memcg LRU, the shrinker, the
 //! worker and its cursor, proactive writeback) is in `model/reclaim.rs`; the harness
-//! compares every online memcg's LRU order and walk cursor after each step.
+//! compares every online memcg's LRU order and walk cursor after each step. Swap tiers
+//! (batches, `Knob::SwapTierMax`, which devices a memcg may use) are in
+//! `model/swap_tiers.rs`.
 
 mod reclaim;
+mod swap_tiers;
 
 use crate::op::{FAULT_FILL, Op, Operands, Outcome, PageKind, checksum};
 use crate::{
@@ -127,6 +137,8 @@ struct Cg {
     compressor: Option<u8>,
     /// `Knob::ZswapWritebackSize` in bytes; `UNLIMITED` is no cap.
     writeback_size: u64,
+    /// `Knob::ZswapWritebackTier`: None inherits.
+    writeback_tier: Option<u8>,
     /// Local events; a removed child's are folded in, as `memory.stat` does.
     events: [u64; NEV],
     /// Creation order: siblings are walked in it.
@@ -137,6 +149,8 @@ struct Cg {
     disk_swapins: u64,
     /// `nr_zswap_protected` (the 2023 protection scheme).
     protected: u64,
+    /// Its own `memory.swap.tiers.max`: a set bit allows the swap tier of that index.
+    swap_tiers: u32,
 }
 
 impl Cg {
@@ -150,11 +164,13 @@ impl Cg {
             writeback: true,
             compressor: None,
             writeback_size: UNLIMITED,
+            writeback_tier: None,
             events: [0; NEV],
             born,
             lru: VecDeque::new(),
             disk_swapins: 0,
             protected: 0,
+            swap_tiers: u32::MAX,
         }
     }
 }
@@ -195,6 +211,10 @@ pub struct Model {
     reached_full: bool,
     memcgs: BTreeMap<u16, Cg>,
     devices: BTreeMap<u8, Dev>,
+    /// The swap tiers: start priority -> (name, index).
+    swap_tiers: swap_tiers::Tiers,
+    /// `Config::nr_swap_tiers`.
+    nr_swap_tiers: u8,
     runs: u64,
     global: Counters,
     reclaim: Reclaim,
@@ -216,6 +236,8 @@ impl Default for Model {
             reached_full: false,
             memcgs: BTreeMap::from([(ROOT, Cg::new(0, 0))]),
             devices: BTreeMap::new(),
+            swap_tiers: BTreeMap::new(),
+            nr_swap_tiers: Config::default().nr_swap_tiers,
             runs: 0,
             global: Counters::default(),
             reclaim: Reclaim::default(),
@@ -263,6 +285,7 @@ impl Model {
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(cfg.zswap.accept_threshold_percent)) / 100,
             reclaim: Reclaim::new(cfg, max_pages),
+            nr_swap_tiers: cfg.nr_swap_tiers,
             ..Self::default()
         }
     }
@@ -373,6 +396,7 @@ impl Model {
                 self.proactive_writeback(memcg.resolve(ops.memcgs), bytes, min_age, sys)?
             }
             Op::ShrinkerCount { memcg } => Ok(Outcome::Freeable(self.shrinker_count(memcg.resolve(ops.memcgs)))),
+            Op::SwapTiers { ref cmds } => self.swap_tiers_write(cmds),
         };
         self.collect();
         self.prune_lrus();
@@ -645,16 +669,13 @@ impl Model {
 
     fn memcg_set(&mut self, id: MemcgId, knob: Knob) -> Result<Outcome, Error> {
         self.online_mut(id)?;
-        if let Knob::SwapTierMax { .. } = knob {
-            // No op configures swap tiers yet, so no index names one.
-            if id == MemcgId::ROOT {
-                return Err(Error::Invalid("the root memcg has no memory.swap.tiers.max"));
-            }
-            return Err(Error::Invalid("no swap tier of this index"));
+        if let Knob::SwapTierMax { tier, enabled } = knob {
+            return self.set_swap_tier_max(id, tier, enabled);
         }
         match knob {
-            // No op configures swap tiers yet, so no index names one.
-            Knob::ZswapWritebackTier(Some(_)) => return Err(Error::Invalid("no swap tier of this index")),
+            Knob::ZswapWritebackTier(Some(t)) if t >= 31 || self.live_tier_bits() & 1 << t == 0 => {
+                return Err(Error::Invalid("no swap tier of this index"));
+            }
             Knob::ZswapWritebackSize(Limit::Bytes(0)) => {
                 return Err(Error::Invalid("a writeback size of 0: set memory.zswap.writeback to 0"));
             }
@@ -682,7 +703,8 @@ impl Model {
             Knob::ZswapWritebackSize(l) => {
                 cg.writeback_size = if let Limit::Bytes(b) = l { b } else { UNLIMITED };
             }
-            Knob::SwapTierMax { .. } | Knob::ZswapWritebackTier(_) => {}
+            Knob::ZswapWritebackTier(t) => cg.writeback_tier = t,
+            Knob::SwapTierMax { .. } => unreachable!("handled above"),
         }
         Ok(Outcome::Done)
     }
@@ -715,16 +737,22 @@ impl Model {
         0
     }
 
-    /// Whether physical slots for a folio of `order` may come from `dev`.
-    fn device_allowed(&self, dev: u8, order: u32) -> Result<(), String> {
+    /// Whether physical slots for a folio of `order` charged to `memcg` may come from
+    /// `dev`: one of the devices the memcg's swap tiers allow, with room, and for a single
+    /// page none of those of higher priority with free slots.
+    fn device_allowed(&self, dev: u8, order: u32, memcg: u16) -> Result<(), String> {
         let Some(d) = self.devices.get(&dev) else { return Err(format!("device {dev} is not swapped on")) };
+        if !self.tier_allows(dev, memcg) {
+            let tier = self.tier_of(d.priority);
+            return Err(format!("device {dev} (swap tier {tier:?}) used for memcg {memcg}, which may not use it"));
+        }
         if self.dev_free(dev) < 1 << order {
             return Err(format!("device {dev} has {} free slots, too few for order {order}", self.dev_free(dev)));
         }
         if order == 0 {
             let hide = self.hideable();
             for (&e, ed) in &self.devices {
-                if ed.priority > d.priority && self.dev_free(e) > hide {
+                if ed.priority > d.priority && self.tier_allows(e, memcg) && self.dev_free(e) > hide {
                     return Err(format!(
                         "device {dev} (priority {}) used while device {e} (priority {}) has {} free slots",
                         d.priority,
@@ -737,12 +765,55 @@ impl Model {
         Ok(())
     }
 
-    /// Whether no device may have a physical slot for a folio of `order`.
-    fn no_space_allowed(&self, order: u32) -> Result<(), String> {
+    /// `dev` for zswap writeback: as `device_allowed`, except that the devices of the
+    /// memcg's effective `Knob::ZswapWritebackTier` (when its mask allows that tier) come
+    /// first, by priority, and the other allowed ones after them.
+    fn writeback_device_allowed(&self, dev: u8, memcg: u16) -> Result<(), String> {
+        let Some(p) = self.writeback_pref(memcg) else { return self.device_allowed(dev, 0, memcg) };
+        let in_pref = |d: u8| self.tier_of(self.devices[&d].priority) == Some(p);
+        let Some(d) = self.devices.get(&dev) else { return Err(format!("device {dev} is not swapped on")) };
+        if !self.tier_allows(dev, memcg) || self.dev_free(dev) == 0 {
+            return self.device_allowed(dev, 0, memcg);
+        }
+        let hide = self.hideable();
+        for (&e, ed) in &self.devices {
+            let ahead = if in_pref(dev) {
+                in_pref(e) && ed.priority > d.priority
+            } else {
+                in_pref(e) || ed.priority > d.priority
+            };
+            if ahead && self.tier_allows(e, memcg) && self.dev_free(e) > hide {
+                return Err(format!(
+                    "writeback used device {dev} (priority {}) while device {e} (priority {}, writeback tier first: {}) \
+                     has {} free slots",
+                    d.priority,
+                    ed.priority,
+                    in_pref(e),
+                    self.dev_free(e)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective `Knob::ZswapWritebackTier` of `memcg` (the nearest setting up the
+    /// tree) when its swap tiers allow that tier.
+    fn writeback_pref(&self, memcg: u16) -> Option<u8> {
+        let t = self.ancestry(memcg).iter().find_map(|a| self.memcgs[a].writeback_tier)?;
+        (self.effective_tiers(memcg) & 1 << t != 0).then_some(t)
+    }
+
+    /// The devices `memcg`'s swap tiers let it take physical slots from.
+    fn usable(&self, memcg: u16) -> impl Iterator<Item = u8> + '_ {
+        self.devices.keys().copied().filter(move |&d| self.tier_allows(d, memcg))
+    }
+
+    /// Whether no device `memcg` may use may have a physical slot for a folio of `order`.
+    fn no_space_allowed(&self, order: u32, memcg: u16) -> Result<(), String> {
         if order == 0 {
             let hide = self.hideable();
-            if let Some(e) = self.devices.keys().find(|&&e| self.dev_free(e) > hide) {
-                return Err(format!("no space reported while device {e} has {} free slots", self.dev_free(*e)));
+            if let Some(e) = self.usable(memcg).find(|&e| self.dev_free(e) > hide) {
+                return Err(format!("no space reported while device {e} has {} free slots", self.dev_free(e)));
             }
         }
         Ok(())
@@ -775,19 +846,26 @@ impl Model {
         let n = on.len() as u64;
         let others: Vec<u8> = self.devices.keys().copied().filter(|&d| d != device).collect();
         let free: u64 = others.iter().map(|&d| self.dev_free(d)).sum();
+        // Each page needs a slot its memcg's swap tiers allow (hideable() is 0: no free
+        // slot hides in a per-CPU cache from swapoff's reservations).
+        let (may_fail, may_fit) = self.swapoff_may(device, &on)?;
         match *real {
             Err(Error::DeviceFull) => {
-                if n == 0 || free >= n + others.len() as u64 * self.hideable() {
+                if !may_fail {
                     return Err(format!(
-                        "swapoff of {n} pages failed with {free} free slots on {} devices",
+                        "swapoff of {n} pages failed with {free} free slots on {} devices, \
+                         enough in every order for their memcgs' swap tiers",
                         others.len()
                     ));
                 }
                 Ok(Err(Error::DeviceFull))
             }
             Ok(Outcome::Swapoff { pages_moved, cache_only }) => {
-                if n > free {
-                    return Err(format!("swapoff moved {pages_moved} pages with only {free} free slots elsewhere"));
+                if !may_fit {
+                    return Err(format!(
+                        "swapoff moved {pages_moved} pages with {free} free slots elsewhere, \
+                         too few in any order for their memcgs' swap tiers"
+                    ));
                 }
                 let want_cache_only = on.iter().filter(|s| self.slots[s].count == 0).count() as u64;
                 if (pages_moved, cache_only) != (n, want_cache_only) {
@@ -803,6 +881,7 @@ impl Model {
                         Ok(Backing::Device(d)) if d.raw() != device && self.devices.contains_key(&d.raw()) => d.raw(),
                         other => return Err(format!("swapoff moved slot {s} to {other:?}")),
                     };
+                    self.swapoff_target_allowed(s, to)?;
                     let Back::Device { data, .. } = self.slots[&s].back else { unreachable!("filtered above") };
                     let data = match (src_keeps, self.devices[&to].keeps_data) {
                         (_, false) => Data::Untouched,
@@ -1034,7 +1113,7 @@ impl Model {
         // then the charge (`max` and `fail` when refused, and the slots go back).
         match *real {
             Ok(Outcome::Writeout(Writeout::Device(d))) => {
-                self.device_allowed(d.raw(), forder)?;
+                self.device_allowed(d.raw(), forder, recorded)?;
                 if !self.charge_swap_events(recorded, nr) {
                     return Err(format!("writeout to device {} passed swap.max", d.raw()));
                 }
@@ -1048,8 +1127,8 @@ impl Model {
                 done(Writeout::Device(d))
             }
             Ok(Outcome::Writeout(Writeout::Kept(KeepReason::SwapMax))) => {
-                if !self.devices.keys().any(|&d| self.dev_free(d) >= nr) {
-                    return Err(format!("swap.max refused a writeout, but no device has {nr} free slots"));
+                if !self.usable(recorded).any(|d| self.dev_free(d) >= nr) {
+                    return Err(format!("swap.max refused a writeout, but no usable device has {nr} free slots"));
                 }
                 if self.charge_swap_events(recorded, nr) {
                     return Err("a writeout within swap.max was kept for swap.max".into());
@@ -1057,7 +1136,7 @@ impl Model {
                 done(Writeout::Kept(KeepReason::SwapMax))
             }
             Ok(Outcome::Writeout(Writeout::Kept(KeepReason::NoSpace))) => {
-                self.no_space_allowed(forder)?;
+                self.no_space_allowed(forder, recorded)?;
                 self.event(recorded, Ev::Fail, 1);
                 done(Writeout::Kept(KeepReason::NoSpace))
             }
@@ -1146,7 +1225,7 @@ impl Model {
                     Ok(Backing::Device(d)) => d.raw(),
                     other => return Err(format!("writeback left slot {} backed by {other:?}", slot.raw())),
                 };
-                self.device_allowed(dev, 0)?;
+                self.writeback_device_allowed(dev, s.memcg)?;
                 if !self.charge_swap_events(s.memcg, 1) {
                     return Err(format!("writeback to device {dev} passed swap.max"));
                 }
@@ -1165,14 +1244,14 @@ impl Model {
             }
             Err(Error::DeviceFull) => {
                 if self.swap_fits(s.memcg, 1) {
-                    self.no_space_allowed(0)?;
+                    self.no_space_allowed(0, s.memcg)?;
                     self.event(s.memcg, Ev::Fail, 1);
-                } else if !self.devices.keys().any(|&d| self.dev_free(d) > 0) {
+                } else if !self.usable(s.memcg).any(|d| self.dev_free(d) > 0) {
                     self.event(s.memcg, Ev::Fail, 1);
                 } else {
                     // swap.max refused the charge for the slot found, unless every free
                     // slot was out of reach: the root's `max` count tells which.
-                    let charged = if self.devices.keys().any(|&d| self.dev_free(d) > self.hideable()) {
+                    let charged = if self.usable(s.memcg).any(|d| self.dev_free(d) > self.hideable()) {
                         true
                     } else {
                         let sys = sys.ok_or("the model needs the system to follow writeback (Model::apply_in)")?;
@@ -1192,7 +1271,7 @@ impl Model {
                     if charged {
                         self.charge_swap_events(s.memcg, 1);
                     } else {
-                        self.no_space_allowed(0)?;
+                        self.no_space_allowed(0, s.memcg)?;
                         self.event(s.memcg, Ev::Fail, 1);
                     }
                 }
@@ -1329,7 +1408,42 @@ impl Harness {
         self.check_memcgs()?;
         self.check_reclaim()?;
         self.check_global()?;
-        self.check_devices()
+        self.check_devices()?;
+        self.check_swap_tiers()
+    }
+
+    /// The swap tiers as listed, each online memcg's own `memory.swap.tiers.max` (an
+    /// error on the root) and the tiers it may use, and every device's tier.
+    fn check_swap_tiers(&self) -> Result<(), String> {
+        let m = &self.model;
+        let (real, want) = (self.sys.swap_tiers(), m.swap_tier_list());
+        if real != want {
+            return Err(format!("swap tiers {real:?}, model {want:?}"));
+        }
+        for (&id, cg) in m.memcgs.iter().filter(|(_, cg)| cg.online) {
+            let cg_id = MemcgId::from_raw(id);
+            let real = self.sys.memcg_swap_tiers(cg_id);
+            let ok = match &real {
+                Err(Error::Invalid(_)) => id == ROOT,
+                Ok(r) => id != ROOT && *r == m.memcg_swap_tier_list(id),
+                Err(_) => false,
+            };
+            if !ok {
+                return Err(format!("memcg {id}: memory.swap.tiers.max {real:?}, model own bits {:#x}", cg.swap_tiers));
+            }
+            let (real, want) = (self.sys.memcg_swap_tiers_effective(cg_id), Ok(m.memcg_effective_tier_list(id)));
+            if real != want {
+                return Err(format!("memcg {id}: usable swap tiers {real:?}, model {want:?}"));
+            }
+        }
+        for (&d, dev) in &m.devices {
+            let real = self.sys.device_swap_tier(DeviceId(d));
+            let want = m.tier_of(dev.priority).and_then(|i| m.swap_tier_list().into_iter().find(|t| t.idx == i));
+            if real != Ok(want.clone()) {
+                return Err(format!("device {d}: swap tier {real:?}, model {want:?}"));
+            }
+        }
+        Ok(())
     }
 
     /// Every online memcg's LRU (live entries, oldest first) and cursor; whether the

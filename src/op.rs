@@ -4,12 +4,13 @@
 //! ([`SlotRef::Live`], so random sequences hit live state) or by raw id ([`SlotRef::Raw`],
 //! for misuse); memcgs likewise by position in the list of memcgs the driver created
 //! ([`MemcgRef::Live`], index 0 being the root) or by raw id. Page contents are generated
-//! deterministically from a [`PageKind`], the same on every platform. With the
-//! `arbitrary` feature every type here derives `Arbitrary`.
+//! deterministically from a [`PageKind`], the same on every platform. Swap tier names
+//! ([`TierCmd`]) index the fixed table [`TIER_NAMES`], which holds invalid names too. With
+//! the `arbitrary` feature every type here derives `Arbitrary`.
 
 use crate::{
     DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow, ShrinkOutcome, ShrinkReport,
-    SlotState, SwapSystem, Tick, VSlot, Writeout,
+    SlotState, SwapSystem, SwapTierOp, Tick, VSlot, Writeout,
 };
 
 /// A slot operand.
@@ -142,6 +143,37 @@ pub enum DeviceKind {
     Null,
 }
 
+/// The swap tier names a [`TierCmd`] picks from (by `name % len`): valid ones, a
+/// 15-character one (the longest valid), and invalid ones: a 16-character one, one with a
+/// dot, and the empty name.
+pub const TIER_NAMES: [&str; 8] = ["lo", "hi", "mid", "ssd_1", "fifteen_chars_x", "sixteen_chars_xx", "bad.name", ""];
+
+/// One command of a swap tier batch ([`Op::SwapTiers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum TierCmd {
+    /// `+NAME:START`: [`SwapTierOp::Add`] of the name [`TierCmd::name`] picks.
+    Add { name: u8, start: i16 },
+    /// `-NAME`: [`SwapTierOp::Remove`].
+    Remove { name: u8 },
+}
+
+impl TierCmd {
+    /// The name this command's `name` index picks from [`TIER_NAMES`].
+    pub fn name(self) -> &'static str {
+        let (TierCmd::Add { name, .. } | TierCmd::Remove { name }) = self;
+        TIER_NAMES[usize::from(name) % TIER_NAMES.len()]
+    }
+
+    /// The command as the facade takes it.
+    pub fn op(self) -> SwapTierOp {
+        match self {
+            TierCmd::Add { start, .. } => SwapTierOp::Add { name: self.name().into(), start },
+            TierCmd::Remove { .. } => SwapTierOp::Remove { name: self.name().into() },
+        }
+    }
+}
+
 /// One call of the facade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -196,6 +228,9 @@ pub enum Op {
     ProactiveWriteback { memcg: MemcgRef, bytes: u64, min_age: Tick },
     /// `SwapSystem::shrinker_count`.
     ShrinkerCount { memcg: MemcgRef },
+    /// `SwapSystem::swap_tiers_write` of the commands present, in order (all three absent:
+    /// an empty write).
+    SwapTiers { cmds: [Option<TierCmd>; 3] },
 }
 
 /// What a successful [`Op`] returned.
@@ -309,6 +344,10 @@ impl Op {
                 sys.proactive_writeback_aged(memcg.resolve(ops.memcgs), bytes, min_age).map(Outcome::WrittenBack)
             }
             Op::ShrinkerCount { memcg } => Ok(Outcome::Freeable(sys.shrinker_count(memcg.resolve(ops.memcgs)))),
+            Op::SwapTiers { cmds } => {
+                let batch: Vec<SwapTierOp> = cmds.iter().flatten().map(|c| c.op()).collect();
+                sys.swap_tiers_write(&batch).map(|()| Outcome::Done)
+            }
         }
     }
 }

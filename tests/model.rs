@@ -10,19 +10,29 @@
 //! writeback, the clock moving on) under every LRU policy, worker start and pause, with
 //! each online memcg's LRU order and walk cursor compared after every step.
 //! Compression tiers (`Knob::ZswapCompressor`, several registered) are among the knobs,
-//! with per-tier entries and bytes compared.
-//! Runs under Miri with few cases and no failure persistence.
+//! with per-tier entries and bytes compared. Swap tiers too: batches of tier commands
+//! (`Op::SwapTiers`, valid and invalid names and starts) and `Knob::SwapTierMax`, with
+//! some runs configuring tiers before the first devices are swapped on and some after,
+//! the devices' priorities in different tiers; the tier listing, every memcg's own and
+//! usable tiers and every device's tier are compared after each step.
+//! Runs under Miri with few cases and no failure persistence. `PROPTEST_CASES` sets the
+//! case count of every property here (e.g. `PROPTEST_CASES=5000` to look harder).
 
 use proptest::prelude::*;
 use proptest::test_runner::RngAlgorithm;
 use vswap::model::Harness;
-use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
+use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{CompressionTier, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
 
 const SHIFT: u32 = 3;
 
+/// `default` cases, or as many as `PROPTEST_CASES` says.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn config() -> ProptestConfig {
-    let cases = if cfg!(miri) { 3 } else { 256 };
+    let cases = cases(if cfg!(miri) { 3 } else { 256 });
     // XorShift: ChaCha, proptest's default, was a third of the run (and more under Miri).
     ProptestConfig {
         cases,
@@ -60,7 +70,32 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::DrainCpuCaches),
         1 => (0u64..1000).prop_map(Op::SetTick),
         1 => reclaim_op(),
+        1 => swap_tiers_op(),
     ]
+}
+
+/// A tier command: mostly the valid names `lo`, `hi`, `mid` and `ssd_1` and starts around
+/// the devices' priorities (-2..4), sometimes an invalid or 15/16-character name or any
+/// start.
+fn tier_cmd() -> impl Strategy<Value = TierCmd> {
+    let name = || prop_oneof![10 => 0u8..4, 2 => 4u8..8, 1 => any::<u8>()];
+    let start = prop_oneof![3 => Just(-1i16), 8 => -2i16..5, 1 => any::<i16>()];
+    prop_oneof![
+        3 => (name(), start).prop_map(|(name, start)| TierCmd::Add { name, start }),
+        2 => name().prop_map(|name| TierCmd::Remove { name }),
+    ]
+}
+
+/// A batch of up to three tier commands.
+fn swap_tiers_op() -> impl Strategy<Value = Op> {
+    prop::array::uniform3(prop::option::weighted(0.6, tier_cmd())).prop_map(|cmds| Op::SwapTiers { cmds })
+}
+
+/// `Knob::SwapTierMax`: mostly an index of the first four (those a default config's tiers
+/// take), sometimes any.
+fn swap_tier_max() -> impl Strategy<Value = Knob> {
+    (prop_oneof![10 => 0u8..4, 1 => 4u8..32, 1 => any::<u8>()], prop::bool::weighted(0.4))
+        .prop_map(|(tier, enabled)| Knob::SwapTierMax { tier, enabled })
 }
 
 fn run(shift: u32, ops: &[Op]) -> Result<(), TestCaseError> {
@@ -114,6 +149,11 @@ fn knob() -> impl Strategy<Value = Knob> {
         3 => prop::bool::weighted(0.7).prop_map(Knob::ZswapWriteback),
         3 => prop_oneof![2 => Just(None), 6 => (1u8..=3).prop_map(Some), 1 => any::<u8>().prop_map(Some)]
             .prop_map(Knob::ZswapCompressor),
+        2 => swap_tier_max(),
+        1 => prop_oneof![1 => Just(None), 4 => (0u8..4).prop_map(Some), 1 => any::<u8>().prop_map(Some)]
+            .prop_map(Knob::ZswapWritebackTier),
+        1 => prop_oneof![1 => Just(Limit::Max), 1 => Just(Limit::Bytes(0)), 3 => (1u64..1 << 14).prop_map(Limit::Bytes)]
+            .prop_map(Knob::ZswapWritebackSize),
     ]
 }
 
@@ -170,6 +210,8 @@ fn flow_op() -> impl Strategy<Value = Op> {
         2 => memcg_ref().prop_map(|parent| Op::MemcgCreate { parent }),
         3 => (memcg_ref(), knob()).prop_map(|(memcg, knob)| Op::MemcgSet { memcg, knob }),
         1 => memcg_ref().prop_map(|memcg| Op::MemcgOffline { memcg }),
+        2 => swap_tiers_op(),
+        3 => (memcg_ref(), swap_tier_max()).prop_map(|(memcg, knob)| Op::MemcgSet { memcg, knob }),
     ]
 }
 
@@ -189,8 +231,8 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
 /// A small machine so the zswap pool fills (`max_pages` is 20% of `ram_pages`).
 /// `tiers`: besides lz4 at 1, deflate at 2 (level 1) and lz4 at 3 with synthetic sizes
 /// halved, so `Knob::ZswapCompressor` has something to pick.
-fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tiers: bool) -> Config {
-    let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, ..Config::default() };
+fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tiers: bool, nr_swap_tiers: u8) -> Config {
+    let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, nr_swap_tiers, ..Config::default() };
     if tiers {
         cfg.zswap.compression_tiers.push(CompressionTier::deflate(2, 1));
         cfg.zswap.compression_tiers.push(CompressionTier::lz4(3).with_synthetic_permille(500));
@@ -214,8 +256,8 @@ enum Flow {
         page: PageKind,
         keep: bool,
     },
-    /// A reclaim operation on the memcg recorded for the `back`-th most recently
-    /// allocated folio (where its entries are).
+    /// A reclaim operation or a `Knob::SwapTierMax` write on the memcg recorded for the
+    /// `back`-th most recently allocated folio (where its entries are).
     Near {
         back: u8,
         op: Op,
@@ -233,6 +275,10 @@ fn flow() -> impl Strategy<Value = Flow> {
         1 => (0u8..4, page_kind(), prop::bool::weighted(0.2))
             .prop_map(|(back, page, keep)| Flow::Reclaim { back, page, keep }),
         2 => (0u8..4, reclaim_op()).prop_map(|(back, op)| Flow::Near { back, op }),
+        1 => (0u8..4, swap_tier_max()).prop_map(|(back, knob)| Flow::Near {
+            back,
+            op: Op::MemcgSet { memcg: MemcgRef::Live(0), knob },
+        }),
     ]
 }
 
@@ -250,6 +296,7 @@ fn run_flows(cfg: Config, flows: &[Flow]) -> Result<(), TestCaseError> {
                         Op::ProactiveWriteback { memcg: m, bytes, min_age }
                     }
                     Op::ShrinkerCount { .. } => Op::ShrinkerCount { memcg: m },
+                    Op::MemcgSet { knob, .. } => Op::MemcgSet { memcg: m, knob },
                     op => op,
                 }]
             }
@@ -275,9 +322,18 @@ fn run_flows(cfg: Config, flows: &[Flow]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// When a flow run writes its first swap tiers: not at all (only its random batches may),
+/// before its first devices are swapped on, or after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SwapTiers {
+    None,
+    Before,
+    After,
+}
+
 proptest! {
     // Under Miri every real page costs a second of lz4: fewer, shorter cases.
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 256 }, ..config() })]
+    #![proptest_config(ProptestConfig { cases: cases(if cfg!(miri) { 3 } else { 256 }), ..config() })]
 
     #[test]
     fn the_flows_match_the_model(
@@ -288,12 +344,72 @@ proptest! {
         reclaim in reclaim_knobs(),
         device in prop::bool::weighted(0.6),
         tiers in prop::bool::weighted(0.5),
+        swap_tiers in prop_oneof![2 => Just(SwapTiers::None), 2 => Just(SwapTiers::Before), 2 => Just(SwapTiers::After)],
+        hi in prop_oneof![3 => 1i16..=3, 1 => 0i16..=5],
+        nr_swap_tiers in prop_oneof![4 => Just(4u8), 1 => 1u8..4, 1 => Just(31)],
     ) {
         // Often a device from the start, so that writeback has somewhere to go.
-        let swapon = Flow::Op(Op::Swapon { kind: DeviceKind::Memory, pages: 40, priority: 0 });
-        let flows: Vec<Flow> = device.then_some(swapon).into_iter().chain(flows).collect();
-        run_flows(flows_config(ram_pages, accept, zswap, reclaim, tiers), &flows)?;
+        let flows: Vec<Flow> = start(device, swap_tiers, hi, 40).into_iter().map(Flow::Op).chain(flows).collect();
+        run_flows(flows_config(ram_pages, accept, zswap, reclaim, tiers, nr_swap_tiers), &flows)?;
     }
+
+    #[test]
+    fn the_swap_tiers_match_the_model(
+        flows in prop::collection::vec(tier_flow(), 1..if cfg!(miri) { 16 } else { 200 }),
+        ram_pages in prop_oneof![Just(10u64), Just(64), Just(400)],
+        zswap in prop::bool::weighted(0.4),
+        reclaim in reclaim_knobs(),
+        swap_tiers in prop_oneof![1 => Just(SwapTiers::None), 3 => Just(SwapTiers::Before), 3 => Just(SwapTiers::After)],
+        hi in prop_oneof![3 => 1i16..=3, 1 => 0i16..=5],
+        pages in 4u16..24,
+    ) {
+        let start = start(true, swap_tiers, hi, pages);
+        let flows: Vec<Flow> = start.into_iter().map(Flow::Op).chain(flows).collect();
+        run_flows(flows_config(ram_pages, 90, zswap, reclaim, false, 4), &flows)?;
+    }
+}
+
+/// The first steps of a flow run: with `device`, a memory device of `pages` at priority
+/// 0; with swap tiers, another one of 24 pages at priority 3 and the tiers `lo` from -1
+/// and `hi` from `hi` written before or after them (with `hi` in 1..=3, one device in
+/// each), and a memcg under the root.
+fn start(device: bool, swap_tiers: SwapTiers, hi: i16, pages: u16) -> Vec<Op> {
+    let mut start = Vec::new();
+    if device {
+        start.push(Op::Swapon { kind: DeviceKind::Memory, pages, priority: 0 });
+    }
+    if swap_tiers != SwapTiers::None {
+        start.push(Op::Swapon { kind: DeviceKind::Memory, pages: 24, priority: 3 });
+        let add = |name, start| Some(TierCmd::Add { name, start });
+        let batch = Op::SwapTiers { cmds: [add(0, -1), add(1, hi), None] };
+        let at = if swap_tiers == SwapTiers::Before { 0 } else { start.len() };
+        start.insert(at, batch);
+        start.push(Op::MemcgCreate { parent: MemcgRef::Live(0) });
+    }
+    start
+}
+
+/// Flow steps for the swap-tier property: many folios written out (zswap is mostly off,
+/// so they reach devices), tier batches and `Knob::SwapTierMax` writes (mostly on the
+/// memcgs whose folios were just written), small devices at priorities across the tiers
+/// swapped on and off, and memcgs created and taken offline.
+fn tier_flow() -> impl Strategy<Value = Flow> {
+    let near = |op| (0u8..4).prop_map(move |back| Flow::Near { back, op });
+    let tier_max = swap_tier_max().prop_flat_map(move |knob| near(Op::MemcgSet { memcg: MemcgRef::Live(0), knob }));
+    prop_oneof![
+        6 => flow_op().prop_map(Flow::Op),
+        4 => (cpu(), memcg_ref(), folio(), prop_oneof![6 => Just(0u8), 1 => 1u8..=SHIFT as u8])
+            .prop_map(|(cpu, memcg, folio, order)| Flow::Op(Op::AllocIn { cpu, memcg, folio, order })),
+        6 => (0u8..4, page_kind(), prop::bool::weighted(0.2))
+            .prop_map(|(back, page, keep)| Flow::Reclaim { back, page, keep }),
+        4 => tier_max,
+        2 => (0u8..4, reclaim_op()).prop_map(|(back, op)| Flow::Near { back, op }),
+        2 => swap_tiers_op().prop_map(Flow::Op),
+        2 => (prop_oneof![4 => Just(DeviceKind::Memory), 1 => Just(DeviceKind::Null)], 2u16..24, -2i8..5)
+            .prop_map(|(kind, pages, priority)| Flow::Op(Op::Swapon { kind, pages, priority })),
+        2 => (0u8..5).prop_map(|device| Flow::Op(Op::Swapoff { device })),
+        1 => memcg_ref().prop_map(|parent| Flow::Op(Op::MemcgCreate { parent })),
+    ]
 }
 
 /// A scripted run through every transition of kernel-notes §3.3, checked step by step.
@@ -377,4 +493,45 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
     run(&mut h, Op::MemcgOffline { memcg: a });
     assert_eq!(h.sys.shrink_cursor(MemcgId::ROOT), Ok(Some(ids[2])));
     assert_eq!(lru(&h, 0), [s[2]]);
+}
+
+/// The legacy worker's round trip after its writeback freed an offline memcg: C (under A)
+/// goes offline with one zswap entry, which moves to A's LRU; the worker writes it back
+/// at A, the slot is re-recorded to A, and C, no longer referenced, leaves the tree at
+/// once, so the walk goes on from A to B without passing C (an offline memcg the legacy
+/// worker would count as a failure).
+#[test]
+fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
+    use vswap::op::Outcome;
+    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true);
+    let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
+    let run = |h: &mut Harness, op: Op| {
+        h.step(&op).unwrap_or_else(|e| panic!("{op:?}: {e}")).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
+    };
+    run(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 24, priority: 3 });
+    let (root, a, c) = (MemcgRef::Live(0), MemcgRef::Live(1), MemcgRef::Live(3));
+    // A and B under the root, C under A.
+    for parent in [root, root, a] {
+        run(&mut h, Op::MemcgCreate { parent });
+    }
+    let ids = h.memcgs().to_vec();
+    let Outcome::Slot(s) = run(&mut h, Op::AllocIn { cpu: 0, memcg: c, folio: FolioId(8), order: 0 }) else { panic!() };
+    let s = SlotRef::Raw(s.raw());
+    run(&mut h, Op::Dup(s));
+    run(&mut h, Op::Writeout { slot: s, page: PageKind::Compressible(0), order: 0 });
+    run(&mut h, Op::Evict { slot: s, shadow: Shadow(1) });
+    run(&mut h, Op::MemcgOffline { memcg: c });
+    // The root's incompressible pages fill the pool (20% of 24 pages) and queue the worker.
+    for i in 0..3 {
+        let Outcome::Slot(s) = run(&mut h, Op::AllocIn { cpu: 0, memcg: root, folio: FolioId(64 + 8 * i), order: 0 })
+        else {
+            panic!()
+        };
+        run(&mut h, Op::Writeout { slot: SlotRef::Raw(s.raw()), page: PageKind::Incompressible(i as u32), order: 0 });
+    }
+    assert!(h.sys.shrink_worker_pending());
+    run(&mut h, Op::SetTick(10));
+    let Outcome::Worker(r) = run(&mut h, Op::RunShrinkWorker) else { panic!() };
+    assert_eq!((r.written, r.by_memcg.as_slice()), (1, &[(ids[1], 1)][..]));
+    assert_eq!(h.sys.memcg_stat(ids[3]), Err(vswap::Error::InvalidMemcg), "C is gone");
 }

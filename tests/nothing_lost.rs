@@ -11,6 +11,13 @@
 //! `Knob::ZswapCompressor` on random memcgs between stores and loads (also at the
 //! unregistered priority, which must fail and change nothing), so entries stored with one
 //! tier are loaded, written back and moved after their memcg switched to another.
+//!
+//! Swap tiers change under the pages too: most runs put the two devices (priorities 5
+//! and 1) in tiers `fast` and `slow`, written before or after they are swapped on; random
+//! batches of tier commands (valid, or failing as a whole and changing nothing) add,
+//! split and remove tiers, and `Knob::SwapTierMax` writes forbid and allow tiers per
+//! memcg, so pages are written out, written back and moved by swapoff within whatever
+//! tiers their memcg may use at the time, or kept when those are full.
 
 use proptest::prelude::*;
 use vswap::*;
@@ -67,6 +74,28 @@ enum Step {
     Swapoff(usize),
     /// `Knob::ZswapCompressor` on a memcg (by index): None unsets, 1..=4 sets.
     Compressor(usize, Option<u8>),
+    /// A swap tier batch: commands of `TIER_CMDS` (by index).
+    Tiers(Vec<usize>),
+    /// `Knob::SwapTierMax` on a memcg (by index): tier index, enabled.
+    TierMax(usize, u8, bool),
+}
+
+/// The tier commands a batch picks from: tiers around the devices' priorities (5 and 1),
+/// their removal, and commands that always fail. The first two make `SLOW_FAST`.
+const TIER_CMDS: [&str; 10] =
+    ["+slow:-1", "+fast:3", "+mid:2", "+top:6", "-slow", "-fast", "-mid", "-top", "+x:-2", "+b.d:9"];
+/// `slow` from -1 (the device at 1) and `fast` from 3 (the device at 5).
+const SLOW_FAST: [usize; 2] = [0, 1];
+
+/// When a run first writes `SLOW_FAST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// Never (its random batches may).
+    None,
+    /// Before the devices are swapped on.
+    Before,
+    /// After: the tier-less devices join the tiers.
+    After,
 }
 
 fn content() -> impl Strategy<Value = Content> {
@@ -87,6 +116,11 @@ fn step() -> impl Strategy<Value = Step> {
         3 => slot.prop_map(Step::Fault),
         1 => (0..2usize).prop_map(Step::Swapoff),
         2 => (0..MEMCGS, prop::option::weighted(0.75, 1..=4u8)).prop_map(|(m, p)| Step::Compressor(m, p)),
+        2 => prop_oneof![
+            1 => Just(SLOW_FAST.to_vec()),
+            3 => prop::collection::vec(0..TIER_CMDS.len(), 1..=3),
+        ].prop_map(Step::Tiers),
+        2 => (0..MEMCGS, 0..3u8, prop::bool::weighted(0.4)).prop_map(|(m, t, on)| Step::TierMax(m, t, on)),
     ]
 }
 
@@ -149,7 +183,22 @@ impl Drop for Rig {
     }
 }
 
-fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
+/// Write `cmds` (indices into `TIER_CMDS`) as one batch: Ok, or a tier error that
+/// changed nothing.
+fn write_tiers(sys: &SwapSystem, cmds: &[usize]) -> Result<(), TestCaseError> {
+    let text: Vec<&str> = cmds.iter().map(|&c| TIER_CMDS[c]).collect();
+    let before = sys.swap_tiers();
+    match sys.swap_tiers_write(&SwapTierOp::parse(&text.join(" ")).unwrap()) {
+        Ok(()) => {}
+        Err(Error::TierExists | Error::TierBusy(_) | Error::Invalid(_) | Error::TooManyTiers) => {
+            prop_assert_eq!(sys.swap_tiers(), before, "a failed batch {:?} changed the tiers", text);
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("swap tier batch {text:?}: {e:?}"))),
+    }
+    Ok(())
+}
+
+fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCaseError> {
     let mut cfg = Config { cluster_shift: 3, cpus: 2, ram_pages: 16, ..Config::default() };
     cfg.zswap.max_pool_percent = pool_percent;
     cfg.zswap.compression_tiers = tiers();
@@ -164,7 +213,16 @@ fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
     sys.memcg_set(memcgs[3], Knob::ZswapCompressor(Some(2))).unwrap();
     let knobs = [None, None, None, Some(2)];
     let mut rig = Rig { sys, devices: Vec::new(), files: Vec::new(), serial: 0, memcgs, knobs };
+    if setup == Setup::Before {
+        write_tiers(&rig.sys, &SLOW_FAST)?;
+    }
     let (fast, slow) = (rig.device(5), rig.device(1));
+    if setup == Setup::After {
+        write_tiers(&rig.sys, &SLOW_FAST)?;
+    }
+    if setup != Setup::None {
+        prop_assert_eq!(rig.sys.device_swap_tier(fast).unwrap().map(|t| t.name), Some("fast".to_string()));
+    }
     rig.devices = vec![fast, slow];
     let mut held: Vec<Held> = (0..SLOTS)
         .map(|i| {
@@ -251,6 +309,12 @@ fn run(steps: Vec<Step>, pool_percent: u32) -> Result<(), TestCaseError> {
                     prop_assert_eq!(sys.memcg_compressor(cg), Ok(rig.effective(k)), "memcg {}", k);
                 }
             }
+            Step::Tiers(cmds) => write_tiers(sys, &cmds)?,
+            Step::TierMax(m, tier, enabled) => {
+                let r = sys.memcg_set(rig.memcgs[m], Knob::SwapTierMax { tier, enabled });
+                prop_assert!(matches!(r, Ok(()) | Err(Error::Invalid(_))), "memory.swap.tiers.max: {:?}", r);
+                prop_assert!(m != 0 || r.is_err(), "the root has no memory.swap.tiers.max");
+            }
         }
     }
     let sys = &rig.sys;
@@ -286,7 +350,8 @@ proptest! {
     fn every_fault_returns_the_bytes_last_written_out(
         steps in prop::collection::vec(step(), 1..if cfg!(miri) { 12 } else { 60 }),
         pool_percent in prop_oneof![Just(100u32), Just(20), Just(0)],
+        setup in prop_oneof![1 => Just(Setup::None), 2 => Just(Setup::Before), 2 => Just(Setup::After)],
     ) {
-        run(steps, pool_percent)?;
+        run(steps, pool_percent, setup)?;
     }
 }

@@ -1,20 +1,23 @@
 //! The flows under arbitrary configurations, memcg trees, limits, devices and payloads,
 //! differential against the reference model (`vswap::model::Harness`): writeout (zero,
 //! zswap with real lz4 or synthetic sizes, on up to four compression tiers picked per
-//! memcg by `Knob::ZswapCompressor`, devices by tier), eviction, faults that must
-//! return the bytes last written out, zswap writeback, swapon/swapoff of memory and null
-//! devices, memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
+//! memcg by `Knob::ZswapCompressor`, devices by priority within the swap tiers the memcg
+//! may use), eviction, faults that must return the bytes last written out, zswap
+//! writeback, swapon/swapoff of memory and null devices, swap tier batches
+//! (`Op::SwapTiers`, up to `nr_swap_tiers` from the setup) and `Knob::SwapTierMax`,
+//! memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
 //! and count, the global worker, proactive writeback, the clock) under every LRU policy,
 //! worker start, legacy worker and writeback pause. After every step the harness checks
 //! every slot's state and backing, each memcg's `swap_current` / `zswap_current` and
-//! events and per-compression-tier entries and bytes, its zswap LRU order and walk cursor, the global zswap counters, the worker's
-//! queue flag and each device's use; a divergence is a crash.
+//! events and per-compression-tier entries and bytes, its zswap LRU order and walk cursor,
+//! its own and usable swap tiers, the global zswap counters, the worker's queue flag, the
+//! swap tier listing and each device's use and tier; a divergence is a crash.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
-use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef};
+use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, Shadow, ShrinkStart};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
@@ -33,6 +36,8 @@ struct Setup {
     /// Compression tiers beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
     /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
     tiers: u8,
+    /// `Config::nr_swap_tiers`: 1..=5, mostly 4.
+    swap_tiers: u8,
 }
 
 impl Setup {
@@ -73,6 +78,11 @@ impl Setup {
             (t & 4 != 0).then(|| CompressionTier::lz4(4).with_synthetic_permille(permille / 3)),
         ];
         cfg.zswap.compression_tiers.extend(extra.into_iter().flatten());
+        cfg.nr_swap_tiers = match self.swap_tiers % 8 {
+            n @ 1..=3 => n,
+            5 => 5,
+            _ => 4,
+        };
         cfg
     }
 }
@@ -185,6 +195,11 @@ enum Step {
     ZswapWriteback(u8, bool),
     /// `Knob::ZswapCompressor`: 0 unsets, 1..=4 may or may not be registered, 5 never is.
     ZswapCompressor(u8, u8),
+    /// A swap tier batch, starts brought near the devices' priorities (-2..=2).
+    SwapTiers([Option<Tier>; 3]),
+    /// `Knob::SwapTierMax` on a memcg: index `tier % 6` (0..=4 may name a tier, 5 names
+    /// none unless `nr_swap_tiers` is 5 and all exist).
+    SwapTierMax(u8, u8, bool),
     MemcgOffline(u8),
     Drain,
     Raw(Op),
@@ -200,6 +215,24 @@ enum Step {
         age: u8,
     },
     Count(u8),
+}
+
+/// A tier command as the fuzzer draws it: a start near the devices' priorities (`start
+/// % 5 - 2`, so -2 below the lowest valid start too), or any start when `wide`.
+#[derive(Debug, Arbitrary)]
+enum Tier {
+    Add { name: u8, start: i16, wide: bool },
+    Remove { name: u8 },
+}
+
+impl Tier {
+    fn cmd(self) -> TierCmd {
+        match self {
+            Tier::Add { name, start, wide: true } => TierCmd::Add { name, start },
+            Tier::Add { name, start, wide: false } => TierCmd::Add { name, start: start.rem_euclid(5) - 2 },
+            Tier::Remove { name } => TierCmd::Remove { name },
+        }
+    }
 }
 
 fn step(h: &mut Harness, op: Op, n: usize) -> Option<vswap::op::Outcome> {
@@ -274,6 +307,10 @@ fuzz_target!(|data: &[u8]| {
             Step::ZswapWriteback(m, on) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWriteback(on) },
             Step::ZswapCompressor(m, p) => {
                 Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapCompressor(Some(p % 6).filter(|&p| p != 0)) }
+            }
+            Step::SwapTiers(cmds) => Op::SwapTiers { cmds: cmds.map(|c| c.map(Tier::cmd)) },
+            Step::SwapTierMax(m, tier, enabled) => {
+                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapTierMax { tier: tier % 6, enabled } }
             }
             Step::MemcgOffline(m) => Op::MemcgOffline { memcg: MemcgRef::Live(m) },
             Step::Drain => Op::DrainCpuCaches,

@@ -319,6 +319,10 @@ impl Model {
         if out.is_ok() && proactive {
             self.event(memcg, Ev::ZswpwbProactive, u64::from(len));
         }
+        // The slot now belongs to an online memcg: an offline one it was the last
+        // reference of leaves the tree at once, so the rest of the walk's round trip
+        // (the worker's, proactive writeback's) no longer passes it.
+        self.collect();
         Ok(out)
     }
 
