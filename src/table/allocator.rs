@@ -141,8 +141,12 @@ impl Space {
         None
     }
 
-    /// Pop one index from a list, isolate its cluster, try to allocate there.
-    /// None: the list is empty. Some(None): that candidate failed (stale or no room).
+    /// Pop indices from a list until one isolates its cluster, and try to allocate there.
+    /// None: the list is empty. Some(None): that candidate had no room. The lists are
+    /// hints: an index whose cluster is gone, no longer has the list's flag, or serves
+    /// another order now (it filled up, or was relisted elsewhere since) is dropped and
+    /// the next one tried, as `isolate_lock_cluster` meets only clusters that are on the
+    /// list now; so the single FRAG try of step 4 is never spent on a stale index.
     #[allow(clippy::option_option)]
     fn try_list<'g>(
         &self,
@@ -152,11 +156,12 @@ impl Space {
         want: Option<u32>,
         order: u32,
     ) -> Option<Option<(&'g Cluster, usize)>> {
-        let idx = pop(&mut lock(&self.lists))?;
-        let Some(c) = self.get(idx, g) else { return Some(None) };
-        if !c.isolate(flag, want.map(u64::from)) {
-            return Some(None);
-        }
+        let c = loop {
+            let idx = pop(&mut lock(&self.lists))?;
+            if let Some(c) = self.get(idx, g).filter(|c| c.isolate(flag, want.map(u64::from))) {
+                break c;
+            }
+        };
         match c.alloc_in(order) {
             Some(off) => Some(Some((c, off))),
             None => {

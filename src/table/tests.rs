@@ -81,6 +81,28 @@ fn a_disowned_partial_cluster_goes_to_frag_and_is_tried_once() {
     assert_ne!(b >> 2, a >> 2);
 }
 
+/// The lists are hints that may name a cluster which left them since (here one that
+/// went FRAG, then NONFULL, then FULL): such an index is not the single FRAG try of
+/// kernel-notes §2.3, whose list holds only the clusters that are FRAG now. Spending the
+/// try on it made a fixed space read as full with free slots in a FRAG cluster, so
+/// writeout and zswap writeback went to a lower-priority device, or failed.
+#[test]
+fn a_stale_frag_index_does_not_use_up_the_single_frag_try() {
+    // Two 4-slot clusters: 0 holds the header (NONFULL), 1 is FREE.
+    let s = Space::fixed(2, 1, 8, bytes());
+    assert_eq!(s.alloc(0, 0, cached(1, 0), 1), Some(1));
+    s.drain_percpu();
+    assert_eq!(flag(&s, 0), FRAG, "frag[0] names cluster 0");
+    on(&s, 1, |c, off, g| assert_eq!(s.release(c, off, g), Ok(true)));
+    assert_eq!(flag(&s, 0), NONFULL);
+    let full: Vec<u64> = (1..4).map(|i| s.alloc(0, 0, cached(i, 0), 1).unwrap()).collect();
+    assert_eq!((full, flag(&s, 0)), (vec![1, 2, 3], FULL), "frag[0] still names cluster 0");
+    assert_eq!(s.alloc(0, 0, cached(4, 0), 1), Some(4), "the free cluster");
+    s.drain_percpu();
+    assert_eq!(flag(&s, 1), FRAG, "frag[0] names clusters 0 (stale) and 1");
+    assert_eq!(s.alloc(0, 0, cached(5, 0), 1), Some(5), "the FRAG cluster behind the stale index");
+}
+
 #[test]
 fn order_zero_steals_from_higher_orders_when_nothing_else_is_left() {
     // A fixed space of two 4-slot clusters: slot 0 is the Bad header.
