@@ -19,7 +19,7 @@
 //! case count of every property here (e.g. `PROPTEST_CASES=5000` to look harder).
 
 use proptest::prelude::*;
-use proptest::test_runner::RngAlgorithm;
+use proptest::test_runner::{RngAlgorithm, RngSeed};
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{CompressionTier, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
@@ -31,13 +31,17 @@ fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `VSWAP_MODEL_SEED=n` fixes the generator's seed, to replay a failure found by looping
+/// over seeds; random otherwise.
 fn config() -> ProptestConfig {
     let cases = cases(if cfg!(miri) { 3 } else { 256 });
+    let seed = std::env::var("VSWAP_MODEL_SEED").ok().and_then(|s| s.parse().ok());
     // XorShift: ChaCha, proptest's default, was a third of the run (and more under Miri).
     ProptestConfig {
         cases,
         failure_persistence: None,
         rng_algorithm: RngAlgorithm::XorShift,
+        rng_seed: seed.map_or(RngSeed::Random, RngSeed::Fixed),
         ..ProptestConfig::default()
     }
 }
