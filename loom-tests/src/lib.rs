@@ -71,3 +71,37 @@ pub fn evicted_to_zswap(sys: &SwapSystem, data: &[u8]) -> (vswap::DeviceId, vswa
     sys.evict(slot, Shadow(3)).unwrap();
     (dev, slot)
 }
+
+/// A model thread with room for deflate: loom's coroutine stacks are small, and deflate's
+/// decompressor state (~11 KiB), its compressor state's first build (a 64 KiB code buffer
+/// made on the stack, then boxed) and a store's 8 KiB buffer overflow them. The model's
+/// main thread keeps loom's default stack, so deflate work goes on threads made here.
+pub fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> loom::thread::JoinHandle<T> {
+    loom::thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
+}
+
+/// Outcomes the explored executions reached (plain std atomics, outside the model): a
+/// race model asserts every outcome occurred, or it did not race the two sides.
+pub struct Seen<const N: usize>([std::sync::atomic::AtomicBool; N]);
+
+impl<const N: usize> Seen<N> {
+    pub const fn new() -> Self {
+        Self([const { std::sync::atomic::AtomicBool::new(false) }; N])
+    }
+
+    /// Outcome `i` occurred.
+    pub fn mark(&self, i: usize) {
+        self.0[i].store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Which outcomes occurred.
+    pub fn all(&self) -> [bool; N] {
+        self.0.each_ref().map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl<const N: usize> Default for Seen<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

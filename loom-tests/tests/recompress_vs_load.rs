@@ -12,14 +12,12 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use loom::thread;
 use vswap::zswap::{Compressor as _, DST_LEN, Lz4};
 use vswap::{CompressionTier, FaultSource, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout};
-use vswap_loom_tests::{pattern, tiny_config};
+use vswap_loom_tests::{Seen, big_stack, pattern, tiny_config};
 
 /// Whether executions saw the copy dropped (0) and kept (1).
-static SEEN: [std::sync::atomic::AtomicBool; 2] =
-    [std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false)];
+static SEEN: Seen<2> = Seen::new();
 
 #[test]
 fn recompress_races_load() {
@@ -61,16 +59,11 @@ fn recompress_races_load() {
         if r.recompressed == 1 {
             assert_eq!(r.saved_bytes, (lz4_len - deflate_len) as u64);
         }
-        SEEN[r.recompressed as usize].store(true, std::sync::atomic::Ordering::Relaxed);
+        SEEN.mark(r.recompressed as usize);
         let st = sys.memcg_stat(cg).unwrap();
         assert_eq!((st.zswap_current, st.zswap_tiers), (0, Default::default()));
         assert_eq!(sys.stat().pool_total_size, 0);
     });
-    let seen = SEEN.each_ref().map(|b| b.load(std::sync::atomic::Ordering::Relaxed));
+    let seen = SEEN.all();
     assert_eq!(seen, [true, true], "executions where the load won and where recompression did");
-}
-
-/// A model thread with room for deflate (see store_vs_compressor.rs).
-fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
 }

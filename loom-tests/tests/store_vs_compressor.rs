@@ -15,15 +15,13 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use loom::thread;
 use vswap::zswap::{Compressor as _, DST_LEN, Lz4};
 use vswap::{CompressionTier, FaultSource, FolioId, Knob, MemcgId, Page, Shadow, SwapSystem, Writeout};
-use vswap_loom_tests::{pattern, tiny_config};
+use vswap_loom_tests::{Seen, big_stack, pattern, tiny_config};
 
 /// The tiers the explored executions stored with (plain std atomics, outside the model):
 /// both must occur, or the model did not race the two.
-static SEEN: [std::sync::atomic::AtomicBool; 2] =
-    [std::sync::atomic::AtomicBool::new(false), std::sync::atomic::AtomicBool::new(false)];
+static SEEN: Seen<2> = Seen::new();
 
 #[test]
 fn store_races_compressor_change() {
@@ -62,7 +60,7 @@ fn store_races_compressor_change() {
             (0, 1) => 2,
             other => panic!("the entry is counted on (tier 1, tier 2) = {other:?}"),
         };
-        SEEN[tier - 1].store(true, std::sync::atomic::Ordering::Relaxed);
+        SEEN.mark(tier - 1);
         let want = if tier == 1 { lz4_len } else { deflate_len };
         assert_eq!(u64::from(compressed), want, "tier {tier} compressed it");
         assert_eq!(t1.bytes + t2.bytes, st.zswap_current);
@@ -82,13 +80,6 @@ fn store_races_compressor_change() {
         let st = sys.memcg_stat(cg).unwrap();
         assert_eq!((st.zswap_current, st.zswap_tiers), (0, Default::default()));
     });
-    let seen = SEEN.each_ref().map(|b| b.load(std::sync::atomic::Ordering::Relaxed));
+    let seen = SEEN.all();
     assert_eq!(seen, [true, true], "executions with the store before and after the change");
-}
-
-/// A model thread with room for deflate: loom's coroutine stacks are small, and deflate's
-/// decompressor state (~11 KiB), its compressor state's first build (a 64 KiB code buffer
-/// made on the stack, then boxed) and the store's 8 KiB buffer overflow them.
-fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
-    thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
 }
