@@ -85,14 +85,19 @@ impl LruList {
         let mut items = std::mem::take(&mut self.items);
         items.append(&mut to.items);
         to.items = items;
-        let stored = |&(h, seq): &(u32, u64)| pool.with(h, |e| (e.seq == seq).then_some(e.stored)).flatten();
-        let mut a = std::mem::take(&mut self.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
-        let mut b = std::mem::take(&mut to.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
-        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-            let next = if x.0 <= y.0 { a.next() } else { b.next() };
-            to.idle.extend(next.map(|(_, e)| e));
+        if to.idle.is_empty() {
+            // Nothing to interleave, so no pool lookups (dead elements still go lazily).
+            to.idle = std::mem::take(&mut self.idle);
+        } else if !self.idle.is_empty() {
+            let stored = |&(h, seq): &(u32, u64)| pool.with(h, |e| (e.seq == seq).then_some(e.stored)).flatten();
+            let mut a = std::mem::take(&mut self.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
+            let mut b = std::mem::take(&mut to.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
+            while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+                let next = if x.0 <= y.0 { a.next() } else { b.next() };
+                to.idle.extend(next.map(|(_, e)| e));
+            }
+            to.idle.extend(a.chain(b).map(|(_, e)| e));
         }
-        to.idle.extend(a.chain(b).map(|(_, e)| e));
         to.live += self.live;
         self.live = 0;
         self.moved_to = to_id;
