@@ -12,9 +12,8 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use vswap::zswap::{Compressor as _, DST_LEN, Lz4};
-use vswap::{CompressionTier, FaultSource, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout};
-use vswap_loom_tests::{Seen, big_stack, pattern, tiny_config};
+use vswap::{FaultSource, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout};
+use vswap_loom_tests::{Seen, big_stack, lz4_and_deflate, pattern};
 
 /// Whether executions saw the copy dropped (0) and kept (1).
 static SEEN: Seen<2> = Seen::new();
@@ -22,14 +21,10 @@ static SEEN: Seen<2> = Seen::new();
 #[test]
 fn recompress_races_load() {
     let data = pattern(1);
-    let mut buf = vec![0u8; DST_LEN];
-    let lz4_len = Lz4.compress(&data, &mut buf).unwrap();
-    let deflate_len = miniz_oxide::deflate::compress_to_vec(&data, 1).len();
+    let (cfg, lz4_len, deflate_len) = lz4_and_deflate(&data);
     assert!(deflate_len < lz4_len, "deflate must win for the copy to be kept");
     vswap_loom_tests::model(move || {
-        let mut cfg = tiny_config();
-        cfg.zswap.compression_tiers = vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1)];
-        let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+        let sys = Arc::new(SwapSystem::new(cfg.clone()).unwrap());
         let cg = MemcgId::ROOT;
         let slot = sys.alloc(0, cg, FolioId(4), 0).unwrap();
         assert_eq!(sys.dup(slot), Ok(1));
@@ -57,7 +52,7 @@ fn recompress_races_load() {
         assert!(out == data, "the load did not return the page");
         assert!(r.recompressed <= r.attempted && r.attempted <= 1, "{r:?}");
         if r.recompressed == 1 {
-            assert_eq!(r.saved_bytes, (lz4_len - deflate_len) as u64);
+            assert_eq!(r.saved_bytes, lz4_len - deflate_len);
         }
         SEEN.mark(r.recompressed as usize);
         let st = sys.memcg_stat(cg).unwrap();

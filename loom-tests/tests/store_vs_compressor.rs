@@ -15,9 +15,8 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use vswap::zswap::{Compressor as _, DST_LEN, Lz4};
-use vswap::{CompressionTier, FaultSource, FolioId, Knob, MemcgId, Page, Shadow, SwapSystem, Writeout};
-use vswap_loom_tests::{Seen, big_stack, pattern, tiny_config};
+use vswap::{FaultSource, FolioId, Knob, MemcgId, Page, Shadow, SwapSystem, Writeout};
+use vswap_loom_tests::{Seen, big_stack, lz4_and_deflate, pattern};
 
 /// The tiers the explored executions stored with (plain std atomics, outside the model):
 /// both must occur, or the model did not race the two.
@@ -26,15 +25,9 @@ static SEEN: Seen<2> = Seen::new();
 #[test]
 fn store_races_compressor_change() {
     let data = pattern(1);
-    let mut buf = vec![0u8; DST_LEN];
-    let lz4_len = Lz4.compress(&data, &mut buf).unwrap() as u64;
-    // deflate's reference length, from a fresh compressor: the crate's `Deflate` keeps its
-    // state in a (loom) mutex, which cannot be made outside the model.
-    let deflate_len = miniz_oxide::deflate::compress_to_vec(&data, 1).len() as u64;
+    let (cfg, lz4_len, deflate_len) = lz4_and_deflate(&data);
     vswap_loom_tests::model(move || {
-        let mut cfg = tiny_config();
-        cfg.zswap.compression_tiers = vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1)];
-        let sys = Arc::new(SwapSystem::new(cfg).unwrap());
+        let sys = Arc::new(SwapSystem::new(cfg.clone()).unwrap());
         // The root: it may set a tier too (the system-wide default), and a second memcg
         // would only add loom-tracked counters to every iteration.
         let cg = MemcgId::ROOT;
