@@ -59,7 +59,7 @@ pub use ids::{
 };
 pub use stat::{
     DeviceStat, Footprint, GlobalStat, MemcgStat, RecompressReport, ShrinkOutcome, ShrinkReport, ShrinkResult,
-    ShrinkStop, SwapoffReport, ZswapTierStat,
+    ShrinkStop, SwapTierStat, SwapoffReport, ZswapTierStat,
 };
 pub use system::{Pinned, RecompressSpec, SwapSystem};
 

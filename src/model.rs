@@ -1328,6 +1328,8 @@ struct Usage {
     zswap_incomp: u64,
     /// (entries, bytes) by compression tier.
     tiers: [(u64, u64); 4],
+    /// Physical swap pages by swap-tier index.
+    swap_tiers: [u64; 32],
     events: [u64; NEV],
 }
 
@@ -1475,9 +1477,14 @@ impl Harness {
         let mut usage: BTreeMap<u16, Usage> = m.memcgs.keys().map(|&id| (id, Usage::default())).collect();
         for s in m.slots.values() {
             match s.back {
-                Back::Device { .. } => {
+                Back::Device { dev, .. } => {
+                    let tier = m.devices.get(&dev).and_then(|d| m.tier_of(d.priority));
                     for a in m.ancestry(s.memcg) {
-                        usage.entry(a).or_default().swap_pages += 1;
+                        let u = usage.entry(a).or_default();
+                        u.swap_pages += 1;
+                        if let Some(t) = tier {
+                            u.swap_tiers[usize::from(t) % 32] += 1;
+                        }
                     }
                 }
                 Back::Zswap { len, memcg, tier, .. } => {
@@ -1539,6 +1546,21 @@ impl Harness {
                 if (real.entries, real.bytes) != want {
                     return Err(format!("memcg {id}: compression tier {}: {real:?}, model {want:?}", p + 1));
                 }
+            }
+            let real: Vec<(&str, u64, u64)> =
+                st.swap_tiers.iter().map(|t| (t.tier.name.as_str(), t.entries, t.bytes)).collect();
+            let tiers = m.swap_tier_list();
+            let want: Vec<(&str, u64, u64)> = (tiers.iter())
+                .map(|t| {
+                    (
+                        t.name.as_str(),
+                        u.swap_tiers[usize::from(t.idx) % 32],
+                        u.swap_tiers[usize::from(t.idx) % 32] * PAGE,
+                    )
+                })
+                .collect();
+            if real != want {
+                return Err(format!("memcg {id}: swap tiers {real:?}, model {want:?}"));
             }
         }
         for id in &self.memcgs {

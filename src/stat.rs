@@ -129,12 +129,22 @@ pub struct MemcgStat {
     /// PAGE_SIZE`. No kernel file has this (zswap keeps one `zswap_pool` current; zram's
     /// `mm_stat` is per device): the crate's own report, for comparing tiers.
     pub zswap_tiers: [ZswapTierStat; 4],
+    /// The physical swap pages (`swap_current`) by swap tier, one row per configured tier
+    /// in `SwapSystem::swap_tiers` order (highest first); empty while no tier is
+    /// configured. With tiers configured every device is in one, so the rows add up to
+    /// `swap_current`. Also the crate's own report: no kernel file breaks the charge down.
+    pub swap_tiers: Vec<SwapTierStat>,
 }
 
 impl MemcgStat {
     /// The zswap entries of compression tier `priority` (1..=4), or None for another.
     pub fn zswap_tier(&self, priority: u8) -> Option<&ZswapTierStat> {
         self.zswap_tiers.get(usize::from(priority).checked_sub(1)?)
+    }
+
+    /// The physical swap pages on swap tier `name`, or None for a tier not configured.
+    pub fn swap_tier(&self, name: &str) -> Option<&SwapTierStat> {
+        self.swap_tiers.iter().find(|t| t.tier.name == name)
     }
 }
 
@@ -144,6 +154,17 @@ pub struct ZswapTierStat {
     /// Entries it compressed (pages).
     pub entries: u64,
     /// Their compressed bytes (`PAGE_SIZE` each when stored as-is).
+    pub bytes: u64,
+}
+
+/// One swap tier's share of a memcg's physical swap (`MemcgStat::swap_tiers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwapTierStat {
+    /// The tier, as `SwapSystem::swap_tiers` lists it.
+    pub tier: crate::SwapTier,
+    /// Physical slots charged on its devices (pages).
+    pub entries: u64,
+    /// Their bytes (`PAGE_SIZE` each).
     pub bytes: u64,
 }
 

@@ -17,7 +17,13 @@
 //! batches of tier commands (valid, or failing as a whole and changing nothing) add,
 //! split and remove tiers, and `Knob::SwapTierMax` writes forbid and allow tiers per
 //! memcg, so pages are written out, written back and moved by swapoff within whatever
-//! tiers their memcg may use at the time, or kept when those are full.
+//! tiers their memcg may use at the time, or kept when those are full. Writes of
+//! `Knob::ZswapWritebackTier` steer writeback to the tier they name first.
+//!
+//! Recompression runs between them: `recompress` on a random memcg subtree, with a random
+//! target priority (the unregistered one, and a zero budget, must fail and change
+//! nothing), threshold and age after a random clock advance, re-compresses idle entries
+//! with lz4 or deflate, so later loads, writebacks and moves decode what it kept.
 
 use proptest::prelude::*;
 use vswap::*;
@@ -78,6 +84,14 @@ enum Step {
     Tiers(Vec<usize>),
     /// `Knob::SwapTierMax` on a memcg (by index): tier index, enabled.
     TierMax(usize, u8, bool),
+    /// `Knob::ZswapWritebackTier` on a memcg (by index): a tier index or unset.
+    WritebackTier(usize, Option<u8>),
+    /// Advance the clock by `ticks`, then `recompress` a memcg's subtree (by index).
+    Recompress {
+        memcg: usize,
+        ticks: u64,
+        spec: RecompressSpec,
+    },
 }
 
 /// The tier commands a batch picks from: tiers around the devices' priorities (5 and 1),
@@ -121,7 +135,24 @@ fn step() -> impl Strategy<Value = Step> {
             3 => prop::collection::vec(0..TIER_CMDS.len(), 1..=3),
         ].prop_map(Step::Tiers),
         2 => (0..MEMCGS, 0..3u8, prop::bool::weighted(0.4)).prop_map(|(m, t, on)| Step::TierMax(m, t, on)),
+        1 => (0..MEMCGS, prop::option::of(0..4u8)).prop_map(|(m, t)| Step::WritebackTier(m, t)),
+        3 => (0..MEMCGS, 0..3u64, recompress_spec())
+            .prop_map(|(memcg, ticks, spec)| Step::Recompress { memcg, ticks, spec }),
     ]
+}
+
+/// Mostly valid: a registered priority above lz4's, a budget of 1..=`SLOTS`; sometimes the
+/// unregistered priority or a zero budget.
+fn recompress_spec() -> impl Strategy<Value = RecompressSpec> {
+    let priority = prop_oneof![6 => Just(4u8), 2 => Just(2), 1 => Just(1), 1 => Just(UNREGISTERED)];
+    let threshold = prop_oneof![3 => Just(0u32), 1 => 0..PAGE_SIZE as u32];
+    (prop_oneof![3 => Just(0u64), 1 => 0..4u64], threshold, prop_oneof![9 => 1..=SLOTS as u64, 1 => Just(0)], priority)
+        .prop_map(|(min_age, threshold, max_pages, priority)| RecompressSpec {
+            min_age,
+            threshold,
+            max_pages,
+            priority,
+        })
 }
 
 /// One page of the test: its slot, the bytes it holds now, whether the folio is resident,
@@ -315,6 +346,29 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                 prop_assert!(matches!(r, Ok(()) | Err(Error::Invalid(_))), "memory.swap.tiers.max: {:?}", r);
                 prop_assert!(m != 0 || r.is_err(), "the root has no memory.swap.tiers.max");
             }
+            Step::WritebackTier(m, tier) => {
+                let r = sys.memcg_set(rig.memcgs[m], Knob::ZswapWritebackTier(tier));
+                prop_assert!(matches!(r, Ok(()) | Err(Error::Invalid(_))), "writeback tier: {:?}", r);
+            }
+            Step::Recompress { memcg, ticks, spec } => {
+                sys.set_tick(sys.tick() + ticks).unwrap();
+                let before = (sys.stat(), sys.memcg_stat(MemcgId::ROOT).unwrap());
+                match sys.recompress(rig.memcgs[memcg], spec) {
+                    Ok(r) => {
+                        prop_assert!(r.recompressed <= r.attempted && r.attempted <= r.examined, "{:?}", r);
+                        prop_assert!(r.attempted <= spec.max_pages, "{:?} over {:?}", r, spec);
+                        let after = sys.memcg_stat(MemcgId::ROOT).unwrap();
+                        prop_assert_eq!(before.1.zswap_current - after.zswap_current, r.saved_bytes);
+                        prop_assert_eq!(before.1.zswapped, after.zswapped, "recompression frees nothing");
+                    }
+                    Err(Error::Invalid(_)) => {
+                        let bad = spec.max_pages == 0 || spec.priority == UNREGISTERED || spec.min_age > sys.tick();
+                        prop_assert!(bad, "{:?} refused", spec);
+                        prop_assert_eq!((sys.stat(), sys.memcg_stat(MemcgId::ROOT).unwrap()), before);
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("recompress: {e:?}"))),
+                }
+            }
         }
     }
     let sys = &rig.sys;
@@ -332,6 +386,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
     let root = sys.memcg_stat(MemcgId::ROOT).unwrap();
     prop_assert_eq!(root.swap_current, 0);
     prop_assert_eq!(root.zswap_tiers, [ZswapTierStat::default(); 4]);
+    prop_assert!(root.swap_tiers.iter().all(|t| t.entries == 0), "{:?}", root.swap_tiers);
     for &d in &rig.devices {
         prop_assert_eq!(sys.device_stat(d).unwrap().used, 1, "only the header slot stays used");
     }

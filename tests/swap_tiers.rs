@@ -371,3 +371,89 @@ fn removing_a_tier_unsets_every_writeback_tier_naming_it() {
     assert!(matches!(sys.memcg_set(cg, Knob::ZswapWritebackTier(Some(200))), Err(Error::Invalid(_))));
     assert_eq!(sys.memcg_writeback_tier(cg).unwrap(), None, "errors changed nothing");
 }
+
+// ---------------------------------------------------------------------------------------
+// The per-swap-tier breakdown of `memcg_stat` (issue 6 part 5)
+// ---------------------------------------------------------------------------------------
+
+/// `memcg_stat(cg).swap_tiers` as (name, entries), checking each row's bytes and that the
+/// rows add up to `swap_current`.
+fn by_tier(sys: &SwapSystem, cg: MemcgId) -> Vec<(String, u64)> {
+    let st = sys.memcg_stat(cg).unwrap();
+    for t in &st.swap_tiers {
+        assert_eq!(t.bytes, t.entries * PAGE_SIZE as u64, "{}: a page per entry", t.tier.name);
+    }
+    if !st.swap_tiers.is_empty() {
+        let total: u64 = st.swap_tiers.iter().map(|t| t.bytes).sum();
+        assert_eq!(total, st.swap_current, "with tiers configured every page is in one");
+    }
+    st.swap_tiers.into_iter().map(|t| (t.tier.name, t.entries)).collect()
+}
+
+fn n(name: &str, entries: u64) -> (String, u64) {
+    (name.into(), entries)
+}
+
+#[test]
+fn memcg_stat_breaks_physical_swap_down_by_tier_up_the_hierarchy() {
+    let (sys, _, _) = two_tiers();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let batch = sys.memcg_create(parent).unwrap();
+    let latency = sys.memcg_create(parent).unwrap();
+    sys.memcg_set(batch, Knob::SwapTierMax { tier: idx(&sys, "fast"), enabled: false }).unwrap();
+    for pfn in 1..4 {
+        swap_out(&sys, batch, pfn);
+    }
+    for pfn in 4..6 {
+        swap_out(&sys, latency, pfn);
+    }
+    assert_eq!(by_tier(&sys, batch), [n("fast", 0), n("slow", 3)]);
+    assert_eq!(by_tier(&sys, latency), [n("fast", 2), n("slow", 0)]);
+    assert_eq!(by_tier(&sys, parent), [n("fast", 2), n("slow", 3)]);
+    assert_eq!(sys.memcg_stat(parent).unwrap().swap_tier("slow").map(|t| t.entries), Some(3));
+    assert_eq!(sys.memcg_stat(parent).unwrap().swap_tier("nosuch"), None);
+}
+
+#[test]
+fn no_row_exists_until_a_tier_is_configured_and_then_every_page_has_one() {
+    let sys = system_with(|c| c.zswap.enabled = false);
+    let dev = sys.swapon(DeviceSpec::null("zram", 64).priority(60)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    assert_eq!(swap_out(&sys, cg, 1).1, Writeout::Device(dev));
+    assert!(by_tier(&sys, cg).is_empty());
+    write(&sys, "+lo:-1 +hi:50").unwrap();
+    assert_eq!(by_tier(&sys, cg), [n("hi", 1), n("lo", 0)], "the device joined `hi`");
+}
+
+#[test]
+fn freeing_a_page_takes_it_off_its_tier_and_a_dead_childs_pages_stay_in_the_parents() {
+    let (sys, _, _) = two_tiers();
+    let parent = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let child = sys.memcg_create(parent).unwrap();
+    let (a, _) = swap_out(&sys, child, 1);
+    swap_out(&sys, child, 2);
+    sys.swap_cache_del(a, Shadow(1)).unwrap();
+    assert_eq!(sys.put(a).unwrap(), 0);
+    assert_eq!(by_tier(&sys, child), [n("fast", 1), n("slow", 0)]);
+    sys.memcg_offline(child).unwrap();
+    assert_eq!(by_tier(&sys, parent), [n("fast", 1), n("slow", 0)], "the charge stays in the subtree");
+}
+
+#[test]
+fn zswap_writeback_and_swapoff_move_a_page_between_tiers_in_the_report() {
+    let (sys, fast, slow, cg) = zswap_two_tiers();
+    let s = mapped(&sys, cg, 1);
+    assert!(matches!(
+        sys.writeout(s, Page::Synthetic { compressed_len: 1000, zero: false }),
+        Ok(Writeout::Zswap { .. })
+    ));
+    assert_eq!(by_tier(&sys, cg), [n("fast", 0), n("slow", 0)], "zswap entries hold no slot");
+    sys.swap_cache_del(s, Shadow(0)).unwrap();
+    sys.writeback(s).unwrap();
+    assert_eq!(sys.backing(s).unwrap(), Backing::Device(fast));
+    assert_eq!(by_tier(&sys, cg), [n("fast", 1), n("slow", 0)]);
+    sys.swapoff(fast).unwrap();
+    assert_eq!(sys.backing(s).unwrap(), Backing::Device(slow));
+    assert_eq!(by_tier(&sys, cg), [n("fast", 0), n("slow", 1)]);
+    assert_eq!(by_tier(&sys, MemcgId::ROOT), [n("fast", 0), n("slow", 1)]);
+}

@@ -24,6 +24,7 @@ use swap_tiers::NO_TIER;
 
 pub(crate) use counter::{Batched, Counter, Line, STRIPES, Stat, Stats, Striped, UNLIMITED};
 
+use crate::device::MAX_DEVICES;
 use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
@@ -62,6 +63,9 @@ pub(crate) struct Memcg {
     pub writeback_tier: AtomicU8,
     /// This memcg's own `Knob::ZswapWritebackSize` in bytes (`UNLIMITED`: no cap).
     pub writeback_size: AtomicU64,
+    /// The physical swap pages this memcg holds the charge of, by device number (local,
+    /// summed over the subtree when read): the per-swap-tier breakdown of `swap.current`.
+    pub swap_devices: Box<[AtomicU64]>,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
     pub lru: Line<Lru>,
@@ -127,6 +131,7 @@ impl Memcgs {
             swap_tiers: AtomicU32::new(u32::MAX),
             writeback_tier: AtomicU8::new(NO_TIER),
             writeback_size: AtomicU64::new(UNLIMITED),
+            swap_devices: crate::sync::zeroed(crate::device::MAX_DEVICES),
             stats: Stats::new(),
             lru: Line(Lru::new()),
         };
@@ -194,6 +199,9 @@ impl Memcgs {
             let mut t = lock(&self.tree);
             if let Some(p) = self.get(parent, g) {
                 p.stats.absorb(&m.stats);
+                for (to, from) in p.swap_devices.iter().zip(m.swap_devices.iter()) {
+                    to.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
             }
             if let Some(c) = t.children.get_mut(parent as usize) {
                 c.retain(|&x| x != m.id);
@@ -415,11 +423,11 @@ impl Memcgs {
         self.put_ref(id, 1, g);
     }
 
-    /// `__mem_cgroup_try_charge_swap` for a physical slot: charge `nr` pages to `m` and
-    /// its ancestors against `swap.max`; a refusal raises `max` and `fail` on `m`. A level
-    /// left above its `swap.high` raises `high` there (the crate has no memory charge to
-    /// throttle, so the event is raised at the swap charge).
-    pub(crate) fn try_charge_swap(&self, m: &Memcg, nr: u64, g: &Guard) -> Result<(), Error> {
+    /// `__mem_cgroup_try_charge_swap` for `nr` physical slots on device `dev`: charge them
+    /// to `m` and its ancestors against `swap.max`; a refusal raises `max` and `fail` on
+    /// `m`. A level left above its `swap.high` raises `high` there (the crate has no memory
+    /// charge to throttle, so the event is raised at the swap charge).
+    pub(crate) fn try_charge_swap(&self, m: &Memcg, nr: u64, dev: u8, g: &Guard) -> Result<(), Error> {
         // No allocation on this path: a failure re-walks the ancestry to undo the levels
         // below the one that refused.
         for (level, a) in self.ancestry(m, g).enumerate() {
@@ -437,15 +445,39 @@ impl Memcgs {
                 a.stats.add(Stat::EventsHigh, 1, 0);
             }
         }
+        m.swap_devices[dev as usize % MAX_DEVICES].fetch_add(nr, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Uncharge `nr` swap pages from memcg `id` and its ancestors.
-    pub(crate) fn uncharge_swap(&self, id: u16, nr: u64, g: &Guard) {
+    /// Uncharge `nr` swap pages on device `dev` from memcg `id` and its ancestors.
+    pub(crate) fn uncharge_swap(&self, id: u16, nr: u64, dev: u8, g: &Guard) {
         let Some(m) = self.get(id, g) else { return };
+        m.swap_devices[dev as usize % MAX_DEVICES].fetch_sub(nr, Ordering::Relaxed);
         for a in self.ancestry(m, g) {
             a.swap.sub(nr);
         }
+    }
+
+    /// A charged page of memcg `id` moved from device `from` to `to` (swapoff): the
+    /// charge stays, only its breakdown changes.
+    pub(crate) fn move_swap(&self, id: u16, from: u8, to: u8, g: &Guard) {
+        let Some(m) = self.get(id, g) else { return };
+        m.swap_devices[from as usize % MAX_DEVICES].fetch_sub(1, Ordering::Relaxed);
+        m.swap_devices[to as usize % MAX_DEVICES].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The physical swap pages charged in the subtree of online memcg `id`, by device.
+    pub(crate) fn swap_by_device(&self, id: MemcgId, g: &Guard) -> Result<[u64; MAX_DEVICES], Error> {
+        self.online(id, g)?;
+        let mut sum = [0u64; MAX_DEVICES];
+        for d in self.subtree(id.raw()) {
+            if let Some(dm) = self.get(d, g) {
+                for (s, c) in sum.iter_mut().zip(dm.swap_devices.iter()) {
+                    *s = s.wrapping_add(c.load(Ordering::Relaxed));
+                }
+            }
+        }
+        Ok(sum)
     }
 
     /// The memcg and its descendants, dead ones included (pre-order).
@@ -496,6 +528,8 @@ impl Memcgs {
                 entries: at(Stat::tier_entries(i as u8 + 1)),
                 bytes: at(Stat::tier_bytes(i as u8 + 1)),
             }),
+            // Filled in by the system, which knows the devices' tiers.
+            swap_tiers: Vec::new(),
         })
     }
 }

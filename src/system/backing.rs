@@ -87,7 +87,7 @@ impl Backends {
                 if let Some(dev) = self.devices.get(device, g) {
                     self.free_phys(dev, offset, g);
                 }
-                self.memcgs.uncharge_swap(memcg, 1, g);
+                self.memcgs.uncharge_swap(memcg, 1, device, g);
             }
         }
     }

@@ -142,13 +142,9 @@ impl SwapSystem {
     ) -> Result<(), Error> {
         let back = &self.back;
         let mut targets = Vec::with_capacity(pages.len());
-        let shift = self.cfg.cluster_shift;
         for &(_, vslot, _) in pages {
             // The page stays within the swap tiers its memcg allows.
-            let memcg = self.vspace.get(vslot >> shift, g).and_then(|c| {
-                let recorded = c.memcg[(vslot & ((1 << shift) - 1)) as usize].load(Ordering::Acquire);
-                back.memcgs.nearest_online(recorded, g)
-            });
+            let memcg = self.recorded_memcg(vslot, g).and_then(|r| back.memcgs.nearest_online(r, g));
             match self.alloc_phys(0, vslot, 0, memcg, false, g) {
                 Some(t) => targets.push(t),
                 None => {
@@ -179,6 +175,10 @@ impl SwapSystem {
             }
             if self.switch_backend(vslot, d.id, offset, t.id, p, g) {
                 back.unmap_phys(d, offset, g);
+                // The recorded memcg holds the charge; only its device changes.
+                if let Some(r) = self.recorded_memcg(vslot, g) {
+                    back.memcgs.move_swap(r, d.id, t.id, g);
+                }
                 report.pages_moved += 1;
                 report.cache_only += u64::from(cache_only);
                 match report.moved_to.iter_mut().find(|(id, _)| id.raw() == t.id) {
@@ -190,6 +190,13 @@ impl SwapSystem {
             }
         }
         Ok(())
+    }
+
+    /// The memcg recorded on a virtual slot (`lookup_swap_cgroup_id`).
+    fn recorded_memcg(&self, vslot: u64, g: &Guard) -> Option<u16> {
+        let shift = self.cfg.cluster_shift;
+        let c = self.vspace.get(vslot >> shift, g)?;
+        Some(c.memcg.get((vslot & ((1 << shift) - 1)) as usize)?.load(Ordering::Acquire))
     }
 
     /// Every (offset, virtual slot, cache-only) the device's reverse map holds.

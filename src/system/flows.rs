@@ -373,7 +373,7 @@ impl SwapSystem {
             cm.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Ok(Writeout::Kept(KeepReason::NoSpace));
         };
-        if back.memcgs.try_charge_swap(cm, nr as u64, g).is_err() {
+        if back.memcgs.try_charge_swap(cm, nr as u64, dev.id, g).is_err() {
             for j in 0..nr {
                 back.free_phys(dev, p + j as u64, g);
             }
@@ -385,7 +385,7 @@ impl SwapSystem {
                     for j in 0..nr {
                         back.free_phys(dev, p + j as u64, g);
                     }
-                    back.memcgs.uncharge_swap(cm.id, nr as u64, g);
+                    back.memcgs.uncharge_swap(cm.id, nr as u64, dev.id, g);
                     return Err(e.into());
                 }
             }

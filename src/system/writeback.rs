@@ -102,13 +102,13 @@ impl SwapSystem {
             m.stats.add(Stat::EventsFail, 1, c.index as usize);
             return Err(Error::DeviceFull);
         };
-        if let Err(e) = back.memcgs.try_charge_swap(m, 1, g) {
+        if let Err(e) = back.memcgs.try_charge_swap(m, 1, dev.id, g) {
             back.free_phys(dev, p, g);
             return Err(e);
         }
         let undo = |e: Error| {
             back.free_phys(dev, p, g);
-            back.memcgs.uncharge_swap(m.id, 1, g);
+            back.memcgs.uncharge_swap(m.id, 1, dev.id, g);
             e
         };
         if has_data {
