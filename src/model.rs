@@ -23,9 +23,10 @@
 //!   likewise only when no usable device has that many free;
 //! * where swapoff moved each page (another live device its memcg's swap tiers allow;
 //!   counts checked per device), and whether it failed for lack of room: it reserves
-//!   slots page by page in the device's offset order, which the model does not know, so
-//!   when pages of memcgs allowed different tiers compete for room the model accepts
-//!   `DeviceFull` if some order fails and success if some order places every page;
+//!   slots page by page (the most restricted memcgs' pages first, ties in the device's
+//!   offset order, which the model does not know), so when pages of memcgs allowed
+//!   different tiers compete for room the model accepts `DeviceFull` if some order fails
+//!   and success if some order places every page;
 //! * whether pages swapoff moved one by one landed contiguously, so that a later writeout
 //!   of their still-cached large folio reuses them in place;
 //! * whether a zswap entry an LRU walk tried to write back reached a device (and which),
@@ -35,9 +36,12 @@
 //! worker and its cursor, proactive writeback) is in `model/reclaim.rs`; the harness
 //! compares every online memcg's LRU order and walk cursor after each step. Swap tiers
 //! (batches, `Knob::SwapTierMax`, which devices a memcg may use) are in
-//! `model/swap_tiers.rs`.
+//! `model/swap_tiers.rs`; recompression (the idle-age index, which entries are examined,
+//! attempted and kept, their new sizes) in `model/recompress.rs`. Each memcg's swap
+//! charge is also compared tier by tier (`MemcgStat::swap_tiers`).
 
 mod reclaim;
+mod recompress;
 mod swap_tiers;
 
 use crate::op::{FAULT_FILL, Op, Operands, Outcome, PageKind, checksum};
@@ -81,6 +85,9 @@ enum Back {
         id: u64,
         /// The compression tier (priority) that stored it.
         tier: u8,
+        /// The page it holds, to compress again: page `.1` of a folio of `.0` (None for
+        /// a synthetic page).
+        page: Option<(PageKind, u64)>,
     },
     /// A physical slot. `run` names the allocation that placed it: the pages of one folio
     /// written out together share a run (contiguous, reusable in place); 0 is a page
@@ -145,6 +152,9 @@ struct Cg {
     born: u64,
     /// The zswap LRU, oldest first (it may hold elements of freed entries until pruned).
     lru: VecDeque<Lent>,
+    /// The idle-age index: the LRU's elements in store order, not yet examined by
+    /// recompression.
+    idle: VecDeque<Lent>,
     /// `nr_disk_swapins` (second chance).
     disk_swapins: u64,
     /// `nr_zswap_protected` (the 2023 protection scheme).
@@ -168,6 +178,7 @@ impl Cg {
             events: [0; NEV],
             born,
             lru: VecDeque::new(),
+            idle: VecDeque::new(),
             disk_swapins: 0,
             protected: 0,
             swap_tiers: u32::MAX,
@@ -192,6 +203,8 @@ struct Counters {
     reject_reclaim_fail: u64,
     reject_compress_fail: u64,
     reject_compress_poor: u64,
+    /// `recompress_attempted`, `recompressed_pages`, `recompress_saved_bytes`.
+    recompress: [u64; 3],
 }
 
 /// The reference model of the virtual swap space and its backends.
@@ -397,6 +410,7 @@ impl Model {
             }
             Op::ShrinkerCount { memcg } => Ok(Outcome::Freeable(self.shrinker_count(memcg.resolve(ops.memcgs)))),
             Op::SwapTiers { ref cmds } => self.swap_tiers_write(cmds),
+            Op::Recompress { memcg, spec } => self.recompress(memcg.resolve(ops.memcgs), spec),
         };
         self.collect();
         self.prune_lrus();
@@ -524,6 +538,11 @@ impl Model {
     /// The effective `Knob::ZswapCompressor`: the nearest setting up the tree, else 1.
     fn compressor(&self, id: u16) -> u8 {
         self.ancestry(id).iter().find_map(|a| self.memcgs[a].compressor).unwrap_or(1)
+    }
+
+    /// The compression tier registered at `priority`, if any.
+    fn tier(&self, priority: u8) -> Option<crate::CompressionTier> {
+        *self.tiers.get(usize::from(priority).checked_sub(1)?)?
     }
 
     /// What the tier at `priority` makes of a page: its bytes compressed with the
@@ -1026,7 +1045,8 @@ impl Model {
                     for (i, s) in range.clone().enumerate() {
                         let data = bytes[i].as_ref().map_or(Data::Untouched, |p| Data::Known(checksum(p)));
                         let id = self.reclaim.entry_id();
-                        self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data, id, tier };
+                        let page = bytes[i].is_some().then_some((page, i as u64));
+                        self.slot_mut(s).back = Back::Zswap { len: lens[i], memcg: m, data, id, tier, page };
                         stored.push((s, id));
                     }
                     self.lru_add(m, &stored);
@@ -1609,6 +1629,9 @@ impl Harness {
             ("swpin_zero", st.swpin_zero, e(Ev::SwpinZero)),
             ("swpout_zero", st.swpout_zero, e(Ev::SwpoutZero)),
             ("vslots_in_use", st.vslots_in_use, m.in_use()),
+            ("recompress_attempted", st.recompress_attempted, g.recompress[0]),
+            ("recompressed_pages", st.recompressed_pages, g.recompress[1]),
+            ("recompress_saved_bytes", st.recompress_saved_bytes, g.recompress[2]),
         ];
         for (name, real, want) in fields {
             if real != want {

@@ -9,8 +9,8 @@
 //! the `arbitrary` feature every type here derives `Arbitrary`.
 
 use crate::{
-    DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow, ShrinkOutcome, ShrinkReport,
-    SlotState, SwapSystem, SwapTierOp, Tick, VSlot, Writeout,
+    DeviceId, DeviceSpec, Error, Fault, FolioId, Knob, MemcgId, PAGE_SIZE, Page, RecompressReport, RecompressSpec,
+    Shadow, ShrinkOutcome, ShrinkReport, SlotState, SwapSystem, SwapTierOp, Tick, VSlot, Writeout,
 };
 
 /// A slot operand.
@@ -231,6 +231,8 @@ pub enum Op {
     /// `SwapSystem::swap_tiers_write` of the commands present, in order (all three absent:
     /// an empty write).
     SwapTiers { cmds: [Option<TierCmd>; 3] },
+    /// `SwapSystem::recompress`.
+    Recompress { memcg: MemcgRef, spec: RecompressSpec },
 }
 
 /// What a successful [`Op`] returned.
@@ -264,6 +266,8 @@ pub enum Outcome {
     WrittenBack(u64),
     /// `shrinker_count`: the objects the shrinker reports freeable.
     Freeable(u64),
+    /// `recompress`.
+    Recompressed(RecompressReport),
 }
 
 /// What [`SlotRef`] and [`MemcgRef`] operands resolve against.
@@ -347,6 +351,9 @@ impl Op {
             Op::SwapTiers { cmds } => {
                 let batch: Vec<SwapTierOp> = cmds.iter().flatten().map(|c| c.op()).collect();
                 sys.swap_tiers_write(&batch).map(|()| Outcome::Done)
+            }
+            Op::Recompress { memcg, spec } => {
+                sys.recompress(memcg.resolve(ops.memcgs), spec).map(Outcome::Recompressed)
             }
         }
     }

@@ -14,7 +14,9 @@
 //! (`Op::SwapTiers`, valid and invalid names and starts) and `Knob::SwapTierMax`, with
 //! some runs configuring tiers before the first devices are swapped on and some after,
 //! the devices' priorities in different tiers; the tier listing, every memcg's own and
-//! usable tiers and every device's tier are compared after each step.
+//! usable tiers and every device's tier are compared after each step. Recompression
+//! (`Op::Recompress`) runs among the reclaim operations, with its report, the entries'
+//! new sizes and tiers and the recompression counters compared.
 //! Runs under Miri with few cases and no failure persistence. `PROPTEST_CASES` sets the
 //! case count of every property here (e.g. `PROPTEST_CASES=5000` to look harder).
 
@@ -22,7 +24,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
-use vswap::{CompressionTier, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, Shadow, ShrinkStart, Tick, VSlot};
+use vswap::{
+    CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, RecompressSpec, Shadow, ShrinkStart,
+    Tick, VSlot,
+};
 
 const SHIFT: u32 = 3;
 
@@ -186,7 +191,29 @@ fn reclaim_op() -> impl Strategy<Value = Op> {
             .prop_map(|(memcg, bytes, min_age)| Op::ProactiveWriteback { memcg, bytes, min_age }),
         1 => memcg_ref().prop_map(|memcg| Op::ShrinkerCount { memcg }),
         2 => (0u64..12).prop_map(Op::SetTick),
+        3 => (memcg_ref(), recompress_spec()).prop_map(|(memcg, spec)| Op::Recompress { memcg, spec }),
     ]
+}
+
+/// Mostly a valid `recompress`: a young age bound, a small budget, a low threshold and a
+/// priority the flows' extra compression tiers register (2, 3); sometimes anything.
+fn recompress_spec() -> impl Strategy<Value = RecompressSpec> {
+    recompress_to(prop_oneof![8 => 2u8..=3, 1 => Just(1), 1 => any::<u8>()])
+}
+
+fn recompress_to(priority: impl Strategy<Value = u8>) -> impl Strategy<Value = RecompressSpec> {
+    (
+        prop_oneof![4 => Just(0u64), 3 => 0u64..8, 1 => any::<u64>()],
+        prop_oneof![4 => Just(0u32), 2 => 0u32..4096, 1 => any::<u32>()],
+        prop_oneof![6 => 1u64..8, 1 => Just(0), 1 => any::<u64>()],
+        priority,
+    )
+        .prop_map(|(min_age, threshold, max_pages, priority)| RecompressSpec {
+            min_age,
+            threshold,
+            max_pages,
+            priority,
+        })
 }
 
 fn flow_op() -> impl Strategy<Value = Op> {
@@ -300,6 +327,7 @@ fn run_flows(cfg: Config, flows: &[Flow]) -> Result<(), TestCaseError> {
                         Op::ProactiveWriteback { memcg: m, bytes, min_age }
                     }
                     Op::ShrinkerCount { .. } => Op::ShrinkerCount { memcg: m },
+                    Op::Recompress { spec, .. } => Op::Recompress { memcg: m, spec },
                     Op::MemcgSet { knob, .. } => Op::MemcgSet { memcg: m, knob },
                     op => op,
                 }]
@@ -358,6 +386,24 @@ proptest! {
     }
 
     #[test]
+    fn recompression_matches_the_model(
+        flows in prop::collection::vec(recompress_flow(), 1..if cfg!(miri) { 16 } else { 200 }),
+        ram_pages in prop_oneof![Just(64u64), Just(400)],
+        reclaim in reclaim_knobs(),
+        // Under Miri deflate at level 9 costs seconds a page: synthetic sizes only there.
+        synthetic in prop::bool::weighted(if cfg!(miri) { 1.0 } else { 0.3 }),
+    ) {
+        // Deflate at level 9 at 4, the densest tier, with synthetic sizes cut to 30%.
+        let mut cfg = flows_config(ram_pages, 90, true, reclaim, true, 4);
+        cfg.zswap.compression_tiers.push(CompressionTier::deflate(4, 9).with_synthetic_permille(300));
+        if synthetic {
+            cfg.zswap.compressor = Compressor::Synthetic;
+        }
+        let flows: Vec<Flow> = start(true, SwapTiers::None, 0, 40).into_iter().map(Flow::Op).chain(flows).collect();
+        run_flows(cfg, &flows)?;
+    }
+
+    #[test]
     fn the_swap_tiers_match_the_model(
         flows in prop::collection::vec(tier_flow(), 1..if cfg!(miri) { 16 } else { 200 }),
         ram_pages in prop_oneof![Just(10u64), Just(64), Just(400)],
@@ -413,6 +459,29 @@ fn tier_flow() -> impl Strategy<Value = Flow> {
             .prop_map(|(kind, pages, priority)| Flow::Op(Op::Swapon { kind, pages, priority })),
         2 => (0u8..5).prop_map(|device| Flow::Op(Op::Swapoff { device })),
         1 => memcg_ref().prop_map(|parent| Flow::Op(Op::MemcgCreate { parent })),
+    ]
+}
+
+/// Flow steps for the recompression property: folios stored (and mostly evicted) into
+/// zswap, recompression of the memcgs they went to (mostly to the densest tier) among the
+/// other flows, and the clock moving on so the age bound has something to cut.
+fn recompress_flow() -> impl Strategy<Value = Flow> {
+    let kind = prop_oneof![
+        6 => any::<u8>().prop_map(PageKind::Compressible),
+        1 => any::<u32>().prop_map(PageKind::Incompressible),
+        4 => (1u16..4200).prop_map(|compressed_len| PageKind::Synthetic { compressed_len, zero: false }),
+    ];
+    let recompress = recompress_to(prop_oneof![6 => Just(4u8), 2 => 2u8..=3, 1 => Just(1)]);
+    prop_oneof![
+        6 => flow_op().prop_map(Flow::Op),
+        4 => (cpu(), memcg_ref(), folio(), prop_oneof![6 => Just(0u8), 1 => 1u8..=SHIFT as u8])
+            .prop_map(|(cpu, memcg, folio, order)| Flow::Op(Op::AllocIn { cpu, memcg, folio, order })),
+        6 => (0u8..4, kind, prop::bool::weighted(0.2)).prop_map(|(back, page, keep)| Flow::Reclaim { back, page, keep }),
+        4 => (0u8..4, recompress).prop_map(|(back, spec)| Flow::Near {
+            back,
+            op: Op::Recompress { memcg: MemcgRef::Live(0), spec },
+        }),
+        2 => (0u64..4).prop_map(|dt| Flow::Op(Op::SetTick(dt))),
     ]
 }
 

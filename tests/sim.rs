@@ -75,12 +75,16 @@ fn every_child_progresses_under_repeated_small_proactive_calls() {
 #[cfg_attr(miri, ignore = "10^5 page events; no unsafe code of its own")]
 fn per_memcg_tiers_keep_the_batch_memcg_off_the_fast_device() {
     let r = scenario("tiers", &Options::default());
-    // Columns: memcg, on fast, on slow, reads fast, reads slow; rows: latency, batch.
+    // Columns: memcg, on fast, on slow, reads fast, reads slow, charged fast, charged
+    // slow; rows: latency, batch.
     let cell = |run: usize, row: usize, col: usize| -> u64 { r.runs[run].tables[1].rows[row][col].parse().unwrap() };
     assert_eq!(r.runs[0].name, "one-priority-order");
     assert_eq!(r.runs[1].name, "per-memcg-tiers");
     assert!(cell(0, 1, 1) > 0, "under one priority order the batch memcg takes fast slots");
     assert_eq!((cell(1, 1, 1), cell(1, 1, 3)), (0, 0), "with its tiers it never touches the fast device");
+    assert_eq!(cell(1, 1, 5), 0, "nor is any of its swap charge on the fast tier");
+    assert!(cell(0, 1, 5) > 0 && cell(1, 1, 6) > 0, "the charge follows the pages");
+    assert!(cell(1, 0, 5) >= cell(1, 0, 1), "the latency memcg's charge covers its pages on the fast device");
     assert!(cell(1, 0, 1) > cell(0, 0, 1), "the latency-sensitive memcg gets more of the fast device");
     // The share of its device swap-ins the fast device serves rises.
     let share = |run| cell(run, 0, 3) as f64 / (cell(run, 0, 3) + cell(run, 0, 4)).max(1) as f64;

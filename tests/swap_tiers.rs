@@ -457,3 +457,34 @@ fn zswap_writeback_and_swapoff_move_a_page_between_tiers_in_the_report() {
     assert_eq!(by_tier(&sys, cg), [n("fast", 0), n("slow", 1)]);
     assert_eq!(by_tier(&sys, MemcgId::ROOT), [n("fast", 0), n("slow", 1)]);
 }
+
+#[test]
+fn swapoff_reserves_for_the_most_restricted_memcg_first() {
+    let (sys, fast, slow) = two_tiers();
+    // `fast` keeps room for two pages only.
+    let filler = sys.memcg_create(MemcgId::ROOT).unwrap();
+    for pfn in 100..161 {
+        assert_eq!(swap_out(&sys, filler, pfn).1, Writeout::Device(fast));
+    }
+    let top = sys.swapon(DeviceSpec::null("top", 16).priority(20)).unwrap();
+    let free = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let only_fast = sys.memcg_create(MemcgId::ROOT).unwrap();
+    sys.memcg_set(only_fast, Knob::SwapTierMax { tier: idx(&sys, "slow"), enabled: false }).unwrap();
+    // The unrestricted memcg's pages come first on `top`: reserved in that order they
+    // would take `fast`'s two free slots and leave the restricted pages nowhere to go.
+    let free_pages = [swap_out(&sys, free, 1).0, swap_out(&sys, free, 2).0];
+    let fast_pages = [swap_out(&sys, only_fast, 3).0, swap_out(&sys, only_fast, 4).0];
+    for s in free_pages.iter().chain(&fast_pages) {
+        assert_eq!(sys.backing(*s).unwrap(), Backing::Device(top));
+    }
+    let r = sys.swapoff(top).unwrap();
+    assert_eq!(r.pages_moved, 4);
+    for s in fast_pages {
+        assert_eq!(sys.backing(s).unwrap(), Backing::Device(fast));
+    }
+    for s in free_pages {
+        assert_eq!(sys.backing(s).unwrap(), Backing::Device(slow));
+    }
+    assert_eq!(by_tier(&sys, only_fast), [n("fast", 2), n("slow", 0)]);
+    assert_eq!(by_tier(&sys, free), [n("fast", 0), n("slow", 2)]);
+}

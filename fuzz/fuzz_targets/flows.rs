@@ -5,11 +5,12 @@
 //! may use), eviction, faults that must return the bytes last written out, zswap
 //! writeback, swapon/swapoff of memory and null devices, swap tier batches
 //! (`Op::SwapTiers`, up to `nr_swap_tiers` from the setup) and `Knob::SwapTierMax`,
-//! memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
+//! the writeback tier and size knobs, recompression of idle entries with any registered
+//! (or unregistered) tier, memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
 //! and count, the global worker, proactive writeback, the clock) under every LRU policy,
 //! worker start, legacy worker and writeback pause. After every step the harness checks
 //! every slot's state and backing, each memcg's `swap_current` / `zswap_current` and
-//! events and per-compression-tier entries and bytes, its zswap LRU order and walk cursor,
+//! events, per-compression-tier entries and bytes and per-swap-tier pages, its zswap LRU order and walk cursor,
 //! its own and usable swap tiers, the global zswap counters, the worker's queue flag, the
 //! swap tier listing and each device's use and tier; a divergence is a crash.
 #![no_main]
@@ -18,7 +19,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
-use vswap::{CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, Shadow, ShrinkStart};
+use vswap::{CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, RecompressSpec, Shadow, ShrinkStart};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
 #[derive(Debug, Arbitrary)]
@@ -200,6 +201,19 @@ enum Step {
     /// `Knob::SwapTierMax` on a memcg: index `tier % 6` (0..=4 may name a tier, 5 names
     /// none unless `nr_swap_tiers` is 5 and all exist).
     SwapTierMax(u8, u8, bool),
+    /// `Knob::ZswapWritebackTier`: index `tier % 6` (5 names none), or unset.
+    WritebackTier(u8, Option<u8>),
+    /// `Knob::ZswapWritebackSize`: 0 is refused.
+    WritebackSize(u8, Lim),
+    /// `recompress` of a memcg's subtree: priority `% 6` (0 and 5 never registered), a
+    /// budget of `max_pages % 9` (0 is refused), entries at least `min_age % 8` ticks old.
+    Recompress {
+        memcg: u8,
+        min_age: u8,
+        threshold: u16,
+        max_pages: u8,
+        priority: u8,
+    },
     MemcgOffline(u8),
     Drain,
     Raw(Op),
@@ -312,6 +326,21 @@ fuzz_target!(|data: &[u8]| {
             Step::SwapTierMax(m, tier, enabled) => {
                 Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapTierMax { tier: tier % 6, enabled } }
             }
+            Step::WritebackTier(m, tier) => {
+                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWritebackTier(tier.map(|t| t % 6)) }
+            }
+            Step::WritebackSize(m, l) => {
+                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWritebackSize(l.limit()) }
+            }
+            Step::Recompress { memcg, min_age, threshold, max_pages, priority } => Op::Recompress {
+                memcg: MemcgRef::Live(memcg),
+                spec: RecompressSpec {
+                    min_age: u64::from(min_age % 8),
+                    threshold: u32::from(threshold),
+                    max_pages: u64::from(max_pages % 9),
+                    priority: priority % 6,
+                },
+            },
             Step::MemcgOffline(m) => Op::MemcgOffline { memcg: MemcgRef::Live(m) },
             Step::Drain => Op::DrainCpuCaches,
             Step::Raw(op) => op,

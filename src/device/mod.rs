@@ -166,6 +166,12 @@ impl Avail {
     /// Devices in the order an allocation tries them, rotating within each priority,
     /// skipping those outside the tier `mask` (`folio_alloc_swap`'s filter). A rotation
     /// counts only when the group has an allowed device.
+    /// How many devices the tiers of `mask` hold.
+    pub(crate) fn devices_in(&self, mask: u32) -> usize {
+        let ids = self.groups.iter().flat_map(|(_, ids)| ids);
+        ids.filter(|&&id| self.tier_bit[usize::from(id)] & mask != 0).count()
+    }
+
     pub(crate) fn order(&self, mask: u32) -> impl Iterator<Item = u8> + '_ {
         self.groups.iter().enumerate().flat_map(move |(gi, (_, ids))| {
             let allowed = |id: u8| self.tier_bit[usize::from(id)] & mask != 0;

@@ -17,7 +17,7 @@ use crate::{
     Backing, Config, Error, LruPolicy, MemcgId, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStart, ShrinkStop,
     SwapSystem, Tick, VSlot,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// `MAX_RECLAIM_RETRIES`.
 const MAX_RETRIES: u32 = 16;
@@ -29,10 +29,10 @@ const PROACTIVE_BATCH: u64 = 128;
 /// One LRU element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Lent {
-    slot: u64,
-    id: u64,
+    pub(super) slot: u64,
+    pub(super) id: u64,
     referenced: bool,
-    stored: Tick,
+    pub(super) stored: Tick,
 }
 
 /// Who walks an LRU.
@@ -110,7 +110,7 @@ impl Reclaim {
     }
 }
 
-fn alive(slots: &HashMap<u64, Slot>, e: &Lent) -> bool {
+pub(super) fn alive(slots: &HashMap<u64, Slot>, e: &Lent) -> bool {
     slots.get(&e.slot).is_some_and(|s| matches!(s.back, Back::Zswap { id, .. } if id == e.id))
 }
 
@@ -137,7 +137,7 @@ impl Model {
         self.reclaim.pending
     }
 
-    fn online(&self, cg: MemcgId) -> Result<&super::Cg, Error> {
+    pub(super) fn online(&self, cg: MemcgId) -> Result<&super::Cg, Error> {
         match self.memcgs.get(&cg.raw()) {
             None => Err(Error::InvalidMemcg),
             Some(c) if !c.online => Err(Error::MemcgOffline),
@@ -154,6 +154,7 @@ impl Model {
         let slots = &self.slots;
         for c in self.memcgs.values_mut() {
             c.lru.retain(|e| alive(slots, e));
+            c.idle.retain(|e| alive(slots, e));
         }
     }
 
@@ -166,6 +167,7 @@ impl Model {
         let c = self.memcgs.get_mut(&m).expect("the store's memcg exists");
         for &(slot, id) in stored {
             c.lru.push_back(Lent { slot, id, referenced: true, stored: tick });
+            c.idle.push_back(Lent { slot, id, referenced: true, stored: tick });
             if protection {
                 let n = c.protected + 1;
                 c.protected = if n > c.lru.len() as u64 / 4 { n / 2 } else { n };
@@ -223,7 +225,7 @@ impl Model {
     // ---------------------------------------------------------------------------------
 
     /// Children of `p` (offline ones included), oldest first.
-    fn children(&self, p: u16) -> Vec<u16> {
+    pub(super) fn children(&self, p: u16) -> Vec<u16> {
         let mut kids: Vec<(u64, u16)> =
             self.memcgs.iter().filter(|(id, c)| **id != ROOT && c.parent == p).map(|(&id, c)| (c.born, id)).collect();
         kids.sort_unstable();
@@ -277,6 +279,15 @@ impl Model {
         let target = self.memcgs.get_mut(&to).expect("an online ancestor");
         moved.append(&mut target.lru);
         target.lru = moved;
+        // The idle indexes merge by store tick, the offlined memcg's first on a tie.
+        let (mut a, mut b) = (std::mem::take(&mut self.memcgs.get_mut(&id).expect("offlined").idle), VecDeque::new());
+        let target = self.memcgs.get_mut(&to).expect("an online ancestor");
+        std::mem::swap(&mut b, &mut target.idle);
+        while let (Some(x), Some(y)) = (a.front(), b.front()) {
+            let next = if x.stored <= y.stored { a.pop_front() } else { b.pop_front() };
+            target.idle.extend(next);
+        }
+        target.idle.extend(a.into_iter().chain(b));
         self.reclaim.cursors.remove(&id);
         for a in self.ancestry(id).into_iter().skip(1) {
             if self.reclaim.cursors.get(&a) != Some(&id) {

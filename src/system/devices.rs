@@ -14,6 +14,7 @@ use crate::entry::{BackendEntry, TableEntry};
 use crate::epoch::Bytes;
 use crate::error::Error;
 use crate::ids::DeviceId;
+use crate::memcg::Memcg;
 use crate::stat::{DeviceStat, SwapoffReport};
 use crate::sync::{Arc, Ordering, lock};
 use crossbeam_epoch::{Guard, Owned};
@@ -132,7 +133,12 @@ impl SwapSystem {
     }
 
     /// Reserve a target for every page (all or nothing), then copy each and switch its
-    /// virtual slot's backend word.
+    /// virtual slot's backend word. Each page stays within the swap tiers its memcg
+    /// allows; the pages whose memcgs may use the fewest devices reserve first, so when
+    /// the allowed sets nest (a memcg limited to some of the tiers its siblings use) a
+    /// placement is found whenever one exists, rather than a less restricted page taking
+    /// the room only a restricted one may use. The kernel has no such order (its
+    /// `try_to_unuse` walks page tables); the crate's swapoff reserves all or nothing.
     fn move_pages(
         &self,
         d: &Dev,
@@ -141,14 +147,22 @@ impl SwapSystem {
         g: &Guard,
     ) -> Result<(), Error> {
         let back = &self.back;
-        let mut targets = Vec::with_capacity(pages.len());
-        for &(_, vslot, _) in pages {
-            // The page stays within the swap tiers its memcg allows.
-            let memcg = self.recorded_memcg(vslot, g).and_then(|r| back.memcgs.nearest_online(r, g));
-            match self.alloc_phys(0, vslot, 0, memcg, false, g) {
-                Some(t) => targets.push(t),
+        let avail = back.devices.avail(g);
+        let memcgs: Vec<Option<&Memcg>> = (pages.iter())
+            .map(|&(_, vslot, _)| self.recorded_memcg(vslot, g).and_then(|r| back.memcgs.nearest_online(r, g)))
+            .collect();
+        let usable = |m: Option<&Memcg>| match m {
+            Some(m) if avail.tiered => avail.devices_in(back.memcgs.swap_tier_mask(m, g)),
+            _ => MAX_DEVICES,
+        };
+        let mut by_restriction: Vec<(usize, usize)> = memcgs.iter().map(|&m| usable(m)).zip(0..).collect();
+        by_restriction.sort_unstable();
+        let mut targets: Vec<Option<(&Dev, u64)>> = vec![None; pages.len()];
+        for (_, i) in by_restriction {
+            match self.alloc_phys(0, pages[i].1, 0, memcgs[i], false, g) {
+                Some(t) => targets[i] = Some(t),
                 None => {
-                    for (t, p) in targets {
+                    for (t, p) in targets.into_iter().flatten() {
                         back.free_phys(t, p, g);
                     }
                     return Err(Error::DeviceFull);
@@ -156,7 +170,7 @@ impl SwapSystem {
             }
         }
         let mut buf = [0u8; PAGE_SIZE];
-        let mut targets = targets.into_iter();
+        let mut targets = targets.into_iter().flatten();
         for &(offset, vslot, cache_only) in pages {
             let Some((t, p)) = targets.next() else { break };
             // A device that keeps no data has nothing to copy (the buffer would hold the

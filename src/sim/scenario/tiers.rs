@@ -1,9 +1,10 @@
 //! `tiers`: two swap devices at different priorities (a small fast one first) and two
 //! memcgs, a latency-sensitive one and a batch one (zswap off, so every page goes to a
-//! device), run twice: under one global priority order, and with per-memcg swap tiers
-//! (`fast` and `slow` tiers; `memory.swap.tiers.max` of `batch` forbids `fast`,
-//! kernel-notes §4.5). The report shows where each memcg's pages landed and which device
-//! served the latency-sensitive memcg's swap-ins.
+//! device), run twice, both with the swap tiers `fast` and `slow`: once with every memcg
+//! allowed both (one global priority order), once with `memory.swap.tiers.max` of `batch`
+//! forbidding `fast` (kernel-notes §4.5). The report shows where each memcg's pages
+//! landed (by device, and as `MemcgStat::swap_tiers` breaks its swap charge down) and
+//! which device served the latency-sensitive memcg's swap-ins.
 
 use super::*;
 use crate::sim::mm::MmConfig;
@@ -50,8 +51,9 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
         scenario: "tiers".into(),
         description: format!(
             "A fast device of {fast_pages} pages (priority 10) and a slow one (priority 5), zswap off; `{}` in \
-             `latency` and `{}` in `batch`, each under memory.max. Run once under one priority order, then with \
-             the swap tiers `fast` (10..) and `slow` (-1..9) and `batch` limited to `slow` by memory.swap.tiers.max.",
+             `latency` and `{}` in `batch`, each under memory.max, in the swap tiers `fast` (10..) and `slow` \
+             (-1..9). Run once with both tiers allowed to both memcgs (one priority order), then with `batch` \
+             limited to `slow` by memory.swap.tiers.max.",
             latency_w.name, batch_w.name
         ),
         seed: opts.seed,
@@ -80,9 +82,9 @@ fn run_once(
     let batch = d.mm.memcg_create(Mm::ROOT, "batch")?;
     d.mm.set_memory_max(latency, Some(latency_w.pages() / 2 * PAGE_SIZE as u64))?;
     d.mm.set_memory_max(batch, Some(batch_w.pages() / 4 * PAGE_SIZE as u64))?;
+    // The devices are on already: tier-less, they join the tiers of their priorities.
+    d.mm.sys().swap_tiers_write(&SwapTierOp::parse("+slow:-1 +fast:10")?)?;
     if per_memcg {
-        // The devices are on already: tier-less, they join the tiers of their priorities.
-        d.mm.sys().swap_tiers_write(&SwapTierOp::parse("+slow:-1 +fast:10")?)?;
         let fast = d.mm.sys().swap_tiers().iter().find(|t| t.name == "fast").map(|t| t.idx);
         let fast = fast.ok_or_else(|| SimError::Invalid("tiers: the fast tier is missing".into()))?;
         d.mm.sys().memcg_set(d.mm.memcg_id(batch)?, Knob::SwapTierMax { tier: fast, enabled: false })?;
@@ -112,20 +114,34 @@ fn run_once(
         let fast_reads = fast.and_then(|f| reads.get(usize::from(f.raw()))).copied().unwrap_or(0);
         let all_reads: u64 = reads.iter().sum();
         on_fast.push((f, (fast_reads, all_reads)));
+        let st = d.mm.sys().memcg_stat(d.mm.memcg_id(cg)?)?;
+        let charged = |tier: &str| st.swap_tier(tier).map_or(0, |t| t.entries).to_string();
         rows.push(vec![
             d.mm.memcg_name(cg)?.to_string(),
             f.to_string(),
             s.to_string(),
             fast_reads.to_string(),
             (all_reads - fast_reads).to_string(),
+            charged("fast"),
+            charged("slow"),
         ]);
     }
     let table = Table {
-        title: "swapped-out pages by device at the end, and device swap-ins by device".into(),
-        columns: ["memcg", "on fast (prio 10)", "on slow (prio 5)", "reads fast", "reads slow"]
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        title: "swapped-out pages by device at the end, device swap-ins by device, and the swap charge by tier \
+                (memory.swap.current as MemcgStat::swap_tiers breaks it down, swap-cached pages included)"
+            .into(),
+        columns: [
+            "memcg",
+            "on fast (prio 10)",
+            "on slow (prio 5)",
+            "reads fast",
+            "reads slow",
+            "charged fast",
+            "charged slow",
+        ]
+        .iter()
+        .map(|c| c.to_string())
+        .collect(),
         rows,
     };
     let split = Split { on_fast: (on_fast[0].0, on_fast[1].0), latency_reads: on_fast[0].1 };
