@@ -466,14 +466,15 @@ impl Memcgs {
         m.swap_devices[to as usize % MAX_DEVICES].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The physical swap pages charged in the subtree of online memcg `id`, by device.
-    pub(crate) fn swap_by_device(&self, id: MemcgId, g: &Guard) -> Result<[u64; MAX_DEVICES], Error> {
+    /// The physical swap pages charged in the subtree of online memcg `id` on each of
+    /// `devices` (the swapped-on ones: a swapped-off device holds no charge).
+    pub(crate) fn swap_by_device(&self, id: MemcgId, devices: &[u8], g: &Guard) -> Result<Vec<u64>, Error> {
         self.online(id, g)?;
-        let mut sum = [0u64; MAX_DEVICES];
+        let mut sum = vec![0u64; devices.len()];
         for d in self.subtree(id.raw()) {
             if let Some(dm) = self.get(d, g) {
-                for (s, c) in sum.iter_mut().zip(dm.swap_devices.iter()) {
-                    *s = s.wrapping_add(c.load(Ordering::Relaxed));
+                for (s, &dev) in sum.iter_mut().zip(devices) {
+                    *s = s.wrapping_add(dm.swap_devices[usize::from(dev) % MAX_DEVICES].load(Ordering::Relaxed));
                 }
             }
         }

@@ -90,16 +90,20 @@ impl SwapSystem {
     pub fn memcg_stat(&self, cg: MemcgId) -> Result<MemcgStat, Error> {
         let g = self.vspace.reclaim.pin();
         let mut stat = self.back.memcgs.stat(cg, &g)?;
-        let by_device = self.back.memcgs.swap_by_device(cg, &g)?;
         let devs = &self.back.devices;
         let table = lock(&devs.tiers);
-        let tier_of: Vec<(u8, Option<u8>)> = (0..crate::device::MAX_DEVICES as u8)
+        let tiers = table.list();
+        if tiers.is_empty() {
+            return Ok(stat);
+        }
+        let (ids, tier_of): (Vec<u8>, Vec<Option<u8>>) = (0..crate::device::MAX_DEVICES as u8)
             .filter_map(|i| devs.get(i, &g).map(|d| (i, table.containing(d.priority))))
-            .collect();
-        stat.swap_tiers = (table.list().into_iter())
+            .unzip();
+        let by_device = self.back.memcgs.swap_by_device(cg, &ids, &g)?;
+        stat.swap_tiers = (tiers.into_iter())
             .map(|tier| {
-                let on = tier_of.iter().filter(|&&(_, t)| t == Some(tier.idx));
-                let entries = on.map(|&(i, _)| by_device[i as usize]).sum::<u64>();
+                let on = tier_of.iter().zip(&by_device).filter(|&(&t, _)| t == Some(tier.idx));
+                let entries = on.map(|(_, &n)| n).sum::<u64>();
                 crate::stat::SwapTierStat { tier, entries, bytes: entries * crate::PAGE_SIZE as u64 }
             })
             .collect();
