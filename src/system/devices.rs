@@ -189,7 +189,12 @@ impl SwapSystem {
             }
             if self.switch_backend(vslot, d.id, offset, t.id, p, g) {
                 back.unmap_phys(d, offset, g);
-                // The recorded memcg holds the charge; only its device changes.
+                // The recorded memcg holds the charge; only its device changes. A writeout
+                // that put this page on `d` may not have re-recorded it yet to its nearest
+                // online ancestor (which it charged): the count then moves on the offline
+                // memcg instead. No `memcg_stat` tells them apart: it needs an online memcg,
+                // and every online one whose subtree holds the offline memcg holds that
+                // ancestor too.
                 if let Some(r) = self.recorded_memcg(vslot, g) {
                     back.memcgs.move_swap(r, d.id, t.id, g);
                 }
