@@ -103,8 +103,12 @@ impl SwapSystem {
         stat.swap_tiers = (tiers.into_iter())
             .map(|tier| {
                 let on = tier_of.iter().zip(&by_device).filter(|&(&t, _)| t == Some(tier.idx));
-                let entries = on.map(|(_, &n)| n).sum::<u64>();
-                crate::stat::SwapTierStat { tier, entries, bytes: entries * crate::PAGE_SIZE as u64 }
+                // Relaxed counters of several memcgs, read while pages move between them,
+                // can sum below 0 for a moment: 0 then, never a wrapped count or an
+                // overflow panic.
+                let entries = on.fold(0u64, |a, (_, &n)| a.saturating_add((n as i64).max(0) as u64));
+                let bytes = entries.saturating_mul(crate::PAGE_SIZE as u64);
+                crate::stat::SwapTierStat { tier, entries, bytes }
             })
             .collect();
         Ok(stat)
