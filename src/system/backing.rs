@@ -47,7 +47,7 @@ impl Backends {
         if let Some(e) = self.pool.take(handle) {
             // Off its LRU before the uncharge, which may drop the memcg's last reference.
             if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
-                l.del(&self.pool);
+                l.del(handle, e.seq, &self.pool);
             }
             let stripe = Pool::stripe(handle);
             let incomp = e.length as usize == crate::PAGE_SIZE;

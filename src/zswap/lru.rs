@@ -3,11 +3,13 @@
 //!
 //! Invariants:
 //! * Entries are `(handle, seq)`, oldest at the front. An element is live while the pool
-//!   holds an entry at `handle` with the same `seq`; freeing an entry leaves its element
-//!   behind (lazy deletion), so the free path takes no list position and never walks.
-//!   `live` counts the live elements exactly (`list_lru_count_one`); dead ones are
-//!   dropped by the walk and compacted away once they outnumber the live ones, so the
-//!   list stays O(live) in size and every operation amortised O(1).
+//!   holds an entry at `handle` with the same `seq`. Freeing an entry takes its element
+//!   out only if it lies near either end (a written-back entry was rotated to the tail
+//!   just before; entries freed in store order lead `idle`); elsewhere the element stays
+//!   behind, dead (lazy deletion), so the free path never walks. `live` counts the live
+//!   elements exactly (`list_lru_count_one`); dead ones are dropped by the walk and
+//!   compacted away once they outnumber the live ones, so the list stays O(live) in size
+//!   and every operation amortised O(1).
 //! * A live entry is on exactly one list: the one of the memcg it was charged to, or,
 //!   after that memcg went offline, the one `moved_to` leads to (reparenting splices the
 //!   whole list to the front of the parent's, in order, as `memcg_reparent_list_lrus`).
@@ -22,6 +24,21 @@
 use super::pool::Pool;
 use crate::sync::{Mutex, MutexGuard, lock};
 use std::collections::VecDeque;
+
+/// How far from each end of a list `del` looks for the freed element. Without it, a
+/// steady store-and-write-back stream leaves one dead element per written entry, and the
+/// compaction that clears them (a pool lookup per element, under the list lock) stalls
+/// every store into the memcg for the length of the list.
+const NEAR_END: usize = 8;
+
+/// Remove `x` from `q` if it is among the `NEAR_END` elements at either end.
+fn take_near_end(q: &mut VecDeque<(u32, u64)>, x: (u32, u64)) {
+    let n = q.len();
+    let back = (n.saturating_sub(NEAR_END)..n).rev();
+    if let Some(i) = back.chain(0..NEAR_END.min(n)).find(|&i| q[i] == x) {
+        q.remove(i);
+    }
+}
 
 /// The list and its counters, under the list lock.
 #[derive(Default)]
@@ -68,9 +85,15 @@ impl LruList {
         }
     }
 
-    /// A live element left the list (its entry was freed).
-    pub(crate) fn del(&mut self, pool: &Pool) {
+    /// The live element `(handle, seq)` left the list (its entry was freed). Its element
+    /// is taken out at once when it lies within `NEAR_END` of either end of a list, as it
+    /// does for an entry written back (rotated to the tail just before) or one freed in
+    /// store order (the head of `idle`); elsewhere it stays behind, dead. Either way the
+    /// lists say the same: dead elements are invisible.
+    pub(crate) fn del(&mut self, handle: u32, seq: u64, pool: &Pool) {
         self.live = self.live.saturating_sub(1);
+        take_near_end(&mut self.items, (handle, seq));
+        take_near_end(&mut self.idle, (handle, seq));
         if self.items.len() as u64 > 2 * self.live + 64 {
             self.items.retain(|&(h, seq)| pool.seq_of(h) == Some(seq));
         }
@@ -106,5 +129,87 @@ impl LruList {
     /// Heap bytes of the list.
     pub(crate) fn bytes(&self) -> usize {
         (self.items.capacity() + self.idle.capacity()) * std::mem::size_of::<(u32, u64)>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zswap::pool::Entry;
+
+    fn pool() -> Pool {
+        Pool::new(1 << 20, 100, 90, false)
+    }
+
+    /// Store one entry in `pool` and on `l`: its `(handle, seq)`.
+    fn store(pool: &Pool, l: &mut LruList, slot: u64) -> (u32, u64) {
+        let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: slot, referenced: true, seq: 0 };
+        let (h, seq) = pool.insert(e, slot as usize).expect("room");
+        l.add(h, seq, false);
+        (h, seq)
+    }
+
+    /// Free the entry `(h, seq)` as `Backends::free_entry` does.
+    fn free(pool: &Pool, l: &mut LruList, (h, seq): (u32, u64)) {
+        pool.take(h).expect("live");
+        l.del(h, seq, pool);
+    }
+
+    #[test]
+    fn writing_back_in_lru_order_leaves_no_dead_element() {
+        let (pool, mut l) = (pool(), LruList::default());
+        for s in 0..100 {
+            store(&pool, &mut l, s);
+        }
+        // The worker's step: rotate the oldest to the tail, write it back (free it), while
+        // stores keep arriving behind it.
+        for s in 100..1100 {
+            let x = l.items.pop_front().expect("an element");
+            l.items.push_back(x);
+            store(&pool, &mut l, s);
+            free(&pool, &mut l, x);
+            assert_eq!((l.items.len() as u64, l.idle.len() as u64), (l.live, l.live));
+        }
+        assert_eq!(l.live, 100);
+    }
+
+    #[test]
+    fn freeing_in_store_order_leaves_no_dead_element() {
+        let (pool, mut l) = (pool(), LruList::default());
+        let mut ring: VecDeque<(u32, u64)> = (0..64).map(|s| store(&pool, &mut l, s)).collect();
+        for s in 64..1000 {
+            ring.push_back(store(&pool, &mut l, s));
+            free(&pool, &mut l, ring.pop_front().expect("ring"));
+            assert_eq!((l.items.len() as u64, l.idle.len() as u64), (l.live, l.live));
+        }
+        assert_eq!(l.items, ring);
+        assert_eq!(l.idle, ring);
+    }
+
+    #[test]
+    fn a_free_in_the_middle_stays_behind_until_compacted() {
+        let (pool, mut l) = (pool(), LruList::default());
+        let all: Vec<(u32, u64)> = (0..400).map(|s| store(&pool, &mut l, s)).collect();
+        // Far from both ends: the element stays, dead, and the order of the rest holds.
+        free(&pool, &mut l, all[200]);
+        assert_eq!((l.live, l.items.len()), (399, 400));
+        let live = |q: &VecDeque<(u32, u64)>| -> Vec<(u32, u64)> {
+            q.iter().copied().filter(|&(h, seq)| pool.seq_of(h) == Some(seq)).collect()
+        };
+        let mut want = all.clone();
+        want.remove(200);
+        assert_eq!(live(&l.items), want);
+        // Once the dead outnumber the live (+64), compaction drops them all.
+        for &x in &all[20..380] {
+            if x != all[200] {
+                free(&pool, &mut l, x);
+            }
+        }
+        assert_eq!(l.live, 40);
+        assert!(l.items.len() as u64 <= 2 * l.live + 64, "{} elements for {} live", l.items.len(), l.live);
+        assert!(l.idle.len() as u64 <= 2 * l.live + 64);
+        let want: Vec<_> = all[..20].iter().chain(&all[380..]).copied().collect();
+        assert_eq!(live(&l.items), want);
+        assert_eq!(live(&l.idle), want);
     }
 }
