@@ -1,0 +1,86 @@
+//! The store loop of `benches/reclaim.rs` (`store/{alone,worker,proactive}/1`) as a
+//! plain program, one process per run: the issue-4 figures on this 2-core VM fall into
+//! one of two levels per process, so comparing two builds takes several processes each,
+//! which a criterion run (one process) cannot give.
+//!
+//! One thread stores pages of one memcg (`alloc`, `dup`, `writeout`, `evict`; a ring of
+//! 8192 slots drops the oldest with `put`). In `worker` mode a second thread runs the
+//! shrink worker whenever a store queued it; in `proactive` mode it calls
+//! `proactive_writeback(parent, 16 pages)`; idle, it sleeps 20 µs. Each second after the
+//! first (warm-up) prints the stores per second and how many stores zswap refused.
+//!
+//! `cargo run --release --example store_under_reclaim -- worker 3`
+//! (modes `alone`, `worker`, `proactive`; the number is the measured seconds).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vswap::{
+    Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, Writeout, ZswapConfig,
+};
+
+const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
+const RING: usize = 8192;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "worker".into());
+    if !["alone", "worker", "proactive"].contains(&mode.as_str()) {
+        eprintln!("mode must be alone, worker or proactive, not {mode:?}");
+        std::process::exit(2);
+    }
+    let Ok(secs) = args.next().map_or(Ok(3), |s| s.parse::<u64>()) else {
+        eprintln!("the second argument is the number of seconds to measure");
+        std::process::exit(2);
+    };
+    let z =
+        ZswapConfig { shrink_start: ShrinkStart::Proactive, compressor: Compressor::Synthetic, ..Default::default() };
+    // As the bench: a 4096-page pool (20 % of 20480) against 8192 live slots, or no limit.
+    let ram_pages = if mode == "alone" { 1 << 24 } else { 20_480 };
+    let sys = SwapSystem::new(Config { ram_pages, cpus: 2, zswap: z, ..Config::default() }).expect("config");
+    sys.swapon(DeviceSpec::null("null", 1 << 26)).expect("swapon");
+    let parent = sys.memcg_create(MemcgId::ROOT).expect("mkdir");
+    let cg = sys.memcg_create(parent).expect("mkdir");
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if mode != "alone" {
+            s.spawn(|| {
+                while !stop.load(Ordering::Acquire) {
+                    let busy = match mode.as_str() {
+                        "worker" => sys.shrink_worker_pending() && sys.run_shrink_worker().written > 0,
+                        _ => sys.proactive_writeback(parent, 16 * 4096).is_ok(),
+                    };
+                    if !busy {
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
+                }
+            });
+        }
+        let mut ring = VecDeque::with_capacity(RING + 1);
+        let mut next = 0u64;
+        for second in 0..=secs {
+            let (start, mut stores, mut refused) = (Instant::now(), 0u64, 0u64);
+            while start.elapsed() < Duration::from_secs(1) {
+                for _ in 0..1000 {
+                    next += 1;
+                    let slot = sys.alloc(0, cg, FolioId(next & 0xffff), 0).expect("alloc");
+                    sys.dup(slot).expect("dup");
+                    if !matches!(sys.writeout(slot, PAGE).expect("writeout"), Writeout::Zswap { .. }) {
+                        refused += 1;
+                    }
+                    sys.evict(slot, Shadow(next & 0xff)).expect("evict");
+                    ring.push_back(slot);
+                    if ring.len() > RING {
+                        sys.put(ring.pop_front().expect("ring")).expect("put");
+                    }
+                }
+                stores += 1000;
+            }
+            if second > 0 {
+                let rate = stores as f64 / start.elapsed().as_secs_f64();
+                println!("{mode}: {rate:.0} stores/s, {refused} refused by zswap");
+            }
+        }
+        stop.store(true, Ordering::Release);
+    });
+}
