@@ -31,12 +31,25 @@ use std::collections::VecDeque;
 /// every store into the memcg for the length of the list.
 const NEAR_END: usize = 8;
 
-/// Remove `x` from `q` if it is among the `NEAR_END` elements at either end.
+/// Remove `x` from `q` if it is among the `NEAR_END` elements at either end. The windows
+/// are searched as plain slices of the deque's buffer, by `seq` first (the cheap reject).
 fn take_near_end(q: &mut VecDeque<(u32, u64)>, x: (u32, u64)) {
-    let n = q.len();
-    let back = (n.saturating_sub(NEAR_END)..n).rev();
-    if let Some(i) = back.chain(0..NEAR_END.min(n)).find(|&i| q[i] == x) {
-        q.remove(i);
+    let (a, b) = q.as_slices();
+    let hit = |w: &[(u32, u64)]| w.iter().position(|e| e.1 == x.1 && e.0 == x.0);
+    let back_b = b.len().saturating_sub(NEAR_END);
+    let back_a = a.len().saturating_sub(NEAR_END - (b.len() - back_b));
+    let front_a = a.len().min(NEAR_END);
+    let front_b = b.len().min(NEAR_END - front_a);
+    let found = hit(&b[back_b..])
+        .map(|i| a.len() + back_b + i)
+        .or_else(|| hit(&a[back_a..]).map(|i| back_a + i))
+        .or_else(|| hit(&a[..front_a]))
+        .or_else(|| hit(&b[..front_b]).map(|i| a.len() + i));
+    match found {
+        Some(0) => drop(q.pop_front()),
+        Some(i) if i + 1 == q.len() => drop(q.pop_back()),
+        Some(i) => drop(q.remove(i)),
+        None => {}
     }
 }
 
@@ -139,6 +152,40 @@ mod tests {
 
     fn pool() -> Pool {
         Pool::new(1 << 20, 100, 90, false)
+    }
+
+    #[test]
+    fn take_near_end_removes_exactly_the_elements_within_reach_of_either_end_wherever_the_buffer_wraps() {
+        // Under Miri, a few lengths past two windows and a few rotations (natively, all).
+        let size = if cfg!(miri) { 20 } else { 40 };
+        let step = if cfg!(miri) { 5 } else { 1 };
+        let mut wrapped = 0;
+        for n in (0..size as u64).rev().step_by(step) {
+            // Rotating the deque's start through its buffer makes every split of the
+            // windows across the two slices happen.
+            for start in (0..size).step_by(step) {
+                for i in 0..n {
+                    let mut q: VecDeque<(u32, u64)> = VecDeque::with_capacity(size);
+                    for _ in 0..start {
+                        q.push_back((0, u64::MAX));
+                        q.pop_front();
+                    }
+                    q.extend((0..n).map(|k| (k as u32 % 3, k)));
+                    let x = q[i as usize];
+                    wrapped += usize::from(!q.as_slices().1.is_empty());
+                    take_near_end(&mut q, x);
+                    let near = i < NEAR_END as u64 || i + (NEAR_END as u64) >= n;
+                    let want: Vec<u64> = (0..n).filter(|&k| !(near && k == i)).collect();
+                    assert_eq!(q.iter().map(|e| e.1).collect::<Vec<_>>(), want, "n {n} start {start} i {i}");
+                }
+            }
+        }
+        assert!(wrapped > size * size / (step * step), "the buffer wrapped in {wrapped} cases only");
+        // An element that matches only in `seq` or only in the handle is not taken.
+        let mut q: VecDeque<(u32, u64)> = [(1, 5), (2, 6)].into_iter().collect();
+        take_near_end(&mut q, (2, 5));
+        take_near_end(&mut q, (1, 6));
+        assert_eq!(q, [(1, 5), (2, 6)]);
     }
 
     /// Store one entry in `pool` and on `l`: its `(handle, seq)`.
