@@ -4,13 +4,16 @@
 //! which a criterion run (one process) cannot give.
 //!
 //! One thread stores pages of one memcg (`alloc`, `dup`, `writeout`, `evict`; a ring of
-//! 8192 slots drops the oldest with `put`). In `worker` mode a second thread runs the
-//! shrink worker whenever a store queued it; in `proactive` mode it calls
-//! `proactive_writeback(parent, 16 pages)`; idle, it sleeps 20 µs. Each second after the
+//! 8192 slots drops the oldest with `put`). `alone` has no pool limit in reach and no
+//! reclaim; the other modes have a 4096-page pool. In `worker` mode a second thread runs
+//! the shrink worker whenever a store queued it; in `proactive` mode it calls
+//! `proactive_writeback(parent, 16 pages)`; idle, it sleeps 20 µs. `limited` has the
+//! pool and no second thread: once the pool is full, zswap refuses every store and the
+//! page goes to the device, as without a shrinker. Each second after the
 //! first (warm-up) prints the stores per second and how many stores zswap refused.
 //!
 //! `cargo run --release --example store_under_reclaim -- worker 3`
-//! (modes `alone`, `worker`, `proactive`; the number is the measured seconds).
+//! (modes `alone`, `limited`, `worker`, `proactive`; the number is the measured seconds).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,8 +28,8 @@ const RING: usize = 8192;
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "worker".into());
-    if !["alone", "worker", "proactive"].contains(&mode.as_str()) {
-        eprintln!("mode must be alone, worker or proactive, not {mode:?}");
+    if !["alone", "limited", "worker", "proactive"].contains(&mode.as_str()) {
+        eprintln!("mode must be alone, limited, worker or proactive, not {mode:?}");
         std::process::exit(2);
     }
     let Ok(secs) = args.next().map_or(Ok(3), |s| s.parse::<u64>()) else {
@@ -43,7 +46,7 @@ fn main() {
     let cg = sys.memcg_create(parent).expect("mkdir");
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        if mode != "alone" {
+        if mode == "worker" || mode == "proactive" {
             s.spawn(|| {
                 while !stop.load(Ordering::Acquire) {
                     let busy = match mode.as_str() {
