@@ -1,7 +1,7 @@
-//! The store loop of `benches/reclaim.rs` (`store/{alone,worker,proactive}/1`) as a
-//! plain program, one process per run: the issue-4 figures on this 2-core VM fall into
-//! one of two levels per process, so comparing two builds takes several processes each,
-//! which a criterion run (one process) cannot give.
+//! The store loop of `benches/reclaim.rs` (`store/{alone,limited,worker,proactive}/1`)
+//! as a plain program, one process per run: the issue-4 figures on this 2-core VM fall
+//! into one of two levels per process, so comparing two builds takes several processes
+//! each, which a criterion run (one process) cannot give.
 //!
 //! One thread stores pages of one memcg (`alloc`, `dup`, `writeout`, `evict`; a ring of
 //! 8192 slots drops the oldest with `put`). `alone` has no pool limit in reach and no
@@ -9,20 +9,31 @@
 //! the shrink worker whenever a store queued it; in `proactive` mode it calls
 //! `proactive_writeback(parent, 16 pages)`; idle, it sleeps 20 µs. `limited` has the
 //! pool and no second thread: once the pool is full, zswap refuses every store and the
-//! page goes to the device, as without a shrinker. Each second after the
-//! first (warm-up) prints the stores per second and how many stores zswap refused.
+//! page goes to the device, as without a shrinker. Pages are synthetic (4 KiB, no bytes)
+//! unless the third argument is `lz4`: then one incompressible page of real bytes, which
+//! lz4 tries and zswap stores as-is, as the bench's `-lz4` variants.
 //!
-//! `cargo run --release --example store_under_reclaim -- worker 3`
+//! Each second after the first (warm-up) prints the stores per second, how many stores
+//! zswap refused, and the cache-line handoff latency (`benches/common/handoff.rs`)
+//! measured right after that second with the reclaimer paused. On this VM that latency
+//! moves between ~40 ns and ~220 ns as the host places the two vCPUs, for seconds at a
+//! time, and the `worker` figures move with it.
+//!
+//! `cargo run --release --example store_under_reclaim -- worker 3 lz4`
 //! (modes `alone`, `limited`, `worker`, `proactive`; the number is the measured seconds).
 
+#[path = "../benches/common/handoff.rs"]
+mod handoff;
+#[path = "../benches/common/page.rs"]
+mod page;
+
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use vswap::{
     Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, Writeout, ZswapConfig,
 };
 
-const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
 const RING: usize = 8192;
 
 fn main() {
@@ -36,8 +47,18 @@ fn main() {
         eprintln!("the second argument is the number of seconds to measure");
         std::process::exit(2);
     };
-    let z =
-        ZswapConfig { shrink_start: ShrinkStart::Proactive, compressor: Compressor::Synthetic, ..Default::default() };
+    let real = match args.next().as_deref() {
+        None | Some("synthetic") => false,
+        Some("lz4") => true,
+        Some(other) => {
+            eprintln!("the third argument is synthetic or lz4, not {other:?}");
+            std::process::exit(2);
+        }
+    };
+    let compressor = if real { Compressor::Lz4 } else { Compressor::Synthetic };
+    let z = ZswapConfig { shrink_start: ShrinkStart::Proactive, compressor, ..Default::default() };
+    let bytes = page::incompressible();
+    let page = if real { Page::Bytes(&bytes) } else { Page::Synthetic { compressed_len: 4096, zero: false } };
     // As the bench: a 4096-page pool (20 % of 20480) against 8192 live slots, or no limit.
     let ram_pages = if mode == "alone" { 1 << 24 } else { 20_480 };
     let sys = SwapSystem::new(Config { ram_pages, cpus: 2, zswap: z, ..Config::default() }).expect("config");
@@ -45,10 +66,30 @@ fn main() {
     let parent = sys.memcg_create(MemcgId::ROOT).expect("mkdir");
     let cg = sys.memcg_create(parent).expect("mkdir");
     let stop = AtomicBool::new(false);
+    // The reclaimer's state: RUN, PAUSE (asked to stop for a probe), PAUSED.
+    let state = AtomicU8::new(RUN);
+    let reclaimer = mode == "worker" || mode == "proactive";
+    let probe = || {
+        if reclaimer {
+            state.store(PAUSE, Ordering::Release);
+            while state.load(Ordering::Acquire) != PAUSED {
+                std::thread::yield_now();
+            }
+        }
+        let ns = handoff::handoff_ns(5, 20_000);
+        state.store(RUN, Ordering::Release);
+        ns
+    };
     std::thread::scope(|s| {
-        if mode == "worker" || mode == "proactive" {
+        if reclaimer {
             s.spawn(|| {
                 while !stop.load(Ordering::Acquire) {
+                    if state.load(Ordering::Acquire) != RUN {
+                        // Only from PAUSE: a probe that has already set RUN again wins.
+                        let _ = state.compare_exchange(PAUSE, PAUSED, Ordering::AcqRel, Ordering::Acquire);
+                        std::thread::sleep(Duration::from_micros(20));
+                        continue;
+                    }
                     let busy = match mode.as_str() {
                         "worker" => sys.shrink_worker_pending() && sys.run_shrink_worker().written > 0,
                         _ => sys.proactive_writeback(parent, 16 * 4096).is_ok(),
@@ -68,7 +109,7 @@ fn main() {
                     next += 1;
                     let slot = sys.alloc(0, cg, FolioId(next & 0xffff), 0).expect("alloc");
                     sys.dup(slot).expect("dup");
-                    if !matches!(sys.writeout(slot, PAGE).expect("writeout"), Writeout::Zswap { .. }) {
+                    if !matches!(sys.writeout(slot, page).expect("writeout"), Writeout::Zswap { .. }) {
                         refused += 1;
                     }
                     sys.evict(slot, Shadow(next & 0xff)).expect("evict");
@@ -81,9 +122,13 @@ fn main() {
             }
             if second > 0 {
                 let rate = stores as f64 / start.elapsed().as_secs_f64();
-                println!("{mode}: {rate:.0} stores/s, {refused} refused by zswap");
+                println!("{mode}: {rate:.0} stores/s, {refused} refused by zswap, handoff {:.0} ns", probe());
             }
         }
         stop.store(true, Ordering::Release);
     });
 }
+
+const RUN: u8 = 0;
+const PAUSE: u8 = 1;
+const PAUSED: u8 = 2;

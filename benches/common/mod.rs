@@ -3,6 +3,9 @@
 // Each bench uses what it needs of this.
 #![allow(dead_code)]
 
+pub(crate) mod handoff;
+pub(crate) mod page;
+
 use criterion::{BenchmarkId, Criterion, Throughput};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};

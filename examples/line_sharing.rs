@@ -1,0 +1,86 @@
+//! What a cache line that the reclaimer touched costs the storing thread on this
+//! machine, with no vswap code in the loop: the floor under `store_under_reclaim`.
+//!
+//! A producer writes `K` cache lines of entry `i % 8192` per operation, as a store
+//! writes its entry, its slot and the LRU; in `worker` mode a consumer trails it by half
+//! the ring and rewrites the same `K` lines of each entry it reaches (a writeback frees
+//! the entry, rewrites the slot, rotates the LRU), so each line the producer writes next
+//! was last written on the other core. `alone` has no consumer: the producer rewrites its
+//! own lines. The consumer learns the producer's position from one counter published
+//! every 64 operations. Each line gives the producer's nanoseconds per operation, for
+//! K = 0, 1, 2, 4 and 8, and the difference per shared line.
+//!
+//! `cargo run --release --example line_sharing -- worker`
+
+#[path = "../benches/common/handoff.rs"]
+mod handoff;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+const RING: usize = 8192;
+const OPS: u64 = 4_000_000;
+
+#[repr(align(64))]
+struct Line(AtomicU64);
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "worker".into());
+    if mode != "alone" && mode != "worker" {
+        eprintln!("mode must be alone or worker, not {mode:?}");
+        std::process::exit(2);
+    }
+    println!("handoff before: {:.0} ns", handoff::handoff_ns(5, 20_000));
+    for k in [0usize, 1, 2, 4, 8] {
+        let ns = run(k, 0, mode == "worker");
+        println!("{mode} K={k} H=0: {ns:.1} ns per operation");
+    }
+    for h in [1usize, 2, 4] {
+        let ns = run(1, h, mode == "worker");
+        println!("{mode} K=1 H={h}: {ns:.1} ns per operation");
+    }
+    println!("handoff after: {:.0} ns", handoff::handoff_ns(5, 20_000));
+}
+
+/// The producer's nanoseconds per operation with `k` lines per entry and `h` hot lines.
+fn run(k: usize, h: usize, worker: bool) -> f64 {
+    let lines: Vec<Line> = (0..RING * k.max(1)).map(|_| Line(AtomicU64::new(0))).collect();
+    let hot: Vec<Line> = (0..h).map(|_| Line(AtomicU64::new(0))).collect();
+    let (published, stop) = (AtomicU64::new(0), AtomicBool::new(false));
+    let touch = |entry: usize, v: u64| {
+        for l in &lines[entry * k..(entry + 1) * k] {
+            l.0.store(l.0.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+        }
+        for l in &hot {
+            l.0.fetch_add(v, Ordering::AcqRel);
+        }
+    };
+    std::thread::scope(|s| {
+        if worker {
+            s.spawn(|| {
+                let mut next = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let upto = published.load(Ordering::Acquire).saturating_sub(RING as u64 / 2);
+                    if next >= upto {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    while next < upto {
+                        touch(next as usize % RING, 1);
+                        next += 1;
+                    }
+                }
+            });
+        }
+        let start = Instant::now();
+        for i in 0..OPS {
+            touch(i as usize % RING, 1);
+            if i % 64 == 63 {
+                published.store(i + 1, Ordering::Release);
+            }
+        }
+        let ns = start.elapsed().as_nanos() as f64 / OPS as f64;
+        stop.store(true, Ordering::Release);
+        ns
+    })
+}
