@@ -30,16 +30,12 @@ fn main() {
         eprintln!("mode must be alone or worker, not {mode:?}");
         std::process::exit(2);
     }
-    println!("handoff before: {:.0} ns", handoff::handoff_ns(5, 20_000));
-    for k in [0usize, 1, 2, 4, 8] {
-        let ns = run(k, 0, mode == "worker");
-        println!("{mode} K={k} H=0: {ns:.1} ns per operation");
+    let cases = [(0usize, 0usize), (1, 0), (2, 0), (4, 0), (8, 0), (1, 1), (1, 2), (1, 4)];
+    for (k, h) in cases {
+        let ns = run(k, h, mode == "worker");
+        let probe = handoff::handoff_ns(5, 20_000);
+        println!("{mode} K={k} H={h}: {ns:.1} ns per operation, handoff {probe:.0} ns");
     }
-    for h in [1usize, 2, 4] {
-        let ns = run(1, h, mode == "worker");
-        println!("{mode} K=1 H={h}: {ns:.1} ns per operation");
-    }
-    println!("handoff after: {:.0} ns", handoff::handoff_ns(5, 20_000));
 }
 
 /// The producer's nanoseconds per operation with `k` lines per entry and `h` hot lines.
