@@ -7,8 +7,15 @@
 //! the entry, rewrites the slot, rotates the LRU), so each line the producer writes next
 //! was last written on the other core. `alone` has no consumer: the producer rewrites its
 //! own lines. The consumer learns the producer's position from one counter published
-//! every 64 operations. Each line gives the producer's nanoseconds per operation, for
-//! K = 0, 1, 2, 4 and 8, and the difference per shared line.
+//! every 64 operations. With `H` > 0 there are also `H` hot lines: both threads add to
+//! the same `H` counters on every operation, as both take a memcg's LRU lock and change
+//! the pool size and the charge counters.
+//!
+//! Each line of output gives the producer's nanoseconds per operation for one case
+//! (K = 0, 1, 2, 4, 8 with no hot line; then H = 1, 2, 4 with K = 1), and the handoff
+//! latency (`benches/common/handoff.rs`) probed right after it, which says where the host
+//! had the two vCPUs. Streamed lines cost the producer little, as the hardware fetches
+//! the next entries ahead; a hot line costs about one handoff.
 //!
 //! `cargo run --release --example line_sharing -- worker`
 

@@ -1,7 +1,8 @@
 //! The store loop of `benches/reclaim.rs` (`store/{alone,limited,worker,proactive}/1`)
-//! as a plain program, one process per run: the issue-4 figures on this 2-core VM fall
-//! into one of two levels per process, so comparing two builds takes several processes
-//! each, which a criterion run (one process) cannot give.
+//! as a plain program, one process per run: on this 2-core VM the issue-4 figures move
+//! between two levels with where the host places the two vCPUs, so comparing two builds
+//! takes many seconds of each, grouped by the handoff probe below, which a criterion run
+//! (one summary per benchmark) cannot give.
 //!
 //! One thread stores pages of one memcg (`alloc`, `dup`, `writeout`, `evict`; a ring of
 //! 8192 slots drops the oldest with `put`). `alone` has no pool limit in reach and no
