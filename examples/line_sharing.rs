@@ -28,6 +28,10 @@ use std::time::Instant;
 const RING: usize = 8192;
 const OPS: u64 = 4_000_000;
 
+/// One cache line. 64-byte aligned, unlike the probe's 128-byte `Line`: an entry's lines
+/// lie next to each other, as the crate's tables and pool entries do, so the streamed
+/// cases get the adjacent-line prefetch a real store gets. The probe's line sits alone on
+/// its 128-byte pair so that no prefetch of a neighbour touches it.
 #[repr(align(64))]
 struct Line(AtomicU64);
 
