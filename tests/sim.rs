@@ -155,6 +155,51 @@ fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
     assert!(mm.sys().stat().pswpout + mm.sys().stat().zswpout > 0, "nothing was swapped");
 }
 
+/// `apply_all` is `apply` for each event under one epoch pin: a tick's batch leaves the
+/// same memory manager and facade behind as its events one by one, and a batch stops at
+/// its first bad event with the ones before it applied.
+#[test]
+fn a_batch_of_events_does_what_the_events_do_one_by_one() {
+    let pages = if cfg!(miri) { 32 } else { 512 };
+    let new_mm = || {
+        let zswap = ZswapConfig { compressor: Compressor::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+        let cfg = MmConfig { ram_pages: 4 * pages, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
+        let mut mm = Mm::new(cfg).unwrap();
+        let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
+        mm.set_memory_max(cg, Some(pages / 3 * 4096)).unwrap();
+        (mm, cg)
+    };
+    let w = Workload::builtin("bgsave", pages).unwrap();
+    let ((mut one, cg), (mut batch, _)) = (new_mm(), new_mm());
+    let (t1, t2) = (one.spawn(cg, &w, 7).unwrap(), batch.spawn(cg, &w, 7).unwrap());
+    let (mut g, mut buf) = (Generator::new(&w, 7), Vec::new());
+    while g.tick(&mut buf) {
+        for ev in &buf {
+            one.apply(t1, ev).unwrap();
+        }
+        batch.apply_all(t2, &buf).unwrap();
+        buf.clear();
+        one.tick().unwrap();
+        batch.tick().unwrap();
+    }
+    batch.check().unwrap();
+    assert!(batch.sys().stat().pswpout + batch.sys().stat().zswpout > 0, "nothing was swapped");
+    assert_eq!(batch.counters(cg), one.counters(cg));
+    assert_eq!(batch.sys().stat(), one.sys().stat());
+    assert_eq!(batch.swapped_slots(cg), one.swapped_slots(cg));
+    assert_eq!(batch.memory_current(cg), one.memory_current(cg));
+
+    let (region, page) = (0, w.regions[0].pages);
+    let good = Event::Access { process: Process::Parent, region, page: 0, write: false };
+    let bad = Event::Access { process: Process::Parent, region, page, write: false };
+    let accesses = batch.counters(cg).unwrap().accesses;
+    assert!(matches!(batch.apply_all(t2, &[good, bad, good]), Err(Error::Invalid(_))));
+    assert_eq!(batch.counters(cg).unwrap().accesses, accesses + 1);
+    assert!(matches!(batch.apply_all(t2 + 1, &[good]), Err(Error::Invalid(_))));
+    assert_eq!(batch.counters(cg).unwrap().accesses, accesses + 1);
+    batch.check().unwrap();
+}
+
 fn count(mm: &Mm, slot: vswap::VSlot) -> u32 {
     match mm.sys().state(slot).unwrap() {
         vswap::SlotState::SwappedOut { count, .. } | vswap::SlotState::Cached { count, .. } => count,

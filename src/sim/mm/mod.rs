@@ -366,61 +366,63 @@ impl Mm {
 
     /// Apply one workload event of `task`.
     pub fn apply(&mut self, task: TaskId, ev: &Event) -> Result<(), Error> {
+        self.apply_all(task, std::slice::from_ref(ev))
+    }
+
+    /// Apply `task`'s events in order, stopping at the first error, under one epoch pin
+    /// (one `rcu_read_lock` section for the batch, where [`Mm::apply`] takes one per event:
+    /// the results are the same, only the pin count differs).
+    pub fn apply_all(&mut self, task: TaskId, evs: &[Event]) -> Result<(), Error> {
         if task >= self.tasks.len() {
             return Err(Error::Invalid("sim: no such task"));
         }
+        let sys = Arc::clone(&self.sys);
+        let p = sys.pin();
+        evs.iter().try_for_each(|ev| self.apply_pinned(&p, task, ev))
+    }
+
+    /// [`Mm::apply`] for a task known to exist, under the caller's pin.
+    fn apply_pinned(&mut self, p: &Pinned<'_>, task: TaskId, ev: &Event) -> Result<(), Error> {
         match *ev {
             Event::Access { process, region, page, write } => {
                 let t = &self.tasks[task];
-                let p = usize::from(bit(process) - 1);
+                let pi = usize::from(bit(process) - 1);
                 let outside = Error::Invalid("sim: an access outside the task's regions");
                 let r = t.workload.regions.get(region as usize).ok_or(outside.clone())?;
                 if page >= r.pages {
                     return Err(outside);
                 }
                 let vpage = t.bases[region as usize] + page;
-                let Some(&pte) = t.ptes[p].get(vpage as usize) else {
+                let Some(&pte) = t.ptes[pi].get(vpage as usize) else {
                     return Err(Error::Invalid("sim: an access by a process that does not exist"));
                 };
+                self.memcgs[t.cg].counters.accesses += 1;
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
                     let fr = &mut self.frames[f];
                     fr.flags |= REFERENCED;
-                    self.memcgs[t.cg].counters.accesses += 1;
                     if write {
                         if fr.mappers == 3 {
-                            let sys = Arc::clone(&self.sys);
-                            return self.cow(&sys.pin(), task, process, vpage, f);
+                            return self.cow(p, task, process, vpage, f);
                         }
                         fr.flags |= DIRTY;
                     }
                     return Ok(());
                 }
-                self.memcgs[t.cg].counters.accesses += 1;
-                // One epoch pin for every facade call of this fault and of any reclaim
-                // its charge runs (`rcu_read_lock` around the fault).
-                let sys = Arc::clone(&self.sys);
-                let p = sys.pin();
                 if pte & SWAP != 0 {
-                    self.swapin(&p, task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
+                    self.swapin(p, task, process, vpage, VSlot::from_raw(pte & PAYLOAD), write)
                 } else {
                     let t = &self.tasks[task];
                     let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
-                    let f = self.new_frame(&p, task, vpage, data)?;
+                    let f = self.new_frame(p, task, vpage, data)?;
                     self.map(task, process, vpage, f);
                     self.frames[f as usize].flags |= DIRTY;
                     Ok(())
                 }
             }
-            Event::Fork => {
-                let sys = Arc::clone(&self.sys);
-                self.fork(&sys.pin(), task)
-            }
-            Event::ChildExit => {
-                let sys = Arc::clone(&self.sys);
-                self.child_exit(&sys.pin(), task)
-            }
+            Event::Fork => self.fork(p, task),
+            Event::ChildExit => self.child_exit(p, task),
         }
     }
 

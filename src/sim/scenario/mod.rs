@@ -193,9 +193,7 @@ impl<'w> Driver<'w> {
                 j.done = true;
                 continue;
             }
-            for ev in &self.buf {
-                self.mm.apply(j.task, ev)?;
-            }
+            self.mm.apply_all(j.task, &self.buf)?;
             self.events += self.buf.len() as u64;
         }
         self.mm.tick()?;
