@@ -1,15 +1,16 @@
 //! Model (n): the zswap pool size, a `percpu_counter` (`memcg::counter::Batched`), under
 //! concurrent stores and loads.
 //!
-//! Protocol: a store adds the entry's length to its stripe and a load subtracts it; a
-//! stripe whose delta reaches the batch folds it into the coarse count (add to coarse,
-//! then CAS the stripe from that delta to 0, undoing the add if the stripe moved). The
-//! pool limit reads the coarse count alone when it is far from a threshold, the sum of
-//! everything otherwise. A tiny pool makes the batch a few hundred bytes, so every change
-//! here folds (an 8-page pool: a batch of 1 KiB, entries of 1.5 KiB).
+//! Protocol: a store adds the entry's length to its shard's stripe and a load subtracts
+//! it, each under the shard's lock (a load and a store: the lock makes the stripe the
+//! holder's alone); a stripe whose delta reaches the batch folds it into the coarse count
+//! (add to coarse, then clear the stripe), still under the lock. The pool limit reads the
+//! coarse count alone when it is far from a threshold, the sum of everything otherwise,
+//! without the locks. A tiny pool makes the batch a few hundred bytes, so every change
+//! here folds (an 8-page pool: a batch of 512 bytes, entries of 1.5 KiB).
 //! Property: the total is exact when the threads are done (0 after every entry is
 //! loaded back) and no store is refused by a miscounted pool; with one CPU both threads'
-//! slots share a cluster and so a stripe, racing on the same fold.
+//! slots share a cluster and so a shard, its lock and its stripe.
 #![cfg(loom)]
 
 use loom::sync::Arc;

@@ -66,8 +66,8 @@ impl Counter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Stat {
-    /// `zswapped`, bytes (gauge).
-    Zswapped,
+    // `zswapped` is not kept: it is `PAGE_SIZE` times the tiers' entries
+    // (`Stats::entries`), which saves a locked add on every store and every free.
     /// `zswap_incomp`, bytes (gauge).
     ZswapIncomp,
     Zswpin,
@@ -170,47 +170,54 @@ impl Striped {
 
 /// A byte count read mostly against thresholds (`struct percpu_counter` with
 /// `__percpu_counter_compare`): each stripe keeps a delta, folded into `coarse` once it
-/// reaches `batch`, so `coarse` is within `STRIPES * batch` of the exact total and a
+/// reaches `batch`, so `coarse` is within `stripes * batch` of the exact total and a
 /// caller compares with it alone while a threshold is farther than that; only near one
-/// does it sum the stripes. Folding adds to `coarse` before clearing the stripe, so a
-/// racing reader may count the amount being folded twice: over by an increment, under
-/// by a decrement (`sum` then stops at 0 rather than wrap).
+/// does it sum the stripes.
+///
+/// Each stripe belongs to one lock of the caller's (a zswap pool shard's), held for every
+/// change to it, as a `percpu_counter`'s delta belongs to its CPU: a change is a load and
+/// a store, not a locked add, and only a fold is a read-modify-write. Folding adds to
+/// `coarse` before clearing the stripe, so a racing reader may count the amount being
+/// folded twice or not at all (`sum` stops at 0 rather than wrap); it is exact once the
+/// changes stop.
 pub(crate) struct Batched {
     coarse: Line<AtomicU64>,
-    stripes: Striped,
+    stripes: Box<[Line<AtomicU64>]>,
     batch: u64,
 }
 
 impl Batched {
-    pub(crate) fn new(batch: u64) -> Self {
-        Self { coarse: Line(AtomicU64::new(0)), stripes: Striped::new(), batch }
+    /// `stripes` stripes (at least one), folding at `batch`.
+    pub(crate) fn new(stripes: usize, batch: u64) -> Self {
+        Self { coarse: Line(AtomicU64::new(0)), stripes: crate::sync::zeroed(stripes.max(1)), batch }
     }
 
-    /// Add `n` (wrapping: a negated `n` subtracts) on stripe `stripe`.
-    pub(crate) fn add(&self, n: u64, stripe: usize) {
-        let line = &self.stripes.0[stripe % STRIPES].0;
-        let v = line.fetch_add(n, Ordering::AcqRel).wrapping_add(n);
+    /// Add `n` (wrapping: a negated `n` subtracts) on stripe `stripe`. The caller holds the
+    /// stripe's lock, so nothing else changes the stripe meanwhile.
+    pub(crate) fn add_locked(&self, n: u64, stripe: usize) {
+        let line = &self.stripes[stripe % self.stripes.len()].0;
+        let v = line.load(Ordering::Relaxed).wrapping_add(n);
         if (v as i64).unsigned_abs() >= self.batch {
             self.coarse.0.fetch_add(v, Ordering::AcqRel);
-            if line.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                // Another change reached the stripe first: leave the delta where it is.
-                self.coarse.0.fetch_sub(v, Ordering::AcqRel);
-            }
+            line.store(0, Ordering::Release);
+        } else {
+            line.store(v, Ordering::Release);
         }
     }
 
-    /// The exact total (`percpu_counter_sum`). A decrement being folded can be counted
-    /// twice, which may take the sum below 0 for a moment: 0 then, not a wrapped 2^64 - x.
+    /// The total (`percpu_counter_sum`). A decrement being folded can be counted twice,
+    /// which may take the sum below 0 for a moment: 0 then, not a wrapped 2^64 - x.
     pub(crate) fn sum(&self) -> u64 {
-        let s = self.coarse.0.load(Ordering::Acquire).wrapping_add(self.stripes.get());
+        let stripes = self.stripes.iter().fold(0u64, |a, l| a.wrapping_add(l.0.load(Ordering::Acquire)));
+        let s = self.coarse.0.load(Ordering::Acquire).wrapping_add(stripes);
         (s as i64).max(0) as u64
     }
 
-    /// The total, summed only if it might lie within `STRIPES * batch` of a threshold in
+    /// The total, summed only if it might lie within `stripes * batch` of a threshold in
     /// `near` (`__percpu_counter_compare`).
     pub(crate) fn read_near(&self, near: &[u64]) -> u64 {
         let approx = self.coarse.0.load(Ordering::Acquire) as i64;
-        let slack = (STRIPES as u64 * self.batch) as i64;
+        let slack = (self.stripes.len() as u64).saturating_mul(self.batch) as i64;
         let clear = near.iter().all(|&t| {
             let t = i64::try_from(t).unwrap_or(i64::MAX);
             approx.saturating_add(slack) < t || approx.saturating_sub(slack) > t
@@ -234,6 +241,10 @@ impl Stats {
     }
     pub(crate) fn get(&self, s: Stat) -> u64 {
         self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0[s as usize].load(Ordering::Relaxed)))
+    }
+    /// Stored zswap entries, over every compression tier (`zswapped` in pages).
+    pub(crate) fn entries(&self) -> u64 {
+        (1..=4).fold(0u64, |a, t| a.wrapping_add(self.get(Stat::tier_entries(t))))
     }
     /// Fold `other` into `self` (a dead memcg's statistics go to its parent).
     pub(crate) fn absorb(&self, other: &Stats) {

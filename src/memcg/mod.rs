@@ -22,7 +22,7 @@ mod swap_tiers;
 
 use swap_tiers::NO_TIER;
 
-pub(crate) use counter::{Batched, Counter, Line, STRIPES, Stat, Stats, Striped, UNLIMITED};
+pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, Striped, UNLIMITED};
 
 use crate::device::MAX_DEVICES;
 use crate::epoch::SharedBytes;
@@ -383,7 +383,6 @@ impl Memcgs {
         for a in self.ancestry(m, g) {
             a.zswap.add(bytes, stripe);
         }
-        m.stats.add(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
         m.stats.add(Stat::tier_entries(tier), 1, stripe);
         m.stats.add(Stat::tier_bytes(tier), bytes, stripe);
         if incomp {
@@ -414,7 +413,6 @@ impl Memcgs {
         for a in self.ancestry(m, g) {
             a.zswap.sub(bytes, stripe);
         }
-        m.stats.sub(Stat::Zswapped, crate::PAGE_SIZE as u64, stripe);
         m.stats.sub(Stat::tier_entries(tier), 1, stripe);
         m.stats.sub(Stat::tier_bytes(tier), bytes, stripe);
         if incomp {
@@ -512,7 +510,7 @@ impl Memcgs {
             swap_current: m.swap.get() * page,
             swap_peak: m.swap.peak.load(Ordering::Acquire) * page,
             zswap_current: m.zswap.get(),
-            zswapped: at(Stat::Zswapped),
+            zswapped: (1..=4).map(|t| at(Stat::tier_entries(t))).fold(0u64, u64::wrapping_add).wrapping_mul(page),
             zswap_incomp: at(Stat::ZswapIncomp),
             zswpin: at(Stat::Zswpin),
             zswpout: at(Stat::Zswpout),

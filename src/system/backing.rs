@@ -8,7 +8,7 @@ use crate::entry::{BackendEntry, TableEntry, word};
 use crate::memcg::{Memcg, Memcgs, Stat, Stats};
 use crate::sync::{Arc, Ordering};
 use crate::table::space::OnFree;
-use crate::zswap::pool::Pool;
+use crate::zswap::pool::{Entry, Pool};
 use crossbeam_epoch::Guard;
 
 pub(crate) struct Backends {
@@ -45,17 +45,24 @@ impl Backends {
     /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
     pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
         if let Some(e) = self.pool.take(handle) {
-            // Off its LRU before the uncharge, which may drop the memcg's last reference.
-            if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
-                l.del(handle, e.seq, &self.pool);
-            }
-            let stripe = Pool::stripe(handle);
-            let incomp = e.length as usize == crate::PAGE_SIZE;
-            self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
-            self.stats.sub(Stat::StoredPages, 1, stripe);
-            if incomp {
-                self.stats.sub(Stat::StoredIncompressible, 1, stripe);
-            }
+            self.free_taken(handle, e, g);
+        }
+    }
+
+    /// The rest of [`Backends::free_entry`] for an entry already taken out of the pool: a
+    /// caller that needs the entry (its memcg, to count an event while the entry's
+    /// reference still holds it) takes it itself, under one pool lock.
+    pub(crate) fn free_taken(&self, handle: u32, e: Entry, g: &Guard) {
+        // Off its LRU before the uncharge, which may drop the memcg's last reference.
+        if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
+            l.del(handle, e.seq, &self.pool);
+        }
+        let stripe = Pool::stripe(handle);
+        let incomp = e.length as usize == crate::PAGE_SIZE;
+        self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
+        self.stats.sub(Stat::StoredPages, 1, stripe);
+        if incomp {
+            self.stats.sub(Stat::StoredIncompressible, 1, stripe);
         }
     }
 

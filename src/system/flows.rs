@@ -80,10 +80,15 @@ impl SwapSystem {
         bt.words[off].swap(new, Ordering::AcqRel)
     }
 
-    /// Set or clear the Z flag on a cached slot (count kept).
+    /// Set or clear the Z flag on a cached slot (count kept). A flag already as asked is
+    /// left unwritten (one locked instruction fewer per writeout): only a writeout changes
+    /// the flag, and the word's other bits are not this call's to publish.
     fn set_zero(c: &Cluster, off: usize, zero: bool) {
         let mut w = c.table[off].load(Ordering::Acquire);
         loop {
+            if word::zero(w) == zero {
+                return;
+            }
             match c.table[off].compare_exchange_weak(w, word::with_zero(w, zero), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
                 Err(now) => w = now,
@@ -541,10 +546,14 @@ impl SwapSystem {
                     }
                 }
                 self.set_backend(c, off, 0, g);
-                // The event first: freeing the entry may drop its memcg's last reference.
-                let em = back.pool.with(h, |e| e.memcg);
-                back.event(em.and_then(|id| back.memcgs.get(id, g)), Stat::Zswpin, 1, c.index as usize);
-                back.free_entry(h, g);
+                // The event before the rest of the free, which may drop the memcg's last
+                // reference.
+                if let Some(e) = back.pool.take(h) {
+                    back.event(back.memcgs.get(e.memcg, g), Stat::Zswpin, 1, c.index as usize);
+                    back.free_taken(h, e, g);
+                } else {
+                    back.event(None, Stat::Zswpin, 1, c.index as usize);
+                }
                 Ok(FaultSource::Zswap)
             }
             BackendEntry::Phys { device, offset } => {

@@ -325,9 +325,8 @@ impl SwapSystem {
             .subtree(m.id)
             .into_iter()
             .filter_map(|id| memcgs.get(id, &g))
-            .map(|d| d.stats.get(Stat::Zswapped))
-            .fold(0u64, u64::wrapping_add)
-            / crate::PAGE_SIZE as u64;
+            .map(|d| d.stats.entries())
+            .fold(0u64, u64::wrapping_add);
         if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
     }
 

@@ -108,10 +108,10 @@ impl LruList {
         take_near_end(&mut self.items, (handle, seq));
         take_near_end(&mut self.idle, (handle, seq));
         if self.items.len() as u64 > 2 * self.live + 64 {
-            self.items.retain(|&(h, seq)| pool.seq_of(h) == Some(seq));
+            pool.retain_live(&mut self.items);
         }
         if self.idle.len() as u64 > 2 * self.live + 64 {
-            self.idle.retain(|&(h, seq)| pool.seq_of(h) == Some(seq));
+            pool.retain_live(&mut self.idle);
         }
     }
 
@@ -200,6 +200,33 @@ mod tests {
     fn free(pool: &Pool, l: &mut LruList, (h, seq): (u32, u64)) {
         pool.take(h).expect("live");
         l.del(h, seq, pool);
+    }
+
+    #[test]
+    fn compaction_keeps_exactly_the_live_elements_in_order_whatever_their_shards() {
+        let pool = pool();
+        let insert = |hint: usize, slot: u64| {
+            let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: 0, referenced: true, seq: 0 };
+            pool.insert(e, hint).expect("room")
+        };
+        // Runs in one shard, then shards alternating element by element.
+        let mut q: VecDeque<(u32, u64)> = (0..40).map(|i| insert(i / 8, i as u64)).collect();
+        q.extend((40..80).map(|i| insert(i % 3, i as u64)));
+        // Free every third; a freed handle reused takes a new seq, so its old element
+        // must go while the new one (added at the back) stays.
+        let all: Vec<_> = q.iter().copied().collect();
+        for (i, &(h, _)) in all.iter().enumerate() {
+            if i % 3 == 0 {
+                pool.take(h).expect("live");
+            }
+        }
+        for i in 0..10 {
+            q.push_back(insert(i % 5, 100 + i as u64));
+        }
+        let want: Vec<_> = q.iter().copied().filter(|&(h, seq)| pool.seq_of(h) == Some(seq)).collect();
+        assert!(want.len() < q.len() && want.len() > q.len() / 2, "{} of {}", want.len(), q.len());
+        pool.retain_live(&mut q);
+        assert_eq!(q.into_iter().collect::<Vec<_>>(), want);
     }
 
     #[test]

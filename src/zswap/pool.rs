@@ -4,8 +4,9 @@
 //!
 //! Invariants: a handle names at most one live entry, and a live entry is named by
 //! exactly one backend word (its `slot`'s); `total_bytes` is the sum of live entries'
-//! `length`. Shards are picked by the slot's cluster, so CPUs working on their own
-//! clusters rarely share a lock (zsmalloc's per-class locks play this part).
+//! `length`, and each shard's stripe of it changes only under that shard's lock. Shards
+//! are picked by the slot's cluster, so CPUs working on their own clusters rarely share a
+//! lock (zsmalloc's per-class locks play this part).
 
 use crate::Tick;
 use crate::memcg::Batched;
@@ -73,7 +74,7 @@ impl Pool {
         Self {
             proactive_start: proactive.then_some(start),
             shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
-            total_bytes: Batched::new(Self::batch(max_pages)),
+            total_bytes: Batched::new(SHARDS, Self::batch(max_pages)),
             reached_full: AtomicBool::new(false),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(accept_percent)) / 100,
@@ -81,11 +82,11 @@ impl Pool {
     }
 
     /// The pool size's folding batch: 16 pages, or less for a small pool, so the coarse
-    /// count is within a quarter of the limit (`STRIPES * batch`) and still decides most
+    /// count is within a quarter of the limit (`SHARDS * batch`) and still decides most
     /// stores alone.
     fn batch(max_pages: u64) -> u64 {
         let page = crate::PAGE_SIZE as u64;
-        (max_pages.saturating_mul(page) / (4 * crate::memcg::STRIPES as u64)).clamp(1, 16 * page)
+        (max_pages.saturating_mul(page) / (4 * SHARDS as u64)).clamp(1, 16 * page)
     }
 
     /// `pool_total_size`: bytes of live entries.
@@ -165,8 +166,9 @@ impl Pool {
             }
             None => return None,
         };
+        // The shard's stripe of the pool size changes only under the shard's lock.
+        self.total_bytes.add_locked(len, shard_no);
         drop(s);
-        self.total_bytes.add(len, shard_no);
         Some(((((index + 1) << SHARD_BITS) | shard_no as u64) as u32, seq))
     }
 
@@ -176,14 +178,15 @@ impl Pool {
         let mut s = lock(&self.shards[shard_no].0);
         let e = s.entries.get_mut(index)?.take()?;
         s.free.push(index as u32);
+        self.total_bytes.add_locked(u64::from(e.length).wrapping_neg(), shard_no);
         drop(s);
-        self.total_bytes.add(u64::from(e.length).wrapping_neg(), shard_no);
         Some(e)
     }
 
-    /// An entry of `stripe`'s shard went from `old` to `new` bytes (recompression).
+    /// An entry of `stripe`'s shard went from `old` to `new` bytes (recompression). Only
+    /// under that shard's lock: in the closure of [`Pool::with`] for the entry.
     pub(crate) fn resize(&self, old: u64, new: u64, stripe: usize) {
-        self.total_bytes.add(new.wrapping_sub(old), stripe);
+        self.total_bytes.add_locked(new.wrapping_sub(old), stripe);
     }
 
     /// Run `f` on the live entry `handle`, under its shard lock.
@@ -194,8 +197,29 @@ impl Pool {
     }
 
     /// The `seq` of the live entry `handle`.
+    #[cfg(test)]
     pub(crate) fn seq_of(&self, handle: u32) -> Option<u64> {
         self.with(handle, |e| e.seq)
+    }
+
+    /// Keep the elements `(handle, seq)` of `q` whose entry is live with that `seq`, in
+    /// order (a pool lookup of each), but a run of elements in one shard shares one
+    /// hold of its lock (an LRU's entries come in runs from the cluster they were stored
+    /// from), so compaction pays a lock per run, not per element.
+    pub(crate) fn retain_live(&self, q: &mut std::collections::VecDeque<(u32, u64)>) {
+        let mut held: Option<(usize, crate::sync::MutexGuard<'_, Shard>)> = None;
+        q.retain(|&(h, seq)| {
+            let (shard_no, index) = Self::split(h);
+            let s = match &mut held {
+                Some((no, s)) if *no == shard_no => s,
+                _ => {
+                    // Drop the old guard before taking the next: one shard lock at a time.
+                    held = None;
+                    &mut held.insert((shard_no, lock(&self.shards[shard_no].0))).1
+                }
+            };
+            s.entries.get(index).and_then(Option::as_ref).is_some_and(|e| e.seq == seq)
+        });
     }
 
     /// Heap bytes of the pool's index (entry slots, free lists), not the compressed data.
