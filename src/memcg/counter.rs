@@ -66,10 +66,6 @@ impl Counter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Stat {
-    // `zswapped` is not kept: it is `PAGE_SIZE` times the tiers' entries
-    // (`Stats::entries`), which saves a locked add on every store and every free.
-    /// `zswap_incomp`, bytes (gauge).
-    ZswapIncomp,
     Zswpin,
     Zswpout,
     Zswpwb,
@@ -89,43 +85,9 @@ pub(crate) enum Stat {
     RejectCompressFail,
     RejectCompressPoor,
     DecompressFail,
-    StoredPages,
-    StoredIncompressible,
-    // Per compression tier (priority 1..=4): entries, and their compressed bytes (gauges).
-    Tier1Entries,
-    Tier2Entries,
-    Tier3Entries,
-    Tier4Entries,
-    Tier1Bytes,
-    Tier2Bytes,
-    Tier3Bytes,
-    Tier4Bytes,
 }
 
-pub(crate) const NR_STATS: usize = Stat::Tier4Bytes as usize + 1;
-
-impl Stat {
-    /// The entry count of compression tier `priority` (1..=4; others count on tier 1's,
-    /// which never happens: priorities are validated at the knob and the config).
-    pub(crate) fn tier_entries(priority: u8) -> Stat {
-        match priority {
-            2 => Stat::Tier2Entries,
-            3 => Stat::Tier3Entries,
-            4 => Stat::Tier4Entries,
-            _ => Stat::Tier1Entries,
-        }
-    }
-
-    /// The compressed bytes of compression tier `priority` (1..=4), as `tier_entries`.
-    pub(crate) fn tier_bytes(priority: u8) -> Stat {
-        match priority {
-            2 => Stat::Tier2Bytes,
-            3 => Stat::Tier3Bytes,
-            4 => Stat::Tier4Bytes,
-            _ => Stat::Tier1Bytes,
-        }
-    }
-}
+pub(crate) const NR_STATS: usize = Stat::DecompressFail as usize + 1;
 
 /// Stripes of a striped counter.
 pub(crate) const STRIPES: usize = 8;
@@ -149,22 +111,81 @@ unsafe impl<T: crate::sync::Zero> crate::sync::Zero for Line<T> {
     }
 }
 
-/// A striped byte gauge (`MEMCG_ZSWAP_B`, the pool size).
-pub(crate) struct Striped(Box<[Line<AtomicU64>]>);
+/// A memcg's zswap charge, one stripe per zswap pool shard: `memory.zswap.current` of
+/// its subtree (`MEMCG_ZSWAP_B`, charged on every level), and its own entries' gauges
+/// (`zswapped`, `zswap_incomp`, and entries and bytes per compression tier).
+///
+/// Every change is made under the pool lock of the shard of the entry it charges, the
+/// stripe's own: a stripe has one writer at a time, so a change is a load and a store
+/// (the kernel's per-CPU `mod_memcg_state`), not a locked add. A reader sums the stripes
+/// without the locks: exact once the changes stop. A memcg is freed only after its last
+/// entry is uncharged, so its gauges are 0 then and nothing is folded into its parent.
+pub(crate) struct ZswapCharge(Box<[Line<[AtomicU64; CHARGE_FIELDS]>]>);
 
-impl Striped {
+/// `ZswapCharge` fields: subtree bytes, then entries of tiers 1..=4, bytes of tiers
+/// 1..=4, and incompressible bytes.
+const CHARGE_FIELDS: usize = 10;
+const SUBTREE_BYTES: usize = 0;
+const INCOMP_BYTES: usize = 9;
+
+/// The fields of compression tier `priority` (1..=4; others count on tier 1's, which
+/// never happens: priorities are validated at the knob and the config).
+fn tier_fields(priority: u8) -> (usize, usize) {
+    let t = usize::from(priority.clamp(1, 4));
+    (t, 4 + t)
+}
+
+impl ZswapCharge {
     pub(crate) fn new() -> Self {
-        Self(crate::sync::zeroed(STRIPES))
+        Self(crate::sync::zeroed(crate::zswap::pool::SHARDS))
     }
-    pub(crate) fn add(&self, n: u64, stripe: usize) {
-        self.0[stripe % STRIPES].0.fetch_add(n, Ordering::AcqRel);
+
+    /// Add `n` (wrapping: a negated `n` subtracts) to `field` of stripe `stripe`, whose
+    /// shard lock the caller holds.
+    fn add_locked(&self, field: usize, n: u64, stripe: usize) {
+        let a = &self.0[stripe % self.0.len()].0[field];
+        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
     }
-    pub(crate) fn sub(&self, n: u64, stripe: usize) {
-        self.0[stripe % STRIPES].0.fetch_sub(n, Ordering::AcqRel);
+
+    fn get(&self, field: usize) -> u64 {
+        self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0[field].load(Ordering::Acquire)))
     }
-    /// The exact total (stripes wrap; their sum does not).
-    pub(crate) fn get(&self) -> u64 {
-        self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0.load(Ordering::Acquire)))
+
+    /// `memory.zswap.current` of the subtree, bytes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.get(SUBTREE_BYTES)
+    }
+
+    /// This memcg's own stored entries (`zswapped` in pages).
+    pub(crate) fn entries(&self) -> u64 {
+        (1..=4).fold(0u64, |a, t| a.wrapping_add(self.get(tier_fields(t).0)))
+    }
+
+    /// This memcg's own entries and their compressed bytes in compression tier `priority`.
+    pub(crate) fn tier(&self, priority: u8) -> (u64, u64) {
+        let (e, b) = tier_fields(priority);
+        (self.get(e), self.get(b))
+    }
+
+    /// This memcg's own incompressible bytes (`zswap_incomp`).
+    pub(crate) fn incomp(&self) -> u64 {
+        self.get(INCOMP_BYTES)
+    }
+
+    /// Add `bytes` (wrapping: a negated value subtracts) to the subtree's bytes.
+    pub(crate) fn add_subtree(&self, bytes: u64, stripe: usize) {
+        self.add_locked(SUBTREE_BYTES, bytes, stripe);
+    }
+
+    /// One of this memcg's own entries, of `bytes` in tier `priority`, came (`n` = 1) or
+    /// went (`n` = `u64::MAX`, that is -1).
+    pub(crate) fn add_entry(&self, n: u64, bytes: u64, incomp: bool, priority: u8, stripe: usize) {
+        let (e, b) = tier_fields(priority);
+        self.add_locked(e, n, stripe);
+        self.add_locked(b, bytes.wrapping_mul(n), stripe);
+        if incomp {
+            self.add_locked(INCOMP_BYTES, (crate::PAGE_SIZE as u64).wrapping_mul(n), stripe);
+        }
     }
 }
 
@@ -236,15 +257,8 @@ impl Stats {
     pub(crate) fn add(&self, s: Stat, n: u64, stripe: usize) {
         self.0[stripe % STRIPES].0[s as usize].fetch_add(n, Ordering::Relaxed);
     }
-    pub(crate) fn sub(&self, s: Stat, n: u64, stripe: usize) {
-        self.0[stripe % STRIPES].0[s as usize].fetch_sub(n, Ordering::Relaxed);
-    }
     pub(crate) fn get(&self, s: Stat) -> u64 {
         self.0.iter().fold(0u64, |a, l| a.wrapping_add(l.0[s as usize].load(Ordering::Relaxed)))
-    }
-    /// Stored zswap entries, over every compression tier (`zswapped` in pages).
-    pub(crate) fn entries(&self) -> u64 {
-        (1..=4).fold(0u64, |a, t| a.wrapping_add(self.get(Stat::tier_entries(t))))
     }
     /// Fold `other` into `self` (a dead memcg's statistics go to its parent).
     pub(crate) fn absorb(&self, other: &Stats) {

@@ -22,7 +22,7 @@ mod swap_tiers;
 
 use swap_tiers::NO_TIER;
 
-pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, Striped, UNLIMITED};
+pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, UNLIMITED, ZswapCharge};
 
 use crate::device::MAX_DEVICES;
 use crate::epoch::SharedBytes;
@@ -47,8 +47,9 @@ pub(crate) struct Memcg {
     refs: Line<AtomicU64>,
     /// `memory.swap.*`, in pages.
     pub swap: Line<Counter>,
-    /// `memory.zswap.current` in bytes (hierarchical, striped like `MEMCG_ZSWAP_B`).
-    pub zswap: Striped,
+    /// `memory.zswap.current` in bytes (hierarchical, like `MEMCG_ZSWAP_B`) and this
+    /// memcg's own entries' gauges, striped by pool shard.
+    pub zswap: ZswapCharge,
     /// `memory.zswap.max` in pages.
     pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
@@ -124,7 +125,7 @@ impl Memcgs {
             online: AtomicBool::new(true),
             refs: Line(AtomicU64::new(1)),
             swap: Line(Counter::new()),
-            zswap: Striped::new(),
+            zswap: ZswapCharge::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
             compressor: AtomicU8::new(0),
@@ -370,55 +371,44 @@ impl Memcgs {
     pub(crate) fn may_zswap(&self, m: &Memcg, g: &Guard) -> bool {
         self.ancestry(m, g).filter(|a| a.parent != 0).all(|a| {
             let max = a.zswap_max.load(Ordering::Acquire);
-            max == UNLIMITED || (max != 0 && a.zswap.get() / (crate::PAGE_SIZE as u64) < max)
+            max == UNLIMITED || (max != 0 && a.zswap.bytes() / (crate::PAGE_SIZE as u64) < max)
         })
     }
 
-    /// `obj_cgroup_charge_zswap`: charge `bytes` of a stored entry (`size` original bytes,
-    /// `incomp` when stored as-is) to `m` and its ancestors.
-    /// `stripe` picks the counters' stripe.
-    /// `tier` is the priority of the compression tier that compressed it.
+    /// `obj_cgroup_charge_zswap`: take a reference on `m` and charge `bytes` of a stored
+    /// entry (`incomp` when stored as-is, compressed by tier `tier`) to `m` and its
+    /// ancestors. Under the pool lock of the entry's shard, `stripe` (`ZswapCharge`).
     pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
         self.get_ref(m, 1);
         for a in self.ancestry(m, g) {
-            a.zswap.add(bytes, stripe);
+            a.zswap.add_subtree(bytes, stripe);
         }
-        m.stats.add(Stat::tier_entries(tier), 1, stripe);
-        m.stats.add(Stat::tier_bytes(tier), bytes, stripe);
-        if incomp {
-            m.stats.add(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
-        }
+        m.zswap.add_entry(1, bytes, incomp, tier, stripe);
     }
 
     /// An entry charged to `id` at `old` (length, tier) now takes `new`, no larger
-    /// (recompression): move its charge and its per-tier statistics.
+    /// (recompression): move its charge and its per-tier gauges. Under the entry's shard
+    /// lock, as `charge_zswap`.
     pub(crate) fn recharge_zswap(&self, id: u16, old: (u32, u8), new: (u32, u8), g: &Guard, stripe: usize) {
         let Some(m) = self.get(id, g) else { return };
         let (old_len, new_len) = (u64::from(old.0), u64::from(new.0));
         for a in self.ancestry(m, g) {
-            a.zswap.sub(old_len - new_len, stripe);
+            a.zswap.add_subtree((old_len - new_len).wrapping_neg(), stripe);
         }
-        m.stats.add(Stat::tier_entries(new.1), 1, stripe);
-        m.stats.add(Stat::tier_bytes(new.1), new_len, stripe);
-        m.stats.sub(Stat::tier_entries(old.1), 1, stripe);
-        m.stats.sub(Stat::tier_bytes(old.1), old_len, stripe);
-        if old.0 as usize == crate::PAGE_SIZE {
-            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
-        }
+        let incomp = old.0 as usize == crate::PAGE_SIZE;
+        m.zswap.add_entry(u64::MAX, old_len, incomp, old.1, stripe);
+        m.zswap.add_entry(1, new_len, false, new.1, stripe);
     }
 
-    /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`.
+    /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`'s charge, under the
+    /// entry's shard lock. The reference stays: the caller drops it with `put_ref` once
+    /// the lock is released (the last one removes the memcg).
     pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
         let Some(m) = self.get(id, g) else { return };
         for a in self.ancestry(m, g) {
-            a.zswap.sub(bytes, stripe);
+            a.zswap.add_subtree(bytes.wrapping_neg(), stripe);
         }
-        m.stats.sub(Stat::tier_entries(tier), 1, stripe);
-        m.stats.sub(Stat::tier_bytes(tier), bytes, stripe);
-        if incomp {
-            m.stats.sub(Stat::ZswapIncomp, crate::PAGE_SIZE as u64, stripe);
-        }
-        self.put_ref(id, 1, g);
+        m.zswap.add_entry(u64::MAX, bytes, incomp, tier, stripe);
     }
 
     /// `__mem_cgroup_try_charge_swap` for `nr` physical slots on device `dev`: charge them
@@ -496,22 +486,23 @@ impl Memcgs {
     /// The hierarchical `memory.stat` view of an online memcg.
     pub(crate) fn stat(&self, id: MemcgId, g: &Guard) -> Result<MemcgStat, Error> {
         let m = self.online(id, g)?;
+        let members: Vec<&Memcg> = self.subtree(id.raw()).into_iter().filter_map(|d| self.get(d, g)).collect();
         let mut sum = [0u64; counter::NR_STATS];
-        for d in self.subtree(id.raw()) {
-            if let Some(dm) = self.get(d, g) {
-                for (s, v) in sum.iter_mut().zip(dm.stats.snapshot()) {
-                    *s += v;
-                }
+        for dm in &members {
+            for (s, v) in sum.iter_mut().zip(dm.stats.snapshot()) {
+                *s += v;
             }
         }
         let page = crate::PAGE_SIZE as u64;
         let at = |s: Stat| sum[s as usize];
+        // The entries' gauges are each memcg's own: summed over the subtree like `sum`.
+        let own = |f: &dyn Fn(&ZswapCharge) -> u64| members.iter().fold(0u64, |a, d| a.wrapping_add(f(&d.zswap)));
         Ok(MemcgStat {
             swap_current: m.swap.get() * page,
             swap_peak: m.swap.peak.load(Ordering::Acquire) * page,
-            zswap_current: m.zswap.get(),
-            zswapped: (1..=4).map(|t| at(Stat::tier_entries(t))).fold(0u64, u64::wrapping_add).wrapping_mul(page),
-            zswap_incomp: at(Stat::ZswapIncomp),
+            zswap_current: m.zswap.bytes(),
+            zswapped: own(&|z| z.entries()).wrapping_mul(page),
+            zswap_incomp: own(&|z| z.incomp()),
             zswpin: at(Stat::Zswpin),
             zswpout: at(Stat::Zswpout),
             zswpwb: at(Stat::Zswpwb),
@@ -524,8 +515,8 @@ impl Memcgs {
             swap_events_max: at(Stat::EventsMax),
             swap_events_fail: at(Stat::EventsFail),
             zswap_tiers: std::array::from_fn(|i| crate::stat::ZswapTierStat {
-                entries: at(Stat::tier_entries(i as u8 + 1)),
-                bytes: at(Stat::tier_bytes(i as u8 + 1)),
+                entries: own(&|z| z.tier(i as u8 + 1).0),
+                bytes: own(&|z| z.tier(i as u8 + 1).1),
             }),
             // Filled in by the system, which knows the devices' tiers.
             swap_tiers: Vec::new(),

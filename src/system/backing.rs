@@ -44,26 +44,28 @@ impl Backends {
 
     /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
     pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
-        if let Some(e) = self.pool.take(handle) {
+        if let Some(e) = self.pool.take(handle, |e, stripe| self.uncharge(e, stripe, g)) {
             self.free_taken(handle, e, g);
         }
     }
 
-    /// The rest of [`Backends::free_entry`] for an entry already taken out of the pool: a
-    /// caller that needs the entry (its memcg, to count an event while the entry's
-    /// reference still holds it) takes it itself, under one pool lock.
+    /// The uncharge of an entry being taken out of the pool, under its shard's lock
+    /// (`Pool::take`'s closure): every caller of `take` runs it.
+    pub(crate) fn uncharge(&self, e: &Entry, stripe: usize, g: &Guard) {
+        let incomp = e.length as usize == crate::PAGE_SIZE;
+        self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
+    }
+
+    /// The rest of [`Backends::free_entry`] for an entry taken out of the pool (and
+    /// uncharged) by `Pool::take`: a caller that needs the entry (its memcg, to count an
+    /// event while the entry's reference still holds it) takes it itself, under one
+    /// pool lock.
     pub(crate) fn free_taken(&self, handle: u32, e: Entry, g: &Guard) {
-        // Off its LRU before the uncharge, which may drop the memcg's last reference.
+        // Off its LRU before the reference goes: it may be the memcg's last.
         if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
             l.del(handle, e.seq, &self.pool);
         }
-        let stripe = Pool::stripe(handle);
-        let incomp = e.length as usize == crate::PAGE_SIZE;
-        self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
-        self.stats.sub(Stat::StoredPages, 1, stripe);
-        if incomp {
-            self.stats.sub(Stat::StoredIncompressible, 1, stripe);
-        }
+        self.memcgs.put_ref(e.memcg, 1, g);
     }
 
     /// Free a physical slot (`swap_entries_free` on the device): its reverse map goes,

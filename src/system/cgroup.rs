@@ -118,7 +118,7 @@ impl SwapSystem {
     /// (the simulator reads it for every memcg every tick). Same errors.
     #[cfg(feature = "sim")]
     pub(crate) fn memcg_zswap_current(&self, cg: MemcgId) -> Result<u64, Error> {
-        Ok(self.back.memcgs.online(cg, &self.vspace.reclaim.pin())?.zswap.get())
+        Ok(self.back.memcgs.online(cg, &self.vspace.reclaim.pin())?.zswap.bytes())
     }
 
     /// `stat().pool_total_size` alone, without the table gauges' walk over every live

@@ -17,7 +17,7 @@ use crate::ids::{Fault, FaultSource, FolioId, KeepReason, Page, Shadow, VSlot, W
 use crate::memcg::{Memcg, Stat};
 use crate::sync::{Ordering, fence, spin_loop};
 use crate::table::cluster::Cluster;
-use crate::zswap::pool::{Entry, Pool};
+use crate::zswap::pool::Entry;
 use crate::zswap::{CompressError, Tiers, synthetic, verdict};
 use crossbeam_epoch::Guard;
 
@@ -283,18 +283,13 @@ impl SwapSystem {
                 referenced: true,
                 seq: 0,
             };
-            let Some((h, seq)) = back.pool.insert(e, c.index as usize) else {
+            let incomp = length == PAGE_SIZE;
+            let charge = |stripe| back.memcgs.charge_zswap(m, length as u64, incomp, tier, g, stripe);
+            let Some((h, seq)) = back.pool.insert(e, c.index as usize, charge) else {
                 back.stats.add(Stat::RejectAllocFail, 1, c.index as usize);
                 self.drop_entries(&stored, g);
                 return Err(Refused::Limit);
             };
-            let incomp = length == PAGE_SIZE;
-            let stripe = Pool::stripe(h);
-            back.memcgs.charge_zswap(m, length as u64, incomp, tier, g, stripe);
-            back.stats.add(Stat::StoredPages, 1, stripe);
-            if incomp {
-                back.stats.add(Stat::StoredIncompressible, 1, stripe);
-            }
             stored.push(h, seq);
             total += length as u32;
         }
@@ -548,7 +543,7 @@ impl SwapSystem {
                 self.set_backend(c, off, 0, g);
                 // The event before the rest of the free, which may drop the memcg's last
                 // reference.
-                if let Some(e) = back.pool.take(h) {
+                if let Some(e) = back.pool.take(h, |e, stripe| back.uncharge(e, stripe, g)) {
                     back.event(back.memcgs.get(e.memcg, g), Stat::Zswpin, 1, c.index as usize);
                     back.free_taken(h, e, g);
                 } else {

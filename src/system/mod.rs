@@ -354,8 +354,8 @@ impl SwapSystem {
         GlobalStat {
             pool_limit_hit: s.get(Stat::PoolLimitHit),
             pool_total_size: self.back.pool.total_bytes(),
-            stored_pages: s.get(Stat::StoredPages),
-            stored_incompressible_pages: s.get(Stat::StoredIncompressible),
+            stored_pages: self.back.pool.stored_pages(),
+            stored_incompressible_pages: self.back.pool.stored_incompressible(),
             written_back_pages: s.get(Stat::WrittenBackPages),
             reject_reclaim_fail: s.get(Stat::RejectReclaimFail),
             reject_alloc_fail: s.get(Stat::RejectAllocFail),

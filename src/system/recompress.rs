@@ -21,7 +21,7 @@ use super::SwapSystem;
 use crate::PAGE_SIZE;
 use crate::error::Error;
 use crate::ids::{MemcgId, Tick};
-use crate::memcg::{Memcg, Stat};
+use crate::memcg::Memcg;
 use crate::stat::RecompressReport;
 use crate::sync::Ordering;
 use crate::zswap::pool::Pool;
@@ -182,9 +182,6 @@ impl SwapSystem {
             // Under the shard lock: a free after this uncharges the new size.
             back.memcgs.recharge_zswap(e.memcg, (c.length, c.tier), (length, priority), g, stripe);
             back.pool.resize(u64::from(c.length), u64::from(length), stripe);
-            if c.length as usize == PAGE_SIZE {
-                back.stats.sub(Stat::StoredIncompressible, 1, stripe);
-            }
             true
         });
         if swapped == Some(true) {

@@ -320,12 +320,12 @@ impl SwapSystem {
         if freeable == 0 {
             return 0;
         }
-        let backing = m.zswap.get() / crate::PAGE_SIZE as u64;
+        let backing = m.zswap.bytes() / crate::PAGE_SIZE as u64;
         let stored: u64 = memcgs
             .subtree(m.id)
             .into_iter()
             .filter_map(|id| memcgs.get(id, &g))
-            .map(|d| d.stats.entries())
+            .map(|d| d.zswap.entries())
             .fold(0u64, u64::wrapping_add);
         if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
     }

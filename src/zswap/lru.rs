@@ -191,14 +191,14 @@ mod tests {
     /// Store one entry in `pool` and on `l`: its `(handle, seq)`.
     fn store(pool: &Pool, l: &mut LruList, slot: u64) -> (u32, u64) {
         let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: slot, referenced: true, seq: 0 };
-        let (h, seq) = pool.insert(e, slot as usize).expect("room");
+        let (h, seq) = pool.insert(e, slot as usize, |_| {}).expect("room");
         l.add(h, seq, false);
         (h, seq)
     }
 
     /// Free the entry `(h, seq)` as `Backends::free_entry` does.
     fn free(pool: &Pool, l: &mut LruList, (h, seq): (u32, u64)) {
-        pool.take(h).expect("live");
+        pool.take(h, |_, _| {}).expect("live");
         l.del(h, seq, pool);
     }
 
@@ -207,7 +207,7 @@ mod tests {
         let pool = pool();
         let insert = |hint: usize, slot: u64| {
             let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: 0, referenced: true, seq: 0 };
-            pool.insert(e, hint).expect("room")
+            pool.insert(e, hint, |_| {}).expect("room")
         };
         // Runs in one shard, then shards alternating element by element.
         let mut q: VecDeque<(u32, u64)> = (0..40).map(|i| insert(i / 8, i as u64)).collect();
@@ -217,7 +217,7 @@ mod tests {
         let all: Vec<_> = q.iter().copied().collect();
         for (i, &(h, _)) in all.iter().enumerate() {
             if i % 3 == 0 {
-                pool.take(h).expect("live");
+                pool.take(h, |_, _| {}).expect("live");
             }
         }
         for i in 0..10 {

@@ -10,7 +10,7 @@
 
 use crate::Tick;
 use crate::memcg::Batched;
-use crate::sync::{AtomicBool, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 
 /// One stored page (`struct zswap_entry`).
 #[derive(Debug)]
@@ -37,7 +37,8 @@ pub(crate) struct Entry {
 }
 
 const SHARD_BITS: u32 = 4;
-const SHARDS: usize = 1 << SHARD_BITS;
+/// Shards of the pool: the stripes of every count changed under a shard's lock.
+pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 /// Handles fit the compact backend word's 31 bits.
 const MAX_INDEX: u64 = (1 << (crate::entry::COMPACT_HANDLE_BITS - SHARD_BITS)) - 2;
 
@@ -48,9 +49,20 @@ struct Shard {
     next_seq: u64,
 }
 
-/// A shard's lock alone on its cache lines.
+/// A shard's lock alone on its cache lines, with the shard's stripe of `stored_pages`
+/// and `stored_incompressible_pages` (changed only under the lock).
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded(Mutex<Shard>, [AtomicU64; 2]);
+
+const STORED: usize = 0;
+const INCOMPRESSIBLE: usize = 1;
+
+impl Padded {
+    /// Add `n` (wrapping) to stripe count `which`; the caller holds the lock.
+    fn add_locked(&self, which: usize, n: u64) {
+        self.1[which].store(self.1[which].load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+    }
+}
 
 /// The zswap pool.
 pub(crate) struct Pool {
@@ -73,7 +85,9 @@ impl Pool {
         let start = (max_pages.saturating_mul(u64::from(accept_percent) + 1) / 100).min(max_pages);
         Self {
             proactive_start: proactive.then_some(start),
-            shards: (0..SHARDS).map(|_| Padded(Mutex::new(Shard::default()))).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::default()), [AtomicU64::new(0), AtomicU64::new(0)]))
+                .collect(),
             total_bytes: Batched::new(SHARDS, Self::batch(max_pages)),
             reached_full: AtomicBool::new(false),
             max_pages,
@@ -146,12 +160,15 @@ impl Pool {
     }
 
     /// Store `e` (`zs_malloc` + `xa_store`) in the shard `hint` picks (the slot's cluster,
-    /// so one CPU's entries share a shard); the handle and the entry's `seq`, or None when
-    /// the shard is full (`reject_alloc_fail`).
-    pub(crate) fn insert(&self, mut e: Entry, hint: usize) -> Option<(u32, u64)> {
+    /// so one CPU's entries share a shard) and run `charge` with that shard's number
+    /// while its lock is held (the charges striped by shard are changed there); the
+    /// handle and the entry's `seq`, or None, with nothing charged, when the shard is
+    /// full (`reject_alloc_fail`).
+    pub(crate) fn insert(&self, mut e: Entry, hint: usize, charge: impl FnOnce(usize)) -> Option<(u32, u64)> {
         let shard_no = hint & (SHARDS - 1);
-        let len = u64::from(e.length);
-        let mut s = lock(&self.shards[shard_no].0);
+        let (len, incomp) = (u64::from(e.length), e.length as usize == crate::PAGE_SIZE);
+        let shard = &self.shards[shard_no];
+        let mut s = lock(&shard.0);
         s.next_seq += 1;
         let seq = s.next_seq;
         e.seq = seq;
@@ -166,19 +183,30 @@ impl Pool {
             }
             None => return None,
         };
-        // The shard's stripe of the pool size changes only under the shard's lock.
         self.total_bytes.add_locked(len, shard_no);
+        shard.add_locked(STORED, 1);
+        if incomp {
+            shard.add_locked(INCOMPRESSIBLE, 1);
+        }
+        charge(shard_no);
         drop(s);
         Some(((((index + 1) << SHARD_BITS) | shard_no as u64) as u32, seq))
     }
 
-    /// Remove and return the entry (`xa_erase` + `zswap_entry_free`'s caller).
-    pub(crate) fn take(&self, handle: u32) -> Option<Entry> {
+    /// Remove and return the entry (`xa_erase` + `zswap_entry_free`'s caller), running
+    /// `uncharge` on it with its shard's number while the shard's lock is held.
+    pub(crate) fn take(&self, handle: u32, uncharge: impl FnOnce(&Entry, usize)) -> Option<Entry> {
         let (shard_no, index) = Self::split(handle);
-        let mut s = lock(&self.shards[shard_no].0);
+        let shard = &self.shards[shard_no];
+        let mut s = lock(&shard.0);
         let e = s.entries.get_mut(index)?.take()?;
         s.free.push(index as u32);
         self.total_bytes.add_locked(u64::from(e.length).wrapping_neg(), shard_no);
+        shard.add_locked(STORED, u64::MAX);
+        if e.length as usize == crate::PAGE_SIZE {
+            shard.add_locked(INCOMPRESSIBLE, u64::MAX);
+        }
+        uncharge(&e, shard_no);
         drop(s);
         Some(e)
     }
@@ -187,6 +215,24 @@ impl Pool {
     /// under that shard's lock: in the closure of [`Pool::with`] for the entry.
     pub(crate) fn resize(&self, old: u64, new: u64, stripe: usize) {
         self.total_bytes.add_locked(new.wrapping_sub(old), stripe);
+        let page = crate::PAGE_SIZE as u64;
+        if (old == page) != (new == page) {
+            self.shards[stripe % SHARDS].add_locked(INCOMPRESSIBLE, if new == page { 1 } else { u64::MAX });
+        }
+    }
+
+    /// `stored_pages`: live entries.
+    pub(crate) fn stored_pages(&self) -> u64 {
+        self.sum_of(STORED)
+    }
+
+    /// `stored_incompressible_pages`: live entries stored as-is.
+    pub(crate) fn stored_incompressible(&self) -> u64 {
+        self.sum_of(INCOMPRESSIBLE)
+    }
+
+    fn sum_of(&self, which: usize) -> u64 {
+        self.shards.iter().fold(0u64, |a, s| a.wrapping_add(s.1[which].load(Ordering::Acquire)))
     }
 
     /// Run `f` on the live entry `handle`, under its shard lock.
@@ -231,5 +277,68 @@ impl Pool {
                 (s.entries.capacity() * std::mem::size_of::<Option<Entry>>() + s.free.capacity() * 4) as u64
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(length: u32) -> Entry {
+        Entry { slot: 0, data: None, length, memcg: 1, tier: 1, stored: 0, referenced: true, seq: 0 }
+    }
+
+    /// Whether shard `no`'s lock is held (by this thread: a std mutex does not re-enter).
+    fn held(pool: &Pool, no: usize) -> bool {
+        pool.shards[no].0.try_lock().is_err()
+    }
+
+    #[test]
+    fn charges_run_once_under_the_shards_lock_and_the_counts_follow_the_entries() {
+        let pool = Pool::new(1 << 20, 100, 90, false);
+        let page = crate::PAGE_SIZE as u32;
+        let mut live = Vec::new();
+        for i in 0..40usize {
+            let length = if i % 4 == 0 { page } else { 1000 + i as u32 };
+            let mut ran = None;
+            let (h, _) = pool
+                .insert(entry(length), i, |no| {
+                    assert!(held(&pool, no), "charged outside shard {no}'s lock");
+                    assert!(ran.replace(no).is_none(), "charged twice");
+                })
+                .expect("room");
+            assert_eq!(ran, Some(i % SHARDS));
+            assert_eq!(Pool::stripe(h), i % SHARDS);
+            live.push((h, length));
+        }
+        let sum = |v: &[(u32, u32)]| v.iter().map(|&(_, l)| u64::from(l)).sum::<u64>();
+        let incompressible = |v: &[(u32, u32)]| v.iter().filter(|&&(_, l)| l == page).count() as u64;
+        assert_eq!((pool.stored_pages(), pool.stored_incompressible(), pool.total_bytes()), (40, 10, sum(&live)));
+
+        // Every third goes, uncharged under its lock; a second take finds nothing.
+        let gone: Vec<_> = live.iter().copied().step_by(3).collect();
+        for &(h, length) in &gone {
+            let mut ran = false;
+            let e = pool.take(h, |e, no| {
+                assert!(held(&pool, no) && no == Pool::stripe(h));
+                assert_eq!(e.length, length);
+                ran = true;
+            });
+            assert!(ran && e.is_some());
+            assert!(pool.take(h, |_, _| panic!("uncharged a freed entry")).is_none());
+        }
+        live.retain(|x| !gone.contains(x));
+        assert_eq!(pool.stored_pages(), live.len() as u64);
+        assert_eq!((pool.stored_incompressible(), pool.total_bytes()), (incompressible(&live), sum(&live)));
+
+        // Recompression of an incompressible entry makes it compressible, and back.
+        let at = live.iter().position(|&(_, l)| l == page).expect("an incompressible entry");
+        let h = live[at].0;
+        pool.with(h, |_| pool.resize(u64::from(page), 2000, Pool::stripe(h)));
+        live[at].1 = 2000;
+        assert_eq!((pool.stored_incompressible(), pool.total_bytes()), (incompressible(&live), sum(&live)));
+        pool.with(h, |_| pool.resize(2000, u64::from(page), Pool::stripe(h)));
+        live[at].1 = page;
+        assert_eq!((pool.stored_incompressible(), pool.total_bytes()), (incompressible(&live), sum(&live)));
     }
 }
