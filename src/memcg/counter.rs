@@ -5,9 +5,12 @@
 //! strict `>`); the peak of each level rises as the charge walks up and is not rolled
 //! back on failure, as in the kernel. Statistics are local to each memcg and summed over
 //! the subtree when read (the rstat flush). Statistics and byte gauges are striped over
-//! cache-line-padded stripes (the kernel's per-CPU counters): a writer adds to the stripe
-//! its hint picks (the slot's cluster, which belongs to one CPU at a time), a reader sums
-//! them with wrapping arithmetic, so the total is exact whatever stripe each change hit.
+//! cache-line-padded stripes (the kernel's per-CPU counters), and a reader sums them with
+//! wrapping arithmetic, so the total is exact whatever stripe each change hit. Event
+//! statistics (`Stats`) take a locked add on the stripe the writer's hint picks (the
+//! slot's cluster, which belongs to one CPU at a time). The zswap charge (`ZswapCharge`)
+//! and the pool size (`Batched`) have one stripe per zswap pool shard, changed only under
+//! that shard's lock: a load and a store, as a per-CPU counter's owner changes it.
 
 use crate::sync::{AtomicU64, Ordering};
 
