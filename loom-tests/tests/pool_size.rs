@@ -8,9 +8,12 @@
 //! coarse count alone when it is far from a threshold, the sum of everything otherwise,
 //! without the locks. A tiny pool makes the batch a few hundred bytes, so every change
 //! here folds (an 8-page pool: a batch of 512 bytes, entries of 1.5 KiB).
-//! Property: the total is exact when the threads are done (0 after every entry is
+//! The same holds for `stored_pages` and the memcg's `memory.zswap.current`, whose
+//! stripes are the shards' too, changed under the shard's lock by the store's charge
+//! and the load's uncharge.
+//! Property: the totals are exact when the threads are done (0 after every entry is
 //! loaded back) and no store is refused by a miscounted pool; with one CPU both threads'
-//! slots share a cluster and so a shard, its lock and its stripe.
+//! slots share a cluster and so a shard, its lock and its stripes.
 #![cfg(loom)]
 
 use loom::sync::Arc;

@@ -114,6 +114,13 @@ unsafe impl<T: crate::sync::Zero> crate::sync::Zero for Line<T> {
     }
 }
 
+/// Add `n` (wrapping: a negated `n` subtracts) to a count that only holders of one lock
+/// change, with the lock held: a load and a store, where a count shared by writers needs
+/// a locked add. Readers without the lock see the old or the new value.
+pub(crate) fn add_locked(a: &AtomicU64, n: u64) {
+    a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+}
+
 /// A memcg's zswap charge, one stripe per zswap pool shard: `memory.zswap.current` of
 /// its subtree (`MEMCG_ZSWAP_B`, charged on every level), and its own entries' gauges
 /// (`zswapped`, `zswap_incomp`, and entries and bytes per compression tier).
@@ -146,8 +153,7 @@ impl ZswapCharge {
     /// Add `n` (wrapping: a negated `n` subtracts) to `field` of stripe `stripe`, whose
     /// shard lock the caller holds.
     fn add_locked(&self, field: usize, n: u64, stripe: usize) {
-        let a = &self.0[stripe % self.0.len()].0[field];
-        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+        add_locked(&self.0[stripe % self.0.len()].0[field], n);
     }
 
     fn get(&self, field: usize) -> u64 {

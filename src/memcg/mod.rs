@@ -22,7 +22,7 @@ mod swap_tiers;
 
 use swap_tiers::NO_TIER;
 
-pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, UNLIMITED, ZswapCharge};
+pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, UNLIMITED, ZswapCharge, add_locked};
 
 use crate::device::MAX_DEVICES;
 use crate::epoch::SharedBytes;

@@ -60,7 +60,7 @@ const INCOMPRESSIBLE: usize = 1;
 impl Padded {
     /// Add `n` (wrapping) to stripe count `which`; the caller holds the lock.
     fn add_locked(&self, which: usize, n: u64) {
-        self.1[which].store(self.1[which].load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+        crate::memcg::add_locked(&self.1[which], n);
     }
 }
 
