@@ -4,9 +4,11 @@
 //!
 //! Invariants: a handle names at most one live entry, and a live entry is named by
 //! exactly one backend word (its `slot`'s); `total_bytes` is the sum of live entries'
-//! `length`, and each shard's stripe of it changes only under that shard's lock. Shards
-//! are picked by the slot's cluster, so CPUs working on their own clusters rarely share a
-//! lock (zsmalloc's per-class locks play this part).
+//! `length`. Every count striped by shard (the pool size, the stored and incompressible
+//! entries, and the memcgs' zswap charges, which `insert` and `take` make) changes only
+//! under its shard's lock, so each stripe has one writer at a time. Shards are picked by
+//! the slot's cluster, so CPUs working on their own clusters rarely share a lock
+//! (zsmalloc's per-class locks play this part).
 
 use crate::Tick;
 use crate::memcg::Batched;
