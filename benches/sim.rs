@@ -12,6 +12,11 @@ use criterion::{Criterion, Throughput};
 use std::time::Duration;
 use vswap::sim::scenario::{Options, SCENARIOS, run};
 
+/// The binary's allocator (src/bin/vswap-sim.rs), so these figures are the binary's.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut c = Criterion::default()
         .sample_size(10)

@@ -16,7 +16,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,21 +25,47 @@ use vswap::sim::scenario::{self, Options, Progress};
 use vswap::sim::workload::Workload;
 use vswap::sim::{plot, report};
 
+/// The allocator under the counting one: mimalloc where Cargo.toml declares it (Linux on
+/// x86_64), for the simulator's speed (BENCHMARKS.md, "The binary's allocator"); the
+/// system allocator elsewhere. The counts do not depend on it: they are the sizes asked.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+const INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+const INNER: std::alloc::System = std::alloc::System;
+
 /// Counts live heap bytes, to check the crate's own accounting against the allocator.
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
+// SAFETY: forwards to `INNER` unchanged; only counts sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract; passed through.
-        unsafe { System.alloc(layout) }
+        unsafe { INNER.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { INNER.dealloc(ptr, layout) }
+    }
+    // Forwarded too, so that zeroed and grown blocks keep the inner allocator's fast paths
+    // (fresh pages need no zeroing; a block can grow in place) instead of the defaults'
+    // allocate, copy or zero, and free.
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: as in `alloc`.
+        unsafe { INNER.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract (`ptr` came from this
+        // allocator with `layout`); passed through.
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
     }
 }
 
