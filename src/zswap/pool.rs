@@ -157,8 +157,10 @@ impl Pool {
         self.reached_full.load(Ordering::Acquire)
     }
 
+    /// (shard, index) of a handle. A handle `insert` never gives out (index field 0)
+    /// maps to index `usize::MAX`, which no shard has: its lookups find nothing.
     fn split(handle: u32) -> (usize, usize) {
-        ((handle as usize) & (SHARDS - 1), (handle as usize >> SHARD_BITS) - 1)
+        ((handle as usize) & (SHARDS - 1), (handle as usize >> SHARD_BITS).wrapping_sub(1))
     }
 
     /// Store `e` (`zs_malloc` + `xa_store`) in the shard `hint` picks (the slot's cluster,
@@ -342,5 +344,24 @@ mod tests {
         pool.with(h, |_| pool.resize(2000, u64::from(page), Pool::stripe(h)));
         live[at].1 = page;
         assert_eq!((pool.stored_incompressible(), pool.total_bytes()), (incompressible(&live), sum(&live)));
+    }
+
+    #[test]
+    fn handles_never_given_out_find_nothing_and_change_nothing() {
+        let pool = Pool::new(1 << 20, 100, 90, false);
+        let (h, seq) = pool.insert(entry(1000), 3, |_| {}).expect("room");
+        let before = (pool.stored_pages(), pool.total_bytes());
+        // Index field 0 (below every handle `insert` makes), an index past the shard's
+        // entries, and the largest handle.
+        let foreign = (0..SHARDS as u32).chain([h + (1 << SHARD_BITS), u32::MAX]);
+        for bad in foreign {
+            assert!(pool.with(bad, |_| ()).is_none(), "handle {bad:#x}");
+            assert!(pool.take(bad, |_, _| panic!("uncharged through handle {bad:#x}")).is_none());
+        }
+        let mut q: std::collections::VecDeque<_> = [(0, 0), (h, seq), (u32::MAX, 0)].into();
+        pool.retain_live(&mut q);
+        assert_eq!(q, [(h, seq)]);
+        assert_eq!((pool.stored_pages(), pool.total_bytes()), before);
+        assert_eq!(pool.with(h, |e| e.length), Some(1000));
     }
 }
