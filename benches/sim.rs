@@ -12,7 +12,8 @@ use criterion::{Criterion, Throughput};
 use std::time::Duration;
 use vswap::sim::scenario::{Options, SCENARIOS, run};
 
-/// The binary's allocator (src/bin/vswap-sim.rs), so these figures are the binary's.
+/// The binary's allocator (src/bin/vswap-sim.rs, which also counts the bytes for its
+/// footprint report), so these figures are the binary's but for that count.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

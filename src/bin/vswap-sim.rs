@@ -62,8 +62,13 @@ unsafe impl GlobalAlloc for Counting {
         // allocator with `layout`); passed through.
         let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            // One change by the difference, so a reading never sees both sizes counted.
+            let old = layout.size();
+            if new_size >= old {
+                LIVE.fetch_add(new_size - old, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(old - new_size, Ordering::Relaxed);
+            }
         }
         p
     }
