@@ -30,7 +30,6 @@
 //! * `arbitrary` — `Arbitrary` for the public value types and for [`op::Op`].
 //! * `model` — the reference model (`model::Model`) and the differential
 //!   `model::Harness`, for downstream fuzzers.
-//! * `sim` (default) — the `vswap-sim` binary.
 
 mod config;
 pub mod device;
@@ -42,8 +41,6 @@ mod memcg;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod op;
-#[cfg(feature = "sim")]
-pub mod sim;
 mod stat;
 mod sync;
 mod system;

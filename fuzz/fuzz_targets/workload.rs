@@ -1,13 +1,13 @@
 //! The simulator's input surface: any text given to `Workload::parse` (a workload file)
 //! gets a `WorkloadError` with a line inside the text, or a valid workload that
 //! survives `to_toml` → `parse` unchanged; a valid workload of a small size then runs
-//! through `Generator` and the memory manager (`vswap::sim::mm`) under memory pressure
+//! through `Generator` and the memory manager (`vswap_sim::mm`) under memory pressure
 //! without an error, and the memory manager's invariants hold at the end.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vswap::sim::mm::{Mm, MmConfig};
-use vswap::sim::workload::{Generator, Workload};
+use vswap_sim::mm::{Mm, MmConfig};
+use vswap_sim::workload::{Generator, Workload};
 use vswap::{Compressor, DeviceSpec, ZswapConfig};
 
 /// Runs stop after this many events, so one input stays fast.

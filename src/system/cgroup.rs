@@ -115,16 +115,14 @@ impl SwapSystem {
     }
 
     /// `memcg_stat(cg)?.zswap_current` alone, without summing the subtree's statistics
-    /// (the simulator reads it for every memcg every tick). Same errors.
-    #[cfg(feature = "sim")]
-    pub(crate) fn memcg_zswap_current(&self, cg: MemcgId) -> Result<u64, Error> {
+    /// (a simulator reads it for every memcg every tick). Same errors as `memcg_stat`.
+    pub fn memcg_zswap_current(&self, cg: MemcgId) -> Result<u64, Error> {
         Ok(self.back.memcgs.online(cg, &self.vspace.reclaim.pin())?.zswap.bytes())
     }
 
     /// `stat().pool_total_size` alone, without the table gauges' walk over every live
-    /// cluster.
-    #[cfg(feature = "sim")]
-    pub(crate) fn pool_total_size(&self) -> u64 {
+    /// cluster (debugfs `zswap/pool_total_size`).
+    pub fn pool_total_size(&self) -> u64 {
         self.back.pool.total_bytes()
     }
 }

@@ -384,6 +384,13 @@ impl SwapSystem {
         (used, self.vspace.live())
     }
 
+    /// Heap bytes of one cluster of this system without its optional tables (swap count
+    /// extension, backend words): the struct, the table words, the memcg ids and the
+    /// allocation bitmap. The footprint report divides it by the cluster size.
+    pub fn cluster_base_bytes(&self) -> usize {
+        Cluster::base_bytes(self.config().cluster_shift, true)
+    }
+
     /// The crate's metadata bytes, from its own allocation accounting.
     pub fn footprint(&self) -> Footprint {
         let (used, live) = self.table_gauges();

@@ -14,11 +14,11 @@ mod proactive_writeback;
 mod second_chance;
 mod tiers;
 
-use crate::sim::mm::{Cg, Mm, TaskId};
-use crate::sim::report::{Counter, Mark, Plot, Report, Run, Series, Table};
-use crate::sim::workload::{Event, Generator, Workload, WorkloadError};
-use crate::{GlobalStat, MemcgStat, Tick};
+use crate::mm::{Cg, Mm, TaskId};
+use crate::report::{Counter, Mark, Plot, Report, Run, Series, Table};
+use crate::workload::{Event, Generator, Workload, WorkloadError};
 use std::fmt;
+use vswap::{GlobalStat, MemcgStat, Tick};
 
 /// What a caller may vary in a scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +65,7 @@ pub enum SimError {
     /// A workload file was wrong.
     Workload(WorkloadError),
     /// The facade refused an operation (a bug in the simulator if it happens).
-    Swap(crate::Error),
+    Swap(vswap::Error),
     /// The options do not fit the scenario.
     Invalid(String),
 }
@@ -83,8 +83,8 @@ impl fmt::Display for SimError {
 
 impl std::error::Error for SimError {}
 
-impl From<crate::Error> for SimError {
-    fn from(e: crate::Error) -> Self {
+impl From<vswap::Error> for SimError {
+    fn from(e: vswap::Error) -> Self {
         SimError::Swap(e)
     }
 }
@@ -110,7 +110,7 @@ pub fn run(name: &str, opts: &Options, progress: &mut dyn FnMut(&Progress)) -> R
         "tiers" => tiers::run(opts, progress),
         "footprint" => {
             let slots = scaled(8_388_608, opts.scale);
-            let mut r = crate::sim::footprint::report(slots, 1, &|| None)?;
+            let mut r = crate::footprint::report(slots, 1, &|| None)?;
             r.seed = opts.seed;
             Ok(r)
         }
@@ -139,7 +139,7 @@ struct Job<'w> {
 }
 
 /// A timeline column: a value sampled every `sample` ticks.
-type Probe = Box<dyn Fn(&Mm, &GlobalStat) -> Result<f64, crate::Error>>;
+type Probe = Box<dyn Fn(&Mm, &GlobalStat) -> Result<f64, vswap::Error>>;
 
 /// The simulation loop.
 struct Driver<'w> {
@@ -169,7 +169,7 @@ impl<'w> Driver<'w> {
     }
 
     /// Start `w` in `cg` with the `k`th seed of `seed`.
-    fn spawn(&mut self, cg: Cg, w: &'w Workload, seed: u64, k: u64) -> Result<TaskId, crate::Error> {
+    fn spawn(&mut self, cg: Cg, w: &'w Workload, seed: u64, k: u64) -> Result<TaskId, vswap::Error> {
         let s = seed_of(seed, k);
         let task = self.mm.spawn(cg, w, s)?;
         self.jobs.push(Job { task, source: Generator::new(w, s), done: false });
@@ -183,7 +183,7 @@ impl<'w> Driver<'w> {
     }
 
     /// One tick: every live job's events, then the clock.
-    fn step(&mut self) -> Result<(), crate::Error> {
+    fn step(&mut self) -> Result<(), vswap::Error> {
         for j in &mut self.jobs {
             if j.done {
                 continue;
@@ -204,7 +204,7 @@ impl<'w> Driver<'w> {
         Ok(())
     }
 
-    fn take_sample(&mut self, now: Tick) -> Result<(), crate::Error> {
+    fn take_sample(&mut self, now: Tick) -> Result<(), vswap::Error> {
         let g = self.mm.sys().stat();
         for (i, (_, p, rate)) in self.probes.iter().enumerate() {
             let v = p(&self.mm, &g)?;
@@ -224,8 +224,8 @@ impl<'w> Driver<'w> {
         watch: &[usize],
         (total, max_ticks): (u64, u64),
         progress: &mut dyn FnMut(&Progress),
-        hook: &mut dyn FnMut(&mut Mm) -> Result<(), crate::Error>,
-    ) -> Result<u64, crate::Error> {
+        hook: &mut dyn FnMut(&mut Mm) -> Result<(), vswap::Error>,
+    ) -> Result<u64, vswap::Error> {
         let start = self.mm.now();
         let live = |d: &Self| match watch {
             [] => d.jobs.iter().any(|j| !j.done),
@@ -240,7 +240,7 @@ impl<'w> Driver<'w> {
     }
 
     /// Reset the timelines (the measured phase starts now) and sample every `sample`.
-    fn start_timelines(&mut self, sample: u64) -> Result<(), crate::Error> {
+    fn start_timelines(&mut self, sample: u64) -> Result<(), vswap::Error> {
         self.sample = sample.max(1);
         let g = self.mm.sys().stat();
         for (i, (_, p, _)) in self.probes.iter().enumerate() {
@@ -289,7 +289,7 @@ fn delta(run: &Run, name: &str) -> i128 {
 }
 
 /// One row per memcg: `memory.stat` deltas over the measured phase and where it stands.
-fn memcg_table(mm: &Mm, cgs: &[Cg], start: &[MemcgStat]) -> Result<Table, crate::Error> {
+fn memcg_table(mm: &Mm, cgs: &[Cg], start: &[MemcgStat]) -> Result<Table, vswap::Error> {
     let columns = ["memcg", "resident", "zswap_KiB", "zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "kept", "oom"];
     let mut rows = Vec::new();
     for (i, &cg) in cgs.iter().enumerate() {
@@ -316,7 +316,7 @@ fn memcg_table(mm: &Mm, cgs: &[Cg], start: &[MemcgStat]) -> Result<Table, crate:
     })
 }
 
-fn memcg_stats(mm: &Mm, cgs: &[Cg]) -> Result<Vec<MemcgStat>, crate::Error> {
+fn memcg_stats(mm: &Mm, cgs: &[Cg]) -> Result<Vec<MemcgStat>, vswap::Error> {
     cgs.iter().map(|&cg| mm.sys().memcg_stat(mm.memcg_id(cg)?)).collect()
 }
 

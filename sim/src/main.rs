@@ -21,9 +21,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use vswap::sim::scenario::{self, Options, Progress};
-use vswap::sim::workload::Workload;
-use vswap::sim::{plot, report};
+use vswap_sim::scenario::{self, Options, Progress};
+use vswap_sim::workload::Workload;
+use vswap_sim::{plot, report};
 
 /// The allocator under the counting one: mimalloc where Cargo.toml declares it (Linux on
 /// x86_64), for the simulator's speed (BENCHMARKS.md, "The binary's allocator"); the
@@ -178,7 +178,7 @@ fn emit(text: &str) -> Result<(), Failure> {
 fn footprint(args: &FootprintArgs) -> Result<String, Failure> {
     let (slots, cpus) = (args.slots, args.cpus.clamp(1, 4096) as usize);
     let heap = || Some(LIVE.load(Ordering::Relaxed) as u64);
-    use vswap::sim::footprint::{Backend, measure, measure_backend, render, render_backends};
+    use vswap_sim::footprint::{Backend, measure, measure_backend, render, render_backends};
     let report = measure(slots, cpus, &heap)?;
     let backed = [measure_backend(slots, cpus, Backend::Zswap)?, measure_backend(slots, cpus, Backend::Device)?];
     Ok(render(slots, &report) + &render_backends(&backed))

@@ -167,9 +167,9 @@ fn to_toml_gives_back_the_same_workload() {
 
 /// The sample files, compiled in (Miri's isolation forbids reading them at run time).
 const SAMPLES: [(&str, &str); 3] = [
-    ("example", include_str!("../../../workloads/example.toml")),
-    ("kernel-build-like", include_str!("../../../workloads/kernel-build-like.toml")),
-    ("bgsave", include_str!("../../../workloads/bgsave.toml")),
+    ("example", include_str!("../../workloads/example.toml")),
+    ("kernel-build-like", include_str!("../../workloads/kernel-build-like.toml")),
+    ("bgsave", include_str!("../../workloads/bgsave.toml")),
 ];
 
 #[test]

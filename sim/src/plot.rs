@@ -16,7 +16,7 @@
 //! * a series with more points than about two per pixel column is thinned to the first,
 //!   lowest, highest and last point of each column, which draws the same picture.
 
-use crate::sim::report::{Plot, Report};
+use crate::report::{Plot, Report};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -210,7 +210,7 @@ pub fn write_svgs(r: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::report::{Mark, Series};
+    use crate::report::{Mark, Series};
 
     fn plot(series: Vec<Series>, marks: Vec<Mark>) -> Plot {
         Plot { id: "pool".into(), title: "zswap pool".into(), y_label: "pages".into(), series, marks }
@@ -304,7 +304,7 @@ mod tests {
     fn svgs_are_written_per_run_and_plot() {
         let dir = std::env::temp_dir().join(format!("vswap-plot-test-{}", std::process::id()));
         let p = plot(vec![series("s", &[(0, 1.0), (1, 2.0)])], vec![]);
-        let run = |name: &str| crate::sim::report::Run {
+        let run = |name: &str| crate::report::Run {
             name: name.into(),
             ticks: 1,
             events: 0,

@@ -5,9 +5,9 @@
 //! and proactive shrinking (`ShrinkStart::Proactive`).
 
 use super::*;
-use crate::sim::mm::MmConfig;
-use crate::sim::workload::{Data, Pattern, Phase, Process, Region, Stream};
-use crate::{DeviceSpec, PAGE_SIZE, ShrinkStart, ZswapConfig};
+use crate::mm::MmConfig;
+use crate::workload::{Data, Pattern, Phase, Process, Region, Stream};
+use vswap::{DeviceSpec, PAGE_SIZE, ShrinkStart, ZswapConfig};
 
 /// Small systemd services: more than `MAX_RECLAIM_RETRIES` memcgs with no zswap pages.
 const SERVICES: usize = 20;
@@ -80,7 +80,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             accept_threshold_percent: 50,
             shrink_start: start,
             legacy_worker: legacy,
-            compressor: crate::Compressor::Synthetic,
+            compressor: vswap::Compressor::Synthetic,
             ..ZswapConfig::default()
         };
         let cfg = MmConfig { ram_pages: ram, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 4 * ram)] };

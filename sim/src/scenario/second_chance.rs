@@ -4,8 +4,8 @@
 //! workload whose bursts of new stores are re-read soon after.
 
 use super::*;
-use crate::sim::mm::MmConfig;
-use crate::{DeviceSpec, LruPolicy, PAGE_SIZE, ZswapConfig};
+use crate::mm::MmConfig;
+use vswap::{DeviceSpec, LruPolicy, PAGE_SIZE, ZswapConfig};
 
 pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result<Report, SimError> {
     let ram = scaled(65_536, opts.scale);
@@ -19,7 +19,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
         let zswap = ZswapConfig {
             shrinker_enabled: true,
             lru,
-            compressor: crate::Compressor::Synthetic,
+            compressor: vswap::Compressor::Synthetic,
             ..ZswapConfig::default()
         };
         let cfg = MmConfig { ram_pages: ram, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 4 * ram)] };

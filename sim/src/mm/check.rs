@@ -55,7 +55,7 @@ impl Mm {
         }
         for (&slot, &n) in &swap_ptes {
             let count = match self.sys.state(VSlot::from_raw(slot)) {
-                Ok(crate::SlotState::SwappedOut { count, .. } | crate::SlotState::Cached { count, .. }) => count,
+                Ok(vswap::SlotState::SwappedOut { count, .. } | vswap::SlotState::Cached { count, .. }) => count,
                 other => return Err(format!("slot {slot:#x} held by {n} PTEs is {other:?}")),
             };
             if count != n {
@@ -69,7 +69,7 @@ impl Mm {
             }
             let want = FolioId(u64::from(f) + 1);
             match self.sys.state(VSlot::from_raw(slot)) {
-                Ok(crate::SlotState::Cached { folio, .. }) if folio == want => {}
+                Ok(vswap::SlotState::Cached { folio, .. }) if folio == want => {}
                 other => return Err(format!("slot {slot:#x} is indexed to frame {f} but the facade says {other:?}")),
             }
         }

@@ -6,13 +6,12 @@
 //! the simulator has no unsafe code of its own (the facade it drives is Miri-tested by
 //! every other suite), so they are skipped under Miri; the memory-manager test runs
 //! there at a small size.
-#![cfg(feature = "sim")]
 
-use vswap::sim::mm::{Mm, MmConfig};
-use vswap::sim::report::{Report, to_json};
-use vswap::sim::scenario::{Options, SimError, run};
-use vswap::sim::workload::{Event, Generator, Process, Workload};
 use vswap::{Compressor, DeviceSpec, Error, ZswapConfig};
+use vswap_sim::mm::{Mm, MmConfig};
+use vswap_sim::report::{Report, to_json};
+use vswap_sim::scenario::{Options, SimError, run};
+use vswap_sim::workload::{Event, Generator, Process, Workload};
 
 fn scenario(name: &str, opts: &Options) -> Report {
     run(name, opts, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"))

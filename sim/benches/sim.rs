@@ -10,7 +10,7 @@
 
 use criterion::{Criterion, Throughput};
 use std::time::Duration;
-use vswap::sim::scenario::{Options, SCENARIOS, run};
+use vswap_sim::scenario::{Options, SCENARIOS, run};
 
 /// The binary's allocator (src/bin/vswap-sim.rs, which also counts the bytes for its
 /// footprint report), so these figures are the binary's but for that count.

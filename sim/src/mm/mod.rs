@@ -43,16 +43,16 @@ mod lru;
 mod reclaim;
 mod swapcache;
 
-use crate::sim::workload::{Event, PageData, Process, Workload};
-use crate::system::Pinned;
-use crate::{
+use crate::workload::{Event, PageData, Process, Workload};
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
+use vswap::Pinned;
+use vswap::{
     Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
     ZswapConfig,
 };
-use rustc_hash::FxHashMap as HashMap;
-use std::sync::Arc;
 
-const PAGE: u64 = crate::PAGE_SIZE as u64;
+const PAGE: u64 = vswap::PAGE_SIZE as u64;
 const NIL: u32 = u32::MAX;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
@@ -189,7 +189,7 @@ pub struct Mm {
     /// Shared so that a fault can hold one epoch pin ([`Pinned`]) for all its facade
     /// calls while `&mut self` runs.
     sys: Arc<SwapSystem>,
-    devices: Vec<crate::DeviceId>,
+    devices: Vec<vswap::DeviceId>,
     ram_pages: u64,
     cpus: usize,
     shrinker: bool,
@@ -257,7 +257,7 @@ impl Mm {
     }
 
     /// The devices of [`MmConfig::devices`], in that order.
-    pub fn devices(&self) -> &[crate::DeviceId] {
+    pub fn devices(&self) -> &[vswap::DeviceId] {
         &self.devices
     }
 

@@ -144,7 +144,7 @@ impl Mm {
             }
         }
         self.frames[f as usize].mappers = 0;
-        if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, crate::Backing::None) {
+        if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, vswap::Backing::None) {
             let data = fr.data();
             let page = Page::Synthetic { compressed_len: data.compressed_len, zero: data.zero };
             match pin.writeout(vslot, page)? {

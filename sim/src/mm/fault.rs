@@ -31,7 +31,7 @@ impl Mm {
                 match fault.source {
                     FaultSource::Zswap => {
                         fr.flags |= DIRTY;
-                        let len = u64::from(fr.data().compressed_len.clamp(1, crate::PAGE_SIZE as u32));
+                        let len = u64::from(fr.data().compressed_len.clamp(1, vswap::PAGE_SIZE as u32));
                         self.zswap_charged(cg, len, false);
                     }
                     FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
