@@ -23,6 +23,7 @@
 //! Run: `CARGO_TARGET_DIR=target/bench cargo bench --bench table`.
 
 use criterion::Criterion;
+use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
 use sharded_slab::Slab;
 use std::collections::HashMap;
@@ -80,8 +81,7 @@ struct KCluster {
 }
 
 /// Cache-line padding so two CPUs' clusters and cursors never share a line.
-#[repr(align(128))]
-struct Padded<T>(T);
+type Padded<T> = CachePadded<T>;
 
 struct KernelTable {
     clusters: Box<[Padded<Mutex<KCluster>>]>,
@@ -93,9 +93,9 @@ impl KernelTable {
     fn new(clusters: usize, cpus: usize) -> Self {
         Self {
             clusters: (0..clusters)
-                .map(|_| Padded(Mutex::new(KCluster { map: Box::new([0; KCLUSTER]), count: 0, next: 0 })))
+                .map(|_| CachePadded::new(Mutex::new(KCluster { map: Box::new([0; KCLUSTER]), count: 0, next: 0 })))
                 .collect(),
-            percpu: (0..cpus).map(|c| Padded(AtomicUsize::new(c % clusters))).collect(),
+            percpu: (0..cpus).map(|c| CachePadded::new(AtomicUsize::new(c % clusters))).collect(),
         }
     }
 
@@ -104,9 +104,9 @@ impl KernelTable {
     #[inline]
     fn alloc(&self, cpu: usize, val: u64) -> Option<u64> {
         for _ in 0..self.clusters.len() {
-            let ci = self.percpu[cpu].0.load(Ordering::Relaxed);
+            let ci = self.percpu[cpu].load(Ordering::Relaxed);
             {
-                let mut c = self.clusters[ci].0.lock().unwrap();
+                let mut c = self.clusters[ci].lock().unwrap();
                 if (c.count as usize) < KCLUSTER {
                     let start = c.next as usize;
                     let off = (start..KCLUSTER).chain(0..start).find(|&i| c.map[i] == 0)?;
@@ -117,7 +117,7 @@ impl KernelTable {
                 }
             }
             let n = self.clusters.len();
-            self.percpu[cpu].0.store((ci + self.percpu.len()) % n, Ordering::Relaxed);
+            self.percpu[cpu].store((ci + self.percpu.len()) % n, Ordering::Relaxed);
         }
         None
     }
@@ -125,7 +125,7 @@ impl KernelTable {
     /// `swap_entries_free`: lock the slot's cluster and clear it.
     #[inline]
     fn free(&self, slot: u64) {
-        let mut c = self.clusters[slot as usize / KCLUSTER].0.lock().unwrap();
+        let mut c = self.clusters[slot as usize / KCLUSTER].lock().unwrap();
         let off = slot as usize % KCLUSTER;
         debug_assert_ne!(c.map[off], 0);
         c.map[off] = 0;
@@ -135,7 +135,7 @@ impl KernelTable {
     /// Add `delta` to the slot's count under the cluster lock (`__swap_duplicate`).
     #[inline]
     fn add(&self, slot: u64, delta: u64) -> u64 {
-        let mut c = self.clusters[slot as usize / KCLUSTER].0.lock().unwrap();
+        let mut c = self.clusters[slot as usize / KCLUSTER].lock().unwrap();
         let off = slot as usize % KCLUSTER;
         c.map[off] = c.map[off].wrapping_add(delta);
         c.map[off]
@@ -144,7 +144,7 @@ impl KernelTable {
     /// Read a slot's word under the cluster lock.
     #[inline]
     fn get(&self, slot: u64) -> u64 {
-        self.clusters[slot as usize / KCLUSTER].0.lock().unwrap().map[slot as usize % KCLUSTER]
+        self.clusters[slot as usize / KCLUSTER].lock().unwrap().map[slot as usize % KCLUSTER]
     }
 }
 

@@ -5,11 +5,9 @@
 //! figure that depends on two threads sharing data moves with it, so the store benches
 //! print it next to their figures.
 
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-
-#[repr(align(128))]
-struct Line(AtomicU64);
 
 /// Median one-way handoff over `runs` runs of `passes` passes each, in nanoseconds.
 pub(crate) fn handoff_ns(runs: usize, passes: u64) -> f64 {
@@ -20,14 +18,14 @@ pub(crate) fn handoff_ns(runs: usize, passes: u64) -> f64 {
 
 /// One run: the two threads take turns, each waiting for the other's value.
 fn one_run(passes: u64) -> f64 {
-    let line = Line(AtomicU64::new(0));
+    let line = CachePadded::new(AtomicU64::new(0));
     let turn = |first: u64| {
         let mut i = first;
         while i < passes {
-            while line.0.load(Ordering::Acquire) != i {
+            while line.load(Ordering::Acquire) != i {
                 std::hint::spin_loop();
             }
-            line.0.store(i + 1, Ordering::Release);
+            line.store(i + 1, Ordering::Release);
             i += 2;
         }
     };

@@ -38,21 +38,12 @@ pub(crate) fn record(name: &str, threads: usize, s: Sample) {
 /// the time the thread sat preempted, which wall time (criterion's figure) includes.
 #[cfg(target_os = "linux")]
 pub(crate) fn thread_cpu() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a valid, writable `struct timespec` (two i64 on 64-bit Linux) and
-    // the clock id is Linux's constant; libc is linked by std.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable `struct timespec` of the platform's layout (libc's
+    // definition, so 32-bit targets get their own), and the clock id is libc's constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(ts.sec as u64, ts.nsec as u32)
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -28,7 +28,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt;
 
