@@ -211,11 +211,11 @@ fn every_file_in_workloads_loads() {
 #[test]
 #[cfg_attr(miri, ignore = "dozens of TOML parses take minutes under Miri; safe code, run natively and fuzzed")]
 fn syntax_errors_give_the_line() {
-    assert_error(&edit("pages = 64", "pages = = 64"), 4, "invalid string");
-    assert_error(&edit("ticks = 5", "ticks = 5 5"), 24, "expected newline");
-    assert_error(&edit("name = \"t\"", "name = \"t\"\nname = \"u\""), 2, "duplicate key `name`");
-    // At the end of the text: on its last line, not past it.
-    assert_error("name = \"t\"\nregion = [\n\n", 3, "invalid array: expected `]`");
+    assert_error(&edit("pages = 64", "pages = = 64"), 4, "extra `=`");
+    assert_error(&edit("ticks = 5", "ticks = 5 5"), 24, "string values must be quoted");
+    assert_error(&edit("name = \"t\"", "name = \"t\"\nname = \"u\""), 2, "duplicate key");
+    // Unclosed at the end of the text: the line that opened it, never past the text.
+    assert_error("name = \"t\"\nregion = [\n\n", 2, "unclosed array, expected `]`");
 }
 
 #[test]
