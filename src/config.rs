@@ -1,4 +1,4 @@
-//! `Config` and `ZswapConfig` (`API.md`, "Construction and configuration").
+//! `Config` and `ZswapConfig` (`docs/api.md`, "Construction and configuration").
 
 /// Whole-system configuration. Plain data with public fields and `Default`.
 #[derive(Debug, Clone, PartialEq, Eq)]

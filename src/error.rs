@@ -1,5 +1,5 @@
 //! The crate's one error type. A call that returns an error leaves the system exactly as
-//! it was (principle 5 of `DESIGN.md`).
+//! it was (principle 5 of `docs/design.md`).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Identifiers and small value types of the public facade (`API.md`, "Identifiers").
+//! Identifiers and small value types of the public facade (`docs/api.md`, "Identifiers").
 
 use crate::entry::{PFN_BITS, SHADOW_BITS};
 

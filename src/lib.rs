@@ -3,7 +3,7 @@
 //! A model of the swap table with lock-free, dynamically allocated clusters; virtual swap
 //! slots backed by zswap entries, physical slots on prioritised devices, zero pages or
 //! the in-memory folio; the swap cache; and per-memcg charging with hierarchical limits.
-//! See `DESIGN.md` for the layers and `API.md` for this facade's contract.
+//! See `docs/design.md` for the layers and `docs/api.md` for this facade's contract.
 //!
 //! ```
 //! use vswap::*;

@@ -1,4 +1,4 @@
-//! Reports: `GlobalStat` and `Footprint` (`API.md`).
+//! Reports: `GlobalStat` and `Footprint` (`docs/api.md`).
 
 /// System-wide counters: zswap's debugfs counters, the vmstat swap events, and the
 /// swap table's gauges. Event counters count pages, sizes are bytes.

@@ -8,7 +8,7 @@
 //! * [`mm`] — resident pages per memcg with `memory.max` / `memory.high`, an
 //!   active/inactive LRU, reclaim through `alloc` → `dup` → `writeout` → `evict`, faults
 //!   through `fault` → `put`, fork, and the logical clock that drives the shrink worker;
-//! * [`scenario`] — the experiments (kernel-notes Appendix B), each run one or more ways;
+//! * [`scenario`] — the experiments (docs/kernel.md Appendix B), each run one or more ways;
 //! * [`report`] and [`plot`] — the terminal table, JSON, CSV and SVG timelines.
 //!
 //! Invariants: nothing here reads the wall clock or a global; a scenario is a pure

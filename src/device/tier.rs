@@ -1,4 +1,4 @@
-//! Swap tiers (`mm/swap_tier.c` of the 2026 swap-tier series, kernel-notes §4.5): named
+//! Swap tiers (`mm/swap_tier.c` of the 2026 swap-tier series, docs/kernel.md §4.5): named
 //! priority ranges over the swap devices, written as batches to
 //! `/sys/kernel/mm/swap/tiers`.
 //!

@@ -4,7 +4,7 @@
 //!
 //! What it models: one process (the *parent*) that maps its regions one after another
 //! ([`Workload::region_base`]), and at most one forked *child* sharing them (Redis
-//! BGSAVE, kernel-notes Appendix B4). A phase lasts a number of logical ticks; each tick
+//! BGSAVE, docs/kernel.md Appendix B4). A phase lasts a number of logical ticks; each tick
 //! it makes `accesses_per_tick` page accesses, each drawn from one of its streams with
 //! probability weight / sum of weights. A stream walks one region randomly,
 //! sequentially or by a stride, and writes with probability `write_percent` / 100.
