@@ -87,7 +87,8 @@
 //!
 //! sys.writeback(slot)?;                                   // zswap -> ssd: now charged
 //! assert_eq!(sys.memcg_stat(cg)?.swap_current, PAGE_SIZE as u64);
-//! assert!(matches!(sys.state(slot)?, SlotState::SwappedOut { count: 1, backing: Backing::Device(d), .. } if d == ssd));
+//! let on_ssd = Backing::Device(ssd);
+//! assert!(matches!(sys.state(slot)?, SlotState::SwappedOut { count: 1, backing, .. } if backing == on_ssd));
 //!
 //! let f = sys.fault(0, slot, FolioId(9), None)?;          // swap-in: back in the swap cache
 //! assert_eq!(f.source, FaultSource::Device(ssd));

@@ -26,8 +26,9 @@ use vswap_sim::workload::Workload;
 use vswap_sim::{plot, report};
 
 /// The allocator under the counting one: mimalloc where Cargo.toml declares it (Linux on
-/// x86_64), for the simulator's speed (BENCHMARKS.md, "The binary's allocator"); the
-/// system allocator elsewhere. The counts do not depend on it: they are the sizes asked.
+/// x86_64), for the simulator's speed (docs/notes/simulator-throughput.md, "The binary's
+/// allocator"); the system allocator elsewhere. The counts do not depend on it: they are
+/// the sizes asked.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 const INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
