@@ -10,7 +10,7 @@
 //! are exactly those holding an allocated slot.
 
 use super::slots::Back;
-use super::{Ev, MAX_DEVICES, Model, NEV, PAGE, ROOT};
+use super::{Divergence, Ev, MAX_DEVICES, Model, NEV, Observation as O, PAGE, ROOT};
 use crate::op::{Op, Operands, Outcome};
 use crate::{Config, DeviceId, Error, MemcgId, SwapSystem, VSlot};
 use std::collections::BTreeMap;
@@ -80,14 +80,15 @@ impl Harness {
     }
 
     /// Run `op` on both and compare the results, then (see [`Harness::check_every`]) the
-    /// whole state. The outer Err describes a divergence; the inner result is what the
-    /// system returned (the model agreed with it).
-    pub fn step(&mut self, op: &Op) -> Result<Result<Outcome, Error>, String> {
+    /// whole state. The outer Err is the divergence, placed at this step and `op`; the
+    /// inner result is what the system returned (the model agreed with it).
+    pub fn step(&mut self, op: &Op) -> Result<Result<Outcome, Error>, Divergence> {
+        let step = self.steps;
         let ops = Operands { slots: &self.live, memcgs: &self.memcgs };
         let real = op.apply_in(&self.sys, &ops);
-        let want = self.model.apply_in(op, &ops, &real, Some(&self.sys)).map_err(|e| format!("{op:?}: {e}"))?;
+        let want = self.model.apply_in(op, &ops, &real, Some(&self.sys)).map_err(|d| d.at(step, op))?;
         if !same(&real, &want) {
-            return Err(format!("{op:?}: system returned {real:?}, model expects {want:?}"));
+            return Err(Divergence::debug(O::Result, &real, &want).at(step, op));
         }
         match real {
             Ok(Outcome::Slot(s)) if self.live.len() < 512 => self.live.push(s),
@@ -96,12 +97,12 @@ impl Harness {
         }
         self.steps += 1;
         if self.steps % self.check_every == 0 {
-            self.check().map_err(|e| format!("after {op:?}: {e}"))?;
+            self.check().map_err(|d| d.at(step, op))?;
         }
         if *op == Op::DrainCpuCaches {
             let (live, want) = (self.sys.stat().clusters_live, self.model.clusters());
             if live != want {
-                return Err(format!("after a drain {live} clusters live, {want} hold slots"));
+                return Err(Divergence::new(O::ClustersLive, live.to_string(), want.to_string()).at(step, op));
             }
         }
         Ok(real)
@@ -109,21 +110,26 @@ impl Harness {
 
     /// Compare every slot the model or the driver knows of (state, memcg, backing), every
     /// memcg's usage and events, its zswap LRU and walk cursor, the global counters, the
-    /// worker's queue flag and every device's use.
-    pub fn check(&self) -> Result<(), String> {
+    /// worker's queue flag and every device's use. The divergence is at the steps run so
+    /// far, on no operation.
+    pub fn check(&self) -> Result<(), Divergence> {
+        self.check_state().map_err(|d| Divergence { step: self.steps, ..d })
+    }
+
+    fn check_state(&self) -> Result<(), Divergence> {
         let m = &self.model;
         for s in m.slots().chain(self.live.iter().copied()) {
             let (real, want) = (self.sys.state(s), m.state(s));
             if real != want {
-                return Err(format!("slot {}: system {real:?}, model {want:?}", s.raw()));
+                return Err(Divergence::debug(O::SlotState(s), real, want));
             }
             let (real, want) = (self.sys.memcg_of(s), m.memcg(s));
             if real.as_ref().ok() != Some(&want) && !(real.is_err() && want.is_none()) {
-                return Err(format!("slot {}: memcg {real:?}, model {want:?}", s.raw()));
+                return Err(Divergence::debug(O::SlotMemcg(s), real, want));
             }
             let (real, want) = (self.sys.backing(s), m.backing(s));
             if real != want {
-                return Err(format!("slot {}: backing {real:?}, model {want:?}", s.raw()));
+                return Err(Divergence::debug(O::SlotBacking(s), real, want));
             }
         }
         self.check_memcgs()?;
@@ -135,11 +141,11 @@ impl Harness {
 
     /// The swap tiers as listed, each online memcg's own `memory.swap.tiers.max` (an
     /// error on the root) and the tiers it may use, and every device's tier.
-    fn check_swap_tiers(&self) -> Result<(), String> {
+    fn check_swap_tiers(&self) -> Result<(), Divergence> {
         let m = &self.model;
         let (real, want) = (self.sys.swap_tiers(), m.swap_tier_list());
         if real != want {
-            return Err(format!("swap tiers {real:?}, model {want:?}"));
+            return Err(Divergence::debug(O::SwapTiers, real, want));
         }
         for (&id, cg) in m.memcgs.iter().filter(|(_, cg)| cg.online) {
             let cg_id = MemcgId::from_raw(id);
@@ -150,18 +156,19 @@ impl Harness {
                 Err(_) => false,
             };
             if !ok {
-                return Err(format!("memcg {id}: memory.swap.tiers.max {real:?}, model own bits {:#x}", cg.swap_tiers));
+                let own = format!("{:#x}", cg.swap_tiers);
+                return Err(Divergence::new(O::SwapTierMax(cg_id), format!("{real:?}"), own));
             }
             let (real, want) = (self.sys.memcg_swap_tiers_effective(cg_id), Ok(m.memcg_effective_tier_list(id)));
             if real != want {
-                return Err(format!("memcg {id}: usable swap tiers {real:?}, model {want:?}"));
+                return Err(Divergence::debug(O::UsableSwapTiers(cg_id), real, want));
             }
         }
         for (&d, dev) in &m.devices {
             let real = self.sys.device_swap_tier(DeviceId(d));
             let want = m.tier_of(dev.priority).and_then(|i| m.swap_tier_list().into_iter().find(|t| t.idx == i));
             if real != Ok(want.clone()) {
-                return Err(format!("device {d}: swap tier {real:?}, model {want:?}"));
+                return Err(Divergence::debug(O::DeviceSwapTier(DeviceId(d)), real, want));
             }
         }
         Ok(())
@@ -169,21 +176,21 @@ impl Harness {
 
     /// Every online memcg's LRU (live entries, oldest first) and cursor; whether the
     /// worker is queued.
-    fn check_reclaim(&self) -> Result<(), String> {
+    fn check_reclaim(&self) -> Result<(), Divergence> {
         let m = &self.model;
         for id in m.memcgs().filter(|&id| m.memcgs[&id.raw()].online) {
             let (real, want) = (self.sys.zswap_lru(id), m.zswap_lru(id));
             if real != want {
-                return Err(format!("memcg {}: zswap LRU {real:?}, model {want:?}", id.raw()));
+                return Err(Divergence::debug(O::ZswapLru(id), real, want));
             }
             let (real, want) = (self.sys.shrink_cursor(id), m.shrink_cursor(id));
             if real != want {
-                return Err(format!("memcg {}: shrink cursor {real:?}, model {want:?}", id.raw()));
+                return Err(Divergence::debug(O::ShrinkCursor(id), real, want));
             }
         }
         let (real, want) = (self.sys.shrink_worker_pending(), m.shrink_worker_pending());
         if real != want {
-            return Err(format!("shrink worker pending {real}, model {want}"));
+            return Err(Divergence::debug(O::ShrinkWorkerPending, real, want));
         }
         Ok(())
     }
@@ -191,7 +198,7 @@ impl Harness {
     /// (a) `swap_current` is a page per physical slot recorded in the subtree; (b)
     /// `zswap_current` the bytes of the zswap entries charged in it (`zswapped` and
     /// `zswap_incomp` their pages); the events summed over it.
-    fn check_memcgs(&self) -> Result<(), String> {
+    fn check_memcgs(&self) -> Result<(), Divergence> {
         let m = &self.model;
         let mut usage: BTreeMap<u16, Usage> = m.memcgs.keys().map(|&id| (id, Usage::default())).collect();
         for s in m.slots.values() {
@@ -229,14 +236,15 @@ impl Harness {
             }
         }
         for (&id, cg) in &m.memcgs {
-            let real = self.sys.memcg_stat(MemcgId::from_raw(id));
+            let cg_id = MemcgId::from_raw(id);
+            let real = self.sys.memcg_stat(cg_id);
             if !cg.online {
                 if real != Err(Error::MemcgOffline) {
-                    return Err(format!("memcg {id} is offline, memcg_stat returned {real:?}"));
+                    return Err(Divergence::debug(O::MemcgOffline(cg_id), real, Err::<(), _>(Error::MemcgOffline)));
                 }
                 continue;
             }
-            let st = real.map_err(|e| format!("memcg {id}: memcg_stat failed: {e:?}"))?;
+            let st = real.map_err(|e| Divergence::new(O::MemcgStatFailed(cg_id), format!("{e:?}"), "online"))?;
             let u = usage[&id];
             let e = |ev: Ev| u.events[ev as usize];
             let fields = [
@@ -258,12 +266,17 @@ impl Harness {
             ];
             for (name, real, want) in fields {
                 if real != want {
-                    return Err(format!("memcg {id}: {name} {real}, model {want}"));
+                    return Err(Divergence::new(
+                        O::MemcgStat { memcg: cg_id, field: name },
+                        real.to_string(),
+                        want.to_string(),
+                    ));
                 }
             }
             for (p, (real, want)) in st.zswap_tiers.iter().zip(u.tiers).enumerate() {
                 if (real.entries, real.bytes) != want {
-                    return Err(format!("memcg {id}: compression tier {}: {real:?}, model {want:?}", p + 1));
+                    let priority = p as u8 + 1;
+                    return Err(Divergence::debug(O::MemcgCompressionTier { memcg: cg_id, priority }, real, want));
                 }
             }
             let real: Vec<(&str, u64, u64)> =
@@ -279,14 +292,14 @@ impl Harness {
                 })
                 .collect();
             if real != want {
-                return Err(format!("memcg {id}: swap tiers {real:?}, model {want:?}"));
+                return Err(Divergence::debug(O::MemcgSwapTierCharge(cg_id), real, want));
             }
         }
         for id in &self.memcgs {
             if !m.memcgs.contains_key(&id.raw()) {
                 let real = self.sys.memcg_stat(*id);
                 if real != Err(Error::InvalidMemcg) {
-                    return Err(format!("memcg {} was removed, memcg_stat returned {real:?}", id.raw()));
+                    return Err(Divergence::debug(O::MemcgRemoved(*id), real, Err::<(), _>(Error::InvalidMemcg)));
                 }
             }
         }
@@ -295,7 +308,7 @@ impl Harness {
 
     /// (e) `stored_pages` and `pool_total_size` are the zswap-backed slots and their
     /// bytes; every counter the model predicts.
-    fn check_global(&self) -> Result<(), String> {
+    fn check_global(&self) -> Result<(), Divergence> {
         let m = &self.model;
         let st = self.sys.stat();
         let zswap: Vec<u32> = m
@@ -334,7 +347,7 @@ impl Harness {
         ];
         for (name, real, want) in fields {
             if real != want {
-                return Err(format!("stat: {name} {real}, model {want}"));
+                return Err(Divergence::new(O::Stat(name), real.to_string(), want.to_string()));
             }
         }
         Ok(())
@@ -342,24 +355,26 @@ impl Harness {
 
     /// Every device's size, priority and use (its header slot included); ids the model
     /// has no device for are unknown to the system too.
-    fn check_devices(&self) -> Result<(), String> {
+    fn check_devices(&self) -> Result<(), Divergence> {
         let m = &self.model;
         let top = m.devices.keys().next_back().map_or(0, |&d| d + 1);
         for id in 0..=top.min(MAX_DEVICES as u8 - 1) {
             let real = self.sys.device_stat(DeviceId(id));
             match m.devices.get(&id) {
                 None if real != Err(Error::InvalidDevice) => {
-                    return Err(format!("device {id} is not on, device_stat returned {real:?}"));
+                    return Err(Divergence::debug(
+                        O::DeviceOff(DeviceId(id)),
+                        real,
+                        Err::<(), _>(Error::InvalidDevice),
+                    ));
                 }
                 None => {}
                 Some(d) => {
-                    let st = real.map_err(|e| format!("device {id}: device_stat failed: {e:?}"))?;
+                    let st =
+                        real.map_err(|e| Divergence::new(O::DeviceStatFailed(DeviceId(id)), format!("{e:?}"), "on"))?;
                     let want = (d.pages, d.priority, 1 + m.dev_used(id));
                     if (st.pages, st.priority, st.used) != want {
-                        return Err(format!(
-                            "device {id}: (pages, priority, used) {:?}, model {want:?}",
-                            (st.pages, st.priority, st.used)
-                        ));
+                        return Err(Divergence::debug(O::Device(DeviceId(id)), (st.pages, st.priority, st.used), want));
                     }
                 }
             }

@@ -48,6 +48,7 @@
 //! * `harness`: [`Harness`], the differential comparison.
 
 mod devices;
+mod divergence;
 mod flows;
 mod harness;
 mod memcg;
@@ -56,6 +57,7 @@ mod recompress;
 mod slots;
 mod swap_tiers;
 
+pub use divergence::{Divergence, Observation};
 pub use harness::Harness;
 
 use crate::op::{Op, Operands, Outcome, PageKind};
@@ -136,7 +138,8 @@ impl Default for Model {
     }
 }
 
-/// The outcome a model step expects.
+/// The outcome a model step expects, or why the system's choice is not allowed (the text
+/// of an [`Observation::Choice`]).
 type Step = Result<Result<Outcome, Error>, String>;
 
 impl Model {
@@ -174,14 +177,32 @@ impl Model {
     /// adopt the slot it picked; it errs if that slot is impossible. Swapoff, writeback
     /// and the LRU walks that write entries back need the system itself: use
     /// [`Model::apply_in`].
-    pub fn apply(&mut self, op: &Op, live: &[VSlot], real: &Result<Outcome, Error>) -> Step {
+    pub fn apply(
+        &mut self,
+        op: &Op,
+        live: &[VSlot],
+        real: &Result<Outcome, Error>,
+    ) -> Result<Result<Outcome, Error>, Divergence> {
         self.apply_in(op, &Operands { slots: live, memcgs: &[MemcgId::ROOT] }, real, None)
     }
 
     /// Apply `op` to the model. `real` is what the system returned and `sys` the system
     /// after the call: where the model cannot predict a choice (a slot, a device) it
-    /// checks the system's against the allowed ones and adopts it. Err: a divergence.
+    /// checks the system's against the allowed ones and adopts it. Err: a divergence in
+    /// an [`Observation::Choice`] (at step 0: the harness places it).
     pub fn apply_in(
+        &mut self,
+        op: &Op,
+        ops: &Operands<'_>,
+        real: &Result<Outcome, Error>,
+        sys: Option<&SwapSystem>,
+    ) -> Result<Result<Outcome, Error>, Divergence> {
+        self.apply_step(op, ops, real, sys)
+            .map_err(|why| Divergence::new(Observation::Choice, format!("{real:?}"), why).at(0, op))
+    }
+
+    /// [`Model::apply_in`] with the divergence as text.
+    fn apply_step(
         &mut self,
         op: &Op,
         ops: &Operands<'_>,
