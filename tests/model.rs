@@ -500,7 +500,7 @@ fn recompress_flow() -> impl Strategy<Value = Flow> {
     ]
 }
 
-/// A scripted run through every transition of kernel-notes §3.3, checked step by step.
+/// A scripted run through every transition of docs/kernel.md §3.3, checked step by step.
 #[test]
 fn the_slot_lifecycle_matches_the_model_step_by_step() {
     let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ..Config::default() }).unwrap();
@@ -534,7 +534,7 @@ fn the_slot_lifecycle_matches_the_model_step_by_step() {
     assert_eq!(h.sys.stat().clusters_live, 0);
 }
 
-/// A scripted run through the reclaim layer (kernel-notes §5.3, §5.6, §5.8, §6.4): second
+/// A scripted run through the reclaim layer (docs/kernel.md §5.3, §5.6, §5.8, §6.4): second
 /// chance, the splice of an offline memcg's LRU to the front of its parent's, proactive
 /// writeback from a memcg's own cursor, and the offline hook moving the root's cursor on.
 #[test]

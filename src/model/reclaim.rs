@@ -1,4 +1,4 @@
-//! The model's reclaim layer, from kernel-notes §5.3 (the LRU callback), §5.5 (the
+//! The model's reclaim layer, from docs/kernel.md §5.3 (the LRU callback), §5.5 (the
 //! memcg-aware shrinker), §5.6 (the global worker and its cursor), §5.8 (proactive
 //! writeback with per-memcg cursors) and §6.4 (`mem_cgroup_iter` order, offline
 //! cleanup), with the 2024 series' proactive start and writeback pause (Appendix B1) and

@@ -1,4 +1,4 @@
-//! Swap tiers in the model (the 2026 swap-tier series, kernel-notes §4.5), written from
+//! Swap tiers in the model (the 2026 swap-tier series, docs/kernel.md §4.5), written from
 //! the series' rules and `tests/swap_tiers.rs`, not from `device/tier.rs`: the tiers as a
 //! map from start priority to (name, index), each running up to one below the next start;
 //! per memcg its own `memory.swap.tiers.max` bits; and which devices a memcg's pages may
