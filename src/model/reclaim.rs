@@ -10,6 +10,14 @@
 //! replaced) is dead and pruned; the list's length is then `list_lru_count_one`. Offline
 //! splices a memcg's list to the front of its nearest online ancestor's. Cursors map a
 //! walk's root to the memcg it visited last (the root's is the worker's).
+//!
+//! Invariants:
+//! * every live zswap entry has exactly one live element, on the LRU of the memcg that
+//!   entry is charged to (or, once that memcg is offline, of its nearest online ancestor);
+//! * after each step only online memcgs hold LRU elements, and only live ones
+//!   (`prune_lrus`), oldest store first;
+//! * a cursor names a memcg of its walk root's subtree, or is absent (no walk yet, or a
+//!   round trip ended); offlining the memcg it rests on moves it to the next online one.
 
 use super::{Back, Ev, Model, PAGE, ROOT, Slot, Step, UNLIMITED};
 use crate::op::Outcome;

@@ -13,6 +13,10 @@
 //!   index starts allowed everywhere.
 //! * With no tier configured every device serves every memcg; with tiers, a device
 //!   serves the memcgs whose own bits and every ancestor's allow its tier.
+//!
+//! Invariants: at most `nr_swap_tiers` tiers, with distinct names shorter than
+//! `MAX_TIERNAME` and distinct indices, the lowest starting at `DEF_SWAP_PRIO` (-1);
+//! a failed batch changes nothing.
 
 use super::{Model, ROOT};
 use crate::op::{Outcome, TierCmd};
