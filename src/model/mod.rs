@@ -39,9 +39,11 @@
 //! * `memcg`: the memcg tree, its knobs, events and charging rules (§5.7, §6.2–§6.3);
 //! * `devices`: swapon, swapoff and where a physical slot may come from;
 //! * `flows`: writeout, evict, fault and zswap writeback (§4.3, §5.2–§5.4);
-//! * `reclaim`: the per-memcg LRU, the shrinker, the worker and its cursor, proactive
-//!   writeback (§5.3–§5.8, §6.4); the harness compares every online memcg's LRU order and
-//!   walk cursor after each step;
+//! * `reclaim`: the per-memcg zswap LRU, its hooks (store, refusal, disk swap-in) and
+//!   the walk cursors (§5.3–§5.6, §6.4); the harness compares every online memcg's LRU
+//!   order and walk cursor after each step;
+//! * `shrink`: the LRU walk and its drivers: the shrinker, the worker, proactive
+//!   writeback (§5.3, §5.5, §5.6, §5.8);
 //! * `swap_tiers`: swap tiers (batches, `Knob::SwapTierMax`, which devices a memcg may
 //!   use; §4.5); each memcg's swap charge is also compared tier by tier
 //!   (`MemcgStat::swap_tiers`);
@@ -57,6 +59,7 @@ mod harness;
 mod memcg;
 mod reclaim;
 mod recompress;
+mod shrink;
 mod slots;
 mod swap_tiers;
 
