@@ -16,7 +16,7 @@
 //! * a new physical slot is charged to the recorded memcg or, if it is offline, to its
 //!   nearest online ancestor, and the slots are re-recorded to it once they hold it.
 
-use super::reclaim::Walk;
+use super::shrink::Walk;
 use super::slots::{Back, Data, Slot};
 use super::{Ev, Model, PAGE, Step, UNLIMITED};
 use crate::op::{FAULT_FILL, Outcome, PageKind, checksum};

@@ -206,9 +206,9 @@ impl Model {
         }
     }
 
-    /// The memcg's references (kernel-notes: online, children, recorded slots, zswap
-    /// entries) are gone: remove offline memcgs that nothing refers to, folding their
-    /// events into the parent, until none is left.
+    /// The memcg's references (docs/kernel.md §6.2, §6.4: online, children, recorded
+    /// slots, zswap entries) are gone: remove offline memcgs that nothing refers to,
+    /// folding their events into the parent, until none is left.
     pub(super) fn collect(&mut self) {
         loop {
             let mut used: BTreeSet<u16> = BTreeSet::new();

@@ -1,12 +1,14 @@
 //! The reference model: plain maps of every allocated slot (state, count, cached folio,
 //! memcg, backing and the data last written out), of the memcg tree (parent, online,
 //! knobs, event counts, own swap-tier bits), of the swap devices and of the swap tiers,
-//! written from kernel-notes §3.3 (slot lifecycle), §4.3 (the vswap flows), §4.5 (swap
-//! tiers), §5.2–§5.4 (zswap store, load, writeback, pool limits) and §5.7 (memcg
-//! charging) without any of the crate's machinery; and [`Harness`], which runs an [`Op`]
-//! on a real [`SwapSystem`] and on the model and compares results, every slot's state and
-//! backing, every memcg's statistics, the global counters, the devices and the swap tiers
-//! (the listing, each memcg's own and usable tiers, each device's tier) after each step.
+//! written from docs/kernel.md §3.3 (slot lifecycle), §4.3 (the vswap flows), §4.5 (swap
+//! tiers), §5.2–§5.4 (zswap store, load, writeback, pool limits), §5.7 (the memcg
+//! controls) and §6.2–§6.3 (memcg charging and limits) without any of the crate's
+//! machinery; and [`Harness`], which runs an [`Op`] on a real [`SwapSystem`] and on the
+//! model and compares results, every slot's state and backing, every memcg's statistics,
+//! the global counters, the devices and the swap tiers (the listing, each memcg's own and
+//! usable tiers, each device's tier) after each step, reporting a disagreement as a typed
+//! [`Divergence`].
 //! The crate's model test and fuzz targets use it; so can a downstream fuzzer (feature
 //! `model`).
 //!
@@ -33,19 +35,22 @@
 //!   checked as an explicit writeback is.
 //!
 //! The model by area, each module stating what it models and its invariants:
-//! * `slots`: the allocated slots and their lifecycle (kernel-notes §3.3);
+//! * `slots`: the allocated slots and their lifecycle (docs/kernel.md §3.3);
 //! * `memcg`: the memcg tree, its knobs, events and charging rules (§5.7, §6.2–§6.3);
 //! * `devices`: swapon, swapoff and where a physical slot may come from;
 //! * `flows`: writeout, evict, fault and zswap writeback (§4.3, §5.2–§5.4);
-//! * `reclaim`: the per-memcg LRU, the shrinker, the worker and its cursor, proactive
-//!   writeback (§5.3–§5.8, §6.4); the harness compares every online memcg's LRU order and
-//!   walk cursor after each step;
+//! * `reclaim`: the per-memcg zswap LRU, its hooks (store, refusal, disk swap-in) and
+//!   the walk cursors (§5.3–§5.6, §6.4); the harness compares every online memcg's LRU
+//!   order and walk cursor after each step;
+//! * `shrink`: the LRU walk and its drivers: the shrinker, the worker, proactive
+//!   writeback (§5.3, §5.5, §5.6, §5.8);
 //! * `swap_tiers`: swap tiers (batches, `Knob::SwapTierMax`, which devices a memcg may
 //!   use; §4.5); each memcg's swap charge is also compared tier by tier
 //!   (`MemcgStat::swap_tiers`);
 //! * `recompress`: recompression (the idle-age index, which entries are examined,
 //!   attempted and kept, their new sizes);
-//! * `harness`: [`Harness`], the differential comparison.
+//! * `harness`: [`Harness`], the differential comparison;
+//! * `divergence`: [`Divergence`] and [`Observation`], what the harness reports.
 
 mod devices;
 mod divergence;
@@ -54,6 +59,7 @@ mod harness;
 mod memcg;
 mod reclaim;
 mod recompress;
+mod shrink;
 mod slots;
 mod swap_tiers;
 
