@@ -31,6 +31,8 @@
 //! * `model` — the reference model (`model::Model`) and the differential
 //!   `model::Harness`, for downstream fuzzers.
 
+#![deny(missing_docs)]
+
 mod config;
 pub mod device;
 pub mod entry;
