@@ -32,6 +32,9 @@
 //!   `model::Harness`, for downstream fuzzers.
 
 #![deny(missing_docs)]
+// docs.rs (which sets `--cfg docsrs`) labels the items of the `model` and `arbitrary`
+// features with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod device;
