@@ -38,7 +38,10 @@ pub enum Error {
     /// `set_tick` asked to move the logical clock backwards.
     ClockBackwards,
     /// Proactive writeback wrote less than asked (-EAGAIN).
-    Again { written: u64 },
+    Again {
+        /// Compressed bytes written back before the call gave up.
+        written: u64,
+    },
     /// An argument out of its range; the text names it (-EINVAL).
     Invalid(&'static str),
     /// `writeback` of a slot whose data is not in zswap (-ENOENT).

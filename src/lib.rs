@@ -163,11 +163,21 @@
 //! ## Features
 //!
 //! * `loom` — with `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"`, the crate's atomics,
-//!   locks and reclamation run on loom (above). `--cfg loom` without the feature leaves
-//!   the crate on `std`.
-//! * `arbitrary` — `Arbitrary` for the public value types and for [`op::Op`].
+//!   locks and reclamation run on loom, so a downstream loom model explores this crate's
+//!   interleavings too. `--cfg loom` without the feature leaves the crate on `std`; with
+//!   the feature, one of the two cfgs without the other is a compile error. Bound the
+//!   preemptions (`LOOM_MAX_PREEMPTIONS=2`) and give loom models a crate and a target
+//!   directory of their own: see `examples/loom_embedding.rs`.
+//! * `arbitrary` — `Arbitrary` for the public value types and for [`op::Op`], and the
+//!   `arbitrary` crate itself re-exported (`vswap::arbitrary`), so a fuzz target uses the
+//!   same version.
 //! * `model` — the reference model (`model::Model`) and the differential
 //!   `model::Harness`, for downstream fuzzers and tests.
+
+#![deny(missing_docs)]
+// docs.rs (which sets `--cfg docsrs`) labels the items of the `model` and `arbitrary`
+// features with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod device;
@@ -197,6 +207,10 @@ pub use stat::{
     ShrinkStop, SwapTierStat, SwapoffReport, ZswapTierStat,
 };
 pub use system::{Pinned, RecompressSpec, SwapSystem};
+
+/// The `arbitrary` crate this crate's `Arbitrary` impls are for (feature `arbitrary`).
+#[cfg(feature = "arbitrary")]
+pub use arbitrary;
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

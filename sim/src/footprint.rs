@@ -50,6 +50,7 @@ pub enum Backend {
 /// A space filled with swapped-out slots of one backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendLevel {
+    /// Where the slots' data lives.
     pub backend: Backend,
     /// Swapped-out virtual slots.
     pub used: u64,

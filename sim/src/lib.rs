@@ -15,6 +15,8 @@
 //! function of its name, its options and its seed, so the same seed gives the same
 //! report byte for byte.
 
+#![deny(missing_docs)]
+
 pub mod footprint;
 pub mod mm;
 pub mod plot;

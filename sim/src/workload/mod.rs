@@ -135,7 +135,16 @@ pub enum Pattern {
 pub enum Event {
     /// A page access. `page` is relative to the region (add
     /// [`Workload::region_base`] for the page in the address space).
-    Access { process: Process, region: u32, page: u64, write: bool },
+    Access {
+        /// The process that touches the page (the parent, or the child after a fork).
+        process: Process,
+        /// The region's index in the workload.
+        region: u32,
+        /// The page's index within the region.
+        page: u64,
+        /// A store (the PTE becomes dirty) rather than a load.
+        write: bool,
+    },
     /// The parent forks a child that shares all its pages.
     Fork,
     /// The child exits, dropping its references.
