@@ -151,14 +151,16 @@
 //!   `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"`; the crate's atomics, locks and epoch
 //!   reclamation then run on loom, so your model explores this crate's interleavings with
 //!   your own. The flags apply to every crate in the build, so loom models belong in a
-//!   crate of their own (as the repository's `loom-tests/`), and they need a preemption
-//!   bound: `LOOM_MAX_PREEMPTIONS=2` (without one, two tiny models took 302 s instead of
-//!   0.29 s). Use small clusters (`Config { cluster_shift: 2, cpus: 2, .. }`). Example:
-//!   `examples/loom_embedding.rs`.
+//!   crate and a target directory of their own (as the repository's `loom-tests/`), and
+//!   they need a preemption bound: `LOOM_MAX_PREEMPTIONS=2` (without one, two tiny models
+//!   took 302 s instead of 0.29 s). Use small clusters (`Config { cluster_shift: 2, cpus:
+//!   2, .. }`). Example: `examples/loom_embedding.rs`.
 //! * **A fuzz campaign.** With the `arbitrary` and `model` features, turn the input into
-//!   [`op::Op`]s and run them through `model::Harness`: any divergence from the reference
-//!   model, or any panic, is a finding. Example: `examples/fuzz_embedding.rs`; the
-//!   repository's own targets are in `fuzz/` (`cargo +nightly fuzz run flows`).
+//!   [`op::Op`]s (with the re-exported `vswap::arbitrary`) and run them through
+//!   `model::Harness`: any divergence from the reference model, or any panic, is a
+//!   finding. Example: `examples/fuzz_embedding.rs`; the repository's own targets, with
+//!   a seed corpus for `flows` and the input length to give it, are in `fuzz/`
+//!   (`fuzz/README.md`).
 //!
 //! ## Features
 //!
