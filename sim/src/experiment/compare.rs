@@ -32,11 +32,26 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompareError {
     /// No recording at `path` (or it could not be read).
-    Missing { path: String, why: String },
+    Missing {
+        /// The recording's path.
+        path: String,
+        /// The I/O error.
+        why: String,
+    },
     /// The recording is not a usable result.
-    Malformed { path: String, why: String },
+    Malformed {
+        /// The recording's path.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The experiment has no recording for any of its kernels.
-    NoRecording { experiment: String, dir: String },
+    NoRecording {
+        /// The experiment's name.
+        experiment: String,
+        /// The directory searched (`kernel-lab/results/<name>`).
+        dir: String,
+    },
 }
 
 impl fmt::Display for CompareError {
@@ -57,6 +72,7 @@ impl std::error::Error for CompareError {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expected {
+    /// Expected to agree within the tolerance.
     Agree,
     /// Expected to diverge, for this reason.
     Diverge(String),
@@ -111,6 +127,7 @@ impl Verdict {
 /// One counter compared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The counter (`zswpout`, `oom_kill`, …; kernel-lab/README.md lists them).
     pub counter: String,
     /// The kernel's mean over its runs; None when the recording lacks it (not judged).
     pub kernel: Option<f64>,
@@ -122,14 +139,18 @@ pub struct Row {
     pub ratio: Option<f64>,
     /// The largest difference that still agrees.
     pub tolerance: Option<f64>,
+    /// Whether |sim − kernel| is within the tolerance; None when not judged.
     pub agrees: Option<bool>,
+    /// What the experiment file expects of this counter.
     pub expected: Expected,
+    /// `agrees` against `expected`.
     pub verdict: Verdict,
 }
 
 /// A comparison with one kernel's recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// The experiment's name.
     pub experiment: String,
     /// The kernel as the experiment names it (`7.3`).
     pub kernel: String,
@@ -139,6 +160,7 @@ pub struct Comparison {
     pub runs: usize,
     /// The workload's pages (all tasks): 1 % of them is the tolerance's floor.
     pub workload_pages: u64,
+    /// One row per compared counter.
     pub rows: Vec<Row>,
 }
 

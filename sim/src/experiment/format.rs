@@ -40,8 +40,11 @@ pub struct Experiment {
     pub description: String,
     /// The kernels it is recorded on / expected to run on (`7.3`, `6.12`), at least one.
     pub kernels: Vec<String>,
+    /// `[machine]`: RAM, CPUs and swap devices.
     pub machine: Machine,
+    /// `[vm]`: the LRU kind, `page-cluster` and `swappiness`.
     pub vm: Vm,
+    /// `[zswap]`: zswap's module parameters.
     pub zswap: Zswap,
     /// The cgroups, created in this order (a parent before its children).
     pub cgroups: Vec<Cgroup>,
@@ -253,6 +256,7 @@ pub struct ExperimentError {
     pub file: String,
     /// The 1-based line of the problem (0 for an I/O error).
     pub line: usize,
+    /// What is wrong.
     pub kind: ErrorKind,
 }
 

@@ -4,7 +4,7 @@
 //! phases. The same file drives the lab's guest program on a real kernel and the
 //! simulator's memory manager, and both write the same result JSON.
 //!
-//! * [`format`] — the experiment types and the TOML reader ([`Experiment::load`]), whose
+//! * [`format`](mod@format) — the experiment types and the TOML reader ([`Experiment::load`]), whose
 //!   errors name the file and the line;
 //! * [`result`] — the result JSON ([`ExperimentResult`]), written by both sides;
 //! * [`run`] — the experiment on the simulator's memory manager ([`run::run`]);

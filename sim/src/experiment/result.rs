@@ -24,6 +24,7 @@ pub enum Source {
 pub struct ExperimentResult {
     /// The experiment's name.
     pub experiment: String,
+    /// Who produced it: a kernel in the lab, or `vswap-sim`.
     pub source: Source,
     /// The kernel: its release (`uname -r`, `7.3.4+deb13-amd64`) from the guest; the
     /// kernel version the simulation stands for (`7.3`) from `vswap-sim`.
@@ -38,10 +39,13 @@ pub struct ExperimentResult {
 /// as resolved by the simulator.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Settings {
+    /// The machine.
     #[serde(default)]
     pub machine: MachineSettings,
+    /// The vm knobs.
     #[serde(default)]
     pub vm: VmSettings,
+    /// zswap's parameters.
     #[serde(default)]
     pub zswap: ZswapSettings,
     /// Per cgroup path: file name (`memory.max`, …) → its contents as read back
@@ -61,8 +65,10 @@ pub struct MachineSettings {
     /// `MemTotal` in KiB from the guest; the experiment's RAM in KiB from the simulator.
     #[serde(default)]
     pub mem_total_kib: u64,
+    /// CPUs (`nproc` in the guest).
     #[serde(default)]
     pub cpus: u32,
+    /// The swap devices, as `/proc/swaps` lists them.
     #[serde(default)]
     pub swap: Vec<SwapSettings>,
 }
@@ -74,6 +80,7 @@ pub struct SwapSettings {
     pub name: String,
     /// Size in KiB as `/proc/swaps` gives it (the header page left out).
     pub size_kib: u64,
+    /// Its swap priority (`swapon -p`).
     pub priority: i16,
 }
 
@@ -83,8 +90,10 @@ pub struct VmSettings {
     /// `classic` or `mglru` (`/sys/kernel/mm/lru_gen/enabled`: `0x0000` is classic).
     #[serde(default)]
     pub lru: String,
+    /// `/proc/sys/vm/page-cluster` (readahead of 2^n pages).
     #[serde(default)]
     pub page_cluster: u32,
+    /// `/proc/sys/vm/swappiness`.
     #[serde(default)]
     pub swappiness: u32,
 }
@@ -92,14 +101,19 @@ pub struct VmSettings {
 /// `/sys/module/zswap/parameters/*` as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ZswapSettings {
+    /// `enabled`.
     #[serde(default)]
     pub enabled: bool,
+    /// `compressor` (`lz4`).
     #[serde(default)]
     pub compressor: String,
+    /// `max_pool_percent`.
     #[serde(default)]
     pub max_pool_percent: u32,
+    /// `accept_threshold_percent`.
     #[serde(default)]
     pub accept_threshold_percent: u32,
+    /// `shrinker_enabled`.
     #[serde(default)]
     pub shrinker_enabled: bool,
 }
@@ -141,12 +155,16 @@ pub struct Point {
 /// One cgroup's files at one point. Sizes in bytes, events in counts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MemcgPoint {
+    /// `memory.current`.
     #[serde(rename = "memory.current", default)]
     pub current: u64,
+    /// `memory.swap.current`.
     #[serde(rename = "memory.swap.current", default)]
     pub swap_current: u64,
+    /// `memory.zswap.current`.
     #[serde(rename = "memory.zswap.current", default)]
     pub zswap_current: u64,
+    /// `memory.peak`.
     #[serde(rename = "memory.peak", default)]
     pub peak: u64,
     /// `memory.stat`, every key.

@@ -61,12 +61,27 @@ impl Default for RunOptions {
 pub enum RunError {
     /// The library or the memory manager refused a step: what was being done, and its
     /// error.
-    Sim { what: String, error: vswap::Error },
+    Sim {
+        /// The step being done.
+        what: String,
+        /// The library's error.
+        error: vswap::Error,
+    },
     /// An action the simulator cannot perform (a cgroup file it does not model, or an
     /// argument such as `source=zswap`).
-    UnsupportedAction { action: Action, why: String },
+    UnsupportedAction {
+        /// The action.
+        action: Action,
+        /// Why it cannot be done.
+        why: String,
+    },
     /// An action whose value does not parse.
-    BadActionValue { action: Action, why: String },
+    BadActionValue {
+        /// The action.
+        action: Action,
+        /// What is wrong with its value.
+        why: String,
+    },
 }
 
 impl fmt::Display for RunError {
