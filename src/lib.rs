@@ -175,6 +175,10 @@
 //!   same version.
 //! * `model` — the reference model (`model::Model`) and the differential
 //!   `model::Harness`, for downstream fuzzers and tests.
+//!
+//! In the published package, `cargo test --all-features` runs every test and example;
+//! plain `cargo test` skips the ones that need `model` or `arbitrary` (`tests/model.rs`,
+//! `examples/fuzz_embedding.rs`).
 
 #![deny(missing_docs)]
 // docs.rs (which sets `--cfg docsrs`) labels the items of the `model` and `arbitrary`
