@@ -83,7 +83,11 @@ fn int_or_str(s: &str) -> Value {
 /// swap devices from /proc/swaps with the experiment's names), vm knobs, zswap
 /// parameters, and each cgroup's knobs.
 pub fn read_back(plan: &Plan, devices: &[String]) -> Value {
-    let meminfo = crate::sys::read_kv("/proc/meminfo").unwrap_or_default();
+    // "MemTotal:       1004132 kB"
+    let mem_total_kib = read_trim("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse::<u64>().ok());
     let mut swaps = Vec::new();
     // Filename Type Size Used Priority (sizes in KiB).
     for line in read_trim("/proc/swaps").unwrap_or_default().lines().skip(1) {
@@ -124,7 +128,7 @@ pub fn read_back(plan: &Plan, devices: &[String]) -> Value {
     }
     json!({
         "machine": {
-            "memtotal_kib": meminfo.get("MemTotal:"),
+            "memtotal_kib": mem_total_kib,
             "cpus": crate::sys::cpus(),
             "swap": swaps,
         },

@@ -110,7 +110,7 @@ pub fn task_main(index: usize, task: &Task, go: Fd, done: Fd) -> ! {
             continue;
         }
         if let Some(i) = events.iter().position(|e| *e == Event::Fork) {
-            match spawn_child(&mut mem, &mut generator, &mut events, i + 1, [&go, &done]) {
+            match spawn_child(&mut mem, &mut generator, &mut events, i + 1, &go) {
                 Ok(c) => child = Some(c),
                 Err(e) => {
                     eprintln!("task {index}: {e}");
@@ -155,7 +155,7 @@ fn spawn_child(
     generator: &mut Generator<'_>,
     events: &mut Vec<Event>,
     from: usize,
-    coordinator: [&Fd; 2],
+    coordinator_go: &Fd,
 ) -> Result<Child, String> {
     let (go_r, go_w) = pipe()?;
     let (done_r, done_w) = pipe()?;
@@ -166,9 +166,11 @@ fn spawn_child(
     }
     // The child: the coordinator talks to the parent only.
     drop((go_w, done_r));
-    for fd in coordinator {
-        fd.close_inherited();
-    }
+    // It keeps its copy of the parent's pipe to the coordinator (never writing to it), so
+    // the coordinator sees that pipe's end only when both processes are gone: a task the
+    // OOM killer ended is counted once its child has exited too, and the next point reads
+    // no memory still being freed.
+    coordinator_go.close_inherited();
     let mut first = true;
     while go_r.recv() == Some(TICK) {
         let slice = if first {
