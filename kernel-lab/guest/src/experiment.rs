@@ -59,7 +59,12 @@ pub fn plan(e: &Experiment) -> Result<Plan, String> {
         .machine
         .swap
         .iter()
-        .map(|s| Swap { name: s.name.clone(), mib: s.mib, priority: s.priority.map(i32::from) })
+        .map(|s| Swap {
+            name: s.name.clone(),
+            mib: s.mib,
+            priority: s.priority.map(i32::from),
+            effective_priority: s.effective_priority,
+        })
         .collect();
     let cgroups = e
         .cgroups

@@ -93,19 +93,19 @@ fn guest(path: &str) -> Result<bool, String> {
         return Err("refusing to touch kernel knobs outside the kernel-lab guest (KERNEL_LAB_GUEST != 1)".into());
     }
     let rec = run::run(&plan)?;
-    println!("{}", serde_json::to_string_pretty(&rec).map_err(|e| e.to_string())?);
+    print!("{}", rec.to_json());
     Ok(true)
 }
 
 fn read_recording(path: &str) -> Result<Recording, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
+    Recording::from_json(&text).map_err(|e| format!("{path}: {e}"))
 }
 
 fn merge(files: &[String]) -> Result<bool, String> {
     let recs = files.iter().map(|f| read_recording(f)).collect::<Result<Vec<_>, _>>()?;
     let rec = result::merge(recs)?;
-    println!("{}", serde_json::to_string_pretty(&rec).map_err(|e| e.to_string())?);
+    print!("{}", rec.to_json());
     Ok(true)
 }
 

@@ -46,6 +46,8 @@ pub struct Swap {
     pub mib: u64,
     /// swapon's priority; None keeps the kernel's default.
     pub priority: Option<i32>,
+    /// The priority the experiment expects it to get (the kernel's own when None).
+    pub effective_priority: i16,
 }
 
 /// A cgroup under /sys/fs/cgroup and its knobs.

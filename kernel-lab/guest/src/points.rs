@@ -5,7 +5,7 @@
 use crate::plan::Plan;
 use crate::result::{Memcg, Point};
 use crate::setup::cgroup_dir;
-use crate::sys::{read_int_dir, read_kv, read_trim};
+use crate::sys::{read_trim, read_u64_dir, read_u64_kv};
 
 /// zswap's debugfs directory (mm/zswap.c, `zswap_debugfs_init`).
 pub const ZSWAP_DEBUGFS: &str = "/sys/kernel/debug/zswap";
@@ -14,14 +14,15 @@ pub const ZSWAP_DEBUGFS: &str = "/sys/kernel/debug/zswap";
 pub fn take(name: &str, plan: &Plan) -> Point {
     let mut p = Point {
         name: name.to_string(),
-        vmstat: read_kv("/proc/vmstat").unwrap_or_default(),
-        zswap: read_int_dir(ZSWAP_DEBUGFS),
+        vmstat: read_u64_kv("/proc/vmstat"),
+        zswap: read_u64_dir(ZSWAP_DEBUGFS),
         memcg: Default::default(),
     };
     for c in &plan.cgroups {
         let dir = cgroup_dir(&c.path);
-        let int = |f: &str| read_trim(format!("{dir}/{f}")).and_then(|v| v.parse::<i64>().ok());
-        let kv = |f: &str| read_kv(format!("{dir}/{f}")).unwrap_or_default();
+        // A file this kernel lacks reads as 0 (the schema's default).
+        let int = |f: &str| read_trim(format!("{dir}/{f}")).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let kv = |f: &str| read_u64_kv(format!("{dir}/{f}"));
         p.memcg.insert(
             c.path.clone(),
             Memcg {

@@ -9,6 +9,7 @@ use crate::sys::{Ended, Fd, fork, kill, pipe, wait, write_file};
 use crate::task::{CHILD_KILLED, DONE, FINISHED, READY, TICK, task_main};
 use crate::{points, setup};
 use std::time::Instant;
+use vswap_sim::experiment::Source;
 
 /// A task process seen from the coordinator.
 struct Proc {
@@ -120,9 +121,9 @@ pub fn run(plan: &Plan) -> Result<Recording, String> {
     }
     Ok(Recording {
         experiment: plan.name.clone(),
-        source: "kernel".into(),
+        source: Source::Kernel,
         kernel: crate::sys::kernel_release(),
         settings,
-        runs: vec![Run { seconds, points: pts, tasks }],
+        runs: vec![Run { seconds, ticks: None, seed: None, points: pts, tasks }],
     })
 }

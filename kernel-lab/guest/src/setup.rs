@@ -4,8 +4,9 @@
 
 use crate::plan::{MEMCG_KNOBS, Plan};
 use crate::sys::{read_str_dir, read_trim, swapon, write_file};
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::path::Path;
+use vswap_sim::experiment::{MachineSettings, Settings, SwapSettings, VmSettings, ZswapSettings};
 use std::process::Command;
 
 /// The cgroup2 mount of the guest (kernel-lab/boot's init mounts it and enables
@@ -72,73 +73,69 @@ pub fn swap_devices() -> Vec<String> {
     read_trim(SWAPDEVS).map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()).unwrap_or_default()
 }
 
-fn int_or_str(s: &str) -> Value {
-    match s.parse::<i64>() {
-        Ok(i) => json!(i),
-        Err(_) => json!(s),
-    }
-}
-
 /// The settings as the kernel reports them after [`apply`]: machine (memory, CPUs, the
 /// swap devices from /proc/swaps with the experiment's names), vm knobs, zswap
-/// parameters, and each cgroup's knobs.
-pub fn read_back(plan: &Plan, devices: &[String]) -> Value {
+/// parameters, and each cgroup's knobs; `notes` says where the kernel did not give what
+/// the experiment asked for.
+pub fn read_back(plan: &Plan, devices: &[String]) -> Settings {
+    let mut notes = Vec::new();
     // "MemTotal:       1004132 kB"
     let mem_total_kib = read_trim("/proc/meminfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse::<u64>().ok());
-    let mut swaps = Vec::new();
+        .find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut swap = Vec::new();
     // Filename Type Size Used Priority (sizes in KiB).
     for line in read_trim("/proc/swaps").unwrap_or_default().lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 5 {
             continue;
         }
-        let name = devices.iter().position(|d| d == f[0]).and_then(|i| plan.swaps.get(i)).map(|s| s.name.clone());
-        swaps.push(json!({
-            "name": name,
-            "device": f[0],
-            "kib": int_or_str(f[2]),
-            "priority": int_or_str(f[4]),
-        }));
-    }
-    let lru_gen = read_trim("/sys/kernel/mm/lru_gen/enabled").unwrap_or_default();
-    let lru = if lru_gen.is_empty() {
-        "classic"
-    } else if u32::from_str_radix(lru_gen.trim_start_matches("0x"), 16).is_ok_and(|v| v & 1 == 1) {
-        "mglru"
-    } else {
-        "classic"
-    };
-    let mut zswap = Map::new();
-    for (k, v) in read_str_dir(ZSWAP_PARAMS) {
-        zswap.insert(k, int_or_str(&v));
-    }
-    let mut cgroups = Map::new();
-    for c in &plan.cgroups {
-        let dir = cgroup_dir(&c.path);
-        let mut m = Map::new();
-        for f in MEMCG_KNOBS {
-            if let Some(v) = read_trim(format!("{dir}/{f}")) {
-                m.insert((*f).to_string(), int_or_str(&v));
+        let i = devices.iter().position(|d| d == f[0]);
+        let name = i.and_then(|i| plan.swaps.get(i)).map_or_else(|| f[0].to_string(), |s| s.name.clone());
+        let priority = f[4].parse::<i16>().unwrap_or(0);
+        if let Some(want) = i.and_then(|i| plan.swaps.get(i)).map(|s| s.effective_priority) {
+            if want != priority {
+                notes.push(format!("swap {name}: priority {priority}, the experiment expects {want}"));
             }
         }
-        cgroups.insert(c.path.clone(), Value::Object(m));
+        swap.push(SwapSettings { name, size_kib: f[2].parse().unwrap_or(0), priority });
     }
-    json!({
-        "machine": {
-            "memtotal_kib": mem_total_kib,
-            "cpus": crate::sys::cpus(),
-            "swap": swaps,
+    let lru_gen = read_trim("/sys/kernel/mm/lru_gen/enabled").unwrap_or_default();
+    // Bit 0 (LRU_GEN_CORE) on is MGLRU; no file (no CONFIG_LRU_GEN) is the classic LRU.
+    let mglru = u32::from_str_radix(lru_gen.trim_start_matches("0x"), 16).is_ok_and(|v| v & 1 == 1);
+    let num = |p: &str| read_trim(p).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let params = read_str_dir(ZSWAP_PARAMS);
+    let param = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let yes = |k: &str| matches!(param(k).as_str(), "Y" | "y" | "1");
+    let zswap = ZswapSettings {
+        enabled: yes("enabled"),
+        compressor: param("compressor"),
+        max_pool_percent: param("max_pool_percent").parse().unwrap_or(0),
+        accept_threshold_percent: param("accept_threshold_percent").parse().unwrap_or(0),
+        shrinker_enabled: yes("shrinker_enabled"),
+    };
+    let mut cgroups = BTreeMap::new();
+    for c in &plan.cgroups {
+        let dir = cgroup_dir(&c.path);
+        let mut m = BTreeMap::new();
+        for f in MEMCG_KNOBS {
+            if let Some(v) = read_trim(format!("{dir}/{f}")) {
+                m.insert((*f).to_string(), v);
+            }
+        }
+        cgroups.insert(c.path.clone(), m);
+    }
+    Settings {
+        machine: MachineSettings { mem_total_kib, cpus: crate::sys::cpus(), swap },
+        vm: VmSettings {
+            lru: (if mglru { "mglru" } else { "classic" }).to_string(),
+            page_cluster: num("/proc/sys/vm/page-cluster"),
+            swappiness: num("/proc/sys/vm/swappiness"),
         },
-        "vm": {
-            "lru": lru,
-            "lru_gen_enabled": lru_gen,
-            "page_cluster": int_or_str(&read_trim("/proc/sys/vm/page-cluster").unwrap_or_default()),
-            "swappiness": int_or_str(&read_trim("/proc/sys/vm/swappiness").unwrap_or_default()),
-        },
-        "zswap": zswap,
-        "cgroups": cgroups,
-    })
+        zswap,
+        cgroups,
+        notes,
+    }
 }

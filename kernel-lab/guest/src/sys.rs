@@ -17,20 +17,21 @@ pub fn write_file(path: impl AsRef<Path>, value: &str) -> Result<(), String> {
     fs::write(path, value.as_bytes()).map_err(|e| format!("{} <- {value:?}: {e}", path.display()))
 }
 
-/// A `key value` file (`/proc/vmstat`, `memory.stat`, `memory.events`) as a map; lines
-/// whose value is not an integer are left out.
-pub fn read_kv(path: impl AsRef<Path>) -> Option<BTreeMap<String, i64>> {
-    Some(parse_kv(&fs::read_to_string(path).ok()?))
+/// A `key value` file (`/proc/vmstat`, `memory.stat`, `memory.events`) as a map (empty
+/// when it cannot be read).
+pub fn read_u64_kv(path: impl AsRef<Path>) -> BTreeMap<String, u64> {
+    fs::read_to_string(path).map(|t| parse_kv(&t)).unwrap_or_default()
 }
 
-/// The parser behind [`read_kv`].
-pub fn parse_kv(text: &str) -> BTreeMap<String, i64> {
+/// The parser behind [`read_u64_kv`]: lines of exactly two words whose second is an
+/// integer; a negative one (a per-CPU counter caught mid-update) reads as 0.
+pub fn parse_kv(text: &str) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for line in text.lines() {
         let mut it = line.split_whitespace();
         if let (Some(k), Some(v), None) = (it.next(), it.next(), it.next()) {
             if let Ok(v) = v.parse::<i64>() {
-                m.insert(k.to_string(), v);
+                m.insert(k.to_string(), v.max(0) as u64);
             }
         }
     }
@@ -38,12 +39,12 @@ pub fn parse_kv(text: &str) -> BTreeMap<String, i64> {
 }
 
 /// Every regular file of a directory whose content is an integer (debugfs zswap).
-pub fn read_int_dir(dir: impl AsRef<Path>) -> BTreeMap<String, i64> {
+pub fn read_u64_dir(dir: impl AsRef<Path>) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(v) = read_trim(e.path()).and_then(|t| t.parse::<i64>().ok()) {
+            if let Some(v) = read_trim(e.path()).and_then(|t| t.parse::<u64>().ok()) {
                 m.insert(name, v);
             }
         }
@@ -269,9 +270,10 @@ pub fn kernel_release() -> String {
 }
 
 /// The number of online CPUs.
-pub fn cpus() -> i64 {
+pub fn cpus() -> u32 {
     // SAFETY: sysconf has no memory effects.
-    i64::from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as i32)
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    u32::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -280,8 +282,9 @@ mod tests {
 
     #[test]
     fn kv_keeps_integer_pairs_only() {
-        let m = parse_kv("nr_free_pages 12\nzswpout 0\nbad line here\nfoo bar\n  pgmajfault   7  \n");
-        assert_eq!(m.len(), 3);
+        let m = parse_kv("nr_free_pages 12\nzswpout 0\nbad line here\nfoo bar\n  pgmajfault   7  \nnr_x -3\n");
+        assert_eq!(m.len(), 4);
+        assert_eq!(m["nr_x"], 0);
         assert_eq!(m["nr_free_pages"], 12);
         assert_eq!(m["pgmajfault"], 7);
         assert!(!m.contains_key("foo"));
