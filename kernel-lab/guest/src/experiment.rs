@@ -92,14 +92,22 @@ pub fn plan(e: &Experiment) -> Result<Plan, String> {
     for (i, t) in e.tasks.iter().enumerate() {
         let w = e.task_workload(i).ok_or_else(|| format!("task {i}: no workload {:?}", t.workload))?;
         if let Some(r) = w.regions.iter().find(|r| !r.data.is_byte_exact()) {
-            return Err(format!("task {i}: region {:?} of workload {:?} has data {} the guest cannot write", r.name, w.name, r.data));
+            return Err(format!(
+                "task {i}: region {:?} of workload {:?} has data {} the guest cannot write",
+                r.name, w.name, r.data
+            ));
         }
         tasks.push(Task { cgroup: t.cgroup.clone(), workload: w.clone(), seed: t.seed });
     }
     let actions = e
         .actions
         .iter()
-        .map(|a| Action { after_phase: a.after_phase.clone(), cgroup: a.cgroup.clone(), file: a.file.clone(), value: a.value.clone() })
+        .map(|a| Action {
+            after_phase: a.after_phase.clone(),
+            cgroup: a.cgroup.clone(),
+            file: a.file.clone(),
+            value: a.value.clone(),
+        })
         .collect();
     Ok(Plan {
         name: e.name.clone(),

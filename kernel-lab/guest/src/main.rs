@@ -149,7 +149,14 @@ fn check(experiment: &str, recording: &str, new: &str) -> Result<bool, String> {
     let (old, new) = (read_recording(recording)?, read_recording(new)?);
     let (a, b) = (per_counter(&old)?, per_counter(&new)?);
     let mut ok = true;
-    println!("{}: {} ({} runs) against the recording on {} ({} runs)", plan.name, new.kernel, new.runs.len(), old.kernel, old.runs.len());
+    println!(
+        "{}: {} ({} runs) against the recording on {} ({} runs)",
+        plan.name,
+        new.kernel,
+        new.runs.len(),
+        old.kernel,
+        old.runs.len()
+    );
     for k in counter_order() {
         let (rec_mean, spread) = mean_spread(&a[k]);
         let (now, _) = mean_spread(&b[k]);
@@ -165,7 +172,10 @@ fn check(experiment: &str, recording: &str, new: &str) -> Result<bool, String> {
             (true, false) => "OUTSIDE",
         };
         ok &= !judged || within;
-        println!("  {k:<15} recorded {rec_mean:>12.1} ±{:>5.1}%  now {now:>12.1}  (±{tolerance:.0})  {verdict}", spread * 100.0);
+        println!(
+            "  {k:<15} recorded {rec_mean:>12.1} ±{:>5.1}%  now {now:>12.1}  (±{tolerance:.0})  {verdict}",
+            spread * 100.0
+        );
     }
     Ok(ok)
 }

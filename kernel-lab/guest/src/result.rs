@@ -20,7 +20,9 @@ pub fn compared(run: &Run) -> Option<Vec<(&'static str, f64)>> {
     let leaves = leaves(end.memcg.keys().map(String::as_str));
     let zswap_current: u64 = leaves.iter().map(|c| end.memcg[*c].zswap_current).sum();
     out.push(("zswap_current", zswap_current as f64));
-    let oom = |p: &Point| -> f64 { leaves.iter().filter_map(|c| p.memcg.get(*c)?.events.get("oom_kill").copied()).sum::<u64>() as f64 };
+    let oom = |p: &Point| -> f64 {
+        leaves.iter().filter_map(|c| p.memcg.get(*c)?.events.get("oom_kill").copied()).sum::<u64>() as f64
+    };
     out.push(("oom_kill", oom(end) - oom(start)));
     out.push(("killed", run.tasks.iter().filter(|t| t.killed).count() as f64));
     Some(out)
@@ -89,7 +91,10 @@ mod tests {
             ticks: None,
             seed: None,
             points: vec![point("start", 10, 0, 0), point("fill", 50, 5, 0), point("end", 110, 7, 2)],
-            tasks: vec![TaskOutcome { cgroup: "a/b".into(), killed: true }, TaskOutcome { cgroup: "c".into(), killed: false }],
+            tasks: vec![
+                TaskOutcome { cgroup: "a/b".into(), killed: true },
+                TaskOutcome { cgroup: "c".into(), killed: false },
+            ],
         };
         let c: BTreeMap<_, _> = compared(&run).unwrap().into_iter().collect();
         assert_eq!(c["zswpout"], 100.0);

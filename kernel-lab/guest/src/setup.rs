@@ -6,8 +6,8 @@ use crate::plan::{MEMCG_KNOBS, Plan};
 use crate::sys::{read_str_dir, read_trim, swapon, write_file};
 use std::collections::BTreeMap;
 use std::path::Path;
-use vswap_sim::experiment::{MachineSettings, Settings, SwapSettings, VmSettings, ZswapSettings};
 use std::process::Command;
+use vswap_sim::experiment::{MachineSettings, Settings, SwapSettings, VmSettings, ZswapSettings};
 
 /// The cgroup2 mount of the guest (kernel-lab/boot's init mounts it and enables
 /// `+memory` in the root's `cgroup.subtree_control`).
@@ -70,7 +70,9 @@ pub fn apply(plan: &Plan, devices: &[String]) -> Result<(), String> {
 /// The block devices kernel-lab/boot attached for swap, in order (none when the file is
 /// missing).
 pub fn swap_devices() -> Vec<String> {
-    read_trim(SWAPDEVS).map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()).unwrap_or_default()
+    read_trim(SWAPDEVS)
+        .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .unwrap_or_default()
 }
 
 /// The settings as the kernel reports them after [`apply`]: machine (memory, CPUs, the

@@ -48,7 +48,14 @@ impl Mem<'_> {
             let version = if v == UNTOUCHED { 0 } else { v.wrapping_add(1) };
             // Byte-exact kinds only (checked when the plan was made): the Err case
             // leaves the page as it was.
-            let _ = fill_page(self.workload.regions[r].data, self.seed, r, page, u64::from(version), self.map.page_mut(vpage));
+            let _ = fill_page(
+                self.workload.regions[r].data,
+                self.seed,
+                r,
+                page,
+                u64::from(version),
+                self.map.page_mut(vpage),
+            );
             self.versions[vpage as usize] = version;
         } else {
             black_box(self.map.read_word(vpage));
