@@ -122,3 +122,61 @@ pub fn plan(e: &Experiment) -> Result<Plan, String> {
         actions,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiments() -> Vec<std::path::PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments");
+        let mut v: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn every_experiment_of_the_suite_resolves() {
+        let files = experiments();
+        assert!(files.iter().any(|f| f.ends_with("smoke.toml")), "no smoke experiment among {files:?}");
+        for f in files {
+            let plan = load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert!(!plan.tasks.is_empty());
+            assert_eq!(plan.phase_points().len(), plan.tasks[0].workload.phases.len());
+            // zswap's `enabled` is written last, after the compressor.
+            if let Some(i) = plan.zswap.iter().position(|k| k.path.ends_with("/enabled")) {
+                assert_eq!(i, plan.zswap.len() - 1, "{}", f.display());
+            }
+            for c in &plan.cgroups {
+                for (file, value) in &c.knobs {
+                    assert!(file.starts_with("memory."), "{file}");
+                    assert!(
+                        value == "max" || value.parse::<u64>().is_ok() || file == "memory.zswap.writeback",
+                        "{file} = {value}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn smoke_resolves_to_its_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments");
+        let plan = load(&dir.join("smoke.toml")).unwrap();
+        assert_eq!(plan.name, "smoke");
+        let paths: Vec<(&str, &str)> =
+            plan.vm.iter().chain(&plan.zswap).map(|k| (k.path.as_str(), k.value.as_str())).collect();
+        assert!(paths.contains(&("/sys/kernel/mm/lru_gen/enabled", "n")));
+        assert!(paths.contains(&("/proc/sys/vm/page-cluster", "0")));
+        assert!(paths.contains(&("/sys/module/zswap/parameters/compressor", "lz4")));
+        assert!(paths.contains(&("/sys/module/zswap/parameters/shrinker_enabled", "N")));
+        assert_eq!(paths.last(), Some(&("/sys/module/zswap/parameters/enabled", "Y")));
+        assert_eq!(plan.cgroups[0].knobs, vec![("memory.max".to_string(), (32u64 << 20).to_string())]);
+        assert_eq!(plan.swaps.len(), 1);
+        assert_eq!(plan.swaps[0].priority, None);
+    }
+}

@@ -147,6 +147,11 @@ fn check(experiment: &str, recording: &str, new: &str) -> Result<bool, String> {
     let plan = experiment::load(&experiment_file(experiment)?)?;
     let pages: u64 = plan.tasks.iter().map(|t| t.workload.pages()).sum();
     let (old, new) = (read_recording(recording)?, read_recording(new)?);
+    for r in [&old, &new] {
+        if r.experiment != plan.name {
+            return Err(format!("a recording of {:?} is not one of {:?}", r.experiment, plan.name));
+        }
+    }
     let (a, b) = (per_counter(&old)?, per_counter(&new)?);
     let mut ok = true;
     println!(

@@ -118,3 +118,48 @@ impl Plan {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vswap_sim::workload::Workload;
+
+    fn plan(cgroups: &[&str], phases: &[(&str, u64)]) -> Plan {
+        let mut text = String::from("name = \"w\"\n[[region]]\nname = \"d\"\npages = 4\ndata = \"zero\"\n");
+        for (name, ticks) in phases {
+            text += &format!(
+                "[[phase]]\nname = \"{name}\"\nticks = {ticks}\naccesses_per_tick = 1\n[[phase.stream]]\nregion = \"d\"\npattern = \"sequential\"\n"
+            );
+        }
+        let w = Workload::parse("w.toml", &text).unwrap();
+        Plan {
+            name: "p".into(),
+            kernels: vec![],
+            ram_mib: 1024,
+            cpus: 1,
+            vm: vec![],
+            zswap: vec![],
+            swaps: vec![],
+            cgroups: cgroups.iter().map(|c| Cgroup { path: (*c).into(), knobs: vec![] }).collect(),
+            tasks: vec![
+                Task { cgroup: cgroups[0].into(), workload: w.clone(), seed: 1 },
+                Task { cgroup: cgroups[0].into(), workload: w, seed: 2 },
+            ],
+            actions: vec![],
+        }
+    }
+
+    #[test]
+    fn points_follow_task_zero_phases() {
+        let p = plan(&["a"], &[("fill", 3), ("read", 2), ("again", 1)]);
+        assert_eq!(p.phase_points(), vec![(3, "fill".to_string()), (5, "read".to_string()), (6, "again".to_string())]);
+        assert_eq!(p.ticks(), 6);
+    }
+
+    #[test]
+    fn parents_get_memory_enabled_outermost_first() {
+        let p = plan(&["a", "a/b", "a/b/c", "d"], &[("x", 1)]);
+        assert_eq!(p.parents(), vec!["a".to_string(), "a/b".to_string()]);
+        assert!(plan(&["a", "d"], &[("x", 1)]).parents().is_empty());
+    }
+}
