@@ -6,16 +6,22 @@
 //!
 //! * [`format`] — the experiment types and the TOML reader ([`Experiment::load`]), whose
 //!   errors name the file and the line;
-//! * [`result`] — the result JSON ([`ExperimentResult`]), written by both sides.
+//! * [`result`] — the result JSON ([`ExperimentResult`]), written by both sides;
+//! * [`run`] — the experiment on the simulator's memory manager ([`run::run`]);
+//! * [`compare`] — the simulation against a kernel's recording, counter by counter, with
+//!   the tolerance and the verdicts ([`compare::compare`]).
 //!
 //! Invariants: reading never panics, whatever the input (fuzz target `experiment`);
 //! an experiment's workloads use only byte-exact page contents
 //! ([`crate::workload::fill_page`]), so the guest can write the very bytes the
 //! simulator compresses.
 
+pub mod compare;
 pub mod format;
 pub mod result;
+pub mod run;
 
+pub use compare::{CompareError, Comparison, Expected, Row, Verdict};
 pub use format::{
     Action, COMPRESSORS, COUNTERS, Cgroup, ErrorKind, Expect, Experiment, ExperimentError, Lru, Machine, Size,
     SwapDevice, Task, Vm, WorkloadSource, Zswap,
@@ -24,6 +30,7 @@ pub use result::{
     ExperimentResult, MachineSettings, MemcgPoint, Point, Run, Settings, Source, SwapSettings, TaskOutcome, VmSettings,
     ZswapSettings,
 };
+pub use run::{RunError, RunOptions};
 
 #[cfg(test)]
 mod tests;
