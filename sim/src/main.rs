@@ -295,12 +295,12 @@ fn compare(args: &CompareArgs) -> Result<String, Failure> {
         let dir = dir.parent().map_or(String::new(), |d| d.display().to_string());
         return Err(CompareError::NoRecording { experiment: exp.name.clone(), dir }.into());
     }
-    let mut comparisons = Vec::new();
-    for k in &kernels {
-        let rec = cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?;
-        let sim = run::run(&exp, &RunOptions { runs: 1, kernel: Some(k.clone()) })?;
-        comparisons.push(cmp::compare(&exp, k, &rec, &sim));
-    }
+    let recordings = (kernels.iter())
+        .map(|k| Ok((k, cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?)))
+        .collect::<Result<Vec<_>, CompareError>>()?;
+    // One simulation for every kernel: only its notes depend on the kernel.
+    let sim = run::run(&exp, &RunOptions { runs: 1, kernel: kernels.first().cloned() })?;
+    let comparisons: Vec<_> = recordings.iter().map(|(k, rec)| cmp::compare(&exp, k, rec, &sim)).collect();
     if comparisons.iter().any(cmp::Comparison::fails) {
         FAILED_VERDICTS.store(true, Ordering::Relaxed);
     }
