@@ -263,8 +263,9 @@ fn half_page() -> Vec<u8> {
 
 /// `attempt_writeback()` in `cg`: fill 4 MiB, `memory.reclaim` all of it (into zswap),
 /// read it back, set `memory.zswap.max` to a quarter of the zswap usage the first reclaim
-/// left, and `memory.reclaim` 4 MiB again: its result.
-fn attempt_writeback(sys: &SwapSystem, cg: MemcgId, folio_base: u64) -> Result<(), usize> {
+/// left, and `memory.reclaim` 4 MiB again: its result, and the zswap usage after the first
+/// reclaim.
+fn attempt_writeback(sys: &SwapSystem, cg: MemcgId, folio_base: u64) -> (Result<(), usize>, u64) {
     let size = 4u64 << 20;
     let data = vec![half_page(); (size / PAGE) as usize];
     let mut t = Cgroup::new(sys, cg, None, data, folio_base);
@@ -274,13 +275,13 @@ fn attempt_writeback(sys: &SwapSystem, cg: MemcgId, folio_base: u64) -> Result<(
     assert!(usage > 0, "the first reclaim stored nothing in zswap");
     t.touch_all(); // zswpin: every page checked against what was written
     sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(usage / 4))).unwrap();
-    t.memory_reclaim(size)
+    (t.memory_reclaim(size), usage)
 }
 
 /// `test_zswap_writeback_one()` for the writeback-on case.
 fn writeback_enabled_in(sys: &SwapSystem, cg: MemcgId, folio_base: u64) {
     assert_eq!(sys.memcg_stat(cg).unwrap().zswpwb, 0);
-    assert_eq!(attempt_writeback(sys, cg, folio_base), Ok(()), "the second reclaim fell short");
+    assert_eq!(attempt_writeback(sys, cg, folio_base).0, Ok(()), "the second reclaim fell short");
     let s = sys.memcg_stat(cg).unwrap();
     assert!(s.zswpwb > 0, "no writeback with memory.zswap.writeback 1");
     assert!(s.pswpout >= s.zswpwb);
@@ -314,10 +315,13 @@ fn test_zswap_writeback_enabled() {
 /// `test_zswap_writeback_one()` for the writeback-off case.
 fn writeback_disabled_in(sys: &SwapSystem, cg: MemcgId, folio_base: u64) {
     assert_eq!(sys.memcg_stat(cg).unwrap().zswpwb, 0);
-    let r = attempt_writeback(sys, cg, folio_base);
+    let (r, usage) = attempt_writeback(sys, cg, folio_base);
     assert!(matches!(r, Err(n) if n < 1024), "the second reclaim did not fail with EAGAIN: {r:?}");
     let s = sys.memcg_stat(cg).unwrap();
     assert_eq!((s.zswpwb, s.pswpout), (0, 0), "writeback with memory.zswap.writeback 0");
+    // `obj_cgroup_may_zswap` checks before each store, so the last accepted one may go
+    // over the quarter by at most one page.
+    assert!(s.zswap_current <= usage / 4 + PAGE, "zswap.current {} over {} / 4", s.zswap_current, usage);
 }
 
 /// `test_zswap_writeback_disabled`: as `test_zswap_writeback_enabled` with
