@@ -13,16 +13,58 @@
 //! PTE), `writeout` (`swap_writeout`, with zswap first) and `evict` (`__remove_mapping`);
 //! a folio `writeout` keeps is put back on the LRU (`folio_putback_lru` after
 //! `AOP_WRITEPAGE_ACTIVATE`). Sizes are the 7.2 test's (the 6.12 test's are larger but
-//! assert the same properties).
+//! assert the same properties). The three cases that push memory over `memory.max`
+//! (`test_zswap_usage`, `test_swapin_nozswap`, `test_zswapin`) also run on the
+//! simulator's memory manager ([`Mm`]), whose charge path does limit reclaim itself.
 
 use std::collections::VecDeque;
 
+use vswap_sim::mm::{Mm, MmConfig};
+use vswap_sim::workload::{Event, Process, Workload};
+
 use vswap::{
     Config, DeviceSpec, FaultSource, FolioId, Knob, Limit, MemcgId, MemcgStat, PAGE_SIZE, Page, Shadow, SwapSystem,
-    VSlot, Writeout,
+    VSlot, Writeout, ZswapConfig,
 };
 
 const PAGE: u64 = PAGE_SIZE as u64;
+
+/// The same case on the simulator's memory manager, whose `memory.max` charge path does
+/// the limit reclaim itself: a task in a new memcg at `memory.max` `max` (and
+/// `memory.zswap.max` `zswap_max`) writes every page of a `pages`-page region of
+/// `zero-fraction:0.75` pages (a quarter data, as the 7.2 test writes), then reads each
+/// back `reads` times; the memcg's `memory.stat`.
+fn on_the_memory_manager(max: u64, zswap_max: Limit, pages: u64, reads: u32) -> MemcgStat {
+    let cfg = MmConfig {
+        ram_pages: 1 << 18,
+        cpus: 1,
+        zswap: ZswapConfig::default(),
+        devices: vec![DeviceSpec::memory("vdb", 1 << 14)],
+    };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "test").unwrap();
+    mm.set_memory_max(cg, Some(max)).unwrap();
+    mm.sys().memcg_set(mm.memcg_id(cg).unwrap(), Knob::ZswapMax(zswap_max)).unwrap();
+    let toml = format!(
+        "name = \"selftest\"\n[[region]]\nname = \"mem\"\npages = {pages}\ndata = \"zero-fraction:0.75\"\n\
+         [[phase]]\nname = \"write\"\nticks = 1\naccesses_per_tick = {pages}\n\
+         [[phase.stream]]\nregion = \"mem\"\npattern = \"sequential\"\nwrites = 100\n"
+    );
+    let w = Workload::parse("selftest", &toml).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let access = |page, write| Event::Access { process: Process::Parent, region: 0, page, write };
+    for page in 0..pages {
+        mm.apply(task, &access(page, true)).unwrap();
+    }
+    for _ in 0..reads {
+        for page in 0..pages {
+            mm.apply(task, &access(page, false)).unwrap();
+        }
+    }
+    mm.tick().unwrap();
+    mm.check().unwrap();
+    mm.sys().memcg_stat(mm.memcg_id(cg).unwrap()).unwrap()
+}
 
 /// A machine like the lab guest's, scaled to the tests: 1 GiB of RAM (the zswap pool is
 /// 20 % of it) and one swap disk.
@@ -192,7 +234,9 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
 /// Lab verdict: ok on 7.3.4 and on 6.12.118 in every recorded run.
 ///
 /// Here: the same allocation under `memory.max` 1M; `zswpout` of the memcg is above 0,
-/// and `zswapped` (bytes, memory.stat) is what the stored pages hold.
+/// and `zswapped` (bytes, memory.stat) is what the stored pages hold. Then the same on the
+/// simulator's memory manager (its own `memory.max` limit reclaim): `zswpout` and
+/// `zswapped` above 0.
 #[test]
 fn test_zswap_usage() {
     let sys = machine();
@@ -205,6 +249,9 @@ fn test_zswap_usage() {
     assert!(s.zswpout >= 1024 - 256, "limit reclaim stored only {} pages", s.zswpout);
     assert_eq!(s.zswapped, sys.stat().stored_pages * PAGE);
     assert_eq!((s.pswpout, t.kept), (0, 0));
+
+    let m = on_the_memory_manager(1 << 20, Limit::Max, 1024, 0);
+    assert!(m.zswpout > 0 && m.zswapped > 0, "memory manager: zswpout {} zswapped {}", m.zswpout, m.zswapped);
 }
 
 /// `test_swapin_nozswap`: a memcg with `memory.zswap.max` 0 and `memory.max` at 3/4 of a
@@ -215,7 +262,8 @@ fn test_zswap_usage() {
 /// Lab verdict: ok on 7.3.4 and on 6.12.118 in every recorded run.
 ///
 /// Here: the same; also the read-back faults come from the disk (`pswpin`), none from
-/// zswap, and nothing is stored in the pool.
+/// zswap, and nothing is stored in the pool. Then the same on the simulator's memory
+/// manager: `swap_peak` at least a quarter, nothing in zswap, swap-ins from the disk.
 #[test]
 fn test_swapin_nozswap() {
     let sys = machine();
@@ -231,6 +279,11 @@ fn test_swapin_nozswap() {
     assert_eq!((s.zswpout, s.zswpin, s.zswapped), (0, 0, 0));
     assert!(s.pswpout >= size / 4 / PAGE && s.pswpin > 0, "pswpout {} pswpin {}", s.pswpout, s.pswpin);
     assert_eq!(sys.stat().stored_pages, 0);
+
+    let m = on_the_memory_manager(size / 4 * 3, Limit::Bytes(0), size / PAGE, 1);
+    assert!(m.swap_peak >= size / 4, "memory manager: swap.peak {}", m.swap_peak);
+    assert_eq!((m.zswpout, m.zswapped), (0, 0), "memory manager");
+    assert!(m.pswpin > 0, "memory manager: no swap-in from the disk");
 }
 
 /// `test_zswapin`: `memory.max` 8M and `memory.zswap.max` max; a child writes and reads
@@ -240,7 +293,8 @@ fn test_swapin_nozswap() {
 /// Lab verdict: ok on 7.3.4 and on 6.12.118 in every recorded run.
 ///
 /// Here: the same at a quarter of the size (`memory.max` 2M, 8 MiB written and read
-/// back, `zswpin` at least 6 MiB of pages), every page read back intact.
+/// back, `zswpin` at least 6 MiB of pages), every page read back intact; then the same on
+/// the simulator's memory manager.
 #[test]
 fn test_zswapin() {
     let sys = machine();
@@ -254,6 +308,9 @@ fn test_zswapin() {
     let s = t.stat();
     assert!(s.zswpin >= size / 4 * 3 / PAGE, "zswpin {} below 3/4 of {} pages", s.zswpin, size / PAGE);
     assert_eq!(s.pswpin, 0);
+
+    let m = on_the_memory_manager(size / 4, Limit::Max, size / PAGE, 1);
+    assert!(m.zswpin >= size / 4 * 3 / PAGE, "memory manager: zswpin {}", m.zswpin);
 }
 
 /// A page as `attempt_writeback()` fills it: the first half 0, 1, 2, … and the rest zero.
