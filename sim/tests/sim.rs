@@ -245,3 +245,67 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
     assert_eq!((mm.counters(cg).unwrap().clone(), mm.resident_pages(cg).unwrap()), before);
     mm.check().unwrap();
 }
+
+/// `mem_cgroup_out_of_memory` → `oom_kill_process`: a memcg at `memory.max` with nothing
+/// reclaimable (no swap device, zswap off) kills its task: `oom` and `oom_kill` counted,
+/// every frame and slot of the task freed, later events ignored; a task of another memcg
+/// goes on.
+#[test]
+fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() {
+    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let (a, b) = (mm.memcg_create(Mm::ROOT, "a").unwrap(), mm.memcg_create(Mm::ROOT, "b").unwrap());
+    mm.set_memory_max(a, Some(16 * 4096)).unwrap();
+    let w = Workload::builtin("usemem", 64).unwrap();
+    let (ta, tb) = (mm.spawn(a, &w, 1).unwrap(), mm.spawn(b, &w, 2).unwrap());
+    let write = |page| Event::Access { process: Process::Parent, region: 0, page, write: true };
+    for page in 0..16 {
+        mm.apply(ta, &write(page)).unwrap();
+        mm.apply(tb, &write(page)).unwrap();
+    }
+    assert!(!mm.killed(ta));
+    assert_eq!(mm.resident_pages(a).unwrap(), 16);
+    mm.apply(ta, &write(16)).unwrap();
+    assert!(mm.killed(ta) && !mm.killed(tb));
+    let c = mm.counters(a).unwrap();
+    assert_eq!((c.oom, c.oom_kill), (1, 1));
+    assert_eq!((mm.resident_pages(a).unwrap(), mm.memory_current(a).unwrap()), (0, 0));
+    assert!(mm.swapped_slots(a).is_empty());
+    mm.check().unwrap();
+    // The killed task makes no more accesses; the other one goes on.
+    let accesses = mm.counters(a).unwrap().accesses;
+    mm.apply(ta, &write(17)).unwrap();
+    assert_eq!((mm.counters(a).unwrap().accesses, mm.resident_pages(a).unwrap()), (accesses, 0));
+    for page in 16..64 {
+        mm.apply(tb, &write(page)).unwrap();
+    }
+    assert_eq!(mm.resident_pages(b).unwrap(), 64);
+    assert_eq!(mm.sys().stat().vslots_in_use, 0, "the killed task's slots were not freed");
+    mm.tick().unwrap();
+    mm.check().unwrap();
+}
+
+/// `select_bad_process` over the memcg: of two tasks in the memcg at its limit, the one
+/// with more pages (`oom_badness`) is killed, and the other's charge then succeeds.
+#[test]
+fn the_oom_killer_picks_the_memcgs_largest_task() {
+    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let a = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    mm.set_memory_max(a, Some(16 * 4096)).unwrap();
+    let w = Workload::builtin("usemem", 64).unwrap();
+    let (big, small) = (mm.spawn(a, &w, 1).unwrap(), mm.spawn(a, &w, 2).unwrap());
+    let write = |page| Event::Access { process: Process::Parent, region: 0, page, write: true };
+    for page in 0..12 {
+        mm.apply(big, &write(page)).unwrap();
+    }
+    for page in 0..5 {
+        mm.apply(small, &write(page)).unwrap();
+    }
+    assert!(mm.killed(big) && !mm.killed(small));
+    assert_eq!(mm.counters(a).unwrap().oom_kill, 1);
+    assert_eq!(mm.resident_pages(a).unwrap(), 5);
+    mm.check().unwrap();
+}

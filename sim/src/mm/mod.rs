@@ -19,9 +19,21 @@
 //!   proportion to the LRU scan (`shrink_slab`).
 //! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
 //!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
-//!   ancestor reclaims from that subtree first (`try_charge_memcg`), one above
+//!   ancestor reclaims from that subtree first (`try_charge_memcg`), each attempt a
+//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`: scan
+//!   `lru >> priority`, stop at the first that frees something), one above
 //!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
 //!   globally round-robin when full.
+//! * **OOM kill** (`mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process`
+//!   → `oom_kill_process`): after `MAX_RECLAIM_RETRIES` sweeps in a row free nothing
+//!   (e.g. zswap full or refusing with writeback off, no swap space left), `memory.events`
+//!   `oom` is counted at the memcg whose limit was hit, and the live task of its subtree
+//!   with the highest `oom_badness` (resident + swapped pages) is killed: `oom_kill` is
+//!   counted at its memcg, its page tables are torn down as `__oom_reap_task_mm` /
+//!   `exit_mmap` do (frames freed, swap counts put, so unreferenced slots and their
+//!   zswap entries are freed) and it makes no more accesses ([`Mm::killed`]). The charge
+//!   then retries; if the charging task was the victim its fault fails (`VM_FAULT_OOM`).
+//!   With no task left to kill the charge is granted.
 //! * **Clock**: [`Mm::tick`] advances the facade's clock and runs the global shrink
 //!   worker when a store queued it (the kernel's workqueue, run once per tick).
 //!
@@ -34,8 +46,9 @@
 //!
 //! Deliberate differences from the kernel: no file pages, nodes or MGLRU; one frame per
 //! folio (order 0); the slot is freed at every swap-in that leaves it unreferenced (the
-//! kernel keeps a clean read-fault's slot while swap is less than half full); a charge
-//! that reclaim cannot satisfy is granted and counted (`oom`) instead of killing a task.
+//! kernel keeps a clean read-fault's slot while swap is less than half full); the global
+//! (RAM) OOM killer is not modelled: a page allocation reclaim cannot make room for is
+//! granted; a task's child dies with it.
 
 mod check;
 mod fault;
@@ -54,6 +67,8 @@ use vswap::{
 
 const PAGE: u64 = vswap::PAGE_SIZE as u64;
 const NIL: u32 = u32::MAX;
+/// `DEF_PRIORITY`: a reclaim sweep starts scanning `lru >> 12` and ends at the whole LRU.
+pub const DEF_PRIORITY: u32 = 12;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
 /// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
@@ -109,8 +124,12 @@ pub struct CgCounters {
     pub reclaimed: u64,
     /// Folios `writeout` kept (zswap and swap refused them).
     pub kept: u64,
-    /// Charges granted above `memory.max` because reclaim could free nothing.
+    /// `memory.events` `oom` (`MEMCG_OOM`, counted at the memcg whose `memory.max` was
+    /// hit): charges reclaim could not make room for (`mem_cgroup_out_of_memory`).
     pub oom: u64,
+    /// `memory.events` `oom_kill` (`MEMCG_OOM_KILL`, counted at the victim's memcg by
+    /// `__oom_kill_process`): tasks of this memcg the OOM killer killed.
+    pub oom_kill: u64,
     /// Pages written back from this memcg's zswap LRU by the global shrink worker.
     pub worker_written: u64,
 }
@@ -181,6 +200,9 @@ struct Task {
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
     child: bool,
+    /// Killed by the OOM killer (`oom_kill_process`): its memory is freed and it makes
+    /// no more accesses.
+    killed: bool,
 }
 
 /// The memory manager: frames, memcgs, tasks and the facade they swap through.
@@ -360,11 +382,18 @@ impl Mm {
             bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
             child: false,
+            killed: false,
         });
         Ok(self.tasks.len() - 1)
     }
 
-    /// Apply one workload event of `task`.
+    /// Whether the OOM killer killed `task` (`oom_kill_process`); false for a task this
+    /// Mm did not spawn.
+    pub fn killed(&self, task: TaskId) -> bool {
+        self.tasks.get(task).is_some_and(|t| t.killed)
+    }
+
+    /// Apply one workload event of `task` (nothing for a killed task: it stopped).
     pub fn apply(&mut self, task: TaskId, ev: &Event) -> Result<(), Error> {
         self.apply_all(task, std::slice::from_ref(ev))
     }
@@ -383,6 +412,9 @@ impl Mm {
 
     /// [`Mm::apply`] for a task known to exist, under the caller's pin.
     fn apply_pinned(&mut self, p: &Pinned<'_>, task: TaskId, ev: &Event) -> Result<(), Error> {
+        if self.tasks[task].killed {
+            return Ok(());
+        }
         match *ev {
             Event::Access { process, region, page, write } => {
                 let t = &self.tasks[task];
@@ -415,7 +447,7 @@ impl Mm {
                     let t = &self.tasks[task];
                     let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
-                    let f = self.new_frame(p, task, vpage, data)?;
+                    let Some(f) = self.new_frame(p, task, vpage, data)? else { return Ok(()) };
                     self.map(task, process, vpage, f);
                     self.frames[f as usize].flags |= DIRTY;
                     Ok(())
@@ -475,13 +507,16 @@ impl Mm {
     }
 
     /// Charge one frame to `cg` (reclaiming first as `try_charge_memcg` and the page
-    /// allocator would), then take a frame.
-    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
+    /// allocator would), then take a frame. None: the charge OOM-killed `task` itself
+    /// (its fault fails with `VM_FAULT_OOM`; the caller stops).
+    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<Option<u32>, Error> {
         let cg = self.tasks[task].cg;
         let vpage = u32::try_from(vpage).map_err(|_| sim_bug("sim: a page past MAX_TASK_PAGES"))?;
         let compressed_len =
             u16::try_from(data.compressed_len).map_err(|_| sim_bug("sim: a compressed length past 64 KiB"))?;
-        self.charge(p, cg)?;
+        if self.charge(p, cg, task)? {
+            return Ok(None);
+        }
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -508,7 +543,7 @@ impl Mm {
             self.memcgs[a].resident_tree += 1;
             up = self.memcgs[a].parent;
         }
-        Ok(f)
+        Ok(Some(f))
     }
 
     fn free_frame(&mut self, f: u32) {
