@@ -309,3 +309,68 @@ fn the_oom_killer_picks_the_memcgs_largest_task() {
     assert_eq!(mm.resident_pages(a).unwrap(), 5);
     mm.check().unwrap();
 }
+
+/// `do_swap_page` → `should_try_to_free_swap`: a read fault from a device keeps the folio
+/// in the swap cache with its slot, and reclaim drops it again without writing (no
+/// `pswpout`); a write fault frees the slot, so the page is written at its next eviction.
+/// With swap more than half full (`vm_swap_full`) a read fault frees the slot too.
+#[test]
+fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
+    for (device_pages, full) in [(256, false), (48, true)] {
+        let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+        let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", device_pages)] };
+        let mut mm = Mm::new(cfg).unwrap();
+        let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+        let w = Workload::builtin("usemem", 32).unwrap();
+        let task = mm.spawn(cg, &w, 1).unwrap();
+        let access = |page, write| Event::Access { process: Process::Parent, region: 0, page, write };
+        let evict_all = |mm: &mut Mm| {
+            assert_eq!(mm.reclaim(cg, 32).unwrap(), 32);
+            mm.tick().unwrap();
+        };
+        for page in 0..32 {
+            mm.apply(task, &access(page, true)).unwrap();
+        }
+        evict_all(&mut mm);
+        assert_eq!((mm.sys().stat().pswpout, mm.sys().stat().vslots_in_use), (32, 32));
+        for page in 0..32 {
+            mm.apply(task, &access(page, page >= 16)).unwrap();
+        }
+        let s = mm.sys().stat();
+        assert_eq!(s.pswpin, 32);
+        assert_eq!(s.vslots_in_use, if full { 0 } else { 16 }, "full: {full}");
+        mm.check().unwrap();
+        evict_all(&mut mm);
+        let s = mm.sys().stat();
+        assert_eq!(s.pswpout, if full { 64 } else { 48 }, "full: {full}");
+        assert_eq!(s.vslots_in_use, 32);
+        mm.check().unwrap();
+    }
+}
+
+/// 7.3's `zswap_load` frees the entry and dirties the folio: a page read back from zswap
+/// keeps its slot but is compressed again at its next eviction (`zswpout`).
+#[test]
+fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
+    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 256)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", 16).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let access = |page, write| Event::Access { process: Process::Parent, region: 0, page, write };
+    for page in 0..16 {
+        mm.apply(task, &access(page, true)).unwrap();
+    }
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    let stored = mm.sys().stat().zswpout;
+    assert!(stored > 0);
+    for page in 0..16 {
+        mm.apply(task, &access(page, false)).unwrap();
+    }
+    assert_eq!(mm.sys().stat().zswpin, stored);
+    assert_eq!(mm.sys().stat().vslots_in_use, 16);
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    assert_eq!(mm.sys().stat().zswpout, 2 * stored);
+    mm.check().unwrap();
+}

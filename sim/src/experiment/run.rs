@@ -5,7 +5,7 @@
 //! CPUs, zswap's parameters, one null swap device per `[[machine.swap]]` with its
 //! effective priority), the cgroups are created in file order with their knobs
 //! (`memory.max` / `memory.high` on the memory manager; `memory.swap.max`,
-//! `memory.zswap.max`, `memory.zswap.writeback` through [`vswap::SwapSystem::memcg_set`]),
+//! `memory.zswap.max`, `memory.zswap.writeback` through [`Mm::memcg_set`]),
 //! and each task is spawned with its workload and seed.
 //!
 //! Then the tasks advance in lockstep: each tick every live task makes its tick's
@@ -312,7 +312,6 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         let parent = c.path.rsplit_once('/').and_then(|(p, _)| index(p)).map_or(Mm::ROOT, |i| cgs[i]);
         let cg = sim(|| format!("mkdir {}", c.path), mm.memcg_create(parent, &c.path))?;
         cgs.push(cg);
-        let id = sim(|| c.path.clone(), mm.memcg_id(cg))?;
         if let Some(v) = c.memory_max {
             sim(|| format!("{}/memory.max", c.path), mm.set_memory_max(cg, v.bytes()))?;
         }
@@ -327,7 +326,7 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         ];
         for (file, knob) in knobs {
             if let Some(k) = knob {
-                sim(|| format!("{}/{file}", c.path), mm.sys().memcg_set(id, k))?;
+                sim(|| format!("{}/{file}", c.path), mm.memcg_set(cg, k))?;
             }
         }
     }
@@ -457,8 +456,7 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
             }
         }
         SimAction::Knob(k) => {
-            let id = sim(what, mm.memcg_id(cg))?;
-            sim(what, mm.sys().memcg_set(id, k))?;
+            sim(what, mm.memcg_set(cg, k))?;
         }
     }
     for ci in 0..st.cgs.len() {

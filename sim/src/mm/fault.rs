@@ -53,7 +53,11 @@ impl Mm {
             }
         };
         self.map(task, p, vpage, f);
-        if pin.put(slot)? == 0 && pin.release(slot)? {
+        // should_try_to_free_swap: a write fault, or swap at least half full, frees the
+        // slot (`folio_free_swap`, which fails while another PTE holds it); a read fault
+        // keeps the folio in the swap cache with its slot, so that reclaim can drop it
+        // without writing while the slot still holds its data.
+        if pin.put(slot)? == 0 && (write || self.swap_full(cg)) && pin.release(slot)? {
             self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;

@@ -6,8 +6,20 @@
 //!   two-bit mapper mask: the rmap), and sits on its memcg's active or inactive list.
 //! * **Faults**: first touch allocates a frame (inactive list, like
 //!   `lru_cache_add_inactive_or_unevictable`); a swap PTE faults through the swap cache
-//!   or `SwapSystem::fault` → `put`, and frees the slot once no PTE holds it
-//!   (`should_try_to_free_swap`); a refault whose shadow says it was evicted less than an
+//!   or `SwapSystem::fault` → `put`.
+//! * **Swap-cache retention** (`do_swap_page` → `should_try_to_free_swap`): once no PTE
+//!   holds the slot, a write fault frees it (`folio_free_swap`), and so does any fault
+//!   while `mem_cgroup_swap_full` holds (`vm_swap_full`: fewer than half the devices'
+//!   slots free, every allocated entry, a zswap one included, holding one as in the lab
+//!   kernels; or the memcg or an ancestor using half its `memory.swap.max` /
+//!   `memory.swap.high`, zswapped pages counted; both read at each tick). A read fault
+//!   otherwise keeps the folio in the swap cache with its slot: from a device the folio
+//!   is clean and the slot keeps the data, so reclaim drops it without writing (no
+//!   `pswpout`/`zswpout`, `pageout` skipped); from zswap, 7.3's `zswap_load` has freed
+//!   the entry and dirtied the folio, so its next eviction stores it again. A later write
+//!   to the mapped page only dirties it (the read fault mapped it writable, as
+//!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
+//!   same slot. A refault whose shadow says it was evicted less than an
 //!   active list ago is activated (`workingset_refault`); a write to a frame shared since
 //!   fork copies it (`wp_page_copy`).
 //! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
@@ -45,8 +57,8 @@
 //! memcg's resident count is its frames.
 //!
 //! Deliberate differences from the kernel: no file pages, nodes or MGLRU; one frame per
-//! folio (order 0); the slot is freed at every swap-in that leaves it unreferenced (the
-//! kernel keeps a clean read-fault's slot while swap is less than half full); the global
+//! folio (order 0); no `SWP_SYNCHRONOUS_IO` device (the lab's virtio disk is not one);
+//! the swap-full tests lag by up to a tick; the global
 //! (RAM) OOM killer is not modelled: a page allocation reclaim cannot make room for is
 //! granted; a task's child dies with it.
 
@@ -61,8 +73,8 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use vswap::Pinned;
 use vswap::{
-    Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
-    ZswapConfig,
+    Config, DeviceSpec, Error, FaultSource, FolioId, Knob, Limit, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot,
+    Writeout, ZswapConfig,
 };
 
 const PAGE: u64 = vswap::PAGE_SIZE as u64;
@@ -174,6 +186,13 @@ struct Memcg {
     subtree: Vec<Cg>,
     max: Option<u64>,
     high: Option<u64>,
+    /// `memory.swap.max` / `memory.swap.high` in pages (None: `max`), for
+    /// `mem_cgroup_swap_full`.
+    swap_max: Option<u64>,
+    swap_high: Option<u64>,
+    /// `mem_cgroup_swap_full`'s test for this memcg alone (its swap usage at least half its
+    /// `swap.max` or `swap.high`), refreshed every tick.
+    swap_half_full: bool,
     /// Frames charged here.
     resident: u64,
     /// Frames charged here or below.
@@ -224,6 +243,10 @@ pub struct Mm {
     swapcache: swapcache::SlotIndex,
     /// The zswap pool in bytes (refreshed every tick, tracked between).
     pool_bytes: u64,
+    /// `total_swap_pages`: the devices' pages without their header slots.
+    total_swap_pages: u64,
+    /// `vm_swap_full`: fewer than half of `total_swap_pages` free, refreshed every tick.
+    vm_swap_full: bool,
     global_cursor: usize,
     tick: Tick,
 }
@@ -253,6 +276,8 @@ impl Mm {
             ..Config::default()
         })?;
         let devices = cfg.devices.into_iter().map(|d| sys.swapon(d)).collect::<Result<Vec<_>, _>>()?;
+        let total_swap_pages =
+            devices.iter().map(|&d| Ok(sys.device_stat(d)?.pages.saturating_sub(1))).sum::<Result<u64, Error>>()?;
         let mut root = Memcg::new(MemcgId::ROOT, "/".into(), None);
         root.subtree.push(0);
         Ok(Mm {
@@ -268,6 +293,8 @@ impl Mm {
             tasks: Vec::new(),
             swapcache: swapcache::SlotIndex::default(),
             pool_bytes: 0,
+            total_swap_pages,
+            vm_swap_full: false,
             global_cursor: 0,
             tick: 0,
         })
@@ -311,6 +338,23 @@ impl Mm {
     /// `memory.high` in bytes (None: `max`).
     pub fn set_memory_high(&mut self, cg: Cg, high: Option<u64>) -> Result<(), Error> {
         self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.high = high;
+        Ok(())
+    }
+
+    /// Write a memcg knob of the facade ([`SwapSystem::memcg_set`]), remembering
+    /// `memory.swap.max` and `memory.swap.high` for `mem_cgroup_swap_full`.
+    pub fn memcg_set(&mut self, cg: Cg, knob: Knob) -> Result<(), Error> {
+        let id = self.memcg(cg)?.id;
+        self.sys.memcg_set(id, knob)?;
+        let pages = |l: Limit| match l {
+            Limit::Bytes(b) => Some(b / PAGE),
+            Limit::Max => None,
+        };
+        match knob {
+            Knob::SwapMax(l) => self.memcgs[cg].swap_max = pages(l),
+            Knob::SwapHigh(l) => self.memcgs[cg].swap_high = pages(l),
+            _ => {}
+        }
         Ok(())
     }
 
@@ -493,13 +537,40 @@ impl Mm {
         Ok(done)
     }
 
-    /// Re-read the pool size and every memcg's zswap bytes from the facade.
+    /// Re-read the pool size and every memcg's zswap bytes from the facade, and the swap
+    /// usage `vm_swap_full` / `mem_cgroup_swap_full` test.
     fn refresh(&mut self) -> Result<(), Error> {
         self.pool_bytes = self.sys.pool_total_size();
         for m in &mut self.memcgs {
             m.zswap_tree = self.sys.memcg_zswap_current(m.id)?;
+            if m.swap_max.is_some() || m.swap_high.is_some() {
+                // The lab kernels charge `memory.swap.current` for every entry, a zswapped
+                // page included (docs/kernel.md §3.3); the library only for a device slot.
+                let s = self.sys.memcg_stat(m.id)?;
+                let usage = s.swap_current / PAGE + s.zswapped / PAGE;
+                let half = |l: Option<u64>| l.is_some_and(|l| usage * 2 >= l);
+                m.swap_half_full = half(m.swap_max) || half(m.swap_high);
+            }
+        }
+        if self.total_swap_pages > 0 {
+            // Every allocated entry holds a device slot in the lab kernels, a zswap one too.
+            let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
+            self.vm_swap_full = free * 2 < self.total_swap_pages;
         }
         Ok(())
+    }
+
+    /// `mem_cgroup_swap_full`: `vm_swap_full`, or `cg` or an ancestor below the root uses
+    /// at least half its `memory.swap.max` or `memory.swap.high` (as of the last tick).
+    fn swap_full(&self, cg: Cg) -> bool {
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if self.memcgs[a].swap_half_full {
+                return true;
+            }
+            up = self.memcgs[a].parent;
+        }
+        self.vm_swap_full
     }
 
     fn cpu(&self, task: usize) -> usize {
@@ -573,6 +644,9 @@ impl Memcg {
             subtree: Vec::new(),
             max: None,
             high: None,
+            swap_max: None,
+            swap_high: None,
+            swap_half_full: false,
             resident: 0,
             resident_tree: 0,
             zswap_tree: 0,
