@@ -374,3 +374,27 @@ fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
     assert_eq!(mm.sys().stat().zswpout, 2 * stored);
     mm.check().unwrap();
 }
+
+/// The lab kernels charge every swap entry, a zswapped one included, to
+/// `memory.swap.max` (`__mem_cgroup_try_charge_swap` at `folio_alloc_swap`): once the
+/// memcg's zswap holds `swap.max`, nothing more can be swapped and the task is
+/// OOM-killed at `memory.max`.
+#[test]
+fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
+    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    mm.set_memory_max(cg, Some(32 * 4096)).unwrap();
+    mm.memcg_set(cg, vswap::Knob::SwapMax(vswap::Limit::Bytes(8 * 4096))).unwrap();
+    let w = Workload::builtin("usemem", 128).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    for page in 0..128 {
+        mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+    }
+    assert!(mm.killed(task));
+    let s = mm.sys().stat();
+    assert_eq!((s.zswpout, s.pswpout), (8, 0));
+    assert_eq!(s.vslots_in_use, 0);
+    mm.check().unwrap();
+}

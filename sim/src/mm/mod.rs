@@ -46,6 +46,11 @@
 //!   zswap entries are freed) and it makes no more accesses ([`Mm::killed`]). The charge
 //!   then retries; if the charging task was the victim its fault fails (`VM_FAULT_OOM`).
 //!   With no task left to kill the charge is granted.
+//! * **Swap charge** (`__mem_cgroup_try_charge_swap` at `folio_alloc_swap`, the lab
+//!   kernels' rule): a new swap entry counts against `memory.swap.max` of the memcg and
+//!   its ancestors (given through [`Mm::memcg_set`]) whether it goes to zswap or a
+//!   device; a folio whose entry would pass the limit is kept and activated. The
+//!   library charges only device slots (the virtual-swap rule) and still does.
 //! * **Clock**: [`Mm::tick`] advances the facade's clock and runs the global shrink
 //!   worker when a store queued it (the kernel's workqueue, run once per tick).
 //!

@@ -190,6 +190,10 @@ impl Mm {
         let (cg, task) = (fr.cg as usize, fr.task as usize);
         let mut slot = fr.slot;
         if slot == 0 {
+            if self.swap_charge_refused(cg)? {
+                self.memcgs[cg].counters.kept += 1;
+                return Ok(false);
+            }
             let pfn = FolioId(u64::from(f) + 1);
             match pin.alloc(self.cpu(task), self.memcgs[cg].id, pfn, 0) {
                 Ok(s) => slot = s.raw(),
@@ -230,6 +234,25 @@ impl Mm {
         self.swapcache.remove(slot);
         self.free_frame(f);
         Ok(true)
+    }
+
+    /// `__mem_cgroup_try_charge_swap` as the lab kernels charge it at `folio_alloc_swap`:
+    /// every entry, a zswapped one included, counts against `memory.swap.max` (given
+    /// through [`Mm::memcg_set`]) of the memcg and its ancestors, where the library charges
+    /// only device slots. True: a new entry would pass a limit, so the folio is kept
+    /// (`add_to_swap` fails, the folio is activated).
+    fn swap_charge_refused(&self, cg: Cg) -> Result<bool, Error> {
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if let Some(max) = self.memcgs[a].swap_max {
+                let s = self.sys.memcg_stat(self.memcgs[a].id)?;
+                if s.swap_current / PAGE + s.zswapped.div_ceil(PAGE) + 1 > max {
+                    return Ok(true);
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(false)
     }
 
     pub(super) fn zswap_charged(&mut self, cg: Cg, bytes: u64, add: bool) {
