@@ -245,3 +245,156 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
     assert_eq!((mm.counters(cg).unwrap().clone(), mm.resident_pages(cg).unwrap()), before);
     mm.check().unwrap();
 }
+
+/// `mem_cgroup_out_of_memory` → `oom_kill_process`: a memcg at `memory.max` with nothing
+/// reclaimable (no swap device, zswap off) kills its task: `oom` and `oom_kill` counted,
+/// every frame and slot of the task freed, later events ignored; a task of another memcg
+/// goes on.
+#[test]
+fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() {
+    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let (a, b) = (mm.memcg_create(Mm::ROOT, "a").unwrap(), mm.memcg_create(Mm::ROOT, "b").unwrap());
+    mm.set_memory_max(a, Some(16 * 4096)).unwrap();
+    let w = Workload::builtin("usemem", 64).unwrap();
+    let (ta, tb) = (mm.spawn(a, &w, 1).unwrap(), mm.spawn(b, &w, 2).unwrap());
+    let write = |page| Event::Access { process: Process::Parent, region: 0, page, write: true };
+    for page in 0..16 {
+        mm.apply(ta, &write(page)).unwrap();
+        mm.apply(tb, &write(page)).unwrap();
+    }
+    assert!(!mm.killed(ta));
+    assert_eq!(mm.resident_pages(a).unwrap(), 16);
+    mm.apply(ta, &write(16)).unwrap();
+    assert!(mm.killed(ta) && !mm.killed(tb));
+    let c = mm.counters(a).unwrap();
+    assert_eq!((c.oom, c.oom_kill), (1, 1));
+    assert_eq!((mm.resident_pages(a).unwrap(), mm.memory_current(a).unwrap()), (0, 0));
+    assert!(mm.swapped_slots(a).is_empty());
+    mm.check().unwrap();
+    // The killed task makes no more accesses; the other one goes on.
+    let accesses = mm.counters(a).unwrap().accesses;
+    mm.apply(ta, &write(17)).unwrap();
+    assert_eq!((mm.counters(a).unwrap().accesses, mm.resident_pages(a).unwrap()), (accesses, 0));
+    for page in 16..64 {
+        mm.apply(tb, &write(page)).unwrap();
+    }
+    assert_eq!(mm.resident_pages(b).unwrap(), 64);
+    assert_eq!(mm.sys().stat().vslots_in_use, 0, "the killed task's slots were not freed");
+    mm.tick().unwrap();
+    mm.check().unwrap();
+}
+
+/// `select_bad_process` over the memcg: of two tasks in the memcg at its limit, the one
+/// with more pages (`oom_badness`) is killed, and the other's charge then succeeds.
+#[test]
+fn the_oom_killer_picks_the_memcgs_largest_task() {
+    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let a = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    mm.set_memory_max(a, Some(16 * 4096)).unwrap();
+    let w = Workload::builtin("usemem", 64).unwrap();
+    let (big, small) = (mm.spawn(a, &w, 1).unwrap(), mm.spawn(a, &w, 2).unwrap());
+    let write = |page| Event::Access { process: Process::Parent, region: 0, page, write: true };
+    for page in 0..12 {
+        mm.apply(big, &write(page)).unwrap();
+    }
+    for page in 0..5 {
+        mm.apply(small, &write(page)).unwrap();
+    }
+    assert!(mm.killed(big) && !mm.killed(small));
+    assert_eq!(mm.counters(a).unwrap().oom_kill, 1);
+    assert_eq!(mm.resident_pages(a).unwrap(), 5);
+    mm.check().unwrap();
+}
+
+/// `do_swap_page` → `should_try_to_free_swap`: a read fault from a device keeps the folio
+/// in the swap cache with its slot, and reclaim drops it again without writing (no
+/// `pswpout`); a write fault frees the slot, so the page is written at its next eviction.
+/// With swap more than half full (`vm_swap_full`) a read fault frees the slot too.
+#[test]
+fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
+    for (device_pages, full) in [(256, false), (48, true)] {
+        let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+        let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", device_pages)] };
+        let mut mm = Mm::new(cfg).unwrap();
+        let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+        let w = Workload::builtin("usemem", 32).unwrap();
+        let task = mm.spawn(cg, &w, 1).unwrap();
+        let access = |page, write| Event::Access { process: Process::Parent, region: 0, page, write };
+        let evict_all = |mm: &mut Mm| {
+            assert_eq!(mm.reclaim(cg, 32).unwrap(), 32);
+            mm.tick().unwrap();
+        };
+        for page in 0..32 {
+            mm.apply(task, &access(page, true)).unwrap();
+        }
+        evict_all(&mut mm);
+        assert_eq!((mm.sys().stat().pswpout, mm.sys().stat().vslots_in_use), (32, 32));
+        for page in 0..32 {
+            mm.apply(task, &access(page, page >= 16)).unwrap();
+        }
+        let s = mm.sys().stat();
+        assert_eq!(s.pswpin, 32);
+        assert_eq!(s.vslots_in_use, if full { 0 } else { 16 }, "full: {full}");
+        mm.check().unwrap();
+        evict_all(&mut mm);
+        let s = mm.sys().stat();
+        assert_eq!(s.pswpout, if full { 64 } else { 48 }, "full: {full}");
+        assert_eq!(s.vslots_in_use, 32);
+        mm.check().unwrap();
+    }
+}
+
+/// 7.3's `zswap_load` frees the entry and dirties the folio: a page read back from zswap
+/// keeps its slot but is compressed again at its next eviction (`zswpout`).
+#[test]
+fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
+    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 256)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", 16).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let access = |page, write| Event::Access { process: Process::Parent, region: 0, page, write };
+    for page in 0..16 {
+        mm.apply(task, &access(page, true)).unwrap();
+    }
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    let stored = mm.sys().stat().zswpout;
+    assert!(stored > 0);
+    for page in 0..16 {
+        mm.apply(task, &access(page, false)).unwrap();
+    }
+    assert_eq!(mm.sys().stat().zswpin, stored);
+    assert_eq!(mm.sys().stat().vslots_in_use, 16);
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    assert_eq!(mm.sys().stat().zswpout, 2 * stored);
+    mm.check().unwrap();
+}
+
+/// The lab kernels charge every swap entry, a zswapped one included, to
+/// `memory.swap.max` (`__mem_cgroup_try_charge_swap` at `folio_alloc_swap`): once the
+/// memcg's zswap holds `swap.max`, nothing more can be swapped and the task is
+/// OOM-killed at `memory.max`.
+#[test]
+fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
+    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    mm.set_memory_max(cg, Some(32 * 4096)).unwrap();
+    mm.memcg_set(cg, vswap::Knob::SwapMax(vswap::Limit::Bytes(8 * 4096))).unwrap();
+    let w = Workload::builtin("usemem", 128).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    for page in 0..128 {
+        mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+    }
+    assert!(mm.killed(task));
+    let s = mm.sys().stat();
+    assert_eq!((s.zswpout, s.pswpout), (8, 0));
+    assert_eq!(s.vslots_in_use, 0);
+    mm.check().unwrap();
+}

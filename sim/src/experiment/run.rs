@@ -5,16 +5,16 @@
 //! CPUs, zswap's parameters, one null swap device per `[[machine.swap]]` with its
 //! effective priority), the cgroups are created in file order with their knobs
 //! (`memory.max` / `memory.high` on the memory manager; `memory.swap.max`,
-//! `memory.zswap.max`, `memory.zswap.writeback` through [`vswap::SwapSystem::memcg_set`]),
+//! `memory.zswap.max`, `memory.zswap.writeback` through [`Mm::memcg_set`]),
 //! and each task is spawned with its workload and seed.
 //!
 //! Then the tasks advance in lockstep: each tick every live task makes its tick's
 //! accesses (task 0 first), then the clock ticks ([`Mm::tick`]: the shrink worker). A
 //! page's size in zswap is lz4's length of its bytes ([`crate::workload::fill_page`]),
-//! so both sides compress the same bytes. The simulator kills no task: a charge that
-//! reclaim cannot make room for is granted and counted (`memory.events` `oom`), the memory
-//! manager's deliberate difference (crate::mm), so `killed` and `oom_kill` are always 0
-//! and the result's notes say so.
+//! so both sides compress the same bytes. A charge that reclaim cannot make room for
+//! OOM-kills a task of the memcg as the kernel does (crate::mm: `mem_cgroup_out_of_memory`
+//! → `oom_kill_process`); a killed task makes no more accesses, the others go on, and
+//! the run's `tasks[].killed` says so.
 //!
 //! Points: `start` after set-up, one after each phase of task 0 (after the tick that
 //! ended it, the clock included), and `end` when every task has finished. The actions
@@ -207,11 +207,6 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     if compressor != "lz4" {
         notes.push(format!("compressor {compressor}: the simulator's sizes are lz4's"));
     }
-    notes.push(
-        "OOM: the simulator kills no task; a charge reclaim cannot make room for is granted and counted in \
-         memory.events oom (killed and oom_kill stay 0)"
-            .into(),
-    );
     if kernel.starts_with("6.") {
         notes.push(format!(
             "kernel {kernel}: the simulator stores incompressible pages in zswap as-is (7.3); 6.12 rejects them \
@@ -317,7 +312,6 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         let parent = c.path.rsplit_once('/').and_then(|(p, _)| index(p)).map_or(Mm::ROOT, |i| cgs[i]);
         let cg = sim(|| format!("mkdir {}", c.path), mm.memcg_create(parent, &c.path))?;
         cgs.push(cg);
-        let id = sim(|| c.path.clone(), mm.memcg_id(cg))?;
         if let Some(v) = c.memory_max {
             sim(|| format!("{}/memory.max", c.path), mm.set_memory_max(cg, v.bytes()))?;
         }
@@ -332,7 +326,7 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         ];
         for (file, knob) in knobs {
             if let Some(k) = knob {
-                sim(|| format!("{}/{file}", c.path), mm.sys().memcg_set(id, k))?;
+                sim(|| format!("{}/{file}", c.path), mm.memcg_set(cg, k))?;
             }
         }
     }
@@ -379,9 +373,13 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
             for ev in &buf {
                 sim(|| format!("task {t}: {ev:?}"), mm.apply(task.id, ev))?;
                 track_peaks(&mm, &mut st, task.ci)?;
+                if mm.killed(task.id) {
+                    break;
+                }
             }
-            // A task whose generator just ran out is done now (no empty tick later).
-            task.done = task.events.phase_index().is_none();
+            // A task whose generator just ran out is done now (no empty tick later); a
+            // killed one stops.
+            task.done = task.events.phase_index().is_none() || mm.killed(task.id);
         }
         sim(|| "tick".into(), mm.tick())?;
         for ci in 0..st.cgs.len() {
@@ -402,7 +400,9 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         ticks: Some(mm.now()),
         seed: exp.tasks.first().map(|t| t.seed.wrapping_add(offset)),
         points,
-        tasks: exp.tasks.iter().map(|spec| TaskOutcome { cgroup: spec.cgroup.clone(), killed: false }).collect(),
+        tasks: (exp.tasks.iter().zip(&tasks))
+            .map(|(spec, t)| TaskOutcome { cgroup: spec.cgroup.clone(), killed: mm.killed(t.id) })
+            .collect(),
     })
 }
 
@@ -456,8 +456,7 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
             }
         }
         SimAction::Knob(k) => {
-            let id = sim(what, mm.memcg_id(cg))?;
-            sim(what, mm.sys().memcg_set(id, k))?;
+            sim(what, mm.memcg_set(cg, k))?;
         }
     }
     for ci in 0..st.cgs.len() {
@@ -476,8 +475,8 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
 ///   / the zero-page checks); `pgmajfault` sums the memory manager's `major_faults`
 ///   (swap-ins that read zero, zswap or a device: `do_swap_page`'s `PGMAJFAULT`);
 ///   `pgsteal_anon` sums `reclaimed` (`shrink_folio_list`); `workingset_activate_anon`
-///   sums `refault_activate` (`workingset_refault`); `oom_kill` (`oom_kill_process`) is
-///   0: the simulator kills no task.
+///   sums `refault_activate` (`workingset_refault`); `oom_kill` sums the memory
+///   manager's `oom_kill` (`oom_kill_process`).
 /// * `zswap` (`/sys/kernel/debug/zswap/*`): the library's same-named counters.
 ///   `pool_total_size` is the sum of the stored lengths, where the kernel's is zsmalloc's
 ///   pages (`zs_get_total_pages`), a little larger.
@@ -491,19 +490,21 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
 ///   `zswpwb`, `pswpin`, `pswpout`, `swpin_zero`, `swpout_zero` (the library's
 ///   hierarchical `memcg_stat`), `pgmajfault`, `pgsteal`, `workingset_activate_anon`
 ///   (the memory manager's, summed over the subtree); `memory.events` `oom` (charges
-///   reclaim could not make room for: `MEMCG_OOM`, over the subtree as the file is
-///   hierarchical) and `oom_kill` (0); `memory.swap.events` `high`,
+///   reclaim could not make room for: `MEMCG_OOM`, counted at the memcg whose limit was
+///   hit) and `oom_kill` (`MEMCG_OOM_KILL`, at the victim's memcg), both over the subtree
+///   as the file is hierarchical; `memory.swap.events` `high`,
 ///   `max`, `fail` (`MEMCG_SWAP_HIGH` / `_MAX` / `_FAIL`).
 fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, RunError> {
     let what = || format!("point {name}");
     let g = mm.sys().stat();
     let mut vmstat = BTreeMap::new();
-    let (mut majflt, mut steal, mut activate) = (0u64, 0u64, 0u64);
+    let (mut majflt, mut steal, mut activate, mut kills) = (0u64, 0u64, 0u64, 0u64);
     for cg in mm.memcgs() {
         let c = sim(what, mm.counters(cg))?;
         majflt += c.major_faults;
         steal += c.reclaimed;
         activate += c.refault_activate;
+        kills += c.oom_kill;
     }
     for (k, v) in [
         ("zswpout", g.zswpout),
@@ -516,7 +517,7 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
         ("pgmajfault", majflt),
         ("pgsteal_anon", steal),
         ("workingset_activate_anon", activate),
-        ("oom_kill", 0),
+        ("oom_kill", kills),
     ] {
         vmstat.insert(k.to_owned(), v);
     }
@@ -540,13 +541,14 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
         let cg = st.cgs[i];
         let id = sim(what, mm.memcg_id(cg))?;
         let s = sim(what, mm.sys().memcg_stat(id))?;
-        let (mut majflt, mut steal, mut activate, mut oom) = (0, 0, 0, 0);
+        let (mut majflt, mut steal, mut activate, mut oom, mut kills) = (0, 0, 0, 0, 0);
         for &j in &st.subtrees[i] {
             let k = sim(what, mm.counters(st.cgs[j]))?;
             majflt += k.major_faults;
             steal += k.reclaimed;
             activate += k.refault_activate;
             oom += k.oom;
+            kills += k.oom_kill;
         }
         let stat = [
             ("anon", sim(what, mm.resident_pages(cg))? * PAGE),
@@ -570,7 +572,7 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
             zswap_current: s.zswap_current,
             peak: st.peak[i],
             stat: stat.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            events: [("oom", oom), ("oom_kill", 0)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            events: [("oom", oom), ("oom_kill", kills)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             swap_events: [("high", s.swap_events_high), ("max", s.swap_events_max), ("fail", s.swap_events_fail)]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))

@@ -23,7 +23,7 @@ impl Mm {
             }
             None => {
                 let data = self.data_of(task, vpage)?;
-                let f = self.new_frame(pin, task, vpage, data)?;
+                let Some(f) = self.new_frame(pin, task, vpage, data)? else { return Ok(()) };
                 let fault = pin.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
                 self.memcgs[cg].counters.major_faults += 1;
                 let fr = &mut self.frames[f as usize];
@@ -53,7 +53,11 @@ impl Mm {
             }
         };
         self.map(task, p, vpage, f);
-        if pin.put(slot)? == 0 && pin.release(slot)? {
+        // should_try_to_free_swap: a write fault, or swap at least half full, frees the
+        // slot (`folio_free_swap`, which fails while another PTE holds it); a read fault
+        // keeps the folio in the swap cache with its slot, so that reclaim can drop it
+        // without writing while the slot still holds its data.
+        if pin.put(slot)? == 0 && (write || self.swap_full(cg)) && pin.release(slot)? {
             self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;
@@ -102,7 +106,10 @@ impl Mm {
     ) -> Result<(), Error> {
         let data = self.frames[old].data();
         self.frames[old].mappers &= !bit(p);
-        let f = self.new_frame(pin, task, vpage, data)?;
+        // Unmapped while the charge runs: reclaim may free `old`, and an OOM kill of this
+        // task must not see a PTE naming it.
+        self.tasks[task].ptes[usize::from(bit(p) - 1)][vpage as usize] = 0;
+        let Some(f) = self.new_frame(pin, task, vpage, data)? else { return Ok(()) };
         self.map(task, p, vpage, f);
         self.frames[f as usize].flags |= DIRTY;
         Ok(())
@@ -133,12 +140,21 @@ impl Mm {
         if !self.tasks[task].child {
             return Err(Error::Invalid("sim: the task has no child"));
         }
-        let ptes = std::mem::take(&mut self.tasks[task].ptes[1]);
         self.tasks[task].child = false;
+        self.unmap_all(pin, task, Process::Child)
+    }
+
+    /// `exit_mmap` / `__oom_reap_task_mm` for one process of `task`: every present frame
+    /// unmapped (freed once nobody maps it and no swap PTE holds its slot), every swap
+    /// PTE's count dropped (`swap_put_entries_direct`: a slot no one holds is freed with
+    /// its zswap entry or device slot).
+    pub(super) fn unmap_all(&mut self, pin: &Pinned<'_>, task: usize, p: Process) -> Result<(), Error> {
+        let b = bit(p);
+        let ptes = std::mem::take(&mut self.tasks[task].ptes[usize::from(b - 1)]);
         for pte in ptes {
             if pte & PRESENT != 0 {
                 let f = (pte & PAYLOAD) as u32;
-                self.frames[f as usize].mappers &= !2;
+                self.frames[f as usize].mappers &= !b;
                 self.drop_if_unused(pin, f)?;
             } else if pte & SWAP != 0 {
                 let slot = VSlot::from_raw(pte & PAYLOAD);

@@ -6,8 +6,20 @@
 //!   two-bit mapper mask: the rmap), and sits on its memcg's active or inactive list.
 //! * **Faults**: first touch allocates a frame (inactive list, like
 //!   `lru_cache_add_inactive_or_unevictable`); a swap PTE faults through the swap cache
-//!   or `SwapSystem::fault` → `put`, and frees the slot once no PTE holds it
-//!   (`should_try_to_free_swap`); a refault whose shadow says it was evicted less than an
+//!   or `SwapSystem::fault` → `put`.
+//! * **Swap-cache retention** (`do_swap_page` → `should_try_to_free_swap`): once no PTE
+//!   holds the slot, a write fault frees it (`folio_free_swap`), and so does any fault
+//!   while `mem_cgroup_swap_full` holds (`vm_swap_full`: fewer than half the devices'
+//!   slots free, every allocated entry, a zswap one included, holding one as in the lab
+//!   kernels; or the memcg or an ancestor using half its `memory.swap.max` /
+//!   `memory.swap.high`, zswapped pages counted; both read at each tick). A read fault
+//!   otherwise keeps the folio in the swap cache with its slot: from a device the folio
+//!   is clean and the slot keeps the data, so reclaim drops it without writing (no
+//!   `pswpout`/`zswpout`, `pageout` skipped); from zswap, 7.3's `zswap_load` has freed
+//!   the entry and dirtied the folio, so its next eviction stores it again. A later write
+//!   to the mapped page only dirties it (the read fault mapped it writable, as
+//!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
+//!   same slot. A refault whose shadow says it was evicted less than an
 //!   active list ago is activated (`workingset_refault`); a write to a frame shared since
 //!   fork copies it (`wp_page_copy`).
 //! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
@@ -19,9 +31,26 @@
 //!   proportion to the LRU scan (`shrink_slab`).
 //! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
 //!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
-//!   ancestor reclaims from that subtree first (`try_charge_memcg`), one above
+//!   ancestor reclaims from that subtree first (`try_charge_memcg`), each attempt a
+//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`: scan
+//!   `lru >> priority`, stop at the first that frees something), one above
 //!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
 //!   globally round-robin when full.
+//! * **OOM kill** (`mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process`
+//!   → `oom_kill_process`): after `MAX_RECLAIM_RETRIES` sweeps in a row free nothing
+//!   (e.g. zswap full or refusing with writeback off, no swap space left), `memory.events`
+//!   `oom` is counted at the memcg whose limit was hit, and the live task of its subtree
+//!   with the highest `oom_badness` (resident + swapped pages) is killed: `oom_kill` is
+//!   counted at its memcg, its page tables are torn down as `__oom_reap_task_mm` /
+//!   `exit_mmap` do (frames freed, swap counts put, so unreferenced slots and their
+//!   zswap entries are freed) and it makes no more accesses ([`Mm::killed`]). The charge
+//!   then retries; if the charging task was the victim its fault fails (`VM_FAULT_OOM`).
+//!   With no task left to kill the charge is granted.
+//! * **Swap charge** (`__mem_cgroup_try_charge_swap` at `folio_alloc_swap`, the lab
+//!   kernels' rule): a new swap entry counts against `memory.swap.max` of the memcg and
+//!   its ancestors (given through [`Mm::memcg_set`]) whether it goes to zswap or a
+//!   device; a folio whose entry would pass the limit is kept and activated. The
+//!   library charges only device slots (the virtual-swap rule) and still does.
 //! * **Clock**: [`Mm::tick`] advances the facade's clock and runs the global shrink
 //!   worker when a store queued it (the kernel's workqueue, run once per tick).
 //!
@@ -33,9 +62,10 @@
 //! memcg's resident count is its frames.
 //!
 //! Deliberate differences from the kernel: no file pages, nodes or MGLRU; one frame per
-//! folio (order 0); the slot is freed at every swap-in that leaves it unreferenced (the
-//! kernel keeps a clean read-fault's slot while swap is less than half full); a charge
-//! that reclaim cannot satisfy is granted and counted (`oom`) instead of killing a task.
+//! folio (order 0); no `SWP_SYNCHRONOUS_IO` device (the lab's virtio disk is not one);
+//! the swap-full tests lag by up to a tick; the global
+//! (RAM) OOM killer is not modelled: a page allocation reclaim cannot make room for is
+//! granted; a task's child dies with it.
 
 mod check;
 mod fault;
@@ -48,12 +78,14 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use vswap::Pinned;
 use vswap::{
-    Config, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot, Writeout,
-    ZswapConfig,
+    Config, DeviceSpec, Error, FaultSource, FolioId, Knob, Limit, MemcgId, Page, Shadow, SwapSystem, Tick, VSlot,
+    Writeout, ZswapConfig,
 };
 
 const PAGE: u64 = vswap::PAGE_SIZE as u64;
 const NIL: u32 = u32::MAX;
+/// `DEF_PRIORITY`: a reclaim sweep starts scanning `lru >> 12` and ends at the whole LRU.
+pub const DEF_PRIORITY: u32 = 12;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
 /// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
@@ -109,8 +141,12 @@ pub struct CgCounters {
     pub reclaimed: u64,
     /// Folios `writeout` kept (zswap and swap refused them).
     pub kept: u64,
-    /// Charges granted above `memory.max` because reclaim could free nothing.
+    /// `memory.events` `oom` (`MEMCG_OOM`, counted at the memcg whose `memory.max` was
+    /// hit): charges reclaim could not make room for (`mem_cgroup_out_of_memory`).
     pub oom: u64,
+    /// `memory.events` `oom_kill` (`MEMCG_OOM_KILL`, counted at the victim's memcg by
+    /// `__oom_kill_process`): tasks of this memcg the OOM killer killed.
+    pub oom_kill: u64,
     /// Pages written back from this memcg's zswap LRU by the global shrink worker.
     pub worker_written: u64,
 }
@@ -155,6 +191,13 @@ struct Memcg {
     subtree: Vec<Cg>,
     max: Option<u64>,
     high: Option<u64>,
+    /// `memory.swap.max` / `memory.swap.high` in pages (None: `max`), for
+    /// `mem_cgroup_swap_full`.
+    swap_max: Option<u64>,
+    swap_high: Option<u64>,
+    /// `mem_cgroup_swap_full`'s test for this memcg alone (its swap usage at least half its
+    /// `swap.max` or `swap.high`), refreshed every tick.
+    swap_half_full: bool,
     /// Frames charged here.
     resident: u64,
     /// Frames charged here or below.
@@ -181,6 +224,9 @@ struct Task {
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
     child: bool,
+    /// Killed by the OOM killer (`oom_kill_process`): its memory is freed and it makes
+    /// no more accesses.
+    killed: bool,
 }
 
 /// The memory manager: frames, memcgs, tasks and the facade they swap through.
@@ -202,6 +248,10 @@ pub struct Mm {
     swapcache: swapcache::SlotIndex,
     /// The zswap pool in bytes (refreshed every tick, tracked between).
     pool_bytes: u64,
+    /// `total_swap_pages`: the devices' pages without their header slots.
+    total_swap_pages: u64,
+    /// `vm_swap_full`: fewer than half of `total_swap_pages` free, refreshed every tick.
+    vm_swap_full: bool,
     global_cursor: usize,
     tick: Tick,
 }
@@ -231,6 +281,8 @@ impl Mm {
             ..Config::default()
         })?;
         let devices = cfg.devices.into_iter().map(|d| sys.swapon(d)).collect::<Result<Vec<_>, _>>()?;
+        let total_swap_pages =
+            devices.iter().map(|&d| Ok(sys.device_stat(d)?.pages.saturating_sub(1))).sum::<Result<u64, Error>>()?;
         let mut root = Memcg::new(MemcgId::ROOT, "/".into(), None);
         root.subtree.push(0);
         Ok(Mm {
@@ -246,6 +298,8 @@ impl Mm {
             tasks: Vec::new(),
             swapcache: swapcache::SlotIndex::default(),
             pool_bytes: 0,
+            total_swap_pages,
+            vm_swap_full: false,
             global_cursor: 0,
             tick: 0,
         })
@@ -289,6 +343,23 @@ impl Mm {
     /// `memory.high` in bytes (None: `max`).
     pub fn set_memory_high(&mut self, cg: Cg, high: Option<u64>) -> Result<(), Error> {
         self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.high = high;
+        Ok(())
+    }
+
+    /// Write a memcg knob of the facade ([`SwapSystem::memcg_set`]), remembering
+    /// `memory.swap.max` and `memory.swap.high` for `mem_cgroup_swap_full`.
+    pub fn memcg_set(&mut self, cg: Cg, knob: Knob) -> Result<(), Error> {
+        let id = self.memcg(cg)?.id;
+        self.sys.memcg_set(id, knob)?;
+        let pages = |l: Limit| match l {
+            Limit::Bytes(b) => Some(b / PAGE),
+            Limit::Max => None,
+        };
+        match knob {
+            Knob::SwapMax(l) => self.memcgs[cg].swap_max = pages(l),
+            Knob::SwapHigh(l) => self.memcgs[cg].swap_high = pages(l),
+            _ => {}
+        }
         Ok(())
     }
 
@@ -360,11 +431,18 @@ impl Mm {
             bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
             child: false,
+            killed: false,
         });
         Ok(self.tasks.len() - 1)
     }
 
-    /// Apply one workload event of `task`.
+    /// Whether the OOM killer killed `task` (`oom_kill_process`); false for a task this
+    /// Mm did not spawn.
+    pub fn killed(&self, task: TaskId) -> bool {
+        self.tasks.get(task).is_some_and(|t| t.killed)
+    }
+
+    /// Apply one workload event of `task` (nothing for a killed task: it stopped).
     pub fn apply(&mut self, task: TaskId, ev: &Event) -> Result<(), Error> {
         self.apply_all(task, std::slice::from_ref(ev))
     }
@@ -383,6 +461,9 @@ impl Mm {
 
     /// [`Mm::apply`] for a task known to exist, under the caller's pin.
     fn apply_pinned(&mut self, p: &Pinned<'_>, task: TaskId, ev: &Event) -> Result<(), Error> {
+        if self.tasks[task].killed {
+            return Ok(());
+        }
         match *ev {
             Event::Access { process, region, page, write } => {
                 let t = &self.tasks[task];
@@ -415,7 +496,7 @@ impl Mm {
                     let t = &self.tasks[task];
                     let data = t.workload.page_data(region as usize, page, t.seed).ok_or(outside)?;
                     self.memcgs[t.cg].counters.first_touch += 1;
-                    let f = self.new_frame(p, task, vpage, data)?;
+                    let Some(f) = self.new_frame(p, task, vpage, data)? else { return Ok(()) };
                     self.map(task, process, vpage, f);
                     self.frames[f as usize].flags |= DIRTY;
                     Ok(())
@@ -461,13 +542,40 @@ impl Mm {
         Ok(done)
     }
 
-    /// Re-read the pool size and every memcg's zswap bytes from the facade.
+    /// Re-read the pool size and every memcg's zswap bytes from the facade, and the swap
+    /// usage `vm_swap_full` / `mem_cgroup_swap_full` test.
     fn refresh(&mut self) -> Result<(), Error> {
         self.pool_bytes = self.sys.pool_total_size();
         for m in &mut self.memcgs {
             m.zswap_tree = self.sys.memcg_zswap_current(m.id)?;
+            if m.swap_max.is_some() || m.swap_high.is_some() {
+                // The lab kernels charge `memory.swap.current` for every entry, a zswapped
+                // page included (docs/kernel.md §3.3); the library only for a device slot.
+                let s = self.sys.memcg_stat(m.id)?;
+                let usage = s.swap_current / PAGE + s.zswapped / PAGE;
+                let half = |l: Option<u64>| l.is_some_and(|l| usage * 2 >= l);
+                m.swap_half_full = half(m.swap_max) || half(m.swap_high);
+            }
+        }
+        if self.total_swap_pages > 0 {
+            // Every allocated entry holds a device slot in the lab kernels, a zswap one too.
+            let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
+            self.vm_swap_full = free * 2 < self.total_swap_pages;
         }
         Ok(())
+    }
+
+    /// `mem_cgroup_swap_full`: `vm_swap_full`, or `cg` or an ancestor below the root uses
+    /// at least half its `memory.swap.max` or `memory.swap.high` (as of the last tick).
+    fn swap_full(&self, cg: Cg) -> bool {
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if self.memcgs[a].swap_half_full {
+                return true;
+            }
+            up = self.memcgs[a].parent;
+        }
+        self.vm_swap_full
     }
 
     fn cpu(&self, task: usize) -> usize {
@@ -475,13 +583,16 @@ impl Mm {
     }
 
     /// Charge one frame to `cg` (reclaiming first as `try_charge_memcg` and the page
-    /// allocator would), then take a frame.
-    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<u32, Error> {
+    /// allocator would), then take a frame. None: the charge OOM-killed `task` itself
+    /// (its fault fails with `VM_FAULT_OOM`; the caller stops).
+    fn new_frame(&mut self, p: &Pinned<'_>, task: usize, vpage: u64, data: PageData) -> Result<Option<u32>, Error> {
         let cg = self.tasks[task].cg;
         let vpage = u32::try_from(vpage).map_err(|_| sim_bug("sim: a page past MAX_TASK_PAGES"))?;
         let compressed_len =
             u16::try_from(data.compressed_len).map_err(|_| sim_bug("sim: a compressed length past 64 KiB"))?;
-        self.charge(p, cg)?;
+        if self.charge(p, cg, task)? {
+            return Ok(None);
+        }
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -508,7 +619,7 @@ impl Mm {
             self.memcgs[a].resident_tree += 1;
             up = self.memcgs[a].parent;
         }
-        Ok(f)
+        Ok(Some(f))
     }
 
     fn free_frame(&mut self, f: u32) {
@@ -538,6 +649,9 @@ impl Memcg {
             subtree: Vec::new(),
             max: None,
             high: None,
+            swap_max: None,
+            swap_high: None,
+            swap_half_full: false,
             resident: 0,
             resident_tree: 0,
             zswap_tree: 0,

@@ -4,7 +4,14 @@
 use super::*;
 
 impl Mm {
-    pub(super) fn charge(&mut self, p: &Pinned<'_>, cg: Cg) -> Result<(), Error> {
+    /// `try_charge_memcg` for one page of `task` in `cg`: global reclaim while RAM is
+    /// full, then for `cg` and each ancestor with a `memory.max`, reclaim from that
+    /// subtree until the page fits; after `MAX_RECLAIM_RETRIES` passes that free nothing,
+    /// `mem_cgroup_out_of_memory` (`memory.events` `oom` at that memcg) kills a task of
+    /// the subtree ([`Mm::oom_kill`]) and the charge retries. True: `task` itself was
+    /// killed (the charge fails, `VM_FAULT_OOM`). With no task left to kill, the charge
+    /// is granted (the kernel's `force:` path for a dying task).
+    pub(super) fn charge(&mut self, p: &Pinned<'_>, cg: Cg, task: usize) -> Result<bool, Error> {
         // Global: frames + the pool must leave room for one more frame.
         let used = |mm: &Mm| mm.memcgs[Self::ROOT].resident_tree + mm.pool_bytes.div_ceil(PAGE);
         let mut tries = 0;
@@ -18,14 +25,18 @@ impl Mm {
             if let Some(max) = self.memcgs[a].max {
                 let mut idle = 0;
                 while self.memcgs[a].current() + PAGE > max {
-                    if self.reclaim_subtree(p, a, SWAP_CLUSTER_MAX)? > 0 {
+                    if self.reclaim_sweep(p, a)? > 0 {
                         idle = 0;
                         continue;
                     }
                     idle += 1;
                     if idle == MAX_RECLAIM_RETRIES {
-                        self.memcgs[cg].counters.oom += 1;
-                        break;
+                        self.memcgs[a].counters.oom += 1;
+                        match self.oom_kill(p, a)? {
+                            Some(victim) if victim == task => return Ok(true),
+                            Some(_) => idle = 0,
+                            None => break,
+                        }
                     }
                 }
             }
@@ -37,19 +48,69 @@ impl Mm {
             }
             up = self.memcgs[a].parent;
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// `mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process` (over the
+    /// subtree of `root`, `mem_cgroup_scan_tasks`) → `oom_kill_process`: the live task
+    /// with the highest `oom_badness` (resident pages + swap entries of its processes,
+    /// the later one on a tie as `oom_evaluate_task` keeps it) is killed, its
+    /// `memory.events` `oom_kill` counted, and its memory torn down as
+    /// `__oom_reap_task_mm` / `exit_mmap` do ([`Mm::unmap_all`]). None: no task to kill.
+    pub(super) fn oom_kill(&mut self, p: &Pinned<'_>, root: Cg) -> Result<Option<usize>, Error> {
+        let subtree = &self.memcgs[root].subtree;
+        let badness = |t: &Task| t.ptes.iter().flatten().filter(|&&pte| pte & (PRESENT | SWAP) != 0).count();
+        let victim = (self.tasks.iter().enumerate())
+            .filter(|(_, t)| !t.killed && subtree.contains(&t.cg))
+            .map(|(i, t)| (badness(t), i))
+            .max_by_key(|&(b, i)| (b, i))
+            .map(|(_, i)| i);
+        let Some(v) = victim else { return Ok(None) };
+        let cg = self.tasks[v].cg;
+        self.memcgs[cg].counters.oom_kill += 1;
+        self.tasks[v].killed = true;
+        if self.tasks[v].child {
+            self.tasks[v].child = false;
+            self.unmap_all(p, v, Process::Child)?;
+        }
+        self.unmap_all(p, v, Process::Parent)?;
+        self.refresh()?;
+        Ok(Some(v))
+    }
+
+    /// `try_to_free_mem_cgroup_pages` → `do_try_to_free_pages` for a charge: passes at
+    /// priority `DEF_PRIORITY` (12) down to 0, each scanning `lru >> priority` frames of
+    /// each memcg of `root`'s subtree (at least `SWAP_CLUSTER_MAX`), until one reclaims
+    /// something (its target is `SWAP_CLUSTER_MAX`). 0 only when the whole sweep,
+    /// which scans every frame at priority 0, freed nothing: one of the charge's
+    /// `MAX_RECLAIM_RETRIES`.
+    pub(super) fn reclaim_sweep(&mut self, p: &Pinned<'_>, root: Cg) -> Result<u64, Error> {
+        for prio in (0..=DEF_PRIORITY).rev() {
+            let scan = (self.memcgs[root].resident_tree >> prio).max(SWAP_CLUSTER_MAX);
+            let n = self.reclaim_subtree_to(p, root, scan, SWAP_CLUSTER_MAX)?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        Ok(0)
     }
 
     /// Reclaim about `nr` frames from `root`'s subtree, memcg by memcg from its cursor.
     pub(super) fn reclaim_subtree(&mut self, p: &Pinned<'_>, root: Cg, nr: u64) -> Result<u64, Error> {
+        self.reclaim_subtree_to(p, root, nr, nr)
+    }
+
+    /// Scan up to `scan` frames of each memcg of `root`'s subtree from its cursor,
+    /// stopping once `want` are reclaimed; the number reclaimed.
+    fn reclaim_subtree_to(&mut self, p: &Pinned<'_>, root: Cg, scan: u64, want: u64) -> Result<u64, Error> {
         let n = self.memcgs[root].subtree.len();
         let mut done = 0;
         for _ in 0..n {
             let i = self.memcgs[root].reclaim_cursor % n;
             self.memcgs[root].reclaim_cursor = (i + 1) % n;
             let cg = self.memcgs[root].subtree[i];
-            done += self.shrink_lruvec(p, cg, nr - done)?;
-            if done >= nr {
+            done += self.shrink_lruvec_to(p, cg, scan.saturating_sub(done), want - done)?;
+            if done >= want {
                 break;
             }
         }
@@ -78,6 +139,12 @@ impl Mm {
 
     /// `shrink_lruvec` + `shrink_slab` for one memcg: scan up to `nr` inactive frames.
     pub(super) fn shrink_lruvec(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64) -> Result<u64, Error> {
+        self.shrink_lruvec_to(pin, cg, nr, nr)
+    }
+
+    /// [`Mm::shrink_lruvec`] scanning up to `nr` frames and stopping once `want` are
+    /// reclaimed (`nr_to_reclaim`).
+    fn shrink_lruvec_to(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64, want: u64) -> Result<u64, Error> {
         // inactive_is_low: refill the inactive list from the active tail.
         let mut moved = 0;
         while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
@@ -88,7 +155,7 @@ impl Mm {
             moved += 1;
         }
         let (mut scanned, mut reclaimed) = (0, 0);
-        while scanned < nr && self.memcgs[cg].lru[0].len > 0 {
+        while scanned < nr && reclaimed < want && self.memcgs[cg].lru[0].len > 0 {
             scanned += 1;
             let f = self.memcgs[cg].lru[0].tail;
             self.lru_del(f);
@@ -123,6 +190,10 @@ impl Mm {
         let (cg, task) = (fr.cg as usize, fr.task as usize);
         let mut slot = fr.slot;
         if slot == 0 {
+            if self.swap_charge_refused(cg)? {
+                self.memcgs[cg].counters.kept += 1;
+                return Ok(false);
+            }
             let pfn = FolioId(u64::from(f) + 1);
             match pin.alloc(self.cpu(task), self.memcgs[cg].id, pfn, 0) {
                 Ok(s) => slot = s.raw(),
@@ -163,6 +234,25 @@ impl Mm {
         self.swapcache.remove(slot);
         self.free_frame(f);
         Ok(true)
+    }
+
+    /// `__mem_cgroup_try_charge_swap` as the lab kernels charge it at `folio_alloc_swap`:
+    /// every entry, a zswapped one included, counts against `memory.swap.max` (given
+    /// through [`Mm::memcg_set`]) of the memcg and its ancestors, where the library charges
+    /// only device slots. True: a new entry would pass a limit, so the folio is kept
+    /// (`add_to_swap` fails, the folio is activated).
+    fn swap_charge_refused(&self, cg: Cg) -> Result<bool, Error> {
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if let Some(max) = self.memcgs[a].swap_max {
+                let s = self.sys.memcg_stat(self.memcgs[a].id)?;
+                if s.swap_current / PAGE + s.zswapped.div_ceil(PAGE) + 1 > max {
+                    return Ok(true);
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(false)
     }
 
     pub(super) fn zswap_charged(&mut self, cg: Cg, bytes: u64, add: bool) {
