@@ -32,7 +32,8 @@ const PAGE: u64 = PAGE_SIZE as u64;
 /// The same case on the simulator's memory manager, whose `memory.max` charge path does
 /// the limit reclaim itself: a task in a new memcg at `memory.max` `max` (and
 /// `memory.zswap.max` `zswap_max`) writes every page of a `pages`-page region of
-/// `zero-fraction:0.75` pages (a quarter data, as the 7.2 test writes), then reads each
+/// `zero-fraction:0.999` pages (4 bytes of data, the nearest byte-exact kind to the one `a`
+/// per page that the 7.2 test writes), then reads each
 /// back `reads` times; the memcg's `memory.stat`.
 fn on_the_memory_manager(max: u64, zswap_max: Limit, pages: u64, reads: u32) -> MemcgStat {
     let cfg = MmConfig {
@@ -46,7 +47,7 @@ fn on_the_memory_manager(max: u64, zswap_max: Limit, pages: u64, reads: u32) -> 
     mm.set_memory_max(cg, Some(max)).unwrap();
     mm.sys().memcg_set(mm.memcg_id(cg).unwrap(), Knob::ZswapMax(zswap_max)).unwrap();
     let toml = format!(
-        "name = \"selftest\"\n[[region]]\nname = \"mem\"\npages = {pages}\ndata = \"zero-fraction:0.75\"\n\
+        "name = \"selftest\"\n[[region]]\nname = \"mem\"\npages = {pages}\ndata = \"zero-fraction:0.999\"\n\
          [[phase]]\nname = \"write\"\nticks = 1\naccesses_per_tick = {pages}\n\
          [[phase.stream]]\nregion = \"mem\"\npattern = \"sequential\"\nwrites = 100\n"
     );
