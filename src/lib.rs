@@ -41,6 +41,7 @@ mod memcg;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod op;
+mod percpu;
 mod stat;
 mod sync;
 mod system;

@@ -18,21 +18,23 @@
 //!   (`mem_cgroup_id_get_online`), so to a reader of the parent, charges have moved up.
 
 mod counter;
+pub(crate) mod lru;
 mod swap_tiers;
 
 use swap_tiers::NO_TIER;
 
-pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, UNLIMITED, ZswapCharge, add_locked};
+pub(crate) use counter::{Counter, Stat, Stats, UNLIMITED, ZSWAP_CHARGE_STRIPES, ZswapCharge};
+pub(crate) use lru::EntryIndex;
 
 use crate::device::MAX_DEVICES;
 use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
+use crate::percpu::CachePadded;
 use crate::stat::MemcgStat;
 use crate::sync::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};
-use crate::zswap::lru::{Lru, LruList};
-use crate::zswap::pool::Pool;
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+use lru::{Lru, LruList};
 use std::collections::BTreeSet;
 
 const FAN: usize = 256;
@@ -44,9 +46,9 @@ pub(crate) struct Memcg {
     pub parent: u16,
     pub online: AtomicBool,
     /// Written by every store and every free of an entry or slot of this memcg.
-    refs: Line<AtomicU64>,
+    refs: CachePadded<AtomicU64>,
     /// `memory.swap.*`, in pages.
-    pub swap: Line<Counter>,
+    pub swap: CachePadded<Counter>,
     /// `memory.zswap.current` in bytes (hierarchical, like `MEMCG_ZSWAP_B`) and this
     /// memcg's own entries' gauges, striped by pool shard.
     pub zswap: ZswapCharge,
@@ -69,7 +71,7 @@ pub(crate) struct Memcg {
     pub swap_devices: Box<[AtomicU64]>,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
-    pub lru: Line<Lru>,
+    pub lru: CachePadded<Lru>,
 }
 
 struct Chunk {
@@ -123,8 +125,8 @@ impl Memcgs {
             id,
             parent,
             online: AtomicBool::new(true),
-            refs: Line(AtomicU64::new(1)),
-            swap: Line(Counter::new()),
+            refs: CachePadded::new(AtomicU64::new(1)),
+            swap: CachePadded::new(Counter::new()),
             zswap: ZswapCharge::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
@@ -134,7 +136,7 @@ impl Memcgs {
             writeback_size: AtomicU64::new(UNLIMITED),
             swap_devices: crate::sync::zeroed(crate::device::MAX_DEVICES),
             stats: Stats::new(),
-            lru: Line(Lru::new()),
+            lru: CachePadded::new(Lru::new()),
         };
         self.bytes.add(std::mem::size_of::<Memcg>());
         // SAFETY: chunks are never unlinked before the table drops.
@@ -246,7 +248,13 @@ impl Memcgs {
     /// front of the nearest online ancestor's (`memcg_reparent_list_lrus`). `hook` runs
     /// after that and before the online reference is dropped (`css_offline` callbacks,
     /// such as `zswap_memcg_offline_cleanup`). The root cannot go offline.
-    pub(crate) fn offline(&self, id: MemcgId, pool: &Pool, g: &Guard, hook: impl FnOnce(&Memcg)) -> Result<(), Error> {
+    pub(crate) fn offline(
+        &self,
+        id: MemcgId,
+        pool: &impl EntryIndex,
+        g: &Guard,
+        hook: impl FnOnce(&Memcg),
+    ) -> Result<(), Error> {
         if id == MemcgId::ROOT {
             return Err(Error::Invalid("the root memcg cannot go offline"));
         }

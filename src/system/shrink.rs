@@ -19,7 +19,8 @@ use super::SwapSystem;
 use crate::config::LruPolicy;
 use crate::error::Error;
 use crate::ids::{MemcgId, Tick, VSlot};
-use crate::memcg::{Line, Memcg, Stat, UNLIMITED};
+use crate::memcg::{Memcg, Stat, UNLIMITED};
+use crate::percpu::CachePadded;
 use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use crossbeam_epoch::Guard;
@@ -36,7 +37,7 @@ pub(crate) struct Shrink {
     /// Walk root → the memcg its walk visited last.
     cursors: Mutex<Cursors>,
     /// The worker's work item is queued (set by every store over the start threshold).
-    pending: Line<AtomicBool>,
+    pending: CachePadded<AtomicBool>,
     /// `writeback_pause`: no writing before this tick.
     pause_until: AtomicU64,
 }
@@ -75,7 +76,7 @@ impl Shrink {
     pub(crate) fn new() -> Self {
         Self {
             cursors: Mutex::new(Cursors::default()),
-            pending: Line(AtomicBool::new(false)),
+            pending: CachePadded::new(AtomicBool::new(false)),
             pause_until: AtomicU64::new(0),
         }
     }

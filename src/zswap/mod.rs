@@ -4,7 +4,8 @@
 //! `writeback`, which keep the kernel's order of checks (`zswap_store`).
 
 mod compress;
-pub(crate) mod lru;
+#[cfg(test)]
+mod lru_tests;
 pub(crate) mod pool;
 
 pub use compress::{CompressError, Compressor, DST_LEN, Deflate, Lz4};
