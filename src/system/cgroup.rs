@@ -82,7 +82,7 @@ impl SwapSystem {
     /// (`zswap_memcg_offline_cleanup`). The root cannot go offline (`Invalid`).
     pub fn memcg_offline(&self, cg: MemcgId) -> Result<(), Error> {
         let g = self.vspace.reclaim.pin();
-        self.back.memcgs.offline(cg, &self.back.pool, &g, |m| self.offline_cursors(m, &g))
+        self.back.memcgs.offline(cg, &self.back.pool, &g, |m| self.zswap().offline_cursors(m, &g))
     }
 
     /// The hierarchical statistics of an online memcg (`memory.stat`, `memory.swap.*`,

@@ -10,8 +10,8 @@ mod backing;
 mod cgroup;
 mod devices;
 mod flows;
+mod reclaim;
 mod recompress;
-mod shrink;
 mod writeback;
 
 pub use recompress::RecompressSpec;
@@ -74,7 +74,7 @@ impl SwapSystem {
                 z.accept_threshold_percent,
                 z.shrink_start == crate::ShrinkStart::Proactive,
             ),
-            shrink: shrink::Shrink::new(),
+            shrink: crate::zswap::shrink::Shrink::new(),
             devices: Devices::new(cfg.nr_swap_tiers),
             stats: Stats::new(),
             tiers,
@@ -83,6 +83,23 @@ impl SwapSystem {
         let hook = Box::new(FreeHook(back.clone()));
         let vspace = Space::dynamic_with(cfg.cluster_shift, cfg.cpus, bytes.clone(), hook);
         Ok(Self { cfg, vspace, back, tick: AtomicU64::new(0), bytes, swapon: Mutex::new(()) })
+    }
+
+    /// zswap's view of this system for one call (the facade's zswap flows call in
+    /// through it).
+    #[inline]
+    pub(super) fn zswap(&self) -> crate::zswap::Zswap<'_, Self> {
+        let b = &self.back;
+        crate::zswap::Zswap {
+            cfg: &self.cfg,
+            pool: &b.pool,
+            tiers: &b.tiers,
+            shrink: &b.shrink,
+            memcgs: &b.memcgs,
+            stats: &b.stats,
+            tick: &self.tick,
+            wb: self,
+        }
     }
 
     /// The configuration the system was built with.

@@ -9,7 +9,6 @@
 //! the shadow it displaced; a count that dropped to 0 meanwhile frees the slot.
 
 use super::SwapSystem;
-use super::flows::decompress;
 use crate::PAGE_SIZE;
 use crate::entry::{BackendEntry, word};
 use crate::error::Error;
@@ -17,6 +16,7 @@ use crate::ids::{FolioId, VSlot};
 use crate::memcg::Stat;
 use crate::sync::Ordering;
 use crate::table::cluster::Cluster;
+use crate::zswap::{SwapLayer, decompress};
 use crossbeam_epoch::Guard;
 
 impl SwapSystem {
@@ -156,5 +156,15 @@ impl SwapSystem {
                 Err(now) => cur = now,
             }
         }
+    }
+}
+
+impl SwapLayer for SwapSystem {
+    /// Write back entry `handle`, which backs virtual slot `slot` unless it was freed.
+    fn writeback(&self, slot: u64, handle: u32, proactive: bool, g: &Guard) -> Result<(), Error> {
+        let shift = self.cfg.cluster_shift;
+        let c = self.vspace.get(slot >> shift, g).ok_or(Error::NotAllocated)?;
+        let off = (slot & ((1 << shift) - 1)) as usize;
+        self.writeback_entry(self.cpu_of(VSlot::from_raw(slot)), c, off, handle, proactive, g)
     }
 }
