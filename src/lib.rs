@@ -37,6 +37,7 @@ pub mod entry;
 mod epoch;
 mod error;
 mod ids;
+mod ledger;
 mod memcg;
 #[cfg(feature = "model")]
 pub mod model;

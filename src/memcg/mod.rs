@@ -1,6 +1,6 @@
 //! Memory cgroups: the tree, hierarchical swap and zswap counters with limits, the
 //! effective `memory.zswap.writeback`, and `memory.stat`-style statistics
-//! (kernel-notes §5.7, §6, Appendix A).
+//! (docs/kernel.md §5.7, §6, Appendix A).
 //!
 //! Invariants:
 //! * Ids are 16-bit, 1 is the root, 0 means "none". A memcg is reachable by id from its
@@ -27,9 +27,9 @@ pub(crate) use counter::{Counter, Stat, Stats, UNLIMITED, ZSWAP_CHARGE_STRIPES, 
 pub(crate) use lru::EntryIndex;
 
 use crate::device::MAX_DEVICES;
-use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
+use crate::ledger::SharedBytes;
 use crate::percpu::CachePadded;
 use crate::stat::MemcgStat;
 use crate::sync::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};

@@ -2,6 +2,14 @@
 //! pool, the devices and the system-wide counters. Releasing a slot's backend
 //! (`swap_range_free`: `zswap_invalidate`, freeing the physical slot, the swap uncharge)
 //! lives here, so the free path and the flows release the same way.
+//!
+//! Invariants:
+//! * A backend is released exactly once: by the flow that replaces the backend word (it
+//!   swaps the old word out and releases what it held) or by the free hook when the slot
+//!   is freed; both go through [`Backends::release`].
+//! * A physical slot's swap charge belongs to the slot's recorded memcg, and is
+//!   uncharged with the slot; a zswap entry's charge belongs to the entry's memcg and is
+//!   uncharged under its pool shard's lock (`crate::zswap::free_entry`).
 
 use crate::device::{Dev, Devices};
 use crate::entry::{BackendEntry, TableEntry, word};

@@ -1,5 +1,10 @@
 //! The memcg files on the facade: `mkdir`, `rmdir`, the writable limits and
-//! `memory.stat` (API.md "Memory cgroups").
+//! `memory.stat` (docs/api.md "Memory cgroups").
+//!
+//! Invariants: the swap-tier knobs are written under the swapon lock, so the tier table
+//! they are checked against cannot change before the value is stored; an offline memcg's
+//! walk cursors move on inside `memcg_offline` (`zswap_memcg_offline_cleanup`), before
+//! its online reference is dropped.
 
 use super::SwapSystem;
 use crate::device::SwapTier;

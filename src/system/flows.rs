@@ -1,12 +1,20 @@
-//! The swap-out and swap-in flows on the virtual space (kernel-notes §4.3 "Flows", §5.2,
-//! §5.3): `swap_writeout` (zero → zswap → a physical slot by tier), eviction from the swap
-//! cache, swap-in (`do_swap_page`: cache, zero, exclusive zswap load, device read), and
-//! `zswap_writeback_entry`.
+//! The swap-out and swap-in flows on the virtual space (docs/kernel.md §4.3 "Flows",
+//! §5.2): `swap_writeout` (zero → zswap → a physical slot by tier), eviction from the
+//! swap cache, and swap-in (`do_swap_page`: cache, zero, exclusive zswap load, device
+//! read). zswap's own part of a store and a load is `crate::zswap` (`store.rs`,
+//! `load.rs`); this module does the swap table's part around it. `zswap_writeback_entry`
+//! is `writeback.rs`.
 //!
-//! A backend word changes only while its slot is in the swap cache: under the caller's
-//! folio (writeout, fault) or under the folio zswap writeback adds with the reserved
-//! `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
-//! fault or a second writeback see the slot cached and back off).
+//! Invariants:
+//! * A backend word changes only while its slot is in the swap cache: under the caller's
+//!   folio (writeout, fault) or under the folio zswap writeback adds with the reserved
+//!   `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
+//!   fault or a second writeback see the slot cached and back off).
+//! * A zswap store is published in the backend words before the LRU, so a walk never
+//!   meets an entry no slot names; a refused store frees any entry an earlier writeout
+//!   left, so a kept folio is never "backed" by old data.
+//! * A physical slot is taken before it is charged (`folio_alloc_swap`), so a failed
+//!   allocation never touches the counters.
 
 use super::SwapSystem;
 use crate::PAGE_SIZE;
@@ -109,7 +117,7 @@ impl SwapSystem {
         ((slot.raw() >> self.cfg.cluster_shift) % self.cfg.cpus as u64) as usize
     }
 
-    /// `swap_writeout`: write the cached folio covering `slot` out (kernel-notes §4.3):
+    /// `swap_writeout`: write the cached folio covering `slot` out (docs/kernel.md §4.3):
     /// a zero-filled folio only sets Z (`swpout_zero`); otherwise zswap stores it when
     /// enabled, under `zswap.max` and the pool limit (`zswpout`); otherwise a physical
     /// slot is taken by tier and charged to `swap.max` (`pswpout`); otherwise the folio is
@@ -182,7 +190,7 @@ impl SwapSystem {
                     self.back.shrink.pause(self.tick(), self.cfg.zswap.writeback_pause);
                 }
             }
-            // check_old (kernel-notes §5.2 step 8, §4.3 step 1): a refused store frees any
+            // check_old (docs/kernel.md §5.2 step 8, §4.3 step 1): a refused store frees any
             // entry an earlier writeout left, so a kept folio is not "backed" by old data.
             for i in head..head + nr {
                 if matches!(c.backend_of(i, g), BackendEntry::Zswap { .. }) {

@@ -1,10 +1,28 @@
-//! `SwapSystem`: the facade a simulator calls (`API.md`). This part covers the slot
-//! lifecycle on the virtual swap space: `folio_alloc_swap`, `folio_dup_swap`,
-//! `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`, the swap cache and
-//! lookups. `flows` holds writeout, evict, fault and writeback; `devices` swapon and
-//! swapoff and the swap tiers; `cgroup` the memcg files and statistics; `shrink` and
-//! `writeback` zswap reclaim; `recompress` the recompression of idle entries. Every call
-//! validates its arguments first; an error leaves the state as it was.
+//! `SwapSystem`: the facade a simulator calls (docs/api.md). It owns the virtual swap
+//! space (the swap table) and the backends behind it, validates every call's arguments
+//! first, and calls into the layers below; an error leaves the state as it was.
+//!
+//! Module map:
+//! * this file: the slot lifecycle on the virtual swap space (`folio_alloc_swap`,
+//!   `folio_dup_swap`, `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`,
+//!   the swap cache and lookups), the global statistics and the footprint;
+//! * `flows`: writeout (zero, then zswap through `crate::zswap::Zswap::store`, then a
+//!   device), evict and fault (zswap loads through `crate::zswap::Zswap::load`);
+//! * `writeback`: `zswap_writeback_entry`, the swap-cache and device half of writing a
+//!   zswap entry back (zswap's walks reach it through `crate::zswap::SwapLayer`);
+//! * `reclaim`: the public zswap reclaim calls (shrinker, worker, proactive writeback),
+//!   each a call into `crate::zswap::shrink`;
+//! * `recompress`: the recompression of idle zswap entries;
+//! * `devices`: swapon, swapoff and the swap tiers; `cgroup`: the memcg files and
+//!   statistics; `backing`: the backends shared with the free hook and the release of a
+//!   slot's backend (`swap_range_free`).
+//!
+//! Invariants:
+//! * A backend word changes only while its slot is in the swap cache (under the caller's
+//!   folio, or zswap writeback's `FolioId::WRITEBACK`), or when the slot is freed.
+//! * Every call pins the epoch once (or runs under a [`Pinned`] batch) and passes the
+//!   guard down; nothing below pins on its own, except the shrink worker, which pins only
+//!   once it knows it has work.
 
 mod backing;
 mod cgroup;
@@ -19,9 +37,9 @@ pub use recompress::RecompressSpec;
 use crate::config::Config;
 use crate::device::Devices;
 use crate::entry::{TableEntry, word};
-use crate::epoch::{Bytes, SharedBytes};
 use crate::error::Error;
 use crate::ids::{Backing, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
+use crate::ledger::{Bytes, SharedBytes};
 use crate::memcg::{Memcgs, Stat, Stats};
 use crate::stat::{Footprint, GlobalStat};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering, fence};

@@ -1,6 +1,8 @@
-//! `zswap_writeback_entry` (kernel-notes §5.3): one zswap entry to a physical slot.
+//! `zswap_writeback_entry` (docs/kernel.md §5.3): one zswap entry to a physical slot,
+//! the swap layer's half of zswap writeback (zswap's walks call it through
+//! `crate::zswap::SwapLayer`).
 //!
-//! The slot is first added to the swap cache with writeback's own folio
+//! Invariants, in the order the protocol establishes them: the slot is first added to the swap cache with writeback's own folio
 //! (`FolioId::WRITEBACK`): a slot already cached is `Busy` (-EEXIST, the page is hot), a
 //! freed one `NotAllocated` (-ENOENT). Holding it excludes swap-in and writeout. Then the
 //! backend word is re-checked against the handle the caller started from: a slot freed

@@ -3,8 +3,8 @@
 use super::cluster::{FRAG, FULL, NONE, NONFULL};
 use super::space::Space;
 use crate::entry::{COUNT_MAX, TableEntry};
-use crate::epoch::{Bytes, SharedBytes};
 use crate::error::Error;
+use crate::ledger::{Bytes, SharedBytes};
 use crate::sync::{Arc, Ordering};
 
 fn bytes() -> SharedBytes {

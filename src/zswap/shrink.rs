@@ -1,4 +1,4 @@
-//! zswap reclaim (kernel-notes §5.3–§5.8, §6.4): the LRU walk (`shrink_memcg` with
+//! zswap reclaim (docs/kernel.md §5.3–§5.8, §6.4): the LRU walk (`shrink_memcg` with
 //! `shrink_memcg_cb`), the memcg-aware shrinker's count, the global `shrink_worker` with
 //! its persistent cursor, the writeback pause, and proactive writeback
 //! (`memory.reclaim` `"N source=zswap"`) with per-memcg cursors.
