@@ -46,7 +46,7 @@ mod swap_tiers;
 
 use crate::op::{FAULT_FILL, Op, Operands, Outcome, PageKind, checksum};
 use crate::{
-    Backing, Compressor, Config, DeviceId, Error, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId,
+    Backing, CompressionMode, Config, DeviceId, Error, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId,
     PAGE_SIZE, Shadow, SlotState, SwapSystem, Tick, VSlot, Writeout,
 };
 use reclaim::{Lent, Reclaim, Walk};
@@ -83,7 +83,7 @@ enum Back {
         memcg: u16,
         data: Data,
         id: u64,
-        /// The compression tier (priority) that stored it.
+        /// The compression priority (priority) that stored it.
         tier: u8,
         /// The page it holds, to compress again: page `.1` of a folio of `.0` (None for
         /// a synthetic page).
@@ -140,7 +140,7 @@ struct Cg {
     swap_high: u64,
     zswap_max: u64,
     writeback: bool,
-    /// `Knob::ZswapCompressor`: None inherits.
+    /// `Knob::ZswapCompressionPriority`: None inherits.
     compressor: Option<u8>,
     /// `Knob::ZswapWritebackSize` in bytes; `UNLIMITED` is no cap.
     writeback_size: u64,
@@ -217,8 +217,8 @@ pub struct Model {
     tick: Tick,
     zswap_enabled: bool,
     synthetic: bool,
-    /// The registered compression tiers by priority - 1.
-    tiers: [Option<crate::CompressionTier>; 4],
+    /// The registered compression priorities by priority - 1.
+    tiers: [Option<crate::CompressionPriority>; 4],
     max_pages: u64,
     accept_pages: u64,
     reached_full: bool,
@@ -243,7 +243,7 @@ impl Default for Model {
             tick: 0,
             zswap_enabled: true,
             synthetic: false,
-            tiers: [Some(crate::CompressionTier::default()), None, None, None],
+            tiers: [Some(crate::CompressionPriority::default()), None, None, None],
             max_pages: 0,
             accept_pages: 0,
             reached_full: false,
@@ -291,9 +291,9 @@ impl Model {
             cpus: cfg.cpus,
             limit,
             zswap_enabled: cfg.zswap.enabled,
-            synthetic: cfg.zswap.compressor == Compressor::Synthetic,
+            synthetic: cfg.zswap.compressor == CompressionMode::Synthetic,
             tiers: std::array::from_fn(|i| {
-                cfg.zswap.compression_tiers.iter().copied().find(|t| usize::from(t.priority) == i + 1)
+                cfg.zswap.compression_priorities.iter().copied().find(|t| usize::from(t.priority) == i + 1)
             }),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(cfg.zswap.accept_threshold_percent)) / 100,
@@ -535,13 +535,13 @@ impl Model {
         self.ancestry(id).into_iter().find(|a| self.memcgs[a].online).unwrap_or(ROOT)
     }
 
-    /// The effective `Knob::ZswapCompressor`: the nearest setting up the tree, else 1.
+    /// The effective `Knob::ZswapCompressionPriority`: the nearest setting up the tree, else 1.
     fn compressor(&self, id: u16) -> u8 {
         self.ancestry(id).iter().find_map(|a| self.memcgs[a].compressor).unwrap_or(1)
     }
 
-    /// The compression tier registered at `priority`, if any.
-    fn tier(&self, priority: u8) -> Option<crate::CompressionTier> {
+    /// The compression priority registered at `priority`, if any.
+    fn tier(&self, priority: u8) -> Option<crate::CompressionPriority> {
         *self.tiers.get(usize::from(priority).checked_sub(1)?)?
     }
 
@@ -704,9 +704,9 @@ impl Model {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
         let registered = |p: u8| self.tiers.get(usize::from(p).wrapping_sub(1)).is_some_and(|t| t.is_some());
-        if let Knob::ZswapCompressor(Some(p)) = knob {
+        if let Knob::ZswapCompressionPriority(Some(p)) = knob {
             if !(1..=4).contains(&p) {
-                return Err(Error::Invalid("compression tier priorities are 1..=4"));
+                return Err(Error::Invalid("compression priority priorities are 1..=4"));
             }
             if !registered(p) {
                 return Err(Error::Invalid("no compressor registered at this priority"));
@@ -718,7 +718,7 @@ impl Model {
             Knob::SwapHigh(l) => cg.swap_high = pages(l),
             Knob::ZswapMax(l) => cg.zswap_max = pages(l),
             Knob::ZswapWriteback(on) => cg.writeback = on,
-            Knob::ZswapCompressor(p) => cg.compressor = p,
+            Knob::ZswapCompressionPriority(p) => cg.compressor = p,
             Knob::ZswapWritebackSize(l) => {
                 cg.writeback_size = if let Limit::Bytes(b) = l { b } else { UNLIMITED };
             }
@@ -1229,7 +1229,7 @@ impl Model {
             Err(e) => return Ok(Err(e)),
         };
         if s.folio.is_some() {
-            return Ok(Err(Error::Busy));
+            return Ok(Err(Error::InSwapCache));
         }
         let Back::Zswap { memcg: em, data, .. } = s.back else { return Ok(Err(Error::NotInZswap)) };
         if !self.writeback_enabled(self.nearest_online(s.memcg)) {
@@ -1346,7 +1346,7 @@ struct Usage {
     zswap_bytes: u64,
     zswap_entries: u64,
     zswap_incomp: u64,
-    /// (entries, bytes) by compression tier.
+    /// (entries, bytes) by compression priority.
     tiers: [(u64, u64); 4],
     /// Physical swap pages by swap-tier index.
     swap_tiers: [u64; 32],
@@ -1577,9 +1577,9 @@ impl Harness {
                     return Err(format!("memcg {id}: {name} {real}, model {want}"));
                 }
             }
-            for (p, (real, want)) in st.zswap_tiers.iter().zip(u.tiers).enumerate() {
+            for (p, (real, want)) in st.zswap_priorities.iter().zip(u.tiers).enumerate() {
                 if (real.entries, real.bytes) != want {
-                    return Err(format!("memcg {id}: compression tier {}: {real:?}, model {want:?}", p + 1));
+                    return Err(format!("memcg {id}: compression priority {}: {real:?}, model {want:?}", p + 1));
                 }
             }
             let real: Vec<(&str, u64, u64)> =
@@ -1687,15 +1687,15 @@ impl Harness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CompressionTier;
+    use crate::CompressionPriority;
 
     /// `Model::new` takes any `Config`, even one no system accepts: a model without tier 1
     /// sizes entries with the default tier (lz4, sizes as stated) instead of panicking.
     #[test]
     fn a_config_without_tier_1_sizes_with_the_default_tier() {
         let mut cfg = Config::default();
-        cfg.zswap.compression_tiers =
-            vec![CompressionTier { synthetic_permille: 250, ..CompressionTier::deflate(2, 6) }];
+        cfg.zswap.compression_priorities =
+            vec![CompressionPriority { synthetic_permille: 250, ..CompressionPriority::deflate(2, 6) }];
         let m = Model::new(&cfg, 1 << 12);
         let page: Vec<u8> = (0..PAGE_SIZE).map(|i| (i % 7) as u8).collect();
         assert_eq!(m.compressed_len(1, Some(&page), 0), lz4_flex::block::compress(&page).len() as u64);

@@ -102,7 +102,7 @@ pub(crate) const ZSWAP_CHARGE_STRIPES: usize = 16;
 
 /// A memcg's zswap charge, one stripe per zswap pool shard: `memory.zswap.current` of
 /// its subtree (`MEMCG_ZSWAP_B`, charged on every level), and its own entries' gauges
-/// (`zswapped`, `zswap_incomp`, and entries and bytes per compression tier).
+/// (`zswapped`, `zswap_incomp`, and entries and bytes per compression priority).
 ///
 /// Every change is made under the pool lock of the shard of the entry it charges, the
 /// stripe's own: a stripe has one writer at a time, so a change is a load and a store
@@ -117,7 +117,7 @@ const CHARGE_FIELDS: usize = 10;
 const SUBTREE_BYTES: usize = 0;
 const INCOMP_BYTES: usize = 9;
 
-/// The fields of compression tier `priority` (1..=4; others count on tier 1's, which
+/// The fields of compression priority `priority` (1..=4; others count on tier 1's, which
 /// never happens: priorities are validated at the knob and the config).
 fn tier_fields(priority: u8) -> (usize, usize) {
     let t = usize::from(priority.clamp(1, 4));
@@ -149,7 +149,7 @@ impl ZswapCharge {
         (1..=4).fold(0u64, |a, t| a.wrapping_add(self.get(tier_fields(t).0)))
     }
 
-    /// This memcg's own entries and their compressed bytes in compression tier `priority`.
+    /// This memcg's own entries and their compressed bytes in compression priority `priority`.
     pub(crate) fn tier(&self, priority: u8) -> (u64, u64) {
         let (e, b) = tier_fields(priority);
         (self.get(e), self.get(b))

@@ -56,7 +56,7 @@ pub(crate) struct Memcg {
     pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
-    /// This memcg's own `Knob::ZswapCompressor`: a tier priority, 0 when unset (inherit).
+    /// This memcg's own `Knob::ZswapCompressionPriority`: a tier priority, 0 when unset (inherit).
     pub compressor: AtomicU8,
     /// This memcg's own `memory.swap.tiers.max` (`memcg->tier_mask`): a set bit allows
     /// the swap tier of that index; all set at creation.
@@ -317,8 +317,8 @@ impl Memcgs {
         }
     }
 
-    /// Write a cgroup file. `registered` says whether a compression tier has a given
-    /// priority (`Knob::ZswapCompressor`).
+    /// Write a cgroup file. `registered` says whether a compression priority has a given
+    /// priority (`Knob::ZswapCompressionPriority`).
     pub(crate) fn set(&self, id: MemcgId, knob: Knob, registered: impl Fn(u8) -> bool, g: &Guard) -> Result<(), Error> {
         let m = self.online(id, g)?;
         if m.parent == 0 && matches!(knob, Knob::SwapMax(_) | Knob::SwapHigh(_) | Knob::ZswapMax(_)) {
@@ -329,7 +329,7 @@ impl Memcgs {
             Knob::SwapHigh(l) => m.swap.high.store(pages(l), Ordering::Release),
             Knob::ZswapMax(l) => m.zswap_max.store(pages(l), Ordering::Release),
             Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
-            Knob::ZswapCompressor(p) => {
+            Knob::ZswapCompressionPriority(p) => {
                 let p = check_compressor(p, registered)?;
                 m.compressor.store(p, Ordering::Release);
             }
@@ -347,7 +347,7 @@ impl Memcgs {
         Ok(())
     }
 
-    /// The effective `Knob::ZswapCompressor` of `m`: its own setting, else the nearest
+    /// The effective `Knob::ZswapCompressionPriority` of `m`: its own setting, else the nearest
     /// ancestor's, else 1 (the default tier). Lock-free: one atomic load per level, as
     /// `writeback_enabled` walks, and usually only the first level.
     pub(crate) fn compressor(&self, m: &Memcg, g: &Guard) -> u8 {
@@ -522,7 +522,7 @@ impl Memcgs {
             swap_events_high: at(Stat::EventsHigh),
             swap_events_max: at(Stat::EventsMax),
             swap_events_fail: at(Stat::EventsFail),
-            zswap_tiers: std::array::from_fn(|i| crate::stat::ZswapTierStat {
+            zswap_priorities: std::array::from_fn(|i| crate::stat::ZswapPriorityStat {
                 entries: own(&|z| z.tier(i as u8 + 1).0),
                 bytes: own(&|z| z.tier(i as u8 + 1).1),
             }),
@@ -532,12 +532,12 @@ impl Memcgs {
     }
 }
 
-/// Validate a `Knob::ZswapCompressor` value: the priority to store (0 for unset).
+/// Validate a `Knob::ZswapCompressionPriority` value: the priority to store (0 for unset).
 fn check_compressor(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
     match p {
         None => Ok(0),
-        Some(p) if !crate::CompressionTier::PRIORITIES.contains(&p) => {
-            Err(Error::Invalid("compression tier priorities are 1..=4"))
+        Some(p) if !crate::CompressionPriority::PRIORITIES.contains(&p) => {
+            Err(Error::Invalid("compression priority priorities are 1..=4"))
         }
         Some(p) if !registered(p) => Err(Error::Invalid("no compressor registered at this priority")),
         Some(p) => Ok(p),

@@ -27,7 +27,7 @@ pub(crate) struct Backends {
     pub stats: Stats,
     /// The shrink worker's queue flag, pause and the walk cursors.
     pub shrink: crate::zswap::shrink::Shrink,
-    /// The registered compression tiers.
+    /// The registered compression priorities.
     pub tiers: crate::zswap::Tiers,
     /// Recompression's running totals.
     pub recompress: RecompressStats,

@@ -20,9 +20,9 @@ impl SwapSystem {
     }
 
     /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max`,
-    /// `memory.zswap.writeback`, the memcg's compression tier (`Knob::ZswapCompressor`)
+    /// `memory.zswap.writeback`, the memcg's compression priority (`Knob::ZswapCompressionPriority`)
     /// or one swap tier of `memory.swap.tiers.max` (`Knob::SwapTierMax`). Lowering a limit below the usage forces nothing out;
-    /// changing the compression tier leaves entries already stored as they are.
+    /// changing the compression priority leaves entries already stored as they are.
     pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
         let g = self.vspace.reclaim.pin();
         let memcgs = &self.back.memcgs;
@@ -72,12 +72,18 @@ impl SwapSystem {
         Ok(self.swap_tiers().into_iter().filter(|t| mask & 1 << t.idx != 0).collect())
     }
 
-    /// The compression tier (priority) `cg`'s new zswap stores use: its own
-    /// `Knob::ZswapCompressor`, else the nearest ancestor's, else 1.
-    pub fn memcg_compressor(&self, cg: MemcgId) -> Result<u8, Error> {
+    /// The compression priority (priority) `cg`'s new zswap stores use: its own
+    /// `Knob::ZswapCompressionPriority`, else the nearest ancestor's, else 1.
+    pub fn memcg_compression_priority(&self, cg: MemcgId) -> Result<u8, Error> {
         let g = self.vspace.reclaim.pin();
         let m = self.back.memcgs.online(cg, &g)?;
         Ok(self.back.memcgs.compressor(m, &g))
+    }
+
+    /// Deprecated name of [`SwapSystem::memcg_compression_priority`].
+    #[deprecated(since = "0.2.0", note = "renamed to `memcg_compression_priority`")]
+    pub fn memcg_compressor(&self, cg: MemcgId) -> Result<u8, Error> {
+        self.memcg_compression_priority(cg)
     }
 
     /// `rmdir`: take `cg` offline. Its charges stay counted in its ancestors and new ones

@@ -121,7 +121,7 @@ impl SwapSystem {
             if round == 8 {
                 // Only concurrent writeouts to this very device can keep it busy this long.
                 d.going_off.store(false, Ordering::Release);
-                return Err(Error::Busy);
+                return Err(Error::SwapoffBusy);
             }
             if let Err(e) = self.move_pages(d, &pages, &mut report, &g) {
                 d.going_off.store(false, Ordering::Release);

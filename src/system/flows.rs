@@ -29,11 +29,11 @@ use crate::zswap::Refused;
 use crossbeam_epoch::Guard;
 
 impl SwapSystem {
-    /// The cached folio covering `off`: (head offset, order). Writeback's folio is `Busy`.
+    /// The cached folio covering `off`: (head offset, order). Writeback's folio is `WritebackInProgress`.
     fn cached_folio(c: &Cluster, off: usize) -> Result<(usize, u32), Error> {
         let w = c.table[off].load(Ordering::Acquire);
         match TableEntry::decode(word::unlocked(w)) {
-            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Err(Error::Busy),
+            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Err(Error::WritebackInProgress),
             Ok(TableEntry::Cached { order, .. }) if u32::from(order) <= c.shift => {
                 Ok((off & !((1usize << order) - 1), u32::from(order)))
             }
@@ -136,7 +136,7 @@ impl SwapSystem {
             let nr = 1usize << order;
             match page {
                 Page::Bytes(b) if b.len() != nr * PAGE_SIZE => return Err(Error::BadPage),
-                Page::Bytes(_) if self.cfg.zswap.compressor == crate::Compressor::Synthetic => {
+                Page::Bytes(_) if self.cfg.zswap.compressor == crate::CompressionMode::Synthetic => {
                     return Err(Error::Invalid("the synthetic compressor takes Page::Synthetic"));
                 }
                 _ => {}
@@ -161,7 +161,7 @@ impl SwapSystem {
             for i in head..head + nr {
                 Self::set_zero(c, i, false);
             }
-            // The memcg's compression tier is read once, here: every page of the folio uses
+            // The memcg's compression priority is read once, here: every page of the folio uses
             // it and each entry records it (a concurrent change applies to later stores).
             let (writeback, tier) = self.back.memcgs.store_policy(m, g);
             let z = self.zswap();

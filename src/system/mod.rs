@@ -81,7 +81,7 @@ impl SwapSystem {
         if !(1..=31).contains(&cfg.nr_swap_tiers) {
             return Err(Error::Invalid("nr_swap_tiers must be in 1..=31"));
         }
-        let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_tiers)?;
+        let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_priorities)?;
         let bytes: SharedBytes = Arc::new(Bytes::default());
         let z = &cfg.zswap;
         let back = Arc::new(Backends {
@@ -276,7 +276,7 @@ impl SwapSystem {
     }
 
     /// `swap_cache_add_folio` for a folio of `2^order` pages at the aligned range from
-    /// `slot`: every slot must be swapped out with the same zero flag and memcg (`Busy`).
+    /// `slot`: every slot must be swapped out with the same zero flag and memcg (`NonUniformFolio`).
     pub fn swap_cache_add_folio(&self, slot: VSlot, folio: FolioId, order: u32) -> Result<(), Error> {
         if order > self.cfg.cluster_shift || slot.raw() & ((1 << order) - 1) != 0 {
             return Err(Error::Invalid("order above the maximum or slot not aligned to it"));
@@ -454,10 +454,10 @@ impl SwapSystem {
     }
 }
 
-/// `Busy` when zswap writeback holds the slot in the swap cache with its own folio.
+/// `WritebackInProgress` when zswap writeback holds the slot in the swap cache with its own folio.
 fn not_writeback(c: &Cluster, off: usize) -> Result<(), Error> {
     let w = c.table[off].load(Ordering::Acquire);
-    if word::is_cached(w) && word::pfn(w) == FolioId::WRITEBACK { Err(Error::Busy) } else { Ok(()) }
+    if word::is_cached(w) && word::pfn(w) == FolioId::WRITEBACK { Err(Error::WritebackInProgress) } else { Ok(()) }
 }
 
 /// An epoch pin held across many calls (`rcu_read_lock` around a batch): lookups, count

@@ -1,6 +1,6 @@
 //! Recompression of idle zswap entries (zram's `recompress`, done per memcg subtree):
 //! entries stored at least `min_age` ticks ago and larger than a threshold are compressed
-//! again with a higher-priority (denser) compression tier, and the new copy replaces the
+//! again with a higher-priority (denser) compression priority, and the new copy replaces the
 //! old one only when it is smaller.
 //!
 //! Invariants:
@@ -40,7 +40,7 @@ pub struct RecompressSpec {
     pub threshold: u32,
     /// At most this many entries are compressed again (`max_pages=`); at least 1.
     pub max_pages: u64,
-    /// The compression tier to use (`priority=`): registered, and only entries of a
+    /// The compression priority to use (`priority=`): registered, and only entries of a
     /// lower-priority tier are candidates.
     pub priority: u8,
 }

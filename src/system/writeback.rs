@@ -3,7 +3,7 @@
 //! `crate::zswap::SwapLayer`).
 //!
 //! Invariants, in the order the protocol establishes them: the slot is first added to the swap cache with writeback's own folio
-//! (`FolioId::WRITEBACK`): a slot already cached is `Busy` (-EEXIST, the page is hot), a
+//! (`FolioId::WRITEBACK`): a slot already cached is `InSwapCache` (-EEXIST, the page is hot), a
 //! freed one `NotAllocated` (-ENOENT). Holding it excludes swap-in and writeout. Then the
 //! backend word is re-checked against the handle the caller started from: a slot freed
 //! and reused meanwhile has another backend, and nothing is written (the kernel's
@@ -23,7 +23,7 @@ use crossbeam_epoch::Guard;
 
 impl SwapSystem {
     /// Write the zswap entry backing `slot` to a device (`zswap_writeback_entry`),
-    /// charging `swap.max`. `NotInZswap` if its data is elsewhere; `Busy` if the page is
+    /// charging `swap.max`. `NotInZswap` if its data is elsewhere; `InSwapCache` if the page is
     /// in the swap cache; `Invalid` if `memory.zswap.writeback` is 0 for its memcg;
     /// `DeviceFull` if no device (or `swap.max`) gives it a slot.
     pub fn writeback(&self, slot: VSlot) -> Result<(), Error> {
@@ -31,7 +31,7 @@ impl SwapSystem {
         self.with_slot(slot, |c, off, g| {
             let w = c.table[off].load(Ordering::Acquire);
             if word::is_cached(w) {
-                return Err(Error::Busy);
+                return Err(Error::InSwapCache);
             }
             match c.backend_of(off, g) {
                 BackendEntry::Zswap { handle } if !word::zero(w) => {
@@ -60,7 +60,7 @@ impl SwapSystem {
                 return Err(Error::NotAllocated);
             }
             if word::is_cached(w) {
-                return Err(Error::Busy);
+                return Err(Error::InSwapCache);
             }
             let held = word::cached_from(w, FolioId::WRITEBACK, 0);
             if c.table[off].compare_exchange_weak(w, held, Ordering::AcqRel, Ordering::Acquire).is_ok() {

@@ -2,7 +2,7 @@
 //! `zswap_decompress`).
 
 use crate::PAGE_SIZE;
-use crate::config::{Algorithm, CompressionTier};
+use crate::config::{Algorithm, CompressionPriority};
 use crate::sync::{Mutex, lock};
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress as deflate, create_comp_flags_from_zip_params,
@@ -19,7 +19,7 @@ pub enum CompressError {
 
 /// A page compressor. Implementations must be deterministic: the same page gives the same
 /// output on every platform.
-pub trait Compressor: Send + Sync + std::fmt::Debug {
+pub trait PageCompressor: Send + Sync + std::fmt::Debug {
     /// The `zswap.compressor` name.
     fn name(&self) -> &'static str;
     /// Compress `page` (`PAGE_SIZE` bytes) into `dst` ([`DST_LEN`] bytes): the length used.
@@ -31,14 +31,14 @@ pub trait Compressor: Send + Sync + std::fmt::Debug {
     fn decompress(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError>;
 }
 
-/// The destination buffer `Compressor::compress` gets: room for lz4's worst case.
+/// The destination buffer `PageCompressor::compress` gets: room for lz4's worst case.
 pub const DST_LEN: usize = 2 * PAGE_SIZE;
 
 /// lz4 block compression (`lz4`, the crate's default; pure Rust, `lz4_flex`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Lz4;
 
-impl Compressor for Lz4 {
+impl PageCompressor for Lz4 {
     fn name(&self) -> &'static str {
         "lz4"
     }
@@ -100,7 +100,7 @@ impl std::fmt::Debug for Deflate {
     }
 }
 
-impl Compressor for Deflate {
+impl PageCompressor for Deflate {
     fn name(&self) -> &'static str {
         "deflate"
     }
@@ -121,7 +121,7 @@ impl Compressor for Deflate {
     }
 }
 
-/// The registered compression tiers, by priority (`ZswapConfig::compression_tiers`,
+/// The registered compression priorities, by priority (`ZswapConfig::compression_priorities`,
 /// validated): what a store compresses with and a load decompresses with.
 #[derive(Debug)]
 pub(crate) struct Tiers {
@@ -131,7 +131,7 @@ pub(crate) struct Tiers {
 /// A registered tier and its compressor (with the compressor's reusable state).
 #[derive(Debug)]
 struct Tier {
-    cfg: CompressionTier,
+    cfg: CompressionPriority,
     codec: Codec,
 }
 
@@ -142,7 +142,7 @@ enum Codec {
 }
 
 impl Tier {
-    fn compressor(&self) -> &dyn Compressor {
+    fn compressor(&self) -> &dyn PageCompressor {
         match &self.codec {
             Codec::Lz4(c) => c,
             Codec::Deflate(c) => c,
@@ -153,16 +153,16 @@ impl Tier {
 impl Tiers {
     /// Validate `tiers`: priorities in 1..=4, unique, 1 present; deflate levels 1..=10;
     /// `synthetic_permille` in 1..=1000.
-    pub(crate) fn new(tiers: &[CompressionTier]) -> Result<Self, crate::Error> {
+    pub(crate) fn new(tiers: &[CompressionPriority]) -> Result<Self, crate::Error> {
         use crate::Error::Invalid;
         let mut by_prio = [const { None }; 4];
         for t in tiers {
-            if !CompressionTier::PRIORITIES.contains(&t.priority) {
-                return Err(Invalid("compression tier priorities must be in 1..=4"));
+            if !CompressionPriority::PRIORITIES.contains(&t.priority) {
+                return Err(Invalid("compression priority priorities must be in 1..=4"));
             }
             let slot = &mut by_prio[usize::from(t.priority - 1)];
             if slot.is_some() {
-                return Err(Invalid("two compression tiers with the same priority"));
+                return Err(Invalid("two compression priorities with the same priority"));
             }
             let codec = match t.algorithm {
                 Algorithm::Lz4 => Codec::Lz4(Lz4),
@@ -175,7 +175,7 @@ impl Tiers {
             *slot = Some(Tier { cfg: *t, codec });
         }
         if by_prio[0].is_none() {
-            return Err(Invalid("compression tier priority 1 (the default) must be registered"));
+            return Err(Invalid("compression priority priority 1 (the default) must be registered"));
         }
         Ok(Self { by_prio })
     }
@@ -186,7 +186,7 @@ impl Tiers {
     }
 
     /// The configuration of the tier registered at `priority`, if any.
-    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionTier> {
+    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionPriority> {
         self.tier(priority).map(|t| &t.cfg)
     }
 

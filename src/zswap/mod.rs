@@ -27,7 +27,11 @@ pub(crate) mod pool;
 pub(crate) mod shrink;
 mod store;
 
-pub use compress::{CompressError, Compressor, DST_LEN, Deflate, Lz4};
+/// Deprecated name of [`PageCompressor`] (`crate::CompressionMode` is the config enum).
+/// Rust does not warn on a re-export's deprecation; the alias is the same trait.
+#[deprecated(since = "0.2.0", note = "renamed to `PageCompressor`")]
+pub use compress::PageCompressor as Compressor;
+pub use compress::{CompressError, DST_LEN, Deflate, Lz4, PageCompressor};
 pub(crate) use compress::{Tiers, synthetic, verdict};
 pub(crate) use load::{decompress, free_entry};
 pub(crate) use store::Refused;

@@ -26,7 +26,7 @@ pub(crate) struct Entry {
     pub length: u32,
     /// The memcg charged (`objcg`).
     pub memcg: u16,
-    /// The priority of the compression tier that compressed it (the entry's `pool`):
+    /// The priority of the compression priority that compressed it (the entry's `pool`):
     /// loads always decompress with it.
     pub tier: u8,
     /// When it was stored (the proactive-writeback v1 `store_time`).

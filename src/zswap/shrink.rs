@@ -199,7 +199,7 @@ impl<W: SwapLayer> Zswap<'_, W> {
                     // shrinker's walk (`LRU_STOP`: the warm region), while the worker's
                     // and proactive walks pass no flag and go on (`LRU_RETRY`).
                     self.stats.add(Stat::RejectReclaimFail, 1, 0);
-                    if e == Error::Busy && kind == Walk::Shrinker {
+                    if e == Error::InSwapCache && kind == Walk::Shrinker {
                         o.swap_cache_hit = true;
                         break;
                     }
