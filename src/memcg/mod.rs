@@ -56,8 +56,9 @@ pub(crate) struct Memcg {
     pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
-    /// This memcg's own `Knob::ZswapCompressionPriority`: a tier priority, 0 when unset (inherit).
-    pub compressor: AtomicU8,
+    /// This memcg's own `Knob::ZswapCompressionPriority`: a compression priority, 0 when unset
+    /// (inherit).
+    pub compression_priority: AtomicU8,
     /// This memcg's own `memory.swap.tiers.max` (`memcg->tier_mask`): a set bit allows
     /// the swap tier of that index; all set at creation.
     pub swap_tiers: AtomicU32,
@@ -130,7 +131,7 @@ impl Memcgs {
             zswap: ZswapCharge::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
-            compressor: AtomicU8::new(0),
+            compression_priority: AtomicU8::new(0),
             swap_tiers: AtomicU32::new(u32::MAX),
             writeback_tier: AtomicU8::new(NO_TIER),
             writeback_size: AtomicU64::new(UNLIMITED),
@@ -330,8 +331,8 @@ impl Memcgs {
             Knob::ZswapMax(l) => m.zswap_max.store(pages(l), Ordering::Release),
             Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
             Knob::ZswapCompressionPriority(p) => {
-                let p = check_compressor(p, registered)?;
-                m.compressor.store(p, Ordering::Release);
+                let p = check_compression_priority(p, registered)?;
+                m.compression_priority.store(p, Ordering::Release);
             }
             Knob::ZswapWritebackSize(Limit::Bytes(0)) => {
                 return Err(Error::Invalid("a writeback size of 0: set memory.zswap.writeback to 0"));
@@ -350,19 +351,19 @@ impl Memcgs {
     /// The effective `Knob::ZswapCompressionPriority` of `m`: its own setting, else the nearest
     /// ancestor's, else 1 (the default tier). Lock-free: one atomic load per level, as
     /// `writeback_enabled` walks, and usually only the first level.
-    pub(crate) fn compressor(&self, m: &Memcg, g: &Guard) -> u8 {
-        self.ancestry(m, g).map(|a| a.compressor.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
+    pub(crate) fn compression_priority(&self, m: &Memcg, g: &Guard) -> u8 {
+        self.ancestry(m, g).map(|a| a.compression_priority.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
     }
 
     /// The store path's two inherited settings in one walk up the tree: (`writeback_enabled`,
-    /// `compressor`). A store reads both, so the tier costs one more load per level, not
+    /// `compression_priority`). A store reads both, so the tier costs one more load per level, not
     /// a second walk.
     pub(crate) fn store_policy(&self, m: &Memcg, g: &Guard) -> (bool, u8) {
         let (mut writeback, mut tier) = (true, 0);
         for a in self.ancestry(m, g) {
             writeback &= a.writeback.load(Ordering::Acquire);
             if tier == 0 {
-                tier = a.compressor.load(Ordering::Acquire);
+                tier = a.compression_priority.load(Ordering::Acquire);
             }
         }
         (writeback, if tier == 0 { 1 } else { tier })
@@ -533,7 +534,7 @@ impl Memcgs {
 }
 
 /// Validate a `Knob::ZswapCompressionPriority` value: the priority to store (0 for unset).
-fn check_compressor(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
+fn check_compression_priority(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
     match p {
         None => Ok(0),
         Some(p) if !crate::CompressionPriority::PRIORITIES.contains(&p) => {

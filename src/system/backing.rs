@@ -28,7 +28,7 @@ pub(crate) struct Backends {
     /// The shrink worker's queue flag, pause and the walk cursors.
     pub shrink: crate::zswap::shrink::Shrink,
     /// The registered compression priorities.
-    pub tiers: crate::zswap::Tiers,
+    pub priorities: crate::zswap::Priorities,
     /// Recompression's running totals.
     pub recompress: RecompressStats,
 }

@@ -38,7 +38,7 @@ impl SwapSystem {
                 let (_l, live) = live();
                 memcgs.set_writeback_tier(cg, t, live, &g)
             }
-            _ => memcgs.set(cg, knob, |p| self.back.tiers.registered(p), &g),
+            _ => memcgs.set(cg, knob, |p| self.back.priorities.registered(p), &g),
         }
     }
 
@@ -77,7 +77,7 @@ impl SwapSystem {
     pub fn memcg_compression_priority(&self, cg: MemcgId) -> Result<u8, Error> {
         let g = self.vspace.reclaim.pin();
         let m = self.back.memcgs.online(cg, &g)?;
-        Ok(self.back.memcgs.compressor(m, &g))
+        Ok(self.back.memcgs.compression_priority(m, &g))
     }
 
     /// Deprecated name of [`SwapSystem::memcg_compression_priority`].

@@ -81,7 +81,7 @@ impl SwapSystem {
         if !(1..=31).contains(&cfg.nr_swap_tiers) {
             return Err(Error::Invalid("nr_swap_tiers must be in 1..=31"));
         }
-        let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_priorities)?;
+        let priorities = crate::zswap::Priorities::new(&cfg.zswap.compression_priorities)?;
         let bytes: SharedBytes = Arc::new(Bytes::default());
         let z = &cfg.zswap;
         let back = Arc::new(Backends {
@@ -95,7 +95,7 @@ impl SwapSystem {
             shrink: crate::zswap::shrink::Shrink::new(),
             devices: Devices::new(cfg.nr_swap_tiers),
             stats: Stats::new(),
-            tiers,
+            priorities,
             recompress: Default::default(),
         });
         let hook = Box::new(FreeHook(back.clone()));
@@ -111,7 +111,7 @@ impl SwapSystem {
         crate::zswap::Zswap {
             cfg: &self.cfg,
             pool: &b.pool,
-            tiers: &b.tiers,
+            priorities: &b.priorities,
             shrink: &b.shrink,
             memcgs: &b.memcgs,
             stats: &b.stats,

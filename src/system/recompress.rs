@@ -72,7 +72,7 @@ impl SwapSystem {
         if spec.threshold as usize >= PAGE_SIZE {
             return Err(Error::Invalid("recompress threshold must be below a page"));
         }
-        if !self.back.tiers.registered(spec.priority) {
+        if !self.back.priorities.registered(spec.priority) {
             return Err(Error::Invalid("no compressor registered at this priority"));
         }
         if spec.min_age > self.tick() {
@@ -146,7 +146,7 @@ impl SwapSystem {
     /// smaller and the entry is unchanged.
     fn recompress_one(&self, c: Candidate, priority: u8, r: &mut RecompressReport, g: &Guard) {
         let back = &self.back;
-        let tiers = &back.tiers;
+        let tiers = &back.priorities;
         let new = match &c.data {
             Some(d) => {
                 let mut page = [0u8; PAGE_SIZE];

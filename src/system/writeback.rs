@@ -117,7 +117,7 @@ impl SwapSystem {
             // Zeroed only here: a synthetic entry has no bytes to write.
             let mut page = [0u8; PAGE_SIZE];
             if let Err(e) =
-                back.pool.with(handle, |e| decompress(e, &back.tiers, &mut page)).unwrap_or(Err(Error::NotInZswap))
+                back.pool.with(handle, |e| decompress(e, &back.priorities, &mut page)).unwrap_or(Err(Error::NotInZswap))
             {
                 back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                 return Err(undo(e));

@@ -124,13 +124,13 @@ impl PageCompressor for Deflate {
 /// The registered compression priorities, by priority (`ZswapConfig::compression_priorities`,
 /// validated): what a store compresses with and a load decompresses with.
 #[derive(Debug)]
-pub(crate) struct Tiers {
-    by_prio: [Option<Tier>; 4],
+pub(crate) struct Priorities {
+    by_prio: [Option<Registered>; 4],
 }
 
 /// A registered tier and its compressor (with the compressor's reusable state).
 #[derive(Debug)]
-struct Tier {
+struct Registered {
     cfg: CompressionPriority,
     codec: Codec,
 }
@@ -141,7 +141,7 @@ enum Codec {
     Deflate(Deflate),
 }
 
-impl Tier {
+impl Registered {
     fn compressor(&self) -> &dyn PageCompressor {
         match &self.codec {
             Codec::Lz4(c) => c,
@@ -150,7 +150,7 @@ impl Tier {
     }
 }
 
-impl Tiers {
+impl Priorities {
     /// Validate `tiers`: priorities in 1..=4, unique, 1 present; deflate levels 1..=10;
     /// `synthetic_permille` in 1..=1000.
     pub(crate) fn new(tiers: &[CompressionPriority]) -> Result<Self, crate::Error> {
@@ -172,7 +172,7 @@ impl Tiers {
             if !(1..=1000).contains(&t.synthetic_permille) {
                 return Err(Invalid("synthetic_permille must be in 1..=1000"));
             }
-            *slot = Some(Tier { cfg: *t, codec });
+            *slot = Some(Registered { cfg: *t, codec });
         }
         if by_prio[0].is_none() {
             return Err(Invalid("compression priority priority 1 (the default) must be registered"));
@@ -181,7 +181,7 @@ impl Tiers {
     }
 
     /// The tier registered at `priority`, if any.
-    fn tier(&self, priority: u8) -> Option<&Tier> {
+    fn tier(&self, priority: u8) -> Option<&Registered> {
         self.by_prio.get(usize::from(priority).wrapping_sub(1))?.as_ref()
     }
 

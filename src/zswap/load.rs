@@ -10,7 +10,7 @@
 //!   the memcg's last.
 
 use super::pool::{Entry, Pool};
-use super::{SwapLayer, Tiers, Zswap};
+use super::{Priorities, SwapLayer, Zswap};
 use crate::PAGE_SIZE;
 use crate::error::Error;
 use crate::memcg::{Memcgs, Stat};
@@ -21,7 +21,7 @@ impl<W: SwapLayer> Zswap<'_, W> {
     /// is `NotBacked`; either failure counts `decompress_fail` (on stripe `stripe`) and
     /// leaves the entry where it was.
     pub(crate) fn load(&self, h: u32, out: &mut [u8], stripe: usize) -> Result<(), Error> {
-        let ok = self.pool.with(h, |e| decompress(e, self.tiers, out)).unwrap_or(Err(Error::NotBacked));
+        let ok = self.pool.with(h, |e| decompress(e, self.priorities, out)).unwrap_or(Err(Error::NotBacked));
         if let Err(e) = ok {
             self.stats.add(Stat::DecompressFail, 1, stripe);
             return Err(e);
@@ -45,7 +45,7 @@ impl<W: SwapLayer> Zswap<'_, W> {
 
 /// `zswap_decompress` of an entry into a page, with the compression priority that
 /// compressed it (`entry->pool`), whatever its memcg uses now.
-pub(crate) fn decompress(e: &Entry, tiers: &Tiers, out: &mut [u8]) -> Result<(), Error> {
+pub(crate) fn decompress(e: &Entry, tiers: &Priorities, out: &mut [u8]) -> Result<(), Error> {
     match &e.data {
         None => Ok(()),
         Some(d) if e.length as usize == PAGE_SIZE => {

@@ -32,7 +32,7 @@ mod store;
 #[deprecated(since = "0.2.0", note = "renamed to `PageCompressor`")]
 pub use compress::PageCompressor as Compressor;
 pub use compress::{CompressError, DST_LEN, Deflate, Lz4, PageCompressor};
-pub(crate) use compress::{Tiers, synthetic, verdict};
+pub(crate) use compress::{Priorities, synthetic, verdict};
 pub(crate) use load::{decompress, free_entry};
 pub(crate) use store::Refused;
 
@@ -57,7 +57,7 @@ pub(crate) trait SwapLayer {
 pub(crate) struct Zswap<'a, W> {
     pub cfg: &'a Config,
     pub pool: &'a Pool,
-    pub tiers: &'a Tiers,
+    pub priorities: &'a Priorities,
     pub shrink: &'a Shrink,
     pub memcgs: &'a Memcgs,
     /// The system-wide counters (vmstat events and zswap's debugfs counters).

@@ -92,14 +92,14 @@ impl<W: SwapLayer> Zswap<'_, W> {
                     // Only real bytes need the destination (zeroing it is a quarter of a
                     // synthetic store's time).
                     let mut buf = [0u8; super::DST_LEN];
-                    match verdict(self.tiers.compress(tier, src, &mut buf), writeback) {
+                    match verdict(self.priorities.compress(tier, src, &mut buf), writeback) {
                         Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
                         Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
                         Err(e) => return Err(self.refuse(e, &stored, g, cluster as usize)),
                     }
                 }
                 Page::Synthetic { compressed_len, .. } => {
-                    match verdict(synthetic(self.tiers.synthetic_len(tier, compressed_len)), writeback) {
+                    match verdict(synthetic(self.priorities.synthetic_len(tier, compressed_len)), writeback) {
                         Ok(n) => (n, None),
                         Err(e) => return Err(self.refuse(e, &stored, g, cluster as usize)),
                     }
