@@ -1,5 +1,15 @@
 //! Compression of one page (`crypto_acomp` as zswap uses it, `zswap_compress` /
-//! `zswap_decompress`).
+//! `zswap_decompress`): the page compressors ([`PageCompressor`]) and the registered
+//! compression priorities (`Priorities`), each an algorithm at a priority 1..=4.
+//!
+//! Invariants:
+//! * Compressors are deterministic: the same page gives the same bytes on every platform,
+//!   so reports and tests do not depend on the machine.
+//! * The registry is validated once, at `SwapSystem::new` (priorities in 1..=4, unique,
+//!   1 present), and never changes afterwards: an entry's priority always names the
+//!   compressor that can decompress it.
+//! * Reusable compressor state is scratch: it never changes the output (each state is
+//!   reset before use) and is not counted in the footprint.
 
 use crate::PAGE_SIZE;
 use crate::config::{Algorithm, CompressionPriority};
@@ -56,7 +66,7 @@ impl PageCompressor for Lz4 {
 /// Its compressor state (`miniz_oxide`'s `CompressorOxide`, ~300 KiB of dictionary, hash
 /// chains and code buffers) is reused: the kernel keeps one `crypto_acomp_ctx` per CPU
 /// per `zswap_pool` (its `acomp_ctx`, taken under its mutex for each compression), made
-/// once, not per store. The facade's stores name no CPU, so a tier keeps a small stack
+/// once, not per store. The facade's stores name no CPU, so a registered priority keeps a small stack
 /// of idle states instead: a compression pops one (or makes one when all are in use) and
 /// pushes it back, so there are as many as stores ever ran at once with it. Each is reset
 /// before use, so the output is that of a fresh compressor

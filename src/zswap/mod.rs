@@ -6,8 +6,8 @@
 //! `load` (`zswap_load` and the entry's free, `zswap_entry_free`), `shrink` (the LRU walk,
 //! the memcg-aware shrinker, the global shrink worker and proactive writeback). The
 //! per-memcg LRU lists live with the memcgs (`crate::memcg::lru`); the facade
-//! (`SwapSystem`) owns the swap table and the devices and calls in here with a [`Zswap`]
-//! view, handing its own part back through [`SwapLayer`] (writing one entry back to a
+//! (`SwapSystem`) owns the swap table and the devices and calls in here with a `Zswap`
+//! view, handing its own part back through `SwapLayer` (writing one entry back to a
 //! device, `zswap_writeback_entry`, needs the swap cache and the devices).
 //!
 //! Invariants:
