@@ -570,7 +570,7 @@ fn summary(page: &[u8]) {
     let time = |a: &str, b: &str, m: Metric| Some(m(get(a)?) / m(get(b)?));
     const CORE: &str = "lz4 cycle writeout+evict+fault (alloc/dup/put/release excluded) / lz4_flex";
     const FULL: &str = "lz4 cycle with alloc+dup+put+release (included) / lz4_flex";
-    const TIER: &str = "synthetic store, four compression priorities (tier 3 inherited) / one tier";
+    const TIER: &str = "synthetic store, four compression tiers (tier 3 inherited) / one tier";
     // A target stated as a time ratio: the paired figure, then separate runs' `a / b`.
     let time_target = |what: &str, paired: &str, (a, b): (&str, &str), goal: f64| {
         row(&format!("{what}, paired, time"), [pair(paired), None], goal, true, "x");

@@ -83,7 +83,7 @@ enum Back {
         memcg: u16,
         data: Data,
         id: u64,
-        /// The compression priority (priority) that stored it.
+        /// The compression priority that stored it.
         tier: u8,
         /// The page it holds, to compress again: page `.1` of a folio of `.0` (None for
         /// a synthetic page).
@@ -706,7 +706,7 @@ impl Model {
         let registered = |p: u8| self.tiers.get(usize::from(p).wrapping_sub(1)).is_some_and(|t| t.is_some());
         if let Knob::ZswapCompressionPriority(Some(p)) = knob {
             if !(1..=4).contains(&p) {
-                return Err(Error::Invalid("compression priority priorities are 1..=4"));
+                return Err(Error::Invalid("compression priorities are 1..=4"));
             }
             if !registered(p) {
                 return Err(Error::Invalid("no compressor registered at this priority"));

@@ -538,7 +538,7 @@ fn check_compression_priority(p: Option<u8>, registered: impl Fn(u8) -> bool) ->
     match p {
         None => Ok(0),
         Some(p) if !crate::CompressionPriority::PRIORITIES.contains(&p) => {
-            Err(Error::Invalid("compression priority priorities are 1..=4"))
+            Err(Error::Invalid("compression priorities are 1..=4"))
         }
         Some(p) if !registered(p) => Err(Error::Invalid("no compressor registered at this priority")),
         Some(p) => Ok(p),

@@ -72,7 +72,7 @@ impl SwapSystem {
         Ok(self.swap_tiers().into_iter().filter(|t| mask & 1 << t.idx != 0).collect())
     }
 
-    /// The compression priority (priority) `cg`'s new zswap stores use: its own
+    /// The compression priority `cg`'s new zswap stores use: its own
     /// `Knob::ZswapCompressionPriority`, else the nearest ancestor's, else 1.
     pub fn memcg_compression_priority(&self, cg: MemcgId) -> Result<u8, Error> {
         let g = self.vspace.reclaim.pin();

@@ -168,7 +168,7 @@ impl Priorities {
         let mut by_prio = [const { None }; 4];
         for t in tiers {
             if !CompressionPriority::PRIORITIES.contains(&t.priority) {
-                return Err(Invalid("compression priority priorities must be in 1..=4"));
+                return Err(Invalid("compression priorities must be in 1..=4"));
             }
             let slot = &mut by_prio[usize::from(t.priority - 1)];
             if slot.is_some() {
@@ -185,7 +185,7 @@ impl Priorities {
             *slot = Some(Registered { cfg: *t, codec });
         }
         if by_prio[0].is_none() {
-            return Err(Invalid("compression priority priority 1 (the default) must be registered"));
+            return Err(Invalid("compression priority 1 (the default) must be registered"));
         }
         Ok(Self { by_prio })
     }
