@@ -1,11 +1,16 @@
-//! `Config` and `ZswapConfig` (`API.md`, "Construction and configuration").
+//! `Config` and `ZswapConfig` (`docs/api.md`, "Construction and configuration").
 
 /// Whole-system configuration. Plain data with public fields and `Default`.
+///
+/// `Config::default()`: 1 GiB of RAM (`ram_pages` 262144), 4 CPUs, 512-slot clusters
+/// (`cluster_shift` 9), [`ZswapConfig::default()`], 4 swap tiers at most.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Pages of RAM the simulated machine has (sizes the zswap pool limit).
+    /// Pages of RAM the simulated machine has: `totalram_pages`, which sizes the zswap
+    /// pool limit (docs/kernel.md §5.4). Default `1 << 18` (262144 pages, 1 GiB).
     pub ram_pages: u64,
-    /// CPU indices callers may pass: `0..cpus` (per-CPU allocation caches).
+    /// CPU indices callers may pass: `0..cpus` (per-CPU allocation caches,
+    /// `percpu_swap_cluster`). Default 4.
     pub cpus: usize,
     /// log2 of the slots per cluster: 9 (512, `SWAPFILE_CLUSTER` with THP_SWAP on x86_64)
     /// by default; 2..=9 accepted, smaller for tests and loom models.
@@ -24,6 +29,10 @@ impl Default for Config {
 
 /// zswap's module parameters (`/sys/module/zswap/parameters/*`). They take effect with
 /// the zswap backend; `SwapSystem::new` validates them now.
+///
+/// `ZswapConfig::default()`: a pool of at most 20 % of RAM accepting again below 90 % of
+/// that, enabled, shrinker off, the worker started on a full pool, second-chance LRU, lz4
+/// with one compression tier (priority 1), no writeback pause, the current worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZswapConfig {
     /// `max_pool_percent`: the pool limit as a percentage of RAM (default 20).
@@ -35,12 +44,13 @@ pub struct ZswapConfig {
     pub enabled: bool,
     /// `shrinker_enabled` (default false, as without `CONFIG_ZSWAP_SHRINKER_DEFAULT_ON`).
     pub shrinker_enabled: bool,
-    /// When the global shrink worker starts.
+    /// When the global shrink worker starts (default [`ShrinkStart::PoolFull`]).
     pub shrink_start: ShrinkStart,
-    /// The LRU aging policy of the memcg-aware shrinker.
+    /// The LRU aging policy of the memcg-aware shrinker (default
+    /// [`LruPolicy::SecondChance`]).
     pub lru: LruPolicy,
     /// How pages are compressed: real bytes ([`CompressionMode::Lz4`], which then means "with
-    /// each page's compression priority") or synthetic sizes.
+    /// each page's compression priority") or synthetic sizes. Default [`CompressionMode::Lz4`].
     pub compressor: CompressionMode,
     /// The registered compression priorities (zswap's per-compressor `zswap_pool`s, held at
     /// once). Priority 1 must be present: it is the default tier of every memcg that
@@ -176,7 +186,10 @@ pub enum Algorithm {
     /// Raw deflate (`miniz_oxide`, no zlib header) at `level` 1..=10: denser and slower
     /// (the kernel's `deflate` crypto compressor; zram users pick `zstd` or `deflate` as a
     /// recompression algorithm).
-    Deflate { level: u8 },
+    Deflate {
+        /// The compression level, 1 (fastest) ..= 10 (densest).
+        level: u8,
+    },
 }
 
 /// Deprecated name of [`CompressionMode`] (the config enum; the compressor trait is

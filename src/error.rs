@@ -1,5 +1,5 @@
 //! The crate's one error type. A call that returns an error leaves the system exactly as
-//! it was (principle 5 of `DESIGN.md`).
+//! it was (principle 5 of `docs/design.md`).
 
 use std::fmt;
 
@@ -54,7 +54,10 @@ pub enum Error {
     /// `set_tick` asked to move the logical clock backwards.
     ClockBackwards,
     /// Proactive writeback wrote less than asked (-EAGAIN).
-    Again { written: u64 },
+    Again {
+        /// Compressed bytes written back before the call gave up.
+        written: u64,
+    },
     /// An argument out of its range; the text names it (-EINVAL).
     Invalid(&'static str),
     /// `writeback` of a slot whose data is not in zswap (-ENOENT).

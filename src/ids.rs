@@ -1,4 +1,4 @@
-//! Identifiers and small value types of the public facade (`API.md`, "Identifiers").
+//! Identifiers and small value types of the public facade (`docs/api.md`, "Identifiers").
 
 use crate::entry::{PFN_BITS, SHADOW_BITS};
 
@@ -88,9 +88,21 @@ pub enum SlotState {
     /// Free (`NULL` table entry): never allocated, freed, or in a cluster that does not exist.
     Free,
     /// A folio is in the swap cache; `count` PTEs (or other users) hold the entry.
-    Cached { folio: FolioId, count: u32 },
+    Cached {
+        /// The folio in the swap cache.
+        folio: FolioId,
+        /// The swap count: references other than the cache's.
+        count: u32,
+    },
     /// Swapped out: only the shadow is left; `count >= 1`.
-    SwappedOut { shadow: Shadow, count: u32, backing: Backing },
+    SwappedOut {
+        /// The workingset shadow left by `swap_cache_del` / `evict`.
+        shadow: Shadow,
+        /// The swap count (at least 1).
+        count: u32,
+        /// Where the data lives.
+        backing: Backing,
+    },
 }
 
 /// Where a swapped-out slot's data lives (the vswap backing-check helper's answer).
@@ -116,7 +128,12 @@ pub enum Page<'a> {
     Bytes(&'a [u8]),
     /// No contents: the caller states the compressed size of each page (`>= PAGE_SIZE`
     /// or 0 means incompressible) and whether the folio is zero-filled.
-    Synthetic { compressed_len: u32, zero: bool },
+    Synthetic {
+        /// The compressed size of each page in bytes (`>= PAGE_SIZE` or 0: incompressible).
+        compressed_len: u32,
+        /// Whether the folio is zero-filled.
+        zero: bool,
+    },
 }
 
 /// A cgroup limit in bytes, or `max` (no limit).
@@ -164,7 +181,12 @@ pub enum Knob {
     /// names no configured tier and, where the kernel would let the memcg lose all swap,
     /// for a write that leaves the memcg or an online descendant no tier at all (set
     /// `SwapMax` to 0 for that).
-    SwapTierMax { tier: u8, enabled: bool },
+    SwapTierMax {
+        /// The tier's index ([`crate::SwapTier::idx`]).
+        tier: u8,
+        /// `max` (true) allows the tier, `0` (false) forbids it.
+        enabled: bool,
+    },
     /// The swap tier (its index) zswap writeback of this memcg's entries tries first,
     /// before the other allowed tiers in priority order: zram's per-cgroup
     /// `writeback_prio` in swap-tier terms (no kernel file). `None` (the default)
@@ -197,7 +219,10 @@ pub enum Writeout {
     /// Zero-filled: only the Z flag is kept, no I/O (`swpout_zero`).
     Zero,
     /// Stored in zswap; `compressed` bytes per page (`PAGE_SIZE` when stored as-is).
-    Zswap { compressed: u32 },
+    Zswap {
+        /// Compressed bytes per page (`PAGE_SIZE` when stored as-is).
+        compressed: u32,
+    },
     /// Written to a physical slot on this device (`pswpout`).
     Device(DeviceId),
     /// Nothing accepted it: the folio stays resident and dirty (`AOP_WRITEPAGE_ACTIVATE`).

@@ -72,7 +72,12 @@ pub enum PageKind {
     /// Every byte the same (`Repeated(0)` is a zero page).
     Repeated(u8),
     /// `Page::Synthetic`: no bytes, a stated compressed length per page.
-    Synthetic { compressed_len: u16, zero: bool },
+    Synthetic {
+        /// The compressed length zswap charges for each page, in bytes.
+        compressed_len: u16,
+        /// Whether each page counts as zero-filled (the zeromap bit, docs/kernel.md §1.5).
+        zero: bool,
+    },
 }
 
 /// The byte `Op::Fault` fills its buffer with before the call, so a fault that leaves
@@ -153,9 +158,17 @@ pub const TIER_NAMES: [&str; 8] = ["lo", "hi", "mid", "ssd_1", "fifteen_chars_x"
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum TierCmd {
     /// `+NAME:START`: [`SwapTierOp::Add`] of the name [`TierCmd::name`] picks.
-    Add { name: u8, start: i16 },
+    Add {
+        /// Index into [`TIER_NAMES`] (taken modulo its length).
+        name: u8,
+        /// The lowest swap priority the tier covers.
+        start: i16,
+    },
     /// `-NAME`: [`SwapTierOp::Remove`].
-    Remove { name: u8 },
+    Remove {
+        /// Index into [`TIER_NAMES`] (taken modulo its length).
+        name: u8,
+    },
 }
 
 impl TierCmd {
@@ -179,7 +192,16 @@ impl TierCmd {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Op {
     /// `SwapSystem::alloc`.
-    Alloc { cpu: u16, memcg: MemcgId, folio: FolioId, order: u8 },
+    Alloc {
+        /// The CPU whose per-CPU cluster cache serves the call (taken modulo `Config::cpus`).
+        cpu: u16,
+        /// The memcg charged for the slots (`memory.swap.current`).
+        memcg: MemcgId,
+        /// The folio the slots are allocated for (`folio_alloc_swap`).
+        folio: FolioId,
+        /// The folio's order: `1 << order` slots (at most `max_order`).
+        order: u8,
+    },
     /// `SwapSystem::dup`.
     Dup(SlotRef),
     /// `SwapSystem::put`.
@@ -187,9 +209,19 @@ pub enum Op {
     /// `SwapSystem::release`.
     Release(SlotRef),
     /// `SwapSystem::swap_cache_add`.
-    CacheAdd { slot: SlotRef, folio: FolioId },
+    CacheAdd {
+        /// The slot operand.
+        slot: SlotRef,
+        /// The folio that enters the swap cache (`swap_cache_add_folio`).
+        folio: FolioId,
+    },
     /// `SwapSystem::swap_cache_del`.
-    CacheDel { slot: SlotRef, shadow: Shadow },
+    CacheDel {
+        /// The slot operand.
+        slot: SlotRef,
+        /// The workingset shadow left in the slot (docs/kernel.md §3.4).
+        shadow: Shadow,
+    },
     /// `SwapSystem::state`.
     State(SlotRef),
     /// `SwapSystem::drain_cpu_caches`.
@@ -197,42 +229,119 @@ pub enum Op {
     /// `SwapSystem::set_tick`.
     SetTick(Tick),
     /// `SwapSystem::alloc` for a memcg named by [`MemcgRef`].
-    AllocIn { cpu: u16, memcg: MemcgRef, folio: FolioId, order: u8 },
+    AllocIn {
+        /// The CPU whose per-CPU cluster cache serves the call (taken modulo `Config::cpus`).
+        cpu: u16,
+        /// The memcg charged for the slots, by operand.
+        memcg: MemcgRef,
+        /// The folio the slots are allocated for (`folio_alloc_swap`).
+        folio: FolioId,
+        /// The folio's order: `1 << order` slots (at most `max_order`).
+        order: u8,
+    },
     /// `SwapSystem::writeout` of the folio covering `slot`. For a bytes kind the buffer
     /// holds `PAGE_SIZE << order` bytes, so `order` should be the folio's (anything else
     /// is `BadPage`; an order above `max_order` passes an empty buffer). A synthetic kind
     /// ignores `order`.
-    Writeout { slot: SlotRef, page: PageKind, order: u8 },
+    Writeout {
+        /// The slot operand.
+        slot: SlotRef,
+        /// The contents of every page of the folio.
+        page: PageKind,
+        /// The order of the folio whose bytes are passed.
+        order: u8,
+    },
     /// `SwapSystem::evict`.
-    Evict { slot: SlotRef, shadow: Shadow },
+    Evict {
+        /// The slot operand.
+        slot: SlotRef,
+        /// The workingset shadow left in the slot (docs/kernel.md §3.4).
+        shadow: Shadow,
+    },
     /// `SwapSystem::fault`; with a buffer, it is filled with [`FAULT_FILL`] first and the
     /// outcome carries its checksum afterwards.
-    Fault { cpu: u16, slot: SlotRef, folio: FolioId, with_buffer: bool },
+    Fault {
+        /// The CPU whose per-CPU cluster cache serves the call (taken modulo `Config::cpus`).
+        cpu: u16,
+        /// The slot operand.
+        slot: SlotRef,
+        /// The folio the swapin allocates (`__swap_cache_alloc`).
+        folio: FolioId,
+        /// Whether a `PAGE_SIZE` buffer receives the page's bytes.
+        with_buffer: bool,
+    },
     /// `SwapSystem::writeback`.
-    Writeback { slot: SlotRef },
+    Writeback {
+        /// The slot operand.
+        slot: SlotRef,
+    },
     /// `SwapSystem::swapon` of a memory or null device.
-    Swapon { kind: DeviceKind, pages: u16, priority: i8 },
+    Swapon {
+        /// A memory or a null device.
+        kind: DeviceKind,
+        /// The device's size in pages.
+        pages: u16,
+        /// The device's swap priority (`swapon -p`).
+        priority: i8,
+    },
     /// `SwapSystem::swapoff` of the device with this raw number.
-    Swapoff { device: u8 },
+    Swapoff {
+        /// The raw [`DeviceId`].
+        device: u8,
+    },
     /// `SwapSystem::memcg_create`.
-    MemcgCreate { parent: MemcgRef },
+    MemcgCreate {
+        /// The new memcg's parent.
+        parent: MemcgRef,
+    },
     /// `SwapSystem::memcg_set`.
-    MemcgSet { memcg: MemcgRef, knob: Knob },
+    MemcgSet {
+        /// The memcg operand.
+        memcg: MemcgRef,
+        /// The cgroup file written and its value.
+        knob: Knob,
+    },
     /// `SwapSystem::memcg_offline`.
-    MemcgOffline { memcg: MemcgRef },
+    MemcgOffline {
+        /// The memcg operand.
+        memcg: MemcgRef,
+    },
     /// `SwapSystem::shrink_memcg`: the shrinker's scan of at most `nr` LRU entries.
-    ShrinkMemcg { memcg: MemcgRef, nr: u64 },
+    ShrinkMemcg {
+        /// The memcg operand.
+        memcg: MemcgRef,
+        /// The scan budget (`sc->nr_to_scan`).
+        nr: u64,
+    },
     /// `SwapSystem::run_shrink_worker`.
     RunShrinkWorker,
     /// `SwapSystem::proactive_writeback_aged` (`min_age` 0 is `proactive_writeback`).
-    ProactiveWriteback { memcg: MemcgRef, bytes: u64, min_age: Tick },
+    ProactiveWriteback {
+        /// The memcg operand.
+        memcg: MemcgRef,
+        /// The compressed bytes to write back at most.
+        bytes: u64,
+        /// Only entries stored at least this many ticks ago are written back.
+        min_age: Tick,
+    },
     /// `SwapSystem::shrinker_count`.
-    ShrinkerCount { memcg: MemcgRef },
+    ShrinkerCount {
+        /// The memcg operand.
+        memcg: MemcgRef,
+    },
     /// `SwapSystem::swap_tiers_write` of the commands present, in order (all three absent:
     /// an empty write).
-    SwapTiers { cmds: [Option<TierCmd>; 3] },
+    SwapTiers {
+        /// Up to three commands, written in order.
+        cmds: [Option<TierCmd>; 3],
+    },
     /// `SwapSystem::recompress`.
-    Recompress { memcg: MemcgRef, spec: RecompressSpec },
+    Recompress {
+        /// The memcg operand.
+        memcg: MemcgRef,
+        /// Which entries move to which compression level.
+        spec: RecompressSpec,
+    },
 }
 
 /// What a successful [`Op`] returned.
@@ -251,13 +360,23 @@ pub enum Outcome {
     /// `writeout`.
     Writeout(Writeout),
     /// `fault`, with the [`checksum`] of the buffer afterwards when one was passed.
-    Fault { fault: Fault, checksum: Option<u64> },
+    Fault {
+        /// Where the page came from.
+        fault: Fault,
+        /// The buffer's checksum after the call, when a buffer was passed.
+        checksum: Option<u64>,
+    },
     /// `swapon`.
     Device(DeviceId),
     /// `memcg_create`.
     Memcg(MemcgId),
     /// `swapoff`: the report's page counts.
-    Swapoff { pages_moved: u64, cache_only: u64 },
+    Swapoff {
+        /// [`SwapoffReport::pages_moved`](crate::SwapoffReport::pages_moved).
+        pages_moved: u64,
+        /// [`SwapoffReport::cache_only`](crate::SwapoffReport::cache_only).
+        cache_only: u64,
+    },
     /// `shrink_memcg`.
     Shrink(ShrinkOutcome),
     /// `run_shrink_worker`.

@@ -1,25 +1,51 @@
-//! Reports: `GlobalStat` and `Footprint` (`API.md`).
+//! Reports: `GlobalStat`, `MemcgStat`, `Footprint` and the flows' reports (docs/api.md).
 
 /// System-wide counters: zswap's debugfs counters, the vmstat swap events, and the
 /// swap table's gauges. Event counters count pages, sizes are bytes.
 #[derive(Debug, Clone, PartialEq, Default)]
+///
+/// The zswap counters are those of `/sys/kernel/debug/zswap/`, the events those of
+/// `/proc/vmstat` (docs/kernel.md §5.9).
 pub struct GlobalStat {
+    /// zswap debugfs `pool_limit_hit`: stores refused because the pool was at
+    /// `max_pool_percent` (or above it since, until it fell to the accept threshold).
     pub pool_limit_hit: u64,
+    /// zswap debugfs `pool_total_size`: compressed bytes in the pool (a gauge).
     pub pool_total_size: u64,
+    /// zswap debugfs `stored_pages`: pages in the pool (a gauge).
     pub stored_pages: u64,
+    /// zswap debugfs `stored_incompressible_pages`: pages in the pool stored as-is
+    /// because compression did not shrink them (a gauge).
     pub stored_incompressible_pages: u64,
+    /// zswap debugfs `written_back_pages`: pages `zswap_writeback_entry` wrote to a
+    /// device.
     pub written_back_pages: u64,
+    /// zswap debugfs `reject_reclaim_fail`: stores refused because writeback could not
+    /// make room.
     pub reject_reclaim_fail: u64,
+    /// zswap debugfs `reject_alloc_fail`: stores refused because the pool could not
+    /// allocate the compressed copy.
     pub reject_alloc_fail: u64,
+    /// zswap debugfs `reject_compress_fail`: stores whose compressor returned an error.
     pub reject_compress_fail: u64,
+    /// zswap debugfs `reject_compress_poor`: stores whose compressed copy was too large
+    /// to keep.
     pub reject_compress_poor: u64,
+    /// zswap debugfs `decompress_fail`: loads whose decompression failed.
     pub decompress_fail: u64,
+    /// vmstat `zswpin`: pages loaded from zswap (`zswap_load`).
     pub zswpin: u64,
+    /// vmstat `zswpout`: pages stored in zswap (`zswap_store`).
     pub zswpout: u64,
+    /// vmstat `zswpwb`: pages written back from zswap to a device.
     pub zswpwb: u64,
+    /// vmstat `pswpin`: pages read from a swap device (`swap_read_folio`).
     pub pswpin: u64,
+    /// vmstat `pswpout`: pages written to a swap device (`swap_writeout`).
     pub pswpout: u64,
+    /// vmstat `swpin_zero`: zero-filled pages swapped in without I/O (docs/kernel.md §1.5).
     pub swpin_zero: u64,
+    /// vmstat `swpout_zero`: zero-filled pages swapped out without I/O (the Z flag).
     pub swpout_zero: u64,
     /// Allocated virtual slots (the sum of every live cluster's `count`).
     pub vslots_in_use: u64,
@@ -69,7 +95,9 @@ pub struct Footprint {
 /// One swap device, as `/proc/swaps` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceStat {
+    /// `Filename`: the name given at `swapon`.
     pub name: String,
+    /// `Priority`: the device's swap priority (higher is used first).
     pub priority: i16,
     /// Size in pages, the header slot included.
     pub pages: u64,
@@ -109,14 +137,21 @@ pub struct MemcgStat {
     pub zswapped: u64,
     /// `zswap_incomp`: bytes of pages stored uncompressed.
     pub zswap_incomp: u64,
+    /// `memory.stat` `zswpin`: pages loaded from zswap.
     pub zswpin: u64,
+    /// `memory.stat` `zswpout`: pages stored in zswap.
     pub zswpout: u64,
+    /// `memory.stat` `zswpwb`: pages written back from zswap to a device.
     pub zswpwb: u64,
     /// `zswpwb_proactive_b`: compressed bytes written back by proactive writeback.
     pub zswpwb_proactive_bytes: u64,
+    /// `memory.stat` `pswpin`: pages read from a swap device.
     pub pswpin: u64,
+    /// `memory.stat` `pswpout`: pages written to a swap device.
     pub pswpout: u64,
+    /// `memory.stat` `swpin_zero`: zero-filled pages swapped in without I/O.
     pub swpin_zero: u64,
+    /// `memory.stat` `swpout_zero`: zero-filled pages swapped out without I/O.
     pub swpout_zero: u64,
     /// `memory.swap.events` `high`.
     pub swap_events_high: u64,
@@ -251,7 +286,10 @@ pub enum ShrinkStop {
     Failures,
     /// `writeback_pause`: a rejection or device swap-in was too recent; the worker stays
     /// pending and may write again from this tick.
-    Paused { until: crate::Tick },
+    Paused {
+        /// The first tick at which the worker may write again.
+        until: crate::Tick,
+    },
     /// Legacy worker only: a memcg had writeback disabled (`shrink_memcg` gave -EINVAL).
     WritebackDisabled,
 }

@@ -1,6 +1,6 @@
 //! The backends behind a virtual slot, as specifications: zero pages, zswap (store, load,
 //! limits, hysteresis, writeback), physical devices as tiers, swapoff, freeing, and bad
-//! input. Each test checks one kernel rule (kernel-notes §4.3, §5.2, §5.3, §5.4, §5.7)
+//! input. Each test checks one kernel rule (docs/kernel.md §4.3, §5.2, §5.3, §5.4, §5.7)
 //! through the public facade only. memcg limits and the tree are in `tests/cgroup.rs`.
 
 use vswap::*;
@@ -44,7 +44,7 @@ fn snapshot(sys: &SwapSystem, slots: &[VSlot], cgs: &[MemcgId]) -> Snapshot {
 }
 
 // ---------------------------------------------------------------------------------------
-// Zero pages (kernel-notes §1.5, §4.3 "swap_writeout": try zero first)
+// Zero pages (docs/kernel.md §1.5, §4.3 "swap_writeout": try zero first)
 // ---------------------------------------------------------------------------------------
 
 /// A zero-filled folio only sets the Z flag: no zswap entry, no device I/O, `swpout_zero`.
@@ -89,7 +89,7 @@ fn a_synthetic_zero_page_is_a_zero_page() {
 }
 
 // ---------------------------------------------------------------------------------------
-// zswap store and load (kernel-notes §5.2)
+// zswap store and load (docs/kernel.md §5.2)
 // ---------------------------------------------------------------------------------------
 
 /// A compressible page is stored compressed: `zswpout`, the pool and the memcg's
@@ -246,7 +246,7 @@ fn the_synthetic_compressor_refuses_real_bytes() {
 }
 
 // ---------------------------------------------------------------------------------------
-// zswap disabled (kernel-notes §5.7, Appendix A "memory.zswap.writeback")
+// zswap disabled (docs/kernel.md §5.7, Appendix A "memory.zswap.writeback")
 // ---------------------------------------------------------------------------------------
 
 /// With zswap disabled, a non-zero page goes straight to a device.
@@ -281,7 +281,7 @@ fn with_zswap_disabled_the_writeback_knob_is_ignored() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The pool limit and its hysteresis (kernel-notes §5.4)
+// The pool limit and its hysteresis (docs/kernel.md §5.4)
 // ---------------------------------------------------------------------------------------
 
 /// A pool of `ram_pages * max_pool_percent / 100` = 4 pages, accepting again at
@@ -356,7 +356,7 @@ fn an_accept_threshold_of_100_percent_disables_the_hysteresis() {
 }
 
 // ---------------------------------------------------------------------------------------
-// zswap writeback (kernel-notes §4.3 "zswap writeback for a vswap entry", §5.3)
+// zswap writeback (docs/kernel.md §4.3 "zswap writeback for a vswap entry", §5.3)
 // ---------------------------------------------------------------------------------------
 
 /// Writeback moves one entry to a physical slot: `zswpwb`, `written_back_pages`,
@@ -437,7 +437,7 @@ fn writeback_without_a_device_fails_with_device_full() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Devices as tiers (kernel-notes §4.5; API.md "Devices")
+// Devices as tiers (docs/kernel.md §4.5; docs/api.md "Devices")
 // ---------------------------------------------------------------------------------------
 
 /// A fresh device counts only its header slot as used.
@@ -523,7 +523,7 @@ fn without_any_device_a_refused_page_is_kept() {
 }
 
 // ---------------------------------------------------------------------------------------
-// swapoff (API.md "Devices"; kernel-notes §4.3 rmap)
+// swapoff (docs/api.md "Devices"; docs/kernel.md §4.3 rmap)
 // ---------------------------------------------------------------------------------------
 
 /// Swapoff moves every page through the reverse map to the other devices, by priority;
@@ -603,7 +603,7 @@ fn swapoff_leaves_zswap_backed_pages_alone() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Freeing releases the backend (kernel-notes §2.4, §5.2 "zswap_invalidate", §6.2)
+// Freeing releases the backend (docs/kernel.md §2.4, §5.2 "zswap_invalidate", §6.2)
 // ---------------------------------------------------------------------------------------
 
 /// The last `put` of a zswap-backed slot frees the slot and its entry, uncharging zswap.
@@ -665,7 +665,7 @@ fn a_second_writeout_to_the_device_reuses_the_physical_slot() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Bad input: a typed error and no change (API.md "Errors")
+// Bad input: a typed error and no change (docs/api.md "Errors")
 // ---------------------------------------------------------------------------------------
 
 /// `Page::Bytes` must hold exactly the folio (`PAGE_SIZE << order`).

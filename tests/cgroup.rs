@@ -1,6 +1,6 @@
 //! Memory cgroups as specifications: swap charging under virtual swap, `swap.max`,
 //! `swap.high`, `swap.peak`, `zswap.max`, `zswap.writeback`, and the memcg tree (create,
-//! offline, id reuse). Each test checks one rule of kernel-notes §4.3 "Charging", §5.7,
+//! offline, id reuse). Each test checks one rule of docs/kernel.md §4.3 "Charging", §5.7,
 //! §6.2, §6.3 or Appendix A through the public facade only.
 
 use vswap::*;
@@ -23,7 +23,7 @@ fn stat(sys: &SwapSystem, cg: MemcgId) -> MemcgStat {
 }
 
 // ---------------------------------------------------------------------------------------
-// Swap charging: only physical slots (kernel-notes §4.3 "Charging", §6.2)
+// Swap charging: only physical slots (docs/kernel.md §4.3 "Charging", §6.2)
 // ---------------------------------------------------------------------------------------
 
 /// Allocating a virtual slot and storing it in zswap charges nothing to `swap.current`;
@@ -131,7 +131,7 @@ fn exceeding_swap_high_raises_the_high_event() {
 }
 
 // ---------------------------------------------------------------------------------------
-// zswap.max (kernel-notes §5.2 step 2, §5.7)
+// zswap.max (docs/kernel.md §5.2 step 2, §5.7)
 // ---------------------------------------------------------------------------------------
 
 /// `zswap.max` 0 refuses every store; the page goes to the device instead.
@@ -178,7 +178,7 @@ fn zswap_max_is_compared_in_whole_pages_before_the_store() {
 }
 
 // ---------------------------------------------------------------------------------------
-// zswap.writeback and writeback's charge (kernel-notes §5.3, §5.7)
+// zswap.writeback and writeback's charge (docs/kernel.md §5.3, §5.7)
 // ---------------------------------------------------------------------------------------
 
 /// Writeback needs `memory.zswap.writeback` on the slot's memcg and every ancestor (an
@@ -225,7 +225,7 @@ fn writeback_over_swap_max_is_refused_and_raises_events() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The memcg tree (kernel-notes §6.1, §6.2; Appendix A)
+// The memcg tree (docs/kernel.md §6.1, §6.2; Appendix A)
 // ---------------------------------------------------------------------------------------
 
 /// `mkdir` under an online parent gives a new online memcg with empty statistics.

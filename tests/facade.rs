@@ -1,4 +1,4 @@
-//! The facade's contract (`API.md`): kernel slot lifecycle, and every bad input answered
+//! The facade's contract (`docs/api.md`): kernel slot lifecycle, and every bad input answered
 //! with its typed error while the system stays exactly as it was.
 
 use vswap::*;

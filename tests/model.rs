@@ -23,7 +23,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
-use vswap::model::Harness;
+use vswap::model::{Divergence, Harness, Observation};
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{
     CompressionMode, CompressionPriority, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, RecompressSpec, Shadow,
@@ -117,13 +117,18 @@ fn harness(cfg: Config) -> Harness {
     h
 }
 
+/// A divergence as a proptest failure: the step it happened at, then its report.
+fn fail(d: Divergence) -> TestCaseError {
+    TestCaseError::fail(format!("step {}: {d}", d.step))
+}
+
 fn run(shift: u32, ops: &[Op]) -> Result<(), TestCaseError> {
     let cfg = Config { cluster_shift: shift, cpus: 2, ..Config::default() };
     let mut h = harness(cfg);
-    for (i, op) in ops.iter().enumerate() {
-        let _result = h.step(op).map_err(|e| TestCaseError::fail(format!("step {i}: {e}")))?;
+    for op in ops {
+        let _result = h.step(op).map_err(fail)?;
     }
-    h.check().map_err(|e| TestCaseError::fail(format!("at the end: {e}")))
+    h.check().map_err(|d| TestCaseError::fail(format!("at the end: {d}")))
 }
 
 proptest! {
@@ -358,10 +363,10 @@ fn run_flows(cfg: Config, flows: &[Flow]) -> Result<(), TestCaseError> {
                 Op::SetTick(dt) => Op::SetTick(h.sys.tick().saturating_add(dt)),
                 op => op,
             };
-            let _result = h.step(&op).map_err(|e| TestCaseError::fail(format!("step {i}: {e}")))?;
+            let _result = h.step(&op).map_err(|d| TestCaseError::fail(format!("flow {i}, step {}: {d}", d.step)))?;
         }
     }
-    h.check().map_err(|e| TestCaseError::fail(format!("at the end: {e}")))
+    h.check().map_err(|d| TestCaseError::fail(format!("at the end: {d}")))
 }
 
 /// When a flow run writes its first swap tiers: not at all (only its random batches may),
@@ -495,7 +500,7 @@ fn recompress_flow() -> impl Strategy<Value = Flow> {
     ]
 }
 
-/// A scripted run through every transition of kernel-notes §3.3, checked step by step.
+/// A scripted run through every transition of docs/kernel.md §3.3, checked step by step.
 #[test]
 fn the_slot_lifecycle_matches_the_model_step_by_step() {
     let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ..Config::default() }).unwrap();
@@ -518,7 +523,8 @@ fn the_slot_lifecycle_matches_the_model_step_by_step() {
         Op::Put(live(1)),
         Op::DrainCpuCaches,
     ];
-    let results: Vec<_> = script.iter().map(|op| h.step(op).unwrap_or_else(|e| panic!("{op:?}: {e}"))).collect();
+    let results: Vec<_> =
+        script.iter().map(|op| h.step(op).unwrap_or_else(|d| panic!("step {}: {d}", d.step))).collect();
     assert_eq!(results[3], Ok(vswap::op::Outcome::Done));
     assert_eq!(results[6], Ok(vswap::op::Outcome::Freed(false)), "count 1: still referenced");
     assert_eq!(results[7], Ok(vswap::op::Outcome::Count(0)), "cached: count 0 keeps the slot");
@@ -528,14 +534,16 @@ fn the_slot_lifecycle_matches_the_model_step_by_step() {
     assert_eq!(h.sys.stat().clusters_live, 0);
 }
 
-/// A scripted run through the reclaim layer (kernel-notes §5.3, §5.6, §5.8, §6.4): second
+/// A scripted run through the reclaim layer (docs/kernel.md §5.3, §5.6, §5.8, §6.4): second
 /// chance, the splice of an offline memcg's LRU to the front of its parent's, proactive
 /// writeback from a memcg's own cursor, and the offline hook moving the root's cursor on.
 #[test]
 fn the_reclaim_layer_matches_the_model_step_by_step() {
     let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ram_pages: 400, ..Config::default() }).unwrap();
     let run = |h: &mut Harness, op: Op| {
-        h.step(&op).unwrap_or_else(|e| panic!("{op:?}: {e}")).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
+        h.step(&op)
+            .unwrap_or_else(|d| panic!("step {}: {d}", d.step))
+            .unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
     };
     run(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 40, priority: 0 });
     let (root, a, c) = (MemcgRef::Live(0), MemcgRef::Live(1), MemcgRef::Live(3));
@@ -589,7 +597,9 @@ fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true);
     let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
     let run = |h: &mut Harness, op: Op| {
-        h.step(&op).unwrap_or_else(|e| panic!("{op:?}: {e}")).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
+        h.step(&op)
+            .unwrap_or_else(|d| panic!("step {}: {d}", d.step))
+            .unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"))
     };
     run(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 24, priority: 3 });
     let (root, a, c) = (MemcgRef::Live(0), MemcgRef::Live(1), MemcgRef::Live(3));
@@ -617,4 +627,33 @@ fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     let Outcome::Worker(r) = run(&mut h, Op::RunShrinkWorker) else { panic!() };
     assert_eq!((r.written, r.by_memcg.as_slice()), (1, &[(ids[1], 1)][..]));
     assert_eq!(h.sys.memcg_stat(ids[3]), Err(vswap::Error::InvalidMemcg), "C is gone");
+}
+
+/// The harness reports a divergence by what diverged: a slot the system allocated behind
+/// the model's back shows in the state compared (the global `vslots_in_use`, at the steps
+/// run so far, on no operation), and a step on it in the step's result (at that step's
+/// index, on its operation, with both results).
+#[test]
+fn a_divergence_says_which_step_operation_and_observation() {
+    use vswap::op::Outcome;
+    let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ..Config::default() }).unwrap();
+    let alloc = Op::Alloc { cpu: 0, memcg: MemcgId::ROOT, folio: FolioId(8), order: 0 };
+    assert!(matches!(h.step(&alloc), Ok(Ok(Outcome::Slot(_)))));
+    assert_eq!(h.check(), Ok(()));
+    // Behind the model's back.
+    let behind = h.sys.alloc(1, MemcgId::ROOT, FolioId(16), 0).unwrap();
+    let d = h.check().unwrap_err();
+    assert_eq!((d.step, d.op, d.observation), (1, None, Observation::Stat("vslots_in_use")));
+    assert_eq!((d.system.as_str(), d.model.as_str()), ("2", "1"));
+    assert_eq!(d.to_string(), "stat: vslots_in_use 2, model 1");
+    assert!(!d.in_result());
+    // The model has no such slot: the system counts a reference, the model refuses.
+    let dup = Op::Dup(SlotRef::Raw(behind.raw()));
+    let d = h.step(&dup).unwrap_err();
+    assert_eq!((d.step, d.op, d.observation), (1, Some(dup), Observation::Result));
+    assert_eq!((d.system.as_str(), d.model.as_str()), ("Ok(Count(1))", "Err(NotAllocated)"));
+    assert_eq!(d.to_string(), format!("{dup:?}: system returned Ok(Count(1)), model expects Err(NotAllocated)"));
+    assert!(d.in_result());
+    let e: Box<dyn std::error::Error> = Box::new(d);
+    assert!(e.to_string().starts_with("Dup("), "{e}");
 }

@@ -1,4 +1,4 @@
-//! Nothing lost (DESIGN.md principle 6): random page contents — zero pages, pages of one
+//! Nothing lost (docs/design.md principle 6): random page contents — zero pages, pages of one
 //! repeated byte, compressible and incompressible pages — go through arbitrary sequences
 //! of writeout, evict, writeback, swapoff (with a fresh device swapped on in its place)
 //! and fault, and every fault returns exactly the bytes last written out. Natively the

@@ -2,7 +2,7 @@
 //! protection scheme), `shrink_memcg`, the memcg-aware shrinker's count, the global
 //! `shrink_worker` with its persistent cursor (today's and the v6.8 one), when it starts
 //! (`ShrinkStart`), the writeback pause, and proactive writeback (`"N source=zswap"`)
-//! with per-memcg cursors. Each test checks one rule of kernel-notes §5.3–§5.8 or §6.4
+//! with per-memcg cursors. Each test checks one rule of docs/kernel.md §5.3–§5.8 or §6.4
 //! through the public facade only. Pages are synthetic: only their sizes matter.
 
 use vswap::*;
@@ -104,7 +104,7 @@ fn walk(result: ShrinkResult, scanned: u64, written: u64, bytes: u64, second_cha
 }
 
 // ---------------------------------------------------------------------------------------
-// The LRU and `shrink_memcg` (kernel-notes §5.1, §5.3 `shrink_memcg_cb`, §5.5)
+// The LRU and `shrink_memcg` (docs/kernel.md §5.1, §5.3 `shrink_memcg_cb`, §5.5)
 // ---------------------------------------------------------------------------------------
 
 /// A store appends its entry at the tail of its memcg's own LRU (`list_lru_add`): the
@@ -235,7 +235,7 @@ fn protection_ignores_the_referenced_bit_and_stops_at_the_protected_region() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Offline: the LRU is reparented (kernel-notes §5.1, §5.6 "zombies", §6.4)
+// Offline: the LRU is reparented (docs/kernel.md §5.1, §5.6 "zombies", §6.4)
 // ---------------------------------------------------------------------------------------
 
 /// Offline splices the memcg's LRU, in order, to the front of its parent's
@@ -277,7 +277,7 @@ fn a_dead_memcgs_entries_are_written_back_by_shrinking_its_parent() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The shrinker's count (kernel-notes §5.5 `count_objects`)
+// The shrinker's count (docs/kernel.md §5.5 `count_objects`)
 // ---------------------------------------------------------------------------------------
 
 /// `shrinker_enabled` is off by default (no `CONFIG_ZSWAP_SHRINKER_DEFAULT_ON`): the
@@ -344,7 +344,7 @@ fn device_swapins_are_subtracted_once_from_the_shrinker_count() {
 }
 
 // ---------------------------------------------------------------------------------------
-// `shrink_memcg`'s results (kernel-notes §5.6 step 3)
+// `shrink_memcg`'s results (docs/kernel.md §5.6 step 3)
 // ---------------------------------------------------------------------------------------
 
 /// Written (0) when an entry went to a device, Again (-EAGAIN) when entries were walked
@@ -381,7 +381,7 @@ fn shrink_memcg_refuses_nr_zero_and_unknown_memcgs() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The global shrink worker (kernel-notes §5.6, §6.4)
+// The global shrink worker (docs/kernel.md §5.6, §6.4)
 // ---------------------------------------------------------------------------------------
 
 /// Nothing runs unless a store queued the work item: an idle run reports `Idle` and
@@ -599,7 +599,7 @@ fn without_a_hierarchy_the_worker_shrinks_the_root_lru() {
 }
 
 // ---------------------------------------------------------------------------------------
-// When the worker starts (kernel-notes §5.4; the 2024 proactive-shrink series)
+// When the worker starts (docs/kernel.md §5.4; the 2024 proactive-shrink series)
 // ---------------------------------------------------------------------------------------
 
 /// `ShrinkStart::PoolFull` (mainline): a store at the limit is refused (the page goes to
@@ -702,7 +702,7 @@ fn a_device_swapin_pauses_the_worker() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Proactive writeback, `memory.reclaim` "N source=zswap" (kernel-notes §5.8)
+// Proactive writeback, `memory.reclaim` "N source=zswap" (docs/kernel.md §5.8)
 // ---------------------------------------------------------------------------------------
 
 /// Proactive writeback ignores the referenced bit and writes back until at least the

@@ -4,7 +4,7 @@
 Every `lock`-prefixed instruction and every `xchg` with memory (an implicit lock) drains
 the store buffer before it completes: uncontended, it is cheap alone but it stalls the
 misses around it. This counts them in `vswap-sim --bench` (issue 5's figures in
-BENCHMARKS.md, "Locked instructions per event").
+docs/notes/simulator-throughput.md, "Locked instructions per event").
 
   tools/locked-ops.py count BIN       executed locked instructions (callgrind, exact and
                                       repeatable), per event, by function and by line

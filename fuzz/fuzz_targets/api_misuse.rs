@@ -1,6 +1,6 @@
 //! The public facade under arbitrary (mostly bad) input: raw slot ids, CPU indices, orders,
 //! folio ids and memcg ids, mixed with slots that were really allocated so that the calls
-//! reach live state. Principle 5 of `DESIGN.md`: bad input is an error, never a panic, and
+//! reach live state. Principle 5 of `docs/design.md`: bad input is an error, never a panic, and
 //! an error leaves the state exactly as it was. After every `Err` the target checks that
 //! the states of the slots involved (the whole cluster around the slot argument, which
 //! covers every folio range a call can touch with `cluster_shift` 3, plus every slot

@@ -252,7 +252,8 @@ impl Tier {
 fn step(h: &mut Harness, op: Op, n: usize) -> Option<vswap::op::Outcome> {
     match h.step(&op) {
         Ok(r) => r.ok(),
-        Err(divergence) => panic!("step {n}: {divergence}"),
+        // `n` counts this input's steps, `d.step` the harness's (a step may be several).
+        Err(d) => panic!("step {n} (harness step {}, {:?}): {d}", d.step, d.observation),
     }
 }
 

@@ -116,8 +116,8 @@ fuzz_target!(|data: &[u8]| {
     while !u.is_empty() && steps < 2000 {
         let Ok(step) = Step::arbitrary(&mut u) else { break };
         let op = step.op(&h);
-        if let Err(divergence) = h.step(&op) {
-            panic!("step {steps}: {divergence}");
+        if let Err(d) = h.step(&op) {
+            panic!("step {} ({:?}): {d}", d.step, d.observation);
         }
         steps += 1;
     }

@@ -15,7 +15,7 @@
 //! test); the other takes A offline and, in the third test, then faults B's page back in
 //! (freeing its entry), so the pool can fall below accept after any step of the worker:
 //! only `advance`'s online check then keeps A out of a cursor the worker stops on.
-//! Property (kernel-notes §5.6, §6.4: a missed memcg is tolerated, a cursor left on an
+//! Property (docs/kernel.md §5.6, §6.4: a missed memcg is tolerated, a cursor left on an
 //! offline memcg is not): once `memcg_offline` returns, and at the end, the root's
 //! cursor is not A. First two tests: exactly one entry is written, exactly once (stats,
 //! device, slot states), and who wrote it is one of: A's own walk, which then picked A

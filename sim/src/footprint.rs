@@ -1,7 +1,7 @@
 //! The metadata footprint report (`vswap-sim footprint`): fill a virtual swap space of
 //! `slots` slots (default 8,388,608: a 32 GB swap of 4 KiB pages) to 0/25/50/75/100 %,
 //! and report the crate's metadata at each level beside the figures the kernel series
-//! published for the same case (kernel-notes §4.2 and §8.3).
+//! published for the same case (docs/kernel.md §4.2 and §8.3).
 
 use std::fmt::Write;
 use vswap::{CompressionMode, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, SwapSystem, ZswapConfig};
@@ -50,6 +50,7 @@ pub enum Backend {
 /// A space filled with swapped-out slots of one backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendLevel {
+    /// Where the slots' data lives.
     pub backend: Backend,
     /// Swapped-out virtual slots.
     pub used: u64,
@@ -69,7 +70,7 @@ impl BackendLevel {
     }
 }
 
-/// Published per-slot metadata of a backed slot, bytes (kernel-notes §4.2–§4.3): (design,
+/// Published per-slot metadata of a backed slot, bytes (docs/kernel.md §4.2–§4.3): (design,
 /// zswap-backed, device-backed).
 pub const PUBLISHED_BACKED: [(&str, f64, f64); 2] = [
     ("vswap v3-v6 (24 B descriptor; + 8 B physical rmap)", 24.0, 32.0),
@@ -347,7 +348,7 @@ pub fn report(slots: u64, cpus: usize, heap: &dyn Fn() -> Option<u64>) -> Result
         description: format!(
             "The metadata footprint of a virtual swap space of {slots} slots ({size} of 4 KiB pages), filled to \
              0/25/50/75/100 % and emptied again, then filled with swapped-out slots on each backend; the crate's \
-             own accounting beside the figures the kernel series published for a 32 GB device (kernel-notes \
+             own accounting beside the figures the kernel series published for a 32 GB device (docs/kernel.md \
              §4.2 and §8.3)."
         ),
         seed: 0,

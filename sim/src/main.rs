@@ -5,6 +5,13 @@
 //!   `scenario::SCENARIOS`, `proactive-shrink`) and prints its report on stdout: a table,
 //!   or JSON / CSV. `--plot DIR` writes the SVG timelines and names them on stderr;
 //!   `--bench` prints the simulated events per second of wall time on stderr.
+//! * `vswap-sim run FILE.toml [--runs N] [--kernel K] [--json]` runs a kernel-lab
+//!   experiment (kernel-lab/README.md, "Experiment files") on the memory manager and
+//!   prints a summary table or the result JSON (the lab's schema).
+//! * `vswap-sim compare FILE.toml [--kernel K] [--json]` runs it and compares it with the
+//!   kernels' recordings (`kernel-lab/results/<name>/<kernel>.json`): per counter the
+//!   kernel's mean ± spread, the simulation, the ratio and the verdict; exit status 1 on
+//!   a BROKEN or STALE verdict.
 //! * `vswap-sim list` names the scenarios and the built-in workloads.
 //! * `vswap-sim footprint [--slots N] [--cpus N]` prints the metadata footprint report.
 //!
@@ -26,8 +33,9 @@ use vswap_sim::workload::Workload;
 use vswap_sim::{plot, report};
 
 /// The allocator under the counting one: mimalloc where Cargo.toml declares it (Linux on
-/// x86_64), for the simulator's speed (BENCHMARKS.md, "The binary's allocator"); the
-/// system allocator elsewhere. The counts do not depend on it: they are the sizes asked.
+/// x86_64), for the simulator's speed (docs/notes/simulator-throughput.md, "The binary's
+/// allocator"); the system allocator elsewhere. The counts do not depend on it: they are
+/// the sizes asked.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 const INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -100,8 +108,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario and print its report (the default command).
+    /// Run a scenario, or an experiment file (`*.toml`), and print its report (the
+    /// default command).
     Run(RunArgs),
+    /// Compare an experiment's simulation with its kernel recordings.
+    Compare(CompareArgs),
     /// List the scenarios and the built-in workloads.
     List,
     /// Print the metadata footprint of a virtual swap space.
@@ -110,8 +121,15 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The scenario to run (`vswap-sim list` names them) [default: the first listed]
+    /// The scenario to run (`vswap-sim list` names them), or an experiment file ending in
+    /// `.toml` (kernel-lab/experiments) [default: the first scenario listed]
     scenario: Option<String>,
+    /// Experiments: runs to make, run r adding r to every task's seed [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: Option<u32>,
+    /// Experiments: the kernel the result stands for [default: the experiment's first]
+    #[arg(long, value_name = "K")]
+    kernel: Option<String>,
     /// Seed every generator is derived from [default: 1]
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
@@ -136,6 +154,18 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct CompareArgs {
+    /// The experiment file (kernel-lab/experiments/NAME.toml)
+    experiment: PathBuf,
+    /// Compare with this kernel's recording only [default: every kernel recorded]
+    #[arg(long, value_name = "K")]
+    kernel: Option<String>,
+    /// Print the comparison as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct FootprintArgs {
     /// Virtual swap slots (the default: a 32 GB swap of 4 KiB pages)
     #[arg(long, value_name = "N", default_value_t = 8_388_608)]
@@ -153,6 +183,7 @@ fn main() {
     let result = match cli.command {
         None => run(cli.run),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Compare(args)) => compare(&args),
         Some(Command::List) => Ok(list()),
         Some(Command::Footprint(args)) => footprint(&args),
     };
@@ -163,6 +194,124 @@ fn main() {
             std::process::exit(1);
         }
     }
+    if FAILED_VERDICTS.load(Ordering::Relaxed) {
+        std::process::exit(1);
+    }
+}
+
+/// Set by `compare` when a verdict is BROKEN or STALE: the table is printed, then the
+/// exit status is 1.
+static FAILED_VERDICTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `vswap-sim run FILE.toml`: the experiment on the memory manager.
+fn run_experiment(path: &std::path::Path, args: &RunArgs) -> Result<String, Failure> {
+    use vswap_sim::experiment::{Experiment, RunOptions, run};
+    let scenario_only = [
+        ("--seed", args.seed.is_some()),
+        ("--scale", args.scale.is_some()),
+        ("--workload", args.workload.is_some()),
+        ("--csv", args.csv),
+        ("--plot", args.plot.is_some()),
+    ];
+    if let Some((flag, _)) = scenario_only.iter().find(|(_, set)| *set) {
+        return Err(
+            format!("{flag} applies to scenarios; an experiment takes its seeds from its file (--runs N)").into()
+        );
+    }
+    let exp = Experiment::load(path)?;
+    let opts = RunOptions { runs: args.runs.unwrap_or(1), kernel: args.kernel.clone() };
+    let start = Instant::now();
+    let result = run::run(&exp, &opts)?;
+    if args.bench {
+        let ticks: u64 = result.runs.iter().filter_map(|r| r.ticks).sum();
+        eprintln!("ticks: {ticks}, wall: {:.3} s", start.elapsed().as_secs_f64());
+    }
+    Ok(if args.json { result.to_json() } else { experiment_summary(&exp, &result) })
+}
+
+/// The summary table of an experiment's result: per point of the first run, the vmstat
+/// swap counters and each cgroup's memory.current / zswap.current, then the notes.
+fn experiment_summary(exp: &vswap_sim::experiment::Experiment, r: &vswap_sim::experiment::ExperimentResult) -> String {
+    let mut out = format!(
+        "{} (vswap-sim, as kernel {}): {}
+",
+        r.experiment, r.kernel, exp.description
+    );
+    for (i, run) in r.runs.iter().enumerate() {
+        out.push_str(&format!("\nrun {i} (seed {}, {} ticks)\n", run.seed.unwrap_or(0), run.ticks.unwrap_or(0)));
+        let vm = ["zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "swpout_zero", "pgmajfault"];
+        let mut head: Vec<String> = vec!["point".into()];
+        head.extend(vm.iter().map(|s| s.to_string()));
+        head.push("pool_limit_hit".into());
+        for c in &exp.cgroups {
+            head.push(format!("{} current", c.path));
+            head.push(format!("{} zswap", c.path));
+            head.push(format!("{} oom", c.path));
+        }
+        let mut rows = vec![head];
+        for p in &run.points {
+            let mut row = vec![p.name.clone()];
+            row.extend(vm.iter().map(|k| p.vmstat.get(*k).map_or("-".into(), u64::to_string)));
+            row.push(p.zswap.get("pool_limit_hit").map_or("-".into(), u64::to_string));
+            for c in &exp.cgroups {
+                let m = p.memcg.get(&c.path);
+                row.push(m.map_or("-".into(), |m| m.current.to_string()));
+                row.push(m.map_or("-".into(), |m| m.zswap_current.to_string()));
+                row.push(m.and_then(|m| m.events.get("oom")).map_or("-".into(), u64::to_string));
+            }
+            rows.push(row);
+        }
+        let cols = rows[0].len();
+        let width: Vec<usize> = (0..cols).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+        for row in &rows {
+            let cells: Vec<String> = (row.iter().enumerate())
+                .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = width[i]) } else { format!("{c:>w$}", w = width[i]) })
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
+        }
+    }
+    if !r.settings.notes.is_empty() {
+        out.push_str("\nnot honoured by the simulator:\n");
+        for n in &r.settings.notes {
+            out.push_str(&format!("  - {n}\n"));
+        }
+    }
+    out
+}
+
+/// `vswap-sim compare FILE.toml`: the simulation against every recording (or `--kernel`'s).
+fn compare(args: &CompareArgs) -> Result<String, Failure> {
+    use vswap_sim::experiment::compare::{self as cmp, CompareError};
+    use vswap_sim::experiment::{Experiment, RunOptions, run};
+    let exp = Experiment::load(&args.experiment)?;
+    let kernels: Vec<String> = match &args.kernel {
+        Some(k) => vec![k.clone()],
+        None => {
+            exp.kernels.iter().filter(|k| cmp::recording_path(&args.experiment, &exp, k).exists()).cloned().collect()
+        }
+    };
+    if kernels.is_empty() {
+        let dir = cmp::recording_path(&args.experiment, &exp, "K");
+        let dir = dir.parent().map_or(String::new(), |d| d.display().to_string());
+        return Err(CompareError::NoRecording { experiment: exp.name.clone(), dir }.into());
+    }
+    let recordings = (kernels.iter())
+        .map(|k| Ok((k, cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?)))
+        .collect::<Result<Vec<_>, CompareError>>()?;
+    // One simulation for every kernel: only its notes depend on the kernel.
+    let sim = run::run(&exp, &RunOptions { runs: 1, kernel: kernels.first().cloned() })?;
+    let comparisons: Vec<_> = recordings.iter().map(|(k, rec)| cmp::compare(&exp, k, rec, &sim)).collect();
+    if comparisons.iter().any(cmp::Comparison::fails) {
+        FAILED_VERDICTS.store(true, Ordering::Relaxed);
+    }
+    Ok(if args.json {
+        let mut s = serde_json::to_string_pretty(&comparisons)?;
+        s.push('\n');
+        s
+    } else {
+        comparisons.iter().map(cmp::render_table).collect::<Vec<_>>().join("\n")
+    })
 }
 
 /// Write the report to stdout; a closed pipe (`| head`) ends the program quietly.
@@ -200,6 +349,14 @@ fn list() -> String {
 
 /// Run a scenario with a progress bar and render its report.
 fn run(args: RunArgs) -> Result<String, Failure> {
+    if let Some(path) = args.scenario.as_deref().filter(|s| s.ends_with(".toml")) {
+        return run_experiment(std::path::Path::new(path), &args);
+    }
+    for (flag, set) in [("--runs", args.runs.is_some()), ("--kernel", args.kernel.is_some())] {
+        if set {
+            return Err(format!("{flag} applies to experiment files (FILE.toml)").into());
+        }
+    }
     let defaults = Options::default();
     let name = args.scenario.as_deref().or(scenario::SCENARIOS.first().map(|s| s.0)).unwrap_or("proactive-shrink");
     let workload = match &args.workload {

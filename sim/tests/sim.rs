@@ -1,5 +1,5 @@
 //! The simulator's specification: the scenarios reproduce the mailing-list results
-//! qualitatively (kernel-notes Appendix B), reports are a pure function of the seed,
+//! qualitatively (docs/kernel.md Appendix B), reports are a pure function of the seed,
 //! and the memory manager keeps its invariants through reclaim, faults, fork and exit.
 //!
 //! The scenarios run ~10^5 page events each: far too slow for Miri's interpreter, and

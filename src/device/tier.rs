@@ -1,4 +1,4 @@
-//! Swap tiers (`mm/swap_tier.c` of the 2026 swap-tier series, kernel-notes §4.5): named
+//! Swap tiers (`mm/swap_tier.c` of the 2026 swap-tier series, docs/kernel.md §4.5): named
 //! priority ranges over the swap devices, written as batches to
 //! `/sys/kernel/mm/swap/tiers`.
 //!
@@ -26,10 +26,18 @@ const MAX_NAME: usize = 16;
 pub enum SwapTierOp {
     /// `+NAME:PRIO`: a tier from `start` up to the next tier's start (splitting the tier
     /// that held `start`).
-    Add { name: String, start: i16 },
+    Add {
+        /// The tier's name: 1..=15 characters of `[A-Za-z0-9_]` (`MAX_TIERNAME`).
+        name: String,
+        /// The lowest swap priority the tier covers.
+        start: i16,
+    },
     /// `-NAME`: remove a tier; the tier below grows up over its range, or, when it
     /// started at -1, the tier above grows down to -1.
-    Remove { name: String },
+    Remove {
+        /// The name of the tier to remove.
+        name: String,
+    },
 }
 
 impl SwapTierOp {
@@ -56,6 +64,7 @@ impl SwapTierOp {
 /// A configured tier, as a line of `/sys/kernel/mm/swap/tiers`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwapTier {
+    /// Its name, as given to `+NAME:PRIO`.
     pub name: String,
     /// Its index: the bit of its `Knob::SwapTierMax` in memcg masks.
     pub idx: u8,

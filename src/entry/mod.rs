@@ -76,12 +76,35 @@ pub enum TableEntry {
     /// No folio, no shadow, no count: the slot is free.
     Free,
     /// Swapped out: the workingset shadow, the inline count and the zero flag.
-    Shadow { shadow: u64, count: u8, zero: bool },
+    Shadow {
+        /// The workingset shadow (`workingset_eviction`'s value, docs/kernel.md §3.4).
+        shadow: u64,
+        /// The inline swap count (docs/kernel.md §1.4).
+        count: u8,
+        /// The Z flag: the page was zero-filled (docs/kernel.md §1.5).
+        zero: bool,
+    },
     /// In the swap cache: the folio's PFN and order, the inline count and the zero flag.
     /// `locked` is the crate's transient multi-slot lock (see the module doc).
-    Cached { pfn: u64, order: u8, count: u8, zero: bool, locked: bool },
+    Cached {
+        /// The PFN of the folio in the swap cache.
+        pfn: u64,
+        /// The folio's order.
+        order: u8,
+        /// The inline swap count (docs/kernel.md §1.4).
+        count: u8,
+        /// The Z flag: the page was zero-filled (docs/kernel.md §1.5).
+        zero: bool,
+        /// The crate's transient multi-slot lock bit.
+        locked: bool,
+    },
     /// A physical slot's reverse map to the virtual slot it backs.
-    Pointer { vslot: u64, cache_only: bool },
+    Pointer {
+        /// The virtual slot this physical slot backs.
+        vslot: u64,
+        /// The C bit: the virtual slot's count is 0 but its folio is still cached (docs/kernel.md §4.3).
+        cache_only: bool,
+    },
     /// A header, hole or bad slot (`SWP_TB_BAD`).
     Bad,
 }
@@ -236,9 +259,17 @@ pub enum BackendEntry {
     /// No backend: the data is only in the folio, or the slot is free.
     None,
     /// A zswap entry, by handle.
-    Zswap { handle: u64 },
+    Zswap {
+        /// The zswap entry's handle in the pool.
+        handle: u64,
+    },
     /// A physical slot: device number and offset.
-    Phys { device: u8, offset: u64 },
+    Phys {
+        /// The swap device's number (`swap_info[]` index).
+        device: u8,
+        /// The slot's offset on that device.
+        offset: u64,
+    },
 }
 
 const TAG_PHYS: u64 = 0b001;

@@ -1,8 +1,9 @@
-//! The model's reclaim layer, from kernel-notes §5.3 (the LRU callback), §5.5 (the
+//! The model's reclaim layer, from docs/kernel.md §5.3 (the LRU callback), §5.5 (the
 //! memcg-aware shrinker), §5.6 (the global worker and its cursor), §5.8 (proactive
 //! writeback with per-memcg cursors) and §6.4 (`mem_cgroup_iter` order, offline
 //! cleanup), with the 2024 series' proactive start and writeback pause (Appendix B1) and
-//! the 2023 protection scheme (B3).
+//! the 2023 protection scheme (B3). The walk over an LRU and the operations that run it
+//! (shrinker, worker, proactive writeback) are in `shrink`.
 //!
 //! Each memcg's LRU is a list of elements naming a slot and the entry that a store put
 //! there (the `id` of its `Back::Zswap`), oldest first, with the referenced bit and the
@@ -10,46 +11,30 @@
 //! replaced) is dead and pruned; the list's length is then `list_lru_count_one`. Offline
 //! splices a memcg's list to the front of its nearest online ancestor's. Cursors map a
 //! walk's root to the memcg it visited last (the root's is the worker's).
+//!
+//! Invariants:
+//! * every live zswap entry has exactly one live element, on the LRU of the memcg that
+//!   entry is charged to (or, once that memcg is offline, of its nearest online ancestor);
+//! * after each step only online memcgs hold LRU elements, and only live ones
+//!   (`prune_lrus`), oldest store first;
+//! * a cursor names a memcg of its walk root's subtree, or is absent (no walk yet, or a
+//!   round trip ended); offlining the memcg it rests on moves it to the next online one.
 
-use super::{Back, Ev, Model, PAGE, ROOT, Slot, Step, UNLIMITED};
-use crate::op::Outcome;
-use crate::{
-    Backing, Config, Error, LruPolicy, MemcgId, ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStart, ShrinkStop,
-    SwapSystem, Tick, VSlot,
-};
+use super::{Back, Model, PAGE, ROOT, Slot};
+use crate::{Config, Error, LruPolicy, MemcgId, ShrinkStart, Tick, VSlot};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-
-/// `MAX_RECLAIM_RETRIES`.
-const MAX_RETRIES: u32 = 16;
-/// `NR_ZSWAP_WB_BATCH`: entries the worker walks per visit.
-const WORKER_BATCH: u64 = 64;
-/// Entries proactive writeback walks per visit (v1).
-const PROACTIVE_BATCH: u64 = 128;
 
 /// One LRU element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Lent {
     pub(super) slot: u64,
     pub(super) id: u64,
-    referenced: bool,
+    pub(super) referenced: bool,
     pub(super) stored: Tick,
 }
 
-/// Who walks an LRU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Walk {
-    /// The shrinker's scan: second chance, or the protected-region stop.
-    Shrinker,
-    /// The worker (ending once `budget` compressed bytes are written: what the memcg's
-    /// `Knob::ZswapWritebackSize` leaves for this run), or a store over `zswap.max`.
-    Worker { budget: u64 },
-    /// Proactive writeback: no second chance, entries younger than `min_age` rotate,
-    /// the walk ends once `budget` compressed bytes are written.
-    Proactive { min_age: Tick, budget: u64 },
-}
-
 /// Where a cursor step landed.
-enum Visit {
+pub(super) enum Visit {
     Memcg(u16),
     /// The legacy worker met an offline memcg (its cursor is reset).
     Offline,
@@ -60,21 +45,21 @@ enum Visit {
 /// The reclaim configuration and the state outside the memcgs.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Reclaim {
-    protection: bool,
+    pub(super) protection: bool,
     /// `ShrinkStart::Proactive`: the worker starts above this many pool pages.
-    start: Option<u64>,
-    legacy: bool,
-    pause: Option<Tick>,
-    shrinker_enabled: bool,
-    ram_bytes: u64,
+    pub(super) start: Option<u64>,
+    pub(super) legacy: bool,
+    pub(super) pause: Option<Tick>,
+    pub(super) shrinker_enabled: bool,
+    pub(super) ram_bytes: u64,
     /// Walk root → the memcg its walk visited last.
-    cursors: BTreeMap<u16, u16>,
-    pending: bool,
-    pause_until: Tick,
+    pub(super) cursors: BTreeMap<u16, u16>,
+    pub(super) pending: bool,
+    pub(super) pause_until: Tick,
     /// Entry ids handed out.
-    ids: u64,
+    pub(super) ids: u64,
     /// Memcgs created.
-    born: u64,
+    pub(super) born: u64,
 }
 
 impl Reclaim {
@@ -145,7 +130,7 @@ impl Model {
         }
     }
 
-    fn is_online(&self, id: u16) -> bool {
+    pub(super) fn is_online(&self, id: u16) -> bool {
         self.memcgs.get(&id).is_some_and(|c| c.online)
     }
 
@@ -175,7 +160,7 @@ impl Model {
         }
     }
 
-    fn pool_pages(&self) -> u64 {
+    pub(super) fn pool_pages(&self) -> u64 {
         self.pool_bytes().div_ceil(PAGE)
     }
 
@@ -199,7 +184,7 @@ impl Model {
         self.pause_worker();
     }
 
-    fn pause_worker(&mut self) {
+    pub(super) fn pause_worker(&mut self) {
         if let Some(p) = self.reclaim.pause {
             self.reclaim.pause_until = self.reclaim.pause_until.max(self.tick.saturating_add(p));
         }
@@ -252,7 +237,7 @@ impl Model {
 
     /// Move `root`'s cursor to the next online memcg of its subtree (the legacy worker
     /// takes one step and gives up on an offline one).
-    fn advance(&mut self, root: u16, legacy: bool) -> Visit {
+    pub(super) fn advance(&mut self, root: u16, legacy: bool) -> Visit {
         loop {
             let Some(id) = self.next_pre(root, self.reclaim.cursors.get(&root).copied()) else {
                 self.reclaim.cursors.remove(&root);
@@ -306,252 +291,5 @@ impl Model {
                 pos = next;
             }
         }
-    }
-
-    // ---------------------------------------------------------------------------------
-    // The LRU walk (§5.3 `shrink_memcg_cb`, §5.6 `shrink_memcg`)
-    // ---------------------------------------------------------------------------------
-
-    /// Write back the entry at `slot` from a walk: the system's backing after the step
-    /// tells whether it reached a device, which the explicit writeback then checks.
-    fn walk_writeback(&mut self, slot: u64, proactive: bool, sys: Option<&SwapSystem>) -> Step {
-        let s = self.slots[&slot];
-        let Back::Zswap { len, memcg, .. } = s.back else { unreachable!("a live element names a zswap entry") };
-        let real = if s.folio.is_some() {
-            Err(Error::InSwapCache)
-        } else {
-            let sys = sys.ok_or("the model needs the system to follow an LRU walk (Model::apply_in)")?;
-            match sys.backing(VSlot::from_raw(slot)) {
-                Ok(Backing::Device(_)) => Ok(Outcome::Done),
-                _ => Err(Error::DeviceFull),
-            }
-        };
-        let out = self.writeback(VSlot::from_raw(slot), &real, sys)?;
-        if out.is_ok() && proactive {
-            self.event(memcg, Ev::ZswpwbProactive, u64::from(len));
-        }
-        // The slot now belongs to an online memcg: an offline one it was the last
-        // reference of leaves the tree at once, so the rest of the walk's round trip
-        // (the worker's, proactive writeback's) no longer passes it.
-        self.collect();
-        Ok(out)
-    }
-
-    /// Walk at most `nr` entries of `m`'s LRU, and never more than it holds now.
-    pub(super) fn walk(
-        &mut self,
-        m: u16,
-        nr: u64,
-        kind: Walk,
-        sys: Option<&SwapSystem>,
-    ) -> Result<ShrinkOutcome, String> {
-        let mut o = ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() };
-        if !self.is_online(m) || !self.writeback_enabled(m) {
-            return Ok(o);
-        }
-        self.prune_lrus();
-        let protection = self.reclaim.protection;
-        let (len, protected) = (self.memcgs[&m].lru.len() as u64, self.memcgs[&m].protected);
-        // The 2023 scheme's shrinker stops short of the protected region (`SHRINK_STOP`);
-        // the subtraction wraps as the kernel's unsigned one does.
-        if kind == Walk::Shrinker && protection && protected >= len.wrapping_sub(nr) {
-            o.result = ShrinkResult::Again;
-            o.protected_stop = true;
-            return Ok(o);
-        }
-        let second_chance = !protection && !matches!(kind, Walk::Proactive { .. });
-        while o.scanned < nr.min(len) {
-            let lru = &mut self.memcgs.get_mut(&m).expect("online").lru;
-            let Some(mut e) = lru.pop_front() else { break };
-            let referenced = e.referenced;
-            e.referenced &= !second_chance;
-            // Rotated first: a failed writeback leaves it at the tail.
-            lru.push_back(e);
-            o.scanned += 1;
-            if second_chance && referenced {
-                o.second_chances += 1;
-                continue;
-            }
-            let budget = match kind {
-                Walk::Proactive { min_age, .. } if self.tick.saturating_sub(e.stored) < min_age => continue,
-                Walk::Proactive { budget, .. } | Walk::Worker { budget } => Some(budget),
-                Walk::Shrinker => None,
-            };
-            let len = match self.slots[&e.slot].back {
-                Back::Zswap { len, .. } => u64::from(len),
-                _ => 0,
-            };
-            match self.walk_writeback(e.slot, matches!(kind, Walk::Proactive { .. }), sys)? {
-                Ok(_) => {
-                    o.written += 1;
-                    o.written_bytes += len;
-                }
-                Err(err) => {
-                    // Every failure counts, -EEXIST included; a page in the swap cache
-                    // ends only the shrinker's walk (the warm region: `LRU_STOP`), the
-                    // others pass no flag to the callback and go on.
-                    self.global.reject_reclaim_fail += 1;
-                    if err == Error::InSwapCache && kind == Walk::Shrinker {
-                        o.swap_cache_hit = true;
-                        break;
-                    }
-                }
-            }
-            if budget.is_some_and(|b| o.written_bytes >= b) {
-                break;
-            }
-        }
-        o.result = if o.written > 0 {
-            ShrinkResult::Written
-        } else if o.scanned > 0 {
-            ShrinkResult::Again
-        } else {
-            ShrinkResult::NotCandidate
-        };
-        Ok(o)
-    }
-
-    // ---------------------------------------------------------------------------------
-    // The operations
-    // ---------------------------------------------------------------------------------
-
-    /// `shrink_memcg` (the shrinker's scan).
-    pub(super) fn shrink_memcg(&mut self, cg: MemcgId, nr: u64, sys: Option<&SwapSystem>) -> Step {
-        if let Err(e) = self.online(cg) {
-            return Ok(Err(e));
-        }
-        if nr == 0 {
-            return Ok(Err(Error::Invalid("nr must be at least 1")));
-        }
-        Ok(Ok(Outcome::Shrink(self.walk(cg.raw(), nr, Walk::Shrinker, sys)?)))
-    }
-
-    /// `zswap_shrinker_count` (§5.5): the list's length less the disk swap-ins not yet
-    /// consumed (consuming them), or less `nr_zswap_protected`; scaled by compressed over
-    /// stored pages of the subtree.
-    pub(super) fn shrinker_count(&mut self, cg: MemcgId) -> u64 {
-        let id = cg.raw();
-        if self.online(cg).is_err() || !self.reclaim.shrinker_enabled || !self.writeback_enabled(id) {
-            return 0;
-        }
-        self.prune_lrus();
-        let protection = self.reclaim.protection;
-        let c = self.memcgs.get_mut(&id).expect("online");
-        let len = c.lru.len() as u64;
-        let freeable = if protection {
-            len.saturating_sub(c.protected)
-        } else {
-            let consumed = c.disk_swapins.min(len);
-            c.disk_swapins -= consumed;
-            len - consumed
-        };
-        let stored = self
-            .slots
-            .values()
-            .filter(|s| matches!(s.back, Back::Zswap { memcg, .. } if self.ancestry(memcg).contains(&id)))
-            .count() as u64;
-        if freeable == 0 || stored == 0 {
-            return 0;
-        }
-        let backing = self.zswap_bytes(id) / PAGE;
-        (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64
-    }
-
-    /// The global `shrink_worker` (§5.6), or the v6.8 one with `legacy_worker`.
-    pub(super) fn run_shrink_worker(&mut self, sys: Option<&SwapSystem>) -> Result<ShrinkReport, String> {
-        let mut r = ShrinkReport::default();
-        if !std::mem::take(&mut self.reclaim.pending) {
-            return Ok(r);
-        }
-        let legacy = self.reclaim.legacy;
-        // Candidates visited in this round trip.
-        let mut attempts = 0;
-        // Bytes written from each memcg with a writeback size, this run.
-        let mut spent: HashMap<u16, u64> = HashMap::new();
-        r.stop = loop {
-            if self.reclaim.pause.is_some() && self.tick < self.reclaim.pause_until {
-                self.reclaim.pending = true;
-                break ShrinkStop::Paused { until: self.reclaim.pause_until };
-            }
-            let failed = match self.advance(ROOT, legacy) {
-                Visit::End | Visit::Offline => {
-                    let failed = legacy || attempts == 0;
-                    attempts = 0;
-                    failed
-                }
-                Visit::Memcg(m) => {
-                    if legacy && !self.writeback_enabled(m) {
-                        break ShrinkStop::WritebackDisabled;
-                    }
-                    let cap = self.memcgs[&m].writeback_size;
-                    let budget = cap.saturating_sub(spent.get(&m).copied().unwrap_or(0));
-                    let o = if budget == 0 {
-                        ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() }
-                    } else {
-                        self.walk(m, if legacy { 1 } else { WORKER_BATCH }, Walk::Worker { budget }, sys)?
-                    };
-                    if cap != UNLIMITED {
-                        *spent.entry(m).or_default() += o.written_bytes;
-                    }
-                    r.visits += 1;
-                    if o.written > 0 {
-                        r.written += o.written;
-                        r.written_bytes += o.written_bytes;
-                        let id = MemcgId::from_raw(m);
-                        match r.by_memcg.iter().position(|(x, _)| *x == id) {
-                            Some(i) => r.by_memcg[i].1 += o.written,
-                            None => r.by_memcg.push((id, o.written)),
-                        }
-                    }
-                    // Today's worker skips a non-candidate without counting it.
-                    let counted = legacy || o.result != ShrinkResult::NotCandidate;
-                    attempts += u64::from(counted);
-                    counted && o.result != ShrinkResult::Written
-                }
-            };
-            if failed {
-                r.failures += 1;
-                if r.failures == MAX_RETRIES {
-                    break ShrinkStop::Failures;
-                }
-            }
-            if self.pool_pages() <= self.accept_pages {
-                break ShrinkStop::BelowAccept;
-            }
-        };
-        Ok(r)
-    }
-
-    /// Proactive writeback (§5.8): round-robin over `cg`'s online subtree from its own
-    /// cursor, until `bytes` compressed bytes are written, the scan cap (16 × the budget
-    /// in pages) is reached, or two round trips end without a write.
-    pub(super) fn proactive_writeback(
-        &mut self,
-        cg: MemcgId,
-        bytes: u64,
-        min_age: Tick,
-        sys: Option<&SwapSystem>,
-    ) -> Step {
-        if let Err(e) = self.online(cg) {
-            return Ok(Err(e));
-        }
-        if bytes == 0 || bytes > self.reclaim.ram_bytes || min_age > self.tick || !self.writeback_enabled(cg.raw()) {
-            return Ok(Err(Error::Invalid("proactive writeback")));
-        }
-        let cap = 16 * bytes.div_ceil(PAGE);
-        let (mut written, mut scanned, mut idle) = (0, 0, 0);
-        while written < bytes && scanned < cap && idle < 2 {
-            let Visit::Memcg(m) = self.advance(cg.raw(), false) else {
-                idle += 1;
-                continue;
-            };
-            let o = self.walk(m, PROACTIVE_BATCH, Walk::Proactive { min_age, budget: bytes - written }, sys)?;
-            written += o.written_bytes;
-            scanned += o.scanned;
-            if o.written > 0 {
-                idle = 0;
-            }
-        }
-        Ok(if written >= bytes { Ok(Outcome::WrittenBack(written)) } else { Err(Error::Again { written }) })
     }
 }

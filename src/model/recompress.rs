@@ -10,6 +10,10 @@
 //! synthetic size scaled by the two tiers' ratios, rounded up), and the new copy kept only
 //! when it is not empty and smaller. The walk ends once `max_pages` entries were
 //! attempted.
+//!
+//! Invariants: an entry is examined at most once (popped off the index), a kept copy is
+//! strictly smaller and of the target tier, and the counters (`recompress_attempted`,
+//! `recompressed_pages`, `recompress_saved_bytes`) grow by exactly what the report says.
 
 use super::{Back, Model, PAGE, reclaim::alive};
 use crate::op::Outcome;

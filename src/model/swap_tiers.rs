@@ -1,4 +1,4 @@
-//! Swap tiers in the model (the 2026 swap-tier series, kernel-notes §4.5), written from
+//! Swap tiers in the model (the 2026 swap-tier series, docs/kernel.md §4.5), written from
 //! the series' rules and `tests/swap_tiers.rs`, not from `device/tier.rs`: the tiers as a
 //! map from start priority to (name, index), each running up to one below the next start;
 //! per memcg its own `memory.swap.tiers.max` bits; and which devices a memcg's pages may
@@ -13,6 +13,10 @@
 //!   index starts allowed everywhere.
 //! * With no tier configured every device serves every memcg; with tiers, a device
 //!   serves the memcgs whose own bits and every ancestor's allow its tier.
+//!
+//! Invariants: at most `nr_swap_tiers` tiers, with distinct names shorter than
+//! `MAX_TIERNAME` and distinct indices, the lowest starting at `DEF_SWAP_PRIO` (-1);
+//! a failed batch changes nothing.
 
 use super::{Model, ROOT};
 use crate::op::{Outcome, TierCmd};

@@ -1,5 +1,5 @@
 //! Slot allocation (`folio_alloc_swap` → `cluster_alloc_swap_entry`), in the kernel's order
-//! of preference (kernel-notes §2.3):
+//! of preference (docs/kernel.md §2.3):
 //!
 //! 1. the calling CPU's cached cluster for the order (`percpu_swap_cluster`);
 //! 2. every NONFULL cluster of that order;

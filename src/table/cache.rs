@@ -1,4 +1,4 @@
-//! The swap cache on top of the table (`mm/swap_state.c`, kernel-notes §3.1–§3.3).
+//! The swap cache on top of the table (`mm/swap_state.c`, docs/kernel.md §3.1–§3.3).
 //!
 //! A cached slot holds a Cached word: the folio's PFN (the same in every slot of a large
 //! folio) and order, with the count and zero flag kept from the word before. Lookup is a

@@ -3,7 +3,7 @@
 //! Inline counts below `COUNT_MAX - 1` move by one CAS on the table word, lock-free. The
 //! crossing into and out of the extension table, and every change while the inline field
 //! holds the `COUNT_MAX` sentinel, run under the cluster lock (`ci->lock`), exactly where
-//! the kernel takes it. Invariants (kernel-notes §1.4):
+//! the kernel takes it. Invariants (docs/kernel.md §1.4):
 //! * `ext[off] != 0` ⇔ inline == `COUNT_MAX`, and then `ext[off] >= COUNT_MAX` is the count;
 //! * the extension table exists ⇔ some slot of the cluster has `ext[off] != 0`; it is
 //!   retired through the epoch when its last such slot leaves it;

@@ -1,5 +1,5 @@
 //! The swap table layer: clusters, the dynamic directory, the allocator, the swap count
-//! and the swap cache (kernel-notes §1–§3). Everything here is lock-free except where the
+//! and the swap cache (docs/kernel.md §1–§3). Everything here is lock-free except where the
 //! kernel also locks: cluster creation and retirement and list moves (`si->lock`) and the
 //! extension-table path of the swap count (`ci->lock`).
 

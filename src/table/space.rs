@@ -21,10 +21,9 @@ use crate::sync::{AtomicPtr, Mutex, Ordering, lock};
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::{BTreeSet, VecDeque};
 
-#[cfg(all(loom, any(test, feature = "loom")))]
-pub(crate) const FAN_BITS: u32 = 2;
-#[cfg(not(all(loom, any(test, feature = "loom"))))]
-pub(crate) const FAN_BITS: u32 = 8;
+/// Bits of slot index per directory level: 8 (fan-out 256), 2 under loom so a model's
+/// directory stays a few nodes deep.
+pub(crate) const FAN_BITS: u32 = if crate::sync::LOOM { 2 } else { 8 };
 const FAN: usize = 1 << FAN_BITS;
 /// Clusters a space can address: three radix levels.
 pub(crate) const MAX_CLUSTERS: u64 = 1 << (3 * FAN_BITS);

@@ -83,7 +83,7 @@ fn a_disowned_partial_cluster_goes_to_frag_and_is_tried_once() {
 
 /// The lists are hints that may name a cluster which left them since (here one that
 /// went FRAG, then NONFULL, then FULL): such an index is not the single FRAG try of
-/// kernel-notes §2.3, whose list holds only the clusters that are FRAG now. Spending the
+/// docs/kernel.md §2.3, whose list holds only the clusters that are FRAG now. Spending the
 /// try on it made a fixed space read as full with free slots in a FRAG cluster, so
 /// writeout and zswap writeback went to a lower-priority device, or failed.
 #[test]

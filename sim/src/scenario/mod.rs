@@ -1,7 +1,7 @@
 //! The scenarios: each builds a machine with [`Mm`], runs one or more configurations
 //! of it on seeded workloads, and returns a [`Report`] whose counters are the kernel's.
 //!
-//! The [`Driver`] is the simulation loop every scenario shares: per tick, every job's
+//! The `Driver` is the simulation loop every scenario shares: per tick, every job's
 //! generator emits its events, the memory manager applies them, the clock advances (the
 //! shrink worker runs if queued), a scenario hook may act (proactive writeback), and
 //! every `sample` ticks the timelines get a point.

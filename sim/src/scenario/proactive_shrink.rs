@@ -1,4 +1,4 @@
-//! `proactive-shrink` (kernel-notes Appendix B1): "mm: zswap: global shrinker fix and
+//! `proactive-shrink` (docs/kernel.md Appendix B1): "mm: zswap: global shrinker fix and
 //! proactive shrink" (2024). A pool pre-filled by cold background services, then an
 //! active memcg under a small `memory.max` swapping hard, run three ways: the v6.8
 //! worker (`legacy_worker`), mainline's worker with hysteresis (`ShrinkStart::PoolFull`)

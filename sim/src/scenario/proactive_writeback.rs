@@ -1,4 +1,4 @@
-//! `proactive-writeback` (kernel-notes §5.8): repeated small `memory.reclaim
+//! `proactive-writeback` (docs/kernel.md §5.8): repeated small `memory.reclaim
 //! "N source=zswap"` calls on a parent whose children hold equal cold zswap data. With
 //! the per-memcg cursor (the v1 design) every call resumes where the last one stopped,
 //! so every child makes progress instead of the first one paying for all.

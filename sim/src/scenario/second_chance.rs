@@ -1,4 +1,4 @@
-//! `second-chance` (kernel-notes Appendix B3, with B2's cold data): the zswap shrinker
+//! `second-chance` (docs/kernel.md Appendix B3, with B2's cold data): the zswap shrinker
 //! with the 2023 protection scheme (`nr_zswap_protected`, decayed by every store) against
 //! the 2024 second-chance algorithm (a referenced bit per entry), on a kernel-build-like
 //! workload whose bursts of new stores are re-read soon after.

@@ -2,7 +2,7 @@
 //! memcgs, a latency-sensitive one and a batch one (zswap off, so every page goes to a
 //! device), run twice, both with the swap tiers `fast` and `slow`: once with every memcg
 //! allowed both (one global priority order), once with `memory.swap.tiers.max` of `batch`
-//! forbidding `fast` (kernel-notes §4.5). The report shows where each memcg's pages
+//! forbidding `fast` (docs/kernel.md §4.5). The report shows where each memcg's pages
 //! landed (by device, and as `MemcgStat::swap_tiers` breaks its swap charge down) and
 //! which device served the latency-sensitive memcg's swap-ins.
 

@@ -4,7 +4,7 @@
 //!
 //! What it models: one process (the *parent*) that maps its regions one after another
 //! ([`Workload::region_base`]), and at most one forked *child* sharing them (Redis
-//! BGSAVE, kernel-notes Appendix B4). A phase lasts a number of logical ticks; each tick
+//! BGSAVE, docs/kernel.md Appendix B4). A phase lasts a number of logical ticks; each tick
 //! it makes `accesses_per_tick` page accesses, each drawn from one of its streams with
 //! probability weight / sum of weights. A stream walks one region randomly,
 //! sequentially or by a stride, and writes with probability `write_percent` / 100.
@@ -24,10 +24,12 @@
 //! * [`Workload::page_data`] is a pure function of (seed, region, page).
 
 mod builtin;
+mod bytes;
 mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use bytes::{NotByteExact, PAGE_BYTES, fill_page, page_data_of, zero_prefix};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt;
@@ -64,6 +66,11 @@ pub struct Region {
 }
 
 /// What the pages hold, which decides what zswap makes of them.
+///
+/// `Ratio` and `Incompressible` are synthetic: they state a compressed size. `Zero`,
+/// `Random`, `Text` and `ZeroFraction` are byte-exact ([`Data::is_byte_exact`]): their
+/// bytes come from [`fill_page`], and their compressed size is lz4's on those bytes; only
+/// they may be used by the kernel lab's experiments, whose guest writes the same bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Data {
     /// Zero-filled pages (stored as zero pages, no compression).
@@ -72,6 +79,13 @@ pub enum Data {
     Ratio(f64),
     /// Pages that do not compress (zswap stores them as-is).
     Incompressible,
+    /// Random bytes (file syntax `random`): lz4 cannot shrink them.
+    Random,
+    /// Text-like bytes (`text`): numbered lines of English words.
+    Text,
+    /// The first round(F * 4096) bytes zero, the rest random (`zero-fraction:F`,
+    /// 0 <= F <= 1).
+    ZeroFraction(f64),
 }
 
 /// A stretch of the workload with fixed streams.
@@ -135,7 +149,16 @@ pub enum Pattern {
 pub enum Event {
     /// A page access. `page` is relative to the region (add
     /// [`Workload::region_base`] for the page in the address space).
-    Access { process: Process, region: u32, page: u64, write: bool },
+    Access {
+        /// The process that touches the page (the parent, or the child after a fork).
+        process: Process,
+        /// The region's index in the workload.
+        region: u32,
+        /// The page's index within the region.
+        page: u64,
+        /// A store (the PTE becomes dirty) rather than a load.
+        write: bool,
+    },
     /// The parent forks a child that shares all its pages.
     Fork,
     /// The child exits, dropping its references.
@@ -172,12 +195,16 @@ impl fmt::Display for WorkloadError {
 impl std::error::Error for WorkloadError {}
 
 impl fmt::Display for Data {
-    /// The file syntax: `zero`, `incompressible` or `ratio:R`.
+    /// The file syntax: `zero`, `incompressible`, `ratio:R`, `random`, `text` or
+    /// `zero-fraction:F`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Data::Zero => f.write_str("zero"),
             Data::Ratio(r) => write!(f, "ratio:{r}"),
             Data::Incompressible => f.write_str("incompressible"),
+            Data::Random => f.write_str("random"),
+            Data::Text => f.write_str("text"),
+            Data::ZeroFraction(z) => write!(f, "zero-fraction:{z}"),
         }
     }
 }
@@ -283,12 +310,22 @@ impl Workload {
 
     /// What page `page` of region `region` holds under `seed`: a pure function of the
     /// three. `Ratio(r)` gives a compressed length of r * 4096 with a ±25 % jitter,
-    /// clamped to 64..=4096. None if `region` is out of range (the page within it is not
-    /// checked: the contents are defined for any page number).
+    /// clamped to 64..=4096. The byte-exact kinds (`Random`, `Text`, `ZeroFraction`) give
+    /// what [`page_data_of`] makes of the page's first version ([`fill_page`] with
+    /// version 0): its zero-ness and its real lz4 length. Later versions (rewrites) are
+    /// taken to compress the same: random bytes always compress to the same length, and
+    /// text pages' lengths vary by a few percent around the same mean. None if `region`
+    /// is out of range (the page within it is not checked: the contents are defined for
+    /// any page number).
     pub fn page_data(&self, region: usize, page: u64, seed: u64) -> Option<PageData> {
         Some(match self.regions.get(region)?.data {
             Data::Zero => PageData { zero: true, compressed_len: 0 },
             Data::Incompressible => PageData { zero: false, compressed_len: PAGE_SIZE },
+            d @ (Data::Random | Data::Text | Data::ZeroFraction(_)) => {
+                let mut bytes = [0u8; PAGE_BYTES];
+                fill_page(d, seed, region, page, 0, &mut bytes).ok()?;
+                page_data_of(&bytes)
+            }
             Data::Ratio(r) => {
                 let h = mix64(mix64(mix64(seed ^ 0x5157_4150_5041_4745) ^ region as u64) ^ page);
                 // Rounded to nearest; `as` saturates (NaN and negatives give 0), and `min`

@@ -181,12 +181,24 @@ fn convert(raw: &RawWorkload, src: &str) -> Result<Workload, (Range<usize>, Stri
         let data = match text.split_once(':') {
             None if text == "zero" => Data::Zero,
             None if text == "incompressible" => Data::Incompressible,
+            None if text == "random" => Data::Random,
+            None if text == "text" => Data::Text,
             Some(("ratio", v)) => match v.trim().parse::<f64>() {
                 Ok(v) => Data::Ratio(v),
                 Err(_) => return err(&r.data, format!("ratio {v:?} is not a number")),
             },
+            Some(("zero-fraction", v)) => match v.trim().parse::<f64>() {
+                Ok(v) => Data::ZeroFraction(v),
+                Err(_) => return err(&r.data, format!("zero-fraction {v:?} is not a number")),
+            },
             _ => {
-                return err(&r.data, format!("data {text:?} is not \"zero\", \"incompressible\" or \"ratio:R\""));
+                return err(
+                    &r.data,
+                    format!(
+                        "data {text:?} is not \"zero\", \"incompressible\", \"ratio:R\", \"random\", \"text\" or \
+                         \"zero-fraction:F\""
+                    ),
+                );
             }
         };
         regions.push(Region { name: r.name.get_ref().clone(), pages: *r.pages.get_ref(), data });
@@ -279,6 +291,9 @@ pub(super) fn check(w: &Workload) -> Result<(), (Site, String)> {
         match r.data {
             Data::Ratio(v) if !(v > 0.0 && v <= 1.0) => {
                 return Err((at(Field::Data), format!("ratio {v} is out of range (0 < R <= 1)")));
+            }
+            Data::ZeroFraction(v) if !(0.0..=1.0).contains(&v) => {
+                return Err((at(Field::Data), format!("zero-fraction {v} is out of range (0 <= F <= 1)")));
             }
             _ => {}
         }

@@ -148,6 +148,17 @@ fn every_data_and_pattern_spelling_parses() {
     assert_eq!(w.regions[1].data, Data::Incompressible);
     let w = Workload::parse("t.toml", &edit("\"ratio:0.35\"", "\"ratio:1\"")).unwrap();
     assert_eq!(w.regions[0].data, Data::Ratio(1.0));
+    for (text, data) in [
+        ("random", Data::Random),
+        ("text", Data::Text),
+        ("zero-fraction:0.5", Data::ZeroFraction(0.5)),
+        ("zero-fraction:0", Data::ZeroFraction(0.0)),
+        ("zero-fraction:1", Data::ZeroFraction(1.0)),
+    ] {
+        let w = Workload::parse("t.toml", &edit("\"zero\"", &format!("\"{text}\""))).unwrap();
+        assert_eq!(w.regions[1].data, data);
+        assert_eq!(Workload::parse("again", &w.to_toml()).unwrap(), w, "{text}");
+    }
     let w = Workload::parse("t.toml", &edit("\"stride:3\"", "\"stride:1000\"")).unwrap();
     assert_eq!(w.phases[1].streams[0].pattern, Pattern::Stride(1000));
     let w = Workload::parse("t.toml", &edit("process = \"child\"", "process = \"parent\"")).unwrap();
@@ -252,7 +263,15 @@ fn region_values_are_checked() {
     assert_error(&edit("ratio:0.35", "ratio:-0.5"), 5, "ratio -0.5 is out of range");
     assert_error(&edit("ratio:0.35", "ratio:nan"), 5, "ratio NaN is out of range");
     assert_error(&edit("ratio:0.35", "ratio:lots"), 5, "ratio \"lots\" is not a number");
-    assert_error(&edit("ratio:0.35", "gzip"), 5, "data \"gzip\" is not \"zero\", \"incompressible\" or \"ratio:R\"");
+    assert_error(
+        &edit("ratio:0.35", "gzip"),
+        5,
+        "data \"gzip\" is not \"zero\", \"incompressible\", \"ratio:R\", \"random\", \"text\" or \"zero-fraction:F\"",
+    );
+    assert_error(&edit("ratio:0.35", "zero-fraction:1.5"), 5, "zero-fraction 1.5 is out of range (0 <= F <= 1)");
+    assert_error(&edit("ratio:0.35", "zero-fraction:-0.1"), 5, "zero-fraction -0.1 is out of range");
+    assert_error(&edit("ratio:0.35", "zero-fraction:nan"), 5, "zero-fraction NaN is out of range");
+    assert_error(&edit("ratio:0.35", "zero-fraction:half"), 5, "zero-fraction \"half\" is not a number");
 }
 
 #[test]
@@ -645,47 +664,6 @@ fn a_generator_skips_a_stream_of_a_missing_region() {
     assert!(out.iter().all(|e| matches!(e, Event::Access { region: 0, .. })), "{out:?}");
 }
 
-// ---- page data ------------------------------------------------------------------------
-
-#[test]
-fn page_data_is_a_pure_function_of_seed_region_and_page() {
-    let w = Workload::builtin("kernel-build-like", 1024).unwrap();
-    let lens = |seed, region| (0..64).map(|p| w.page_data(region, p, seed).unwrap().compressed_len).collect::<Vec<_>>();
-    assert_eq!(lens(1, 0), lens(1, 0));
-    assert_ne!(lens(1, 0), lens(2, 0), "the seed matters");
-    assert_ne!(lens(1, 1), lens(1, 2), "the region matters");
-    let l = lens(1, 0);
-    assert!(l.windows(2).any(|p| p[0] != p[1]), "the page matters");
-}
-
-#[test]
-fn page_data_follows_the_region_data() {
-    let mut w = one_phase(1, 1, 1, vec![parent(0, Pattern::Random, 1, 0)]);
-    let region = |data| Region { name: String::new(), pages: 1 << 20, data };
-    w.regions = vec![
-        region(Data::Zero),
-        region(Data::Incompressible),
-        region(Data::Ratio(0.35)),
-        region(Data::Ratio(0.001)),
-        region(Data::Ratio(1.0)),
-    ];
-    let n = if cfg!(miri) { 100 } else { 2000 };
-    for p in 0..n {
-        assert_eq!(w.page_data(0, p, 1), Some(PageData { zero: true, compressed_len: 0 }));
-        assert_eq!(w.page_data(1, p, 1), Some(PageData { zero: false, compressed_len: 4096 }));
-        assert_eq!(w.page_data(3, p, 1).unwrap().compressed_len, 64, "clamped up to 64");
-        let full = w.page_data(4, p, 1).unwrap();
-        assert!(!full.zero && (3072..=4096).contains(&full.compressed_len));
-    }
-    assert_eq!(w.page_data(5, 0, 1), None, "no region 5");
-    // Ratio 0.35: 1434 bytes +-25 %, averaging near 1434.
-    let lens: Vec<u32> = (0..n).map(|p| w.page_data(2, p, 9).unwrap().compressed_len).collect();
-    assert!(lens.iter().all(|&l| (1075..=1793).contains(&l)), "{lens:?}");
-    let mean = lens.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64;
-    assert!((mean - 1434.0).abs() < 60.0, "mean {mean}");
-    assert!(lens.iter().min().unwrap() < &1200 && lens.iter().max().unwrap() > &1650, "spread over the jitter");
-}
-
 #[test]
 fn cursors_do_not_overflow_on_huge_regions() {
     // Past MAX_REGION_PAGES (validate refuses it); the generator still wraps correctly.
@@ -709,3 +687,6 @@ fn the_generator_reports_where_it_is() {
     assert_eq!((g.phase_index(), g.ticks_done(), g.has_child()), (Some(1), 11, true));
     assert!(std::ptr::eq(g.workload(), &w));
 }
+
+/// A page of `data` (version `version`, seed 1, region 0, page `page`).
+mod page_data;
