@@ -17,7 +17,7 @@
 //!   Separate runs (`lz4_raw` vs `lz4_cycle`) see whatever load the machine had at the time.
 //! * `synthetic_cycle/zswap/{1,2}` — the full cycle `alloc`, `dup`,
 //!   `writeout(Page::Synthetic { compressed_len: 1500, zero: false })` to zswap
-//!   (`Compressor::Synthetic`), `evict`, `fault(None)`, `put`, `release`, on one system;
+//!   (`CompressionMode::Synthetic`), `evict`, `fault(None)`, `put`, `release`, on one system;
 //!   thread `t` passes CPU index `t`. `ram_pages` is 2^24, so the pool limit is never hit
 //!   (every entry is freed by the exclusive load anyway).
 //! * `synthetic_cycle/zswap_separate/2` — control: the same cycle with one system per
@@ -29,9 +29,9 @@
 //!
 //! * `tier_select/{one,four}/1` — the per-store cost of compression-tier selection: the
 //!   synthetic store alone (`writeout(Page::Synthetic { compressed_len: 1500 })` to zswap,
-//!   `Compressor::Synthetic`) from a memcg two levels below the root, on a system with one
+//!   `CompressionMode::Synthetic`) from a memcg two levels below the root, on a system with one
 //!   tier (the default) and on one with four ([`four_tiers`]) whose middle memcg sets
-//!   `Knob::ZswapCompressor(Some(3))`, so the store inherits tier 3 and scales its size.
+//!   `Knob::ZswapCompressionPriority(Some(3))`, so the store inherits tier 3 and scales its size.
 //!   The stores go in batches of [`BATCH`] held slots; each batch is timed alone, and the
 //!   `evict` + `fault(None)` that undo it are not timed.
 //! * `tier_paired/store/1` — the ratio the tier target is stated in, robust to a shared
@@ -53,8 +53,8 @@ use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vswap::{
-    CompressionTier, Compressor, Config, DeviceSpec, FaultSource, FolioId, Knob, MemcgId, PAGE_SIZE, Page, Shadow,
-    SwapSystem, VSlot, Writeout, ZswapConfig,
+    CompressionMode, CompressionPriority, Config, DeviceSpec, FaultSource, FolioId, Knob, MemcgId, PAGE_SIZE, Page,
+    Shadow, SwapSystem, VSlot, Writeout, ZswapConfig,
 };
 
 mod common;
@@ -152,7 +152,7 @@ fn synthetic_system() -> SwapSystem {
     SwapSystem::new(Config {
         ram_pages: RAM_PAGES,
         cpus: CPUS,
-        zswap: ZswapConfig { compressor: Compressor::Synthetic, ..Default::default() },
+        zswap: ZswapConfig { compressor: CompressionMode::Synthetic, ..Default::default() },
         ..Default::default()
     })
     .expect("config")
@@ -162,7 +162,7 @@ fn device_system() -> SwapSystem {
     let sys = SwapSystem::new(Config {
         ram_pages: RAM_PAGES,
         cpus: CPUS,
-        zswap: ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..Default::default() },
+        zswap: ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..Default::default() },
         ..Default::default()
     })
     .expect("config");
@@ -312,12 +312,12 @@ const BATCH: usize = 256;
 
 /// The four tiers of `tier_select/four`: lz4 and deflate at levels 1, 6 and 9, with
 /// synthetic ratios 1000, 700, 500 and 333 per mille.
-fn four_tiers() -> Vec<CompressionTier> {
+fn four_tiers() -> Vec<CompressionPriority> {
     vec![
-        CompressionTier::lz4(1),
-        CompressionTier::deflate(2, 1).with_synthetic_permille(700),
-        CompressionTier::deflate(3, 6).with_synthetic_permille(500),
-        CompressionTier::deflate(4, 9).with_synthetic_permille(333),
+        CompressionPriority::lz4(1),
+        CompressionPriority::deflate(2, 1).with_synthetic_permille(700),
+        CompressionPriority::deflate(3, 6).with_synthetic_permille(500),
+        CompressionPriority::deflate(4, 9).with_synthetic_permille(333),
     ]
 }
 
@@ -332,19 +332,23 @@ struct TierBench {
 }
 
 impl TierBench {
-    fn new(tiers: Vec<CompressionTier>) -> Self {
+    fn new(tiers: Vec<CompressionPriority>) -> Self {
         let four = tiers.len() > 1;
         let sys = SwapSystem::new(Config {
             ram_pages: RAM_PAGES,
             cpus: CPUS,
-            zswap: ZswapConfig { compressor: Compressor::Synthetic, compression_tiers: tiers, ..Default::default() },
+            zswap: ZswapConfig {
+                compressor: CompressionMode::Synthetic,
+                compression_priorities: tiers,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .expect("config");
         let parent = sys.memcg_create(MemcgId::ROOT).expect("memcg");
         let cg = sys.memcg_create(parent).expect("memcg");
         if four {
-            sys.memcg_set(parent, Knob::ZswapCompressor(Some(3))).expect("tier 3");
+            sys.memcg_set(parent, Knob::ZswapCompressionPriority(Some(3))).expect("tier 3");
         }
         let slots = (0..BATCH as u64)
             .map(|i| {
@@ -396,7 +400,7 @@ impl TierBench {
 }
 
 fn tier_select(c: &mut Criterion) {
-    let one = TierBench::new(vec![CompressionTier::default()]);
+    let one = TierBench::new(vec![CompressionPriority::default()]);
     let four = TierBench::new(four_tiers());
     for (name, sys) in [("one", &one), ("four", &four)] {
         let full = format!("tier_select/{name}/1");

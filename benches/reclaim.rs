@@ -1,5 +1,5 @@
 //! zswap reclaim costs (issue 4, "Performance"), with synthetic pages
-//! (`Compressor::Synthetic`, one page per entry) and a null device taking the writeback:
+//! (`CompressionMode::Synthetic`, one page per entry) and a null device taking the writeback:
 //!
 //! * `worker/{10^4,10^5,10^6}` — `run_shrink_worker` on a pool of N entries in 64
 //!   memcgs, with `max_pool_percent` 100 and `accept_threshold_percent` 99: a store at
@@ -24,7 +24,7 @@
 //!   `worker/limited`: `alone` never touches the device, while under a pool limit a
 //!   store either enters zswap or goes to the device, with or without a shrinker.
 //! * `store/{alone,limited,worker}-lz4/1` — the same on one thread with real pages
-//!   (`Compressor::Lz4`, `Page::Bytes`): one incompressible 4 KiB page, which lz4 tries
+//!   (`CompressionMode::Lz4`, `Page::Bytes`): one incompressible 4 KiB page, which lz4 tries
 //!   and zswap then stores as-is (`PAGE_SIZE` long), so the pool holds as many entries as
 //!   with synthetic pages. Every store pays a compression attempt, as a kernel store
 //!   does; the synthetic figures above leave it out and so measure the crate's own
@@ -44,7 +44,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use vswap::{
-    Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, VSlot, Writeout,
+    CompressionMode, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, VSlot, Writeout,
     ZswapConfig,
 };
 
@@ -62,7 +62,7 @@ const RING: usize = 8192;
 static CONTEXT: Mutex<Vec<(String, f64, f64, f64)>> = Mutex::new(Vec::new());
 
 fn system(ram_pages: u64, z: ZswapConfig) -> SwapSystem {
-    system_with(ram_pages, ZswapConfig { compressor: Compressor::Synthetic, ..z })
+    system_with(ram_pages, ZswapConfig { compressor: CompressionMode::Synthetic, ..z })
 }
 
 /// `system` with the compressor `z` names.
@@ -188,7 +188,7 @@ impl Reclaimer {
 /// at its limit, rings full); the reclaimer thread runs for the whole benchmark. A sample
 /// is `iters` stores on each thread.
 fn store_bench(c: &mut Criterion, who: Reclaimer, threads: usize, real: bool) {
-    let compressor = if real { Compressor::Lz4 } else { Compressor::Synthetic };
+    let compressor = if real { CompressionMode::Lz4 } else { CompressionMode::Synthetic };
     let z = ZswapConfig { shrink_start: ShrinkStart::Proactive, compressor, ..Default::default() };
     let bytes = page::incompressible();
     let page = if real { Page::Bytes(&bytes) } else { PAGE };

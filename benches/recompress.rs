@@ -13,7 +13,7 @@
 use criterion::{BenchmarkId, Criterion};
 use std::time::{Duration, Instant};
 use vswap::{
-    CompressionTier, Compressor, Config, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout,
+    CompressionMode, CompressionPriority, Config, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout,
     ZswapConfig,
 };
 
@@ -27,11 +27,11 @@ fn filled(n: u64, at: u64) -> (SwapSystem, MemcgId) {
         ram_pages: 1 << 24,
         cpus: 2,
         zswap: ZswapConfig {
-            compressor: Compressor::Synthetic,
+            compressor: CompressionMode::Synthetic,
             max_pool_percent: 100,
-            compression_tiers: vec![
-                CompressionTier::lz4(1),
-                CompressionTier::deflate(2, 6).with_synthetic_permille(500),
+            compression_priorities: vec![
+                CompressionPriority::lz4(1),
+                CompressionPriority::deflate(2, 6).with_synthetic_permille(500),
             ],
             ..ZswapConfig::default()
         },

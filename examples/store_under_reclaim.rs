@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use vswap::{
-    Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, Writeout, ZswapConfig,
+    CompressionMode, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkStart, SwapSystem, Writeout, ZswapConfig,
 };
 
 const RING: usize = 8192;
@@ -56,7 +56,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let compressor = if real { Compressor::Lz4 } else { Compressor::Synthetic };
+    let compressor = if real { CompressionMode::Lz4 } else { CompressionMode::Synthetic };
     let z = ZswapConfig { shrink_start: ShrinkStart::Proactive, compressor, ..Default::default() };
     let bytes = page::incompressible();
     let page = if real { Page::Bytes(&bytes) } else { Page::Synthetic { compressed_len: 4096, zero: false } };

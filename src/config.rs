@@ -49,14 +49,14 @@ pub struct ZswapConfig {
     /// The LRU aging policy of the memcg-aware shrinker (default
     /// [`LruPolicy::SecondChance`]).
     pub lru: LruPolicy,
-    /// How pages are compressed: real bytes ([`Compressor::Lz4`], which then means "with
-    /// each page's compression tier") or synthetic sizes. Default [`Compressor::Lz4`].
-    pub compressor: Compressor,
-    /// The registered compression tiers (zswap's per-compressor `zswap_pool`s, held at
+    /// How pages are compressed: real bytes ([`CompressionMode::Lz4`], which then means "with
+    /// each page's compression priority") or synthetic sizes. Default [`CompressionMode::Lz4`].
+    pub compressor: CompressionMode,
+    /// The registered compression priorities (zswap's per-compressor `zswap_pool`s, held at
     /// once). Priority 1 must be present: it is the default tier of every memcg that
-    /// neither it nor an ancestor sets [`Knob::ZswapCompressor`](crate::Knob) for.
+    /// neither it nor an ancestor sets [`Knob::ZswapCompressionPriority`](crate::Knob) for.
     /// Default: one tier, priority 1, lz4, synthetic sizes as stated (today's behaviour).
-    pub compression_tiers: Vec<CompressionTier>,
+    pub compression_priorities: Vec<CompressionPriority>,
     /// Pause the global shrink worker this long after a rejected store or a device
     /// swap-in (the 2024 series' patch 6); None by default.
     pub writeback_pause: Option<crate::Tick>,
@@ -75,8 +75,8 @@ impl Default for ZswapConfig {
             shrinker_enabled: false,
             shrink_start: ShrinkStart::PoolFull,
             lru: LruPolicy::SecondChance,
-            compressor: Compressor::Lz4,
-            compression_tiers: vec![CompressionTier::default()],
+            compressor: CompressionMode::Lz4,
+            compression_priorities: vec![CompressionPriority::default()],
             writeback_pause: None,
             legacy_worker: false,
         }
@@ -107,10 +107,12 @@ pub enum LruPolicy {
     Protection,
 }
 
-/// How zswap compresses pages.
+/// How zswap gets each page's compressed size: by compressing the real bytes or as the
+/// caller states it. (Which algorithm compresses real bytes is a
+/// [`CompressionPriority`]'s.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub enum Compressor {
+pub enum CompressionMode {
     /// lz4 on real page bytes.
     #[default]
     Lz4,
@@ -118,7 +120,9 @@ pub enum Compressor {
     Synthetic,
 }
 
-/// One compression tier: a compressor registered at a priority (1..=4).
+/// A compression priority: a compression algorithm registered at a priority (1..=4),
+/// zram's `comp_algorithm` / `recomp_algorithm ... priority=N`. (Formerly "compression
+/// tier"; a *swap tier* is a [`crate::SwapTier`], a range of device priorities.)
 ///
 /// Kernel counterparts: zswap's `zswap_pool` (one per compressor; mainline keeps several
 /// only while an old one drains after a `zswap.compressor` change, and stores always go to
@@ -130,27 +134,27 @@ pub enum Compressor {
 /// it, as a `zswap_entry` keeps its `pool`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct CompressionTier {
+pub struct CompressionPriority {
     /// 1..=4; unique among the registered tiers. Higher is meant to be denser and slower
     /// (zram's recompression goes up in priority).
     pub priority: u8,
     /// The compressor for real page bytes.
     pub algorithm: Algorithm,
-    /// Synthetic pages ([`Compressor::Synthetic`], or [`crate::Page::Synthetic`] with
+    /// Synthetic pages ([`CompressionMode::Synthetic`], or [`crate::Page::Synthetic`] with
     /// real-byte compressors): a page the caller states compresses to `n` bytes is stored
     /// in `ceil(n * synthetic_permille / 1000)` bytes (1..=1000; 1000, the default,
     /// stores `n`). Incompressible sizes (0, or a page or more) stay incompressible.
     pub synthetic_permille: u16,
 }
 
-impl Default for CompressionTier {
+impl Default for CompressionPriority {
     /// Priority 1, lz4, synthetic sizes as stated.
     fn default() -> Self {
         Self::lz4(1)
     }
 }
 
-impl CompressionTier {
+impl CompressionPriority {
     /// lz4 at `priority`, synthetic sizes as stated.
     pub const fn lz4(priority: u8) -> Self {
         Self { priority, algorithm: Algorithm::Lz4, synthetic_permille: 1000 }
@@ -187,3 +191,12 @@ pub enum Algorithm {
         level: u8,
     },
 }
+
+/// Deprecated name of [`CompressionMode`] (the config enum; the compressor trait is
+/// [`crate::zswap::PageCompressor`]).
+#[deprecated(since = "0.2.0", note = "renamed to `CompressionMode`")]
+pub type Compressor = CompressionMode;
+
+/// Deprecated name of [`CompressionPriority`] ("tier" now means a swap tier only).
+#[deprecated(since = "0.2.0", note = "renamed to `CompressionPriority`")]
+pub type CompressionTier = CompressionPriority;

@@ -14,8 +14,12 @@
 //! last reference to a collector is never the one inside a `LocalHandle`: when it is,
 //! crossbeam's `Local::finalize(&self)` frees the `Global` (and so the `Local` that
 //! `&self` points to) while `&self` is live, which Miri reports as undefined behaviour.
+//!
+//! Invariants: memory handed to [`retire`] is unlinked from every shared structure
+//! first, and is freed (then its `after` runs) only once every reader pinned before the
+//! retirement has unpinned; the handle cache holds no semantic state.
 
-use crate::sync::{Arc, thread_local};
+use crate::sync::thread_local;
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 use std::cell::RefCell;
 use std::sync::Weak;
@@ -106,21 +110,3 @@ impl Drop for Reclaim {
         });
     }
 }
-
-/// Shared accounting of the bytes the crate allocates for metadata (`Footprint`).
-#[derive(Default)]
-pub(crate) struct Bytes(crate::sync::AtomicUsize);
-
-impl Bytes {
-    pub(crate) fn add(&self, n: usize) {
-        self.0.fetch_add(n, crate::sync::Ordering::Relaxed);
-    }
-    pub(crate) fn sub(&self, n: usize) {
-        self.0.fetch_sub(n, crate::sync::Ordering::Relaxed);
-    }
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(crate::sync::Ordering::Relaxed)
-    }
-}
-
-pub(crate) type SharedBytes = Arc<Bytes>;

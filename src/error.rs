@@ -17,8 +17,24 @@ pub enum Error {
     NotCached,
     /// No backend holds the slot's data, so the folio may not leave the cache.
     NotBacked,
-    /// A large-folio range is not uniform (count, zero flag or memcg differ) (-EBUSY).
+    /// Replaced by the variant that says what is busy ([`Error::is_busy`] is true for
+    /// each): [`Error::NonUniformFolio`], [`Error::WritebackInProgress`],
+    /// [`Error::InSwapCache`], [`Error::SwapoffBusy`]. No call returns it any more.
+    #[deprecated(since = "0.2.0", note = "match the specific variant, or use `Error::is_busy`")]
     Busy,
+    /// A large-folio range is not uniform: count, zero flag or memcg differ between its
+    /// slots (`__swap_cache_add_check`, -EBUSY). Was `Busy`.
+    NonUniformFolio,
+    /// zswap writeback holds the slot in the swap cache with its own folio
+    /// (`FolioId::WRITEBACK`) while it writes the entry to a device (-EBUSY); retry once
+    /// it is done. Was `Busy`.
+    WritebackInProgress,
+    /// zswap writeback of a slot that is in the swap cache: the page is hot, or another
+    /// writeback holds it (`zswap_writeback_entry`'s -EEXIST). Was `Busy`.
+    InSwapCache,
+    /// swapoff gave up: concurrent writeouts kept taking slots on the device (-EBUSY); the
+    /// device stays on. Was `Busy`.
+    SwapoffBusy,
     /// The swap count would pass `u32::MAX`.
     CountOverflow,
     /// A `put` on a slot whose count is already 0.
@@ -59,6 +75,20 @@ pub enum Error {
     TooManyTiers,
 }
 
+impl Error {
+    /// Whether the call was refused because something is busy (what `Error::Busy` used to
+    /// cover): [`Error::NonUniformFolio`], [`Error::WritebackInProgress`],
+    /// [`Error::InSwapCache`] or [`Error::SwapoffBusy`].
+    pub fn is_busy(&self) -> bool {
+        #[allow(deprecated)]
+        let busy = matches!(
+            self,
+            Self::Busy | Self::NonUniformFolio | Self::WritebackInProgress | Self::InSwapCache | Self::SwapoffBusy
+        );
+        busy
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Self::Io(e.kind())
@@ -73,7 +103,12 @@ impl fmt::Display for Error {
             Self::AlreadyCached => f.write_str("swap slot already in the swap cache"),
             Self::NotCached => f.write_str("swap slot not in the swap cache"),
             Self::NotBacked => f.write_str("no backend holds the slot's data"),
-            Self::Busy => f.write_str("large folio range is not uniform"),
+            #[allow(deprecated)]
+            Self::Busy => f.write_str("busy"),
+            Self::NonUniformFolio => f.write_str("large folio range is not uniform"),
+            Self::WritebackInProgress => f.write_str("zswap writeback holds the slot"),
+            Self::InSwapCache => f.write_str("the slot is in the swap cache"),
+            Self::SwapoffBusy => f.write_str("swapoff could not empty the device: it is busy"),
             Self::CountOverflow => f.write_str("swap count overflow"),
             Self::CountUnderflow => f.write_str("swap count is already zero"),
             Self::InvalidFolio => f.write_str("folio id does not fit the swap table"),

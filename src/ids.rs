@@ -148,7 +148,7 @@ pub enum Limit {
 
 /// A writable cgroup file (`SwapSystem::memcg_set`).
 ///
-/// `#[non_exhaustive]`: issue 6 adds per-memcg knobs in parts (the compression tier now;
+/// `#[non_exhaustive]`: issue 6 adds per-memcg knobs in parts (the compression priority now;
 /// the swap-tier mask, `writeback_prio` and `writeback_size` next). Adding a variant to an
 /// exhaustive public enum already breaks every exhaustive `match` downstream, so the enum
 /// is marked once, now, and later knobs arrive without a further break. Downstream code
@@ -166,14 +166,14 @@ pub enum Knob {
     ZswapMax(Limit),
     /// `memory.zswap.writeback`.
     ZswapWriteback(bool),
-    /// The compression tier (priority 1..=4, see [`crate::CompressionTier`]) new zswap
+    /// The compression priority (priority 1..=4, see [`crate::CompressionPriority`]) new zswap
     /// stores of this memcg use; `None` (the default) inherits the nearest ancestor's
     /// setting, and the root's default is priority 1. Entries already stored keep their
     /// tier. The per-memcg selection is the out-of-tree `zram.prio` hack (and zswap's
     /// global `zswap.compressor`, which creates a new `zswap_pool`) done per memcg; the
     /// root may set it too, as the system-wide default. A priority with no compressor
     /// registered is `Error::Invalid`, nothing changed.
-    ZswapCompressor(Option<u8>),
+    ZswapCompressionPriority(Option<u8>),
     /// `memory.swap.tiers.max`, one tier per write: `enabled` (`max`, the default) lets
     /// the memcg's pages take physical slots from swap tier `tier` (its index,
     /// [`crate::SwapTier::idx`]); `false` (`0`) forbids it. A tier is usable only when
@@ -201,6 +201,16 @@ pub enum Knob {
     /// 0 is `Invalid` (`ZswapWriteback(false)` stops writeback). Proactive writeback and
     /// the shrinker are not capped.
     ZswapWritebackSize(Limit),
+}
+
+impl Knob {
+    /// Deprecated name of [`Knob::ZswapCompressionPriority`] (the knob holds a
+    /// compression priority, not a compressor); constructs it.
+    #[deprecated(since = "0.2.0", note = "renamed to `Knob::ZswapCompressionPriority`")]
+    #[allow(non_snake_case)]
+    pub const fn ZswapCompressor(priority: Option<u8>) -> Knob {
+        Knob::ZswapCompressionPriority(priority)
+    }
 }
 
 /// Where `writeout` put the folio (`swap_writeout`).

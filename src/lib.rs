@@ -191,26 +191,32 @@ pub mod entry;
 mod epoch;
 mod error;
 mod ids;
+mod ledger;
 mod memcg;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod op;
+mod percpu;
 mod stat;
 mod sync;
 mod system;
 pub mod table;
 pub mod zswap;
 
-pub use config::{Algorithm, CompressionTier, Compressor, Config, LruPolicy, ShrinkStart, ZswapConfig};
+pub use config::{Algorithm, CompressionMode, CompressionPriority, Config, LruPolicy, ShrinkStart, ZswapConfig};
+#[allow(deprecated)]
+pub use config::{CompressionTier, Compressor};
 pub use device::{Device, DeviceSpec, SwapTier, SwapTierOp};
 pub use error::Error;
 pub use ids::{
     Backing, DeviceId, Fault, FaultSource, FolioId, KeepReason, Knob, Limit, MemcgId, Page, Shadow, SlotState, Tick,
     VSlot, Writeout,
 };
+#[allow(deprecated)]
+pub use stat::ZswapTierStat;
 pub use stat::{
     DeviceStat, Footprint, GlobalStat, MemcgStat, RecompressReport, ShrinkOutcome, ShrinkReport, ShrinkResult,
-    ShrinkStop, SwapTierStat, SwapoffReport, ZswapTierStat,
+    ShrinkStop, SwapTierStat, SwapoffReport, ZswapPriorityStat,
 };
 pub use system::{Pinned, RecompressSpec, SwapSystem};
 

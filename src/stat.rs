@@ -159,11 +159,11 @@ pub struct MemcgStat {
     pub swap_events_max: u64,
     /// `memory.swap.events` `fail`.
     pub swap_events_fail: u64,
-    /// The zswap entries by compression tier: index `p - 1` is priority `p` (1..=4).
+    /// The zswap entries by compression priority: index `p - 1` is priority `p` (1..=4).
     /// Their `bytes` add up to `zswap_current` and their `entries` to `zswapped /
     /// PAGE_SIZE`. No kernel file has this (zswap keeps one `zswap_pool` current; zram's
     /// `mm_stat` is per device): the crate's own report, for comparing tiers.
-    pub zswap_tiers: [ZswapTierStat; 4],
+    pub zswap_priorities: [ZswapPriorityStat; 4],
     /// The physical swap pages (`swap_current`) by swap tier, one row per configured tier
     /// in `SwapSystem::swap_tiers` order (highest first); empty while no tier is
     /// configured. With tiers configured every device is in one, so the rows add up to
@@ -172,9 +172,15 @@ pub struct MemcgStat {
 }
 
 impl MemcgStat {
-    /// The zswap entries of compression tier `priority` (1..=4), or None for another.
-    pub fn zswap_tier(&self, priority: u8) -> Option<&ZswapTierStat> {
-        self.zswap_tiers.get(usize::from(priority).checked_sub(1)?)
+    /// The zswap entries of compression priority `priority` (1..=4), or None for another.
+    pub fn zswap_priority(&self, priority: u8) -> Option<&ZswapPriorityStat> {
+        self.zswap_priorities.get(usize::from(priority).checked_sub(1)?)
+    }
+
+    /// Deprecated name of [`MemcgStat::zswap_priority`].
+    #[deprecated(since = "0.2.0", note = "renamed to `zswap_priority`")]
+    pub fn zswap_tier(&self, priority: u8) -> Option<&ZswapPriorityStat> {
+        self.zswap_priority(priority)
     }
 
     /// The physical swap pages on swap tier `name`, or None for a tier not configured.
@@ -183,9 +189,9 @@ impl MemcgStat {
     }
 }
 
-/// One compression tier's share of a memcg's zswap entries (`MemcgStat::zswap_tiers`).
+/// One compression priority's share of a memcg's zswap entries (`MemcgStat::zswap_priorities`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ZswapTierStat {
+pub struct ZswapPriorityStat {
     /// Entries it compressed (pages).
     pub entries: u64,
     /// Their compressed bytes (`PAGE_SIZE` each when stored as-is).
@@ -287,3 +293,7 @@ pub enum ShrinkStop {
     /// Legacy worker only: a memcg had writeback disabled (`shrink_memcg` gave -EINVAL).
     WritebackDisabled,
 }
+
+/// Deprecated name of [`ZswapPriorityStat`].
+#[deprecated(since = "0.2.0", note = "renamed to `ZswapPriorityStat`")]
+pub type ZswapTierStat = ZswapPriorityStat;

@@ -390,7 +390,7 @@ fn writeback_of_a_cached_slot_is_busy() {
     let s = mapped(&sys, MemcgId::ROOT, 8);
     assert!(matches!(sys.writeout(s, Page::Bytes(&compressible(1))).unwrap(), Writeout::Zswap { .. }));
     let before = snapshot(&sys, &[s], &[MemcgId::ROOT]);
-    assert_eq!(sys.writeback(s), Err(Error::Busy));
+    assert_eq!(sys.writeback(s), Err(Error::InSwapCache));
     assert_eq!(snapshot(&sys, &[s], &[MemcgId::ROOT]), before);
 }
 

@@ -9,7 +9,7 @@
 //! layer runs among them (the shrinker's scan and count, the global worker, proactive
 //! writeback, the clock moving on) under every LRU policy, worker start and pause, with
 //! each online memcg's LRU order and walk cursor compared after every step.
-//! Compression tiers (`Knob::ZswapCompressor`, several registered) are among the knobs,
+//! Compression priorities (`Knob::ZswapCompressionPriority`, several registered) are among the knobs,
 //! with per-tier entries and bytes compared. Swap tiers too: batches of tier commands
 //! (`Op::SwapTiers`, valid and invalid names and starts) and `Knob::SwapTierMax`, with
 //! some runs configuring tiers before the first devices are swapped on and some after,
@@ -26,8 +26,8 @@ use proptest::test_runner::{RngAlgorithm, RngSeed};
 use vswap::model::{Divergence, Harness, Observation};
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{
-    CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, RecompressSpec, Shadow, ShrinkStart,
-    Tick, VSlot,
+    CompressionMode, CompressionPriority, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, RecompressSpec, Shadow,
+    ShrinkStart, Tick, VSlot,
 };
 
 const SHIFT: u32 = 3;
@@ -172,7 +172,7 @@ fn knob() -> impl Strategy<Value = Knob> {
         3 => limit().prop_map(Knob::ZswapMax),
         3 => prop::bool::weighted(0.7).prop_map(Knob::ZswapWriteback),
         3 => prop_oneof![2 => Just(None), 6 => (1u8..=3).prop_map(Some), 1 => any::<u8>().prop_map(Some)]
-            .prop_map(Knob::ZswapCompressor),
+            .prop_map(Knob::ZswapCompressionPriority),
         2 => swap_tier_max(),
         1 => prop_oneof![1 => Just(None), 4 => (0u8..4).prop_map(Some), 1 => any::<u8>().prop_map(Some)]
             .prop_map(Knob::ZswapWritebackTier),
@@ -211,7 +211,7 @@ fn reclaim_op() -> impl Strategy<Value = Op> {
 }
 
 /// Mostly a valid `recompress`: a young age bound, a small budget, a low threshold and a
-/// priority the flows' extra compression tiers register (2, 3); sometimes anything.
+/// priority the flows' extra compression priorities register (2, 3); sometimes anything.
 fn recompress_spec() -> impl Strategy<Value = RecompressSpec> {
     recompress_to(prop_oneof![8 => 2u8..=3, 1 => Just(1), 1 => any::<u8>()])
 }
@@ -276,12 +276,12 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
 
 /// A small machine so the zswap pool fills (`max_pages` is 20% of `ram_pages`).
 /// `tiers`: besides lz4 at 1, deflate at 2 (level 1) and lz4 at 3 with synthetic sizes
-/// halved, so `Knob::ZswapCompressor` has something to pick.
+/// halved, so `Knob::ZswapCompressionPriority` has something to pick.
 fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tiers: bool, nr_swap_tiers: u8) -> Config {
     let mut cfg = Config { cluster_shift: SHIFT, cpus: 2, ram_pages, nr_swap_tiers, ..Config::default() };
     if tiers {
-        cfg.zswap.compression_tiers.push(CompressionTier::deflate(2, 1));
-        cfg.zswap.compression_tiers.push(CompressionTier::lz4(3).with_synthetic_permille(500));
+        cfg.zswap.compression_priorities.push(CompressionPriority::deflate(2, 1));
+        cfg.zswap.compression_priorities.push(CompressionPriority::lz4(3).with_synthetic_permille(500));
     }
     cfg.zswap.accept_threshold_percent = accept;
     cfg.zswap.enabled = zswap;
@@ -410,9 +410,9 @@ proptest! {
     ) {
         // Deflate at level 9 at 4, the densest tier, with synthetic sizes cut to 30%.
         let mut cfg = flows_config(ram_pages, 90, true, reclaim, true, 4);
-        cfg.zswap.compression_tiers.push(CompressionTier::deflate(4, 9).with_synthetic_permille(300));
+        cfg.zswap.compression_priorities.push(CompressionPriority::deflate(4, 9).with_synthetic_permille(300));
         if synthetic {
-            cfg.zswap.compressor = Compressor::Synthetic;
+            cfg.zswap.compressor = CompressionMode::Synthetic;
         }
         let flows: Vec<Flow> = start(true, SwapTiers::None, 0, 40).into_iter().map(Flow::Op).chain(flows).collect();
         run_flows(cfg, &flows)?;

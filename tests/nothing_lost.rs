@@ -6,9 +6,9 @@
 //! page is faulted back and freed, and nothing stays charged or stored.
 //!
 //! The pages belong to four memcgs (the root, a child, a grandchild and a second child)
-//! and three compression tiers are registered (lz4, and deflate at levels 1 and 9; the
+//! and three compression priorities are registered (lz4, and deflate at levels 1 and 9; the
 //! second child starts on deflate level 1); the steps set and unset
-//! `Knob::ZswapCompressor` on random memcgs between stores and loads (also at the
+//! `Knob::ZswapCompressionPriority` on random memcgs between stores and loads (also at the
 //! unregistered priority, which must fail and change nothing), so entries stored with one
 //! tier are loaded, written back and moved after their memcg switched to another.
 //!
@@ -36,8 +36,8 @@ const PARENT: [Option<usize>; MEMCGS] = [None, Some(0), Some(1), Some(0)];
 const UNREGISTERED: u8 = 3;
 
 /// lz4 (the default), deflate at level 1 and at level 9; nothing at `UNREGISTERED`.
-fn tiers() -> Vec<CompressionTier> {
-    vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 1), CompressionTier::deflate(4, 9)]
+fn tiers() -> Vec<CompressionPriority> {
+    vec![CompressionPriority::lz4(1), CompressionPriority::deflate(2, 1), CompressionPriority::deflate(4, 9)]
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,8 +78,8 @@ enum Step {
     Writeback(usize),
     Fault(usize),
     Swapoff(usize),
-    /// `Knob::ZswapCompressor` on a memcg (by index): None unsets, 1..=4 sets.
-    Compressor(usize, Option<u8>),
+    /// `Knob::ZswapCompressionPriority` on a memcg (by index): None unsets, 1..=4 sets.
+    CompressionPriority(usize, Option<u8>),
     /// A swap tier batch: commands of `TIER_CMDS` (by index).
     Tiers(Vec<usize>),
     /// `Knob::SwapTierMax` on a memcg (by index): tier index, enabled.
@@ -129,7 +129,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => slot.clone().prop_map(Step::Writeback),
         3 => slot.prop_map(Step::Fault),
         1 => (0..2usize).prop_map(Step::Swapoff),
-        2 => (0..MEMCGS, prop::option::weighted(0.75, 1..=4u8)).prop_map(|(m, p)| Step::Compressor(m, p)),
+        2 => (0..MEMCGS, prop::option::weighted(0.75, 1..=4u8)).prop_map(|(m, p)| Step::CompressionPriority(m, p)),
         2 => prop_oneof![
             1 => Just(SLOW_FAST.to_vec()),
             3 => prop::collection::vec(0..TIER_CMDS.len(), 1..=3),
@@ -194,7 +194,7 @@ impl Rig {
         self.sys.swapon(spec.priority(priority)).unwrap()
     }
 
-    /// The compression tier memcg `m`'s stores use: the nearest setting up the tree, else 1.
+    /// The compression priority memcg `m`'s stores use: the nearest setting up the tree, else 1.
     fn effective(&self, mut m: usize) -> u8 {
         loop {
             match (self.knobs[m], PARENT[m]) {
@@ -232,7 +232,7 @@ fn write_tiers(sys: &SwapSystem, cmds: &[usize]) -> Result<(), TestCaseError> {
 fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCaseError> {
     let mut cfg = Config { cluster_shift: 3, cpus: 2, ram_pages: 16, ..Config::default() };
     cfg.zswap.max_pool_percent = pool_percent;
-    cfg.zswap.compression_tiers = tiers();
+    cfg.zswap.compression_priorities = tiers();
     let sys = SwapSystem::new(cfg).unwrap();
     let mut memcgs = vec![MemcgId::ROOT];
     for up in PARENT.iter().flatten() {
@@ -241,7 +241,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
     }
     // The second child starts on deflate (level 1), so its pages store with deflate from
     // the first step; the steps change that and the others' settings at random.
-    sys.memcg_set(memcgs[3], Knob::ZswapCompressor(Some(2))).unwrap();
+    sys.memcg_set(memcgs[3], Knob::ZswapCompressionPriority(Some(2))).unwrap();
     let knobs = [None, None, None, Some(2)];
     let mut rig = Rig { sys, devices: Vec::new(), files: Vec::new(), serial: 0, memcgs, knobs };
     if setup == Setup::Before {
@@ -297,7 +297,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                         let was_zswap = matches!(before, SlotState::SwappedOut { backing: Backing::Zswap, .. });
                         prop_assert!(was_zswap, "wrote back a slot that was {:?}", before);
                     }
-                    Err(Error::Busy) => prop_assert!(h.resident),
+                    Err(Error::InSwapCache) => prop_assert!(h.resident),
                     Err(Error::NotInZswap | Error::DeviceFull) => {}
                     Err(e) => return Err(TestCaseError::fail(format!("writeback: {e:?}"))),
                 }
@@ -328,8 +328,8 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                     Err(e) => return Err(TestCaseError::fail(format!("swapoff: {e:?}"))),
                 }
             }
-            Step::Compressor(m, p) => {
-                let r = sys.memcg_set(rig.memcgs[m], Knob::ZswapCompressor(p));
+            Step::CompressionPriority(m, p) => {
+                let r = sys.memcg_set(rig.memcgs[m], Knob::ZswapCompressionPriority(p));
                 if p == Some(UNREGISTERED) {
                     prop_assert!(matches!(r, Err(Error::Invalid(_))), "an unregistered tier: {:?}", r);
                 } else {
@@ -337,7 +337,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                     rig.knobs[m] = p;
                 }
                 for (k, &cg) in rig.memcgs.iter().enumerate() {
-                    prop_assert_eq!(sys.memcg_compressor(cg), Ok(rig.effective(k)), "memcg {}", k);
+                    prop_assert_eq!(sys.memcg_compression_priority(cg), Ok(rig.effective(k)), "memcg {}", k);
                 }
             }
             Step::Tiers(cmds) => write_tiers(sys, &cmds)?,
@@ -385,7 +385,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
     prop_assert_eq!((s.stored_pages, s.pool_total_size, s.vslots_in_use), (0, 0, 0));
     let root = sys.memcg_stat(MemcgId::ROOT).unwrap();
     prop_assert_eq!(root.swap_current, 0);
-    prop_assert_eq!(root.zswap_tiers, [ZswapTierStat::default(); 4]);
+    prop_assert_eq!(root.zswap_priorities, [ZswapPriorityStat::default(); 4]);
     prop_assert!(root.swap_tiers.iter().all(|t| t.entries == 0), "{:?}", root.swap_tiers);
     for &d in &rig.devices {
         prop_assert_eq!(sys.device_stat(d).unwrap().used, 1, "only the header slot stays used");

@@ -20,7 +20,7 @@ const QUARTER: u32 = PAGE_SIZE as u32 / 4;
 /// A system with the synthetic compressor (cluster_shift 3) and one memory device.
 fn synthetic(f: impl FnOnce(&mut Config)) -> (SwapSystem, DeviceId) {
     let sys = system_with(|c| {
-        c.zswap.compressor = Compressor::Synthetic;
+        c.zswap.compressor = CompressionMode::Synthetic;
         f(c);
     });
     // Small: under Miri a device costs time in proportion to its pages.
@@ -165,7 +165,7 @@ fn referenced_entries_get_a_second_chance_then_are_written_oldest_first() {
 /// entry is rotated (`LRU_RETRY`, `reject_reclaim_fail`) and a walk of 100 stops after 5.
 #[test]
 fn a_walk_is_capped_at_nr_and_at_the_lru_length() {
-    let sys = system_with(|c| c.zswap.compressor = Compressor::Synthetic);
+    let sys = system_with(|c| c.zswap.compressor = CompressionMode::Synthetic);
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
     let s = store_all(&sys, cg, 1..6, HALF);
     age(&sys, cg);

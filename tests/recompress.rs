@@ -11,11 +11,11 @@ use vswap::*;
 /// Synthetic sizes: tier 1 as stated, tier 2 at half, tier 3 at double (never smaller).
 fn system3() -> SwapSystem {
     system_with(|c| {
-        c.zswap.compressor = Compressor::Synthetic;
-        c.zswap.compression_tiers = vec![
-            CompressionTier::lz4(1),
-            CompressionTier::deflate(2, 6).with_synthetic_permille(500),
-            CompressionTier::deflate(3, 9).with_synthetic_permille(1000),
+        c.zswap.compressor = CompressionMode::Synthetic;
+        c.zswap.compression_priorities = vec![
+            CompressionPriority::lz4(1),
+            CompressionPriority::deflate(2, 6).with_synthetic_permille(500),
+            CompressionPriority::deflate(3, 9).with_synthetic_permille(1000),
         ];
     })
 }
@@ -30,7 +30,7 @@ fn spec(min_age: Tick, threshold: u32, max_pages: u64, priority: u8) -> Recompre
 
 fn tier(sys: &SwapSystem, cg: MemcgId, p: u8) -> (u64, u64) {
     let st = sys.memcg_stat(cg).unwrap();
-    let t = st.zswap_tier(p).unwrap();
+    let t = st.zswap_priority(p).unwrap();
     (t.entries, t.bytes)
 }
 
@@ -107,7 +107,7 @@ fn the_threshold_the_budget_and_the_target_tier_pick_the_candidates() {
     assert_eq!(tier(&sys, cg, 2), (5, 2500));
     assert_eq!(tier(&sys, cg, 1), (1, 300));
     // An entry already at (or above) the target tier is no candidate.
-    sys.memcg_set(cg, Knob::ZswapCompressor(Some(2))).unwrap();
+    sys.memcg_set(cg, Knob::ZswapCompressionPriority(Some(2))).unwrap();
     stored(&sys, cg, 7, synth(1000));
     let r = sys.recompress(cg, spec(0, 0, 100, 2)).unwrap();
     assert_eq!((r.examined, r.attempted), (1, 0));
@@ -178,7 +178,7 @@ fn bad_recompress_arguments_are_typed_errors_and_change_nothing() {
 #[test]
 fn real_bytes_recompressed_with_deflate_load_intact() {
     let sys = system_with(|c| {
-        c.zswap.compression_tiers = vec![CompressionTier::lz4(1), CompressionTier::deflate(2, 6)];
+        c.zswap.compression_priorities = vec![CompressionPriority::lz4(1), CompressionPriority::deflate(2, 6)];
     });
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
     // English-like text (a small page of it under Miri, where deflate costs a second a

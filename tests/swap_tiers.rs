@@ -41,7 +41,7 @@ fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64) -> (VSlot, Writeout) {
 fn two_tiers() -> (SwapSystem, DeviceId, DeviceId) {
     let sys = system_with(|c| {
         c.zswap.enabled = false;
-        c.zswap.compressor = Compressor::Synthetic;
+        c.zswap.compressor = CompressionMode::Synthetic;
     });
     write(&sys, "+slow:-1 +fast:10").unwrap();
     let fast = sys.swapon(DeviceSpec::null("fast", 64).priority(10)).unwrap();

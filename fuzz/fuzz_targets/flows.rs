@@ -1,7 +1,7 @@
 //! The flows under arbitrary configurations, memcg trees, limits, devices and payloads,
 //! differential against the reference model (`vswap::model::Harness`): writeout (zero,
-//! zswap with real lz4 or synthetic sizes, on up to four compression tiers picked per
-//! memcg by `Knob::ZswapCompressor`, devices by priority within the swap tiers the memcg
+//! zswap with real lz4 or synthetic sizes, on up to four compression priorities picked per
+//! memcg by `Knob::ZswapCompressionPriority`, devices by priority within the swap tiers the memcg
 //! may use), eviction, faults that must return the bytes last written out, zswap
 //! writeback, swapon/swapoff of memory and null devices, swap tier batches
 //! (`Op::SwapTiers`, up to `nr_swap_tiers` from the setup) and `Knob::SwapTierMax`,
@@ -19,7 +19,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
-use vswap::{CompressionTier, Compressor, Config, FolioId, Knob, Limit, LruPolicy, RecompressSpec, Shadow, ShrinkStart};
+use vswap::{CompressionPriority, CompressionMode, Config, FolioId, Knob, Limit, LruPolicy, RecompressSpec, Shadow, ShrinkStart};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
 #[derive(Debug, Arbitrary)]
@@ -34,7 +34,7 @@ struct Setup {
     /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
     /// shrinker enabled; bits 4–5 the writeback pause.
     reclaim: u8,
-    /// Compression tiers beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
+    /// Compression priorities beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
     /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
     tiers: u8,
     /// `Config::nr_swap_tiers`: 1..=5, mostly 4.
@@ -54,7 +54,7 @@ impl Setup {
         // Mostly on: zswap off and the synthetic compressor each take one value in 8.
         cfg.zswap.enabled = !(self.zswap_off && self.cpus & 0x38 == 0);
         if self.synthetic && self.shift & 0x38 == 0 {
-            cfg.zswap.compressor = Compressor::Synthetic;
+            cfg.zswap.compressor = CompressionMode::Synthetic;
         }
         let r = self.reclaim;
         if r & 1 != 0 {
@@ -74,11 +74,11 @@ impl Setup {
         let level = 1 + (t >> 3) % 10;
         let permille = 1000 - u16::from((t >> 3) % 16) * 60;
         let extra = [
-            (t & 1 != 0).then(|| CompressionTier::deflate(2, level).with_synthetic_permille(permille)),
-            (t & 2 != 0).then(|| CompressionTier::deflate(3, 10 - level % 10).with_synthetic_permille(permille / 2)),
-            (t & 4 != 0).then(|| CompressionTier::lz4(4).with_synthetic_permille(permille / 3)),
+            (t & 1 != 0).then(|| CompressionPriority::deflate(2, level).with_synthetic_permille(permille)),
+            (t & 2 != 0).then(|| CompressionPriority::deflate(3, 10 - level % 10).with_synthetic_permille(permille / 2)),
+            (t & 4 != 0).then(|| CompressionPriority::lz4(4).with_synthetic_permille(permille / 3)),
         ];
-        cfg.zswap.compression_tiers.extend(extra.into_iter().flatten());
+        cfg.zswap.compression_priorities.extend(extra.into_iter().flatten());
         cfg.nr_swap_tiers = match self.swap_tiers % 8 {
             n @ 1..=3 => n,
             5 => 5,
@@ -194,8 +194,8 @@ enum Step {
     SwapHigh(u8, Lim),
     ZswapMax(u8, Lim),
     ZswapWriteback(u8, bool),
-    /// `Knob::ZswapCompressor`: 0 unsets, 1..=4 may or may not be registered, 5 never is.
-    ZswapCompressor(u8, u8),
+    /// `Knob::ZswapCompressionPriority`: 0 unsets, 1..=4 may or may not be registered, 5 never is.
+    ZswapCompressionPriority(u8, u8),
     /// A swap tier batch, starts brought near the devices' priorities (-2..=2).
     SwapTiers([Option<Tier>; 3]),
     /// `Knob::SwapTierMax` on a memcg: index `tier % 6` (0..=4 may name a tier, 5 names
@@ -265,7 +265,7 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let Ok(setup) = Setup::arbitrary(&mut u) else { return };
     let cfg = setup.config();
-    let synthetic = cfg.zswap.compressor == Compressor::Synthetic;
+    let synthetic = cfg.zswap.compressor == CompressionMode::Synthetic;
     let (cpus, shift) = (cfg.cpus as u16, cfg.cluster_shift as u8);
     let mut h = Harness::new(cfg).expect("valid config");
     let mut n = 0;
@@ -320,8 +320,8 @@ fuzz_target!(|data: &[u8]| {
             Step::SwapHigh(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapHigh(l.limit()) },
             Step::ZswapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapMax(l.limit()) },
             Step::ZswapWriteback(m, on) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWriteback(on) },
-            Step::ZswapCompressor(m, p) => {
-                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapCompressor(Some(p % 6).filter(|&p| p != 0)) }
+            Step::ZswapCompressionPriority(m, p) => {
+                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapCompressionPriority(Some(p % 6).filter(|&p| p != 0)) }
             }
             Step::SwapTiers(cmds) => Op::SwapTiers { cmds: cmds.map(|c| c.map(Tier::cmd)) },
             Step::SwapTierMax(m, tier, enabled) => {

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use vswap_sim::mm::{Mm, MmConfig};
 use vswap_sim::workload::{Generator, Workload};
-use vswap::{Compressor, DeviceSpec, ZswapConfig};
+use vswap::{CompressionMode, DeviceSpec, ZswapConfig};
 
 /// Runs stop after this many events, so one input stays fast.
 const EVENTS: usize = 20_000;
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     if w.pages() > 4096 || w.phases.iter().any(|p| p.accesses_per_tick > 4096) {
         return;
     }
-    let zswap = ZswapConfig { compressor: Compressor::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 512, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
     let mut mm = Mm::new(cfg).expect("machine");
     let cg = mm.memcg_create(Mm::ROOT, "fuzz").expect("memcg");

@@ -106,14 +106,15 @@ impl<const N: usize> Default for Seen<N> {
     }
 }
 
-/// [`tiny_config`] with two compression tiers, lz4 at priority 1 and deflate level 1 at
+/// [`tiny_config`] with two compression priorities, lz4 at priority 1 and deflate level 1 at
 /// 2, and the compressed lengths of `data` under each. deflate's comes from a fresh
 /// compressor: the crate's `Deflate` keeps its states in a (loom) mutex, which cannot be
 /// made outside a model.
 pub fn lz4_and_deflate(data: &[u8]) -> (Config, u64, u64) {
-    use vswap::zswap::Compressor as _;
+    use vswap::zswap::PageCompressor as _;
     let mut cfg = tiny_config();
-    cfg.zswap.compression_tiers = vec![vswap::CompressionTier::lz4(1), vswap::CompressionTier::deflate(2, 1)];
+    cfg.zswap.compression_priorities =
+        vec![vswap::CompressionPriority::lz4(1), vswap::CompressionPriority::deflate(2, 1)];
     let mut buf = vec![0u8; vswap::zswap::DST_LEN];
     let lz4 = vswap::zswap::Lz4.compress(data, &mut buf).expect("lz4") as u64;
     (cfg, lz4, miniz_oxide::deflate::compress_to_vec(data, 1).len() as u64)

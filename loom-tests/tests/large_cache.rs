@@ -4,13 +4,13 @@
 //! Protocol: `swap_cache_del` of an order-1 folio locks each slot (the per-slot lock bit,
 //! CAS, ascending), then writes a shadow where a count remains and frees the rest;
 //! `swap_cache_add_folio` turns each Shadow into Cached+locked in ascending order and
-//! restores the originals if a later slot does not fit (`Busy`). `put` waits while a word
+//! restores the originals if a later slot does not fit (`NonUniformFolio`). `put` waits while a word
 //! is locked, then is one CAS.
 //! Properties: (g) delete vs put ends in the same state in every order: the put returns 0,
 //! the untouched slot keeps its shadow and count, the put slot is Free, and when no count
 //! is left both are Free and a drained cluster is retired. (h) add vs put ends in exactly
 //! one of the two sequential outcomes: the folio cached on both slots with the put slot at
-//! count 0, or the add refused with `Busy`, the head restored to its shadow and the put
+//! count 0, or the add refused with `NonUniformFolio`, the head restored to its shadow and the put
 //! slot freed; never a half-added folio.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
@@ -92,7 +92,7 @@ fn adding_a_large_folio_is_all_or_nothing_against_a_put() {
                 assert_eq!(sys.state(tail).unwrap(), SlotState::Cached { folio: FolioId(16), count: 0 });
                 assert_eq!(sys.stat().vslots_in_use, 2);
             }
-            Err(Error::Busy) => {
+            Err(Error::NonUniformFolio) => {
                 assert_eq!(put, Ok(0));
                 assert_eq!(sys.state(head).unwrap(), swapped(1), "the head is restored");
                 assert_eq!(sys.state(tail).unwrap(), SlotState::Free);

@@ -34,8 +34,8 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, Compressor, DeviceId, DeviceSpec, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStart, ShrinkStop,
-    SlotState, SwapSystem, VSlot, Writeout,
+    Backing, CompressionMode, DeviceId, DeviceSpec, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStart,
+    ShrinkStop, SlotState, SwapSystem, VSlot, Writeout,
 };
 use vswap_loom_tests::tiny_config;
 
@@ -66,7 +66,7 @@ fn setup() -> Setup {
     cfg.zswap.max_pool_percent = 50;
     cfg.zswap.accept_threshold_percent = 50;
     cfg.zswap.shrink_start = ShrinkStart::Proactive;
-    cfg.zswap.compressor = Compressor::Synthetic;
+    cfg.zswap.compressor = CompressionMode::Synthetic;
     let sys = Arc::new(SwapSystem::new(cfg).unwrap());
     let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
     let a = sys.memcg_create(MemcgId::ROOT).unwrap();
@@ -212,7 +212,7 @@ fn offline_and_load_race_worker_cursor() {
         let sys = &s.sys;
         match r.stop {
             ShrinkStop::BelowAccept => {}
-            // Walks that met B's slot held by the fault (`Busy`), 16 times.
+            // Walks that met B's slot held by the fault (`InSwapCache`), 16 times.
             ShrinkStop::Failures => assert_eq!(r.written, 0, "{r:?}"),
             _ => panic!("worker: {r:?}"),
         }

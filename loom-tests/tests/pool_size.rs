@@ -18,7 +18,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use vswap::{Compressor, Config, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Writeout};
+use vswap::{CompressionMode, Config, FaultSource, FolioId, MemcgId, Page, Shadow, SwapSystem, Writeout};
 
 fn run(cpus: usize) {
     vswap_loom_tests::model(move || {
@@ -26,7 +26,7 @@ fn run(cpus: usize) {
         cfg.cpus = cpus;
         cfg.ram_pages = 8;
         cfg.zswap.max_pool_percent = 100;
-        cfg.zswap.compressor = Compressor::Synthetic;
+        cfg.zswap.compressor = CompressionMode::Synthetic;
         let sys = Arc::new(SwapSystem::new(cfg).unwrap());
         let slots: Vec<_> = (0..2u64)
             .map(|i| {

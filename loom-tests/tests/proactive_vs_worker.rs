@@ -4,11 +4,11 @@
 //! Protocol: each walk pops the oldest element of the memcg's LRU under the LRU lock,
 //! checks it against the pool (same handle, same `seq`), rotates it to the tail and drops
 //! the lock before writing the entry back. `writeback_entry` holds the slot with its own
-//! swap-cache folio (another holder: `Busy`), re-checks that the backend word still
+//! swap-cache folio (another holder: `InSwapCache`), re-checks that the backend word still
 //! names the handle and the entry the slot, and swaps the backend word from the handle
 //! to the physical slot with a CAS before freeing the entry. So two walks that both
 //! picked an entry race on the slot's cache bit and then on the backend word: one
-//! writes, the other fails (`Busy` or `NotInZswap`), and a later walk finds the element
+//! writes, the other fails (`InSwapCache` or `NotInZswap`), and a later walk finds the element
 //! dead.
 //! Setup: root with child A holding two lz4-compressed pages in zswap; a pool of 2 pages
 //! accepting at 0 and started proactively, so the first store queued the worker and it
@@ -29,7 +29,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, Compressor, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStop, SlotState,
+    Backing, CompressionMode, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStop, SlotState,
     SwapSystem, Writeout,
 };
 use vswap_loom_tests::{pattern, queued_worker_config};
@@ -39,7 +39,7 @@ fn proactive_races_worker() {
     vswap_loom_tests::model(|| {
         // A pool of 2 pages accepting at 0: the first store queues the worker.
         let sys = Arc::new(SwapSystem::new(queued_worker_config()).unwrap());
-        assert_eq!(sys.config().zswap.compressor, Compressor::Lz4);
+        assert_eq!(sys.config().zswap.compressor, CompressionMode::Lz4);
         let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
         let a = sys.memcg_create(MemcgId::ROOT).unwrap();
         // (slot, compressed length), oldest first.
@@ -69,7 +69,7 @@ fn proactive_races_worker() {
         let p = pro.join().unwrap();
 
         // What each wrote, by its own account. The worker stops below accept, or after
-        // 16 failures: walks that found a slot held by the proactive writeback (`Busy`).
+        // 16 failures: walks that found a slot held by the proactive writeback (`InSwapCache`).
         assert!(matches!(r.stop, ShrinkStop::BelowAccept | ShrinkStop::Failures), "{r:?}");
         match &r.by_memcg[..] {
             [] => assert_eq!(r.written, 0, "{r:?}"),

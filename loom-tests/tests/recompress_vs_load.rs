@@ -56,7 +56,7 @@ fn recompress_races_load() {
         }
         SEEN.mark(r.recompressed as usize);
         let st = sys.memcg_stat(cg).unwrap();
-        assert_eq!((st.zswap_current, st.zswap_tiers), (0, Default::default()));
+        assert_eq!((st.zswap_current, st.zswap_priorities), (0, Default::default()));
         assert_eq!(sys.stat().pool_total_size, 0);
     });
     let seen = SEEN.all();

@@ -1,5 +1,5 @@
-//! Model: a zswap store racing with a change of its memcg's compression tier
-//! (`Knob::ZswapCompressor`, issue 6 part 1).
+//! Model: a zswap store racing with a change of its memcg's compression priority
+//! (`Knob::ZswapCompressionPriority`, issue 6 part 1).
 //!
 //! Protocol: `writeout` reads the memcg's effective tier once (one atomic load per level
 //! of the ancestry, no lock), compresses every page with it (deflate pops a reusable
@@ -41,13 +41,13 @@ fn store_races_compressor_change() {
         // The change runs on the model's main thread, already registered with the epoch
         // collector by the setup: a third thread would multiply the interleavings by its
         // registration and exit alone.
-        assert_eq!(sys.memcg_set(cg, Knob::ZswapCompressor(Some(2))), Ok(()));
+        assert_eq!(sys.memcg_set(cg, Knob::ZswapCompressionPriority(Some(2))), Ok(()));
         let w = a.join().unwrap();
-        assert_eq!(sys.memcg_compressor(cg), Ok(2));
+        assert_eq!(sys.memcg_compression_priority(cg), Ok(2));
 
         let Ok(Writeout::Zswap { compressed }) = w else { panic!("not stored: {w:?}") };
         let st = sys.memcg_stat(cg).unwrap();
-        let (t1, t2) = (st.zswap_tier(1).unwrap(), st.zswap_tier(2).unwrap());
+        let (t1, t2) = (st.zswap_priority(1).unwrap(), st.zswap_priority(2).unwrap());
         let tier = match (t1.entries, t2.entries) {
             (1, 0) => 1,
             (0, 1) => 2,
@@ -71,7 +71,7 @@ fn store_races_compressor_change() {
         assert_eq!(f.source, FaultSource::Zswap);
         assert!(out == data, "the entry did not decode with its tier");
         let st = sys.memcg_stat(cg).unwrap();
-        assert_eq!((st.zswap_current, st.zswap_tiers), (0, Default::default()));
+        assert_eq!((st.zswap_current, st.zswap_priorities), (0, Default::default()));
     });
     let seen = SEEN.all();
     assert_eq!(seen, [true, true], "executions with the store before and after the change");

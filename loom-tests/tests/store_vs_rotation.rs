@@ -27,8 +27,8 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, Compressor, DeviceId, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkOutcome, ShrinkResult, SlotState,
-    SwapSystem, VSlot, Writeout,
+    Backing, CompressionMode, DeviceId, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkOutcome, ShrinkResult,
+    SlotState, SwapSystem, VSlot, Writeout,
 };
 use vswap_loom_tests::tiny_config;
 
@@ -46,7 +46,7 @@ fn stored(sys: &SwapSystem, cg: MemcgId, folio: u64) -> VSlot {
 /// A with E1 and E2 in zswap, a device for writeback; `pre` walk steps before the race.
 fn setup(pre: u64) -> (Arc<SwapSystem>, DeviceId, MemcgId, [VSlot; 2]) {
     let mut cfg = tiny_config();
-    cfg.zswap.compressor = Compressor::Synthetic;
+    cfg.zswap.compressor = CompressionMode::Synthetic;
     // `shrinker_count` reports the LRU's own count.
     cfg.zswap.shrinker_enabled = true;
     let sys = Arc::new(SwapSystem::new(cfg).unwrap());

@@ -6,7 +6,7 @@
 //! Shadow word to its own folio and loads from the backend it then finds (an exclusive
 //! zswap load frees the entry). Whichever CAS wins first decides the outcome.
 //! Property: either writeback returns `Ok` and the fault reads the device, or writeback
-//! returns `Busy`/`NotInZswap` and the fault loads from zswap; the fault's buffer always
+//! returns `InSwapCache`/`NotInZswap` and the fault loads from zswap; the fault's buffer always
 //! holds the written bytes; afterwards the page is counted once at most (in a device
 //! slot, charged to `swap.max`) and zswap holds nothing.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
@@ -44,7 +44,7 @@ fn writeback_races_fault() {
         assert_eq!(fault.shadow, Some(Shadow(3)), "the fault saw writeback's shadow, not the slot's");
         match (&wb, fault.source) {
             (Ok(()), FaultSource::Device(d)) => assert_eq!(d, dev),
-            (Err(Error::Busy | Error::NotInZswap), FaultSource::Zswap) => {}
+            (Err(Error::InSwapCache | Error::NotInZswap), FaultSource::Zswap) => {}
             other => panic!("inconsistent outcome: writeback {:?}, fault {:?}", other.0, other.1),
         }
         assert!(buf == data, "stale data: the fault's buffer is not the written page");

@@ -45,7 +45,10 @@ fn writeback_races_free_and_reuse() {
         };
         let wb = a.join().unwrap();
         let new = b.join().unwrap();
-        assert!(matches!(wb, Ok(()) | Err(Error::Busy | Error::NotInZswap | Error::NotAllocated)), "writeback: {wb:?}");
+        assert!(
+            matches!(wb, Ok(()) | Err(Error::InSwapCache | Error::NotInZswap | Error::NotAllocated)),
+            "writeback: {wb:?}"
+        );
         // The old slot is free unless it is the new occupant.
         let on_device = |s| matches!(sys.state(s).unwrap(), SlotState::SwappedOut { backing: Backing::Device(_), .. });
         if new != slot {

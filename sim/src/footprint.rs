@@ -4,7 +4,7 @@
 //! published for the same case (docs/kernel.md §4.2 and §8.3).
 
 use std::fmt::Write;
-use vswap::{Compressor, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, SwapSystem, ZswapConfig};
+use vswap::{CompressionMode, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, SwapSystem, ZswapConfig};
 
 /// One measured fill level.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +82,7 @@ pub const PUBLISHED_BACKED: [(&str, f64, f64); 2] = [
 pub fn measure_backend(slots: u64, cpus: usize, backend: Backend) -> Result<BackendLevel, vswap::Error> {
     let zswap = ZswapConfig {
         enabled: backend == Backend::Zswap,
-        compressor: Compressor::Synthetic,
+        compressor: CompressionMode::Synthetic,
         max_pool_percent: 100,
         ..ZswapConfig::default()
     };

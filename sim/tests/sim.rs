@@ -7,7 +7,7 @@
 //! every other suite), so they are skipped under Miri; the memory-manager test runs
 //! there at a small size.
 
-use vswap::{Compressor, DeviceSpec, Error, ZswapConfig};
+use vswap::{CompressionMode, DeviceSpec, Error, ZswapConfig};
 use vswap_sim::mm::{Mm, MmConfig};
 use vswap_sim::report::{Report, to_json};
 use vswap_sim::scenario::{Options, SimError, run};
@@ -125,7 +125,8 @@ fn a_workload_file_error_names_the_file_and_line() {
 #[test]
 fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
     let pages = if cfg!(miri) { 32 } else { 2048 };
-    let zswap = ZswapConfig { compressor: Compressor::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+    let zswap =
+        ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 4 * pages, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
@@ -161,7 +162,8 @@ fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
 fn a_batch_of_events_does_what_the_events_do_one_by_one() {
     let pages = if cfg!(miri) { 32 } else { 512 };
     let new_mm = || {
-        let zswap = ZswapConfig { compressor: Compressor::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+        let zswap =
+            ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
         let cfg = MmConfig { ram_pages: 4 * pages, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
         let mut mm = Mm::new(cfg).unwrap();
         let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
@@ -210,7 +212,7 @@ fn count(mm: &Mm, slot: vswap::VSlot) -> u32 {
 /// regions or by a child that does not exist: typed errors, and the Mm is unchanged.
 #[test]
 fn foreign_handles_and_stray_accesses_get_typed_errors() {
-    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 64, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 64)] };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();

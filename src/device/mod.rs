@@ -21,7 +21,7 @@ pub use store::{Device, FileDevice, MemoryDevice, NullDevice};
 pub(crate) use tier::{DEFAULT_TIER_BIT, Member, TierTable};
 pub use tier::{SwapTier, SwapTierOp};
 
-use crate::epoch::SharedBytes;
+use crate::ledger::SharedBytes;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::table::space::Space;
 use crossbeam_epoch::{Atomic, Guard};

@@ -1,6 +1,6 @@
 //! Memory cgroups: the tree, hierarchical swap and zswap counters with limits, the
 //! effective `memory.zswap.writeback`, and `memory.stat`-style statistics
-//! (kernel-notes §5.7, §6, Appendix A).
+//! (docs/kernel.md §5.7, §6, Appendix A).
 //!
 //! Invariants:
 //! * Ids are 16-bit, 1 is the root, 0 means "none". A memcg is reachable by id from its
@@ -18,21 +18,23 @@
 //!   (`mem_cgroup_id_get_online`), so to a reader of the parent, charges have moved up.
 
 mod counter;
+pub(crate) mod lru;
 mod swap_tiers;
 
 use swap_tiers::NO_TIER;
 
-pub(crate) use counter::{Batched, Counter, Line, Stat, Stats, UNLIMITED, ZswapCharge, add_locked};
+pub(crate) use counter::{Counter, Stat, Stats, UNLIMITED, ZSWAP_CHARGE_STRIPES, ZswapCharge};
+pub(crate) use lru::EntryIndex;
 
 use crate::device::MAX_DEVICES;
-use crate::epoch::SharedBytes;
 use crate::error::Error;
 use crate::ids::{Knob, Limit, MemcgId};
+use crate::ledger::SharedBytes;
+use crate::percpu::CachePadded;
 use crate::stat::MemcgStat;
 use crate::sync::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering, lock};
-use crate::zswap::lru::{Lru, LruList};
-use crate::zswap::pool::Pool;
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+use lru::{Lru, LruList};
 use std::collections::BTreeSet;
 
 const FAN: usize = 256;
@@ -44,9 +46,9 @@ pub(crate) struct Memcg {
     pub parent: u16,
     pub online: AtomicBool,
     /// Written by every store and every free of an entry or slot of this memcg.
-    refs: Line<AtomicU64>,
+    refs: CachePadded<AtomicU64>,
     /// `memory.swap.*`, in pages.
-    pub swap: Line<Counter>,
+    pub swap: CachePadded<Counter>,
     /// `memory.zswap.current` in bytes (hierarchical, like `MEMCG_ZSWAP_B`) and this
     /// memcg's own entries' gauges, striped by pool shard.
     pub zswap: ZswapCharge,
@@ -54,8 +56,9 @@ pub(crate) struct Memcg {
     pub zswap_max: AtomicU64,
     /// This memcg's own `memory.zswap.writeback`.
     pub writeback: AtomicBool,
-    /// This memcg's own `Knob::ZswapCompressor`: a tier priority, 0 when unset (inherit).
-    pub compressor: AtomicU8,
+    /// This memcg's own `Knob::ZswapCompressionPriority`: a compression priority, 0 when unset
+    /// (inherit).
+    pub compression_priority: AtomicU8,
     /// This memcg's own `memory.swap.tiers.max` (`memcg->tier_mask`): a set bit allows
     /// the swap tier of that index; all set at creation.
     pub swap_tiers: AtomicU32,
@@ -69,7 +72,7 @@ pub(crate) struct Memcg {
     pub swap_devices: Box<[AtomicU64]>,
     pub stats: Stats,
     /// Its zswap LRU (reparented to the nearest online ancestor at offline).
-    pub lru: Line<Lru>,
+    pub lru: CachePadded<Lru>,
 }
 
 struct Chunk {
@@ -123,18 +126,18 @@ impl Memcgs {
             id,
             parent,
             online: AtomicBool::new(true),
-            refs: Line(AtomicU64::new(1)),
-            swap: Line(Counter::new()),
+            refs: CachePadded::new(AtomicU64::new(1)),
+            swap: CachePadded::new(Counter::new()),
             zswap: ZswapCharge::new(),
             zswap_max: AtomicU64::new(UNLIMITED),
             writeback: AtomicBool::new(true),
-            compressor: AtomicU8::new(0),
+            compression_priority: AtomicU8::new(0),
             swap_tiers: AtomicU32::new(u32::MAX),
             writeback_tier: AtomicU8::new(NO_TIER),
             writeback_size: AtomicU64::new(UNLIMITED),
             swap_devices: crate::sync::zeroed(crate::device::MAX_DEVICES),
             stats: Stats::new(),
-            lru: Line(Lru::new()),
+            lru: CachePadded::new(Lru::new()),
         };
         self.bytes.add(std::mem::size_of::<Memcg>());
         // SAFETY: chunks are never unlinked before the table drops.
@@ -246,7 +249,13 @@ impl Memcgs {
     /// front of the nearest online ancestor's (`memcg_reparent_list_lrus`). `hook` runs
     /// after that and before the online reference is dropped (`css_offline` callbacks,
     /// such as `zswap_memcg_offline_cleanup`). The root cannot go offline.
-    pub(crate) fn offline(&self, id: MemcgId, pool: &Pool, g: &Guard, hook: impl FnOnce(&Memcg)) -> Result<(), Error> {
+    pub(crate) fn offline(
+        &self,
+        id: MemcgId,
+        pool: &impl EntryIndex,
+        g: &Guard,
+        hook: impl FnOnce(&Memcg),
+    ) -> Result<(), Error> {
         if id == MemcgId::ROOT {
             return Err(Error::Invalid("the root memcg cannot go offline"));
         }
@@ -309,8 +318,8 @@ impl Memcgs {
         }
     }
 
-    /// Write a cgroup file. `registered` says whether a compression tier has a given
-    /// priority (`Knob::ZswapCompressor`).
+    /// Write a cgroup file. `registered` says whether a compression priority has a given
+    /// priority (`Knob::ZswapCompressionPriority`).
     pub(crate) fn set(&self, id: MemcgId, knob: Knob, registered: impl Fn(u8) -> bool, g: &Guard) -> Result<(), Error> {
         let m = self.online(id, g)?;
         if m.parent == 0 && matches!(knob, Knob::SwapMax(_) | Knob::SwapHigh(_) | Knob::ZswapMax(_)) {
@@ -321,9 +330,9 @@ impl Memcgs {
             Knob::SwapHigh(l) => m.swap.high.store(pages(l), Ordering::Release),
             Knob::ZswapMax(l) => m.zswap_max.store(pages(l), Ordering::Release),
             Knob::ZswapWriteback(on) => m.writeback.store(on, Ordering::Release),
-            Knob::ZswapCompressor(p) => {
-                let p = check_compressor(p, registered)?;
-                m.compressor.store(p, Ordering::Release);
+            Knob::ZswapCompressionPriority(p) => {
+                let p = check_compression_priority(p, registered)?;
+                m.compression_priority.store(p, Ordering::Release);
             }
             Knob::ZswapWritebackSize(Limit::Bytes(0)) => {
                 return Err(Error::Invalid("a writeback size of 0: set memory.zswap.writeback to 0"));
@@ -339,22 +348,22 @@ impl Memcgs {
         Ok(())
     }
 
-    /// The effective `Knob::ZswapCompressor` of `m`: its own setting, else the nearest
+    /// The effective `Knob::ZswapCompressionPriority` of `m`: its own setting, else the nearest
     /// ancestor's, else 1 (the default tier). Lock-free: one atomic load per level, as
     /// `writeback_enabled` walks, and usually only the first level.
-    pub(crate) fn compressor(&self, m: &Memcg, g: &Guard) -> u8 {
-        self.ancestry(m, g).map(|a| a.compressor.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
+    pub(crate) fn compression_priority(&self, m: &Memcg, g: &Guard) -> u8 {
+        self.ancestry(m, g).map(|a| a.compression_priority.load(Ordering::Acquire)).find(|&p| p != 0).unwrap_or(1)
     }
 
     /// The store path's two inherited settings in one walk up the tree: (`writeback_enabled`,
-    /// `compressor`). A store reads both, so the tier costs one more load per level, not
+    /// `compression_priority`). A store reads both, so the tier costs one more load per level, not
     /// a second walk.
     pub(crate) fn store_policy(&self, m: &Memcg, g: &Guard) -> (bool, u8) {
         let (mut writeback, mut tier) = (true, 0);
         for a in self.ancestry(m, g) {
             writeback &= a.writeback.load(Ordering::Acquire);
             if tier == 0 {
-                tier = a.compressor.load(Ordering::Acquire);
+                tier = a.compression_priority.load(Ordering::Acquire);
             }
         }
         (writeback, if tier == 0 { 1 } else { tier })
@@ -514,7 +523,7 @@ impl Memcgs {
             swap_events_high: at(Stat::EventsHigh),
             swap_events_max: at(Stat::EventsMax),
             swap_events_fail: at(Stat::EventsFail),
-            zswap_tiers: std::array::from_fn(|i| crate::stat::ZswapTierStat {
+            zswap_priorities: std::array::from_fn(|i| crate::stat::ZswapPriorityStat {
                 entries: own(&|z| z.tier(i as u8 + 1).0),
                 bytes: own(&|z| z.tier(i as u8 + 1).1),
             }),
@@ -524,12 +533,12 @@ impl Memcgs {
     }
 }
 
-/// Validate a `Knob::ZswapCompressor` value: the priority to store (0 for unset).
-fn check_compressor(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
+/// Validate a `Knob::ZswapCompressionPriority` value: the priority to store (0 for unset).
+fn check_compression_priority(p: Option<u8>, registered: impl Fn(u8) -> bool) -> Result<u8, Error> {
     match p {
         None => Ok(0),
-        Some(p) if !crate::CompressionTier::PRIORITIES.contains(&p) => {
-            Err(Error::Invalid("compression tier priorities are 1..=4"))
+        Some(p) if !crate::CompressionPriority::PRIORITIES.contains(&p) => {
+            Err(Error::Invalid("compression priorities are 1..=4"))
         }
         Some(p) if !registered(p) => Err(Error::Invalid("no compressor registered at this priority")),
         Some(p) => Ok(p),

@@ -39,7 +39,7 @@ pub enum Observation {
         /// The `MemcgStat` field.
         field: &'static str,
     },
-    /// A memcg's zswap charge in one compression tier (`MemcgStat::zswap_tiers`).
+    /// A memcg's zswap charge in one compression tier (`MemcgStat::zswap_priorities`).
     MemcgCompressionTier {
         /// The memcg.
         memcg: MemcgId,

@@ -41,7 +41,7 @@ fn verdict(n: u64, writeback: bool, synthetic: bool) -> Result<u32, bool> {
 
 impl Model {
     /// The compression tier registered at `priority`, if any.
-    pub(super) fn tier(&self, priority: u8) -> Option<crate::CompressionTier> {
+    pub(super) fn tier(&self, priority: u8) -> Option<crate::CompressionPriority> {
         *self.tiers.get(usize::from(priority).checked_sub(1)?)?
     }
 
@@ -372,7 +372,7 @@ impl Model {
             Err(e) => return Ok(Err(e)),
         };
         if s.folio.is_some() {
-            return Ok(Err(Error::Busy));
+            return Ok(Err(Error::InSwapCache));
         }
         let Back::Zswap { memcg: em, data, .. } = s.back else { return Ok(Err(Error::NotInZswap)) };
         if !self.writeback_enabled(self.nearest_online(s.memcg)) {
@@ -448,15 +448,15 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CompressionTier, Config};
+    use crate::{CompressionPriority, Config};
 
     /// `Model::new` takes any `Config`, even one no system accepts: a model without tier 1
     /// sizes entries with the default tier (lz4, sizes as stated) instead of panicking.
     #[test]
     fn a_config_without_tier_1_sizes_with_the_default_tier() {
         let mut cfg = Config::default();
-        cfg.zswap.compression_tiers =
-            vec![CompressionTier { synthetic_permille: 250, ..CompressionTier::deflate(2, 6) }];
+        cfg.zswap.compression_priorities =
+            vec![CompressionPriority { synthetic_permille: 250, ..CompressionPriority::deflate(2, 6) }];
         let m = Model::new(&cfg, 1 << 12);
         let page: Vec<u8> = (0..PAGE_SIZE).map(|i| (i % 7) as u8).collect();
         assert_eq!(m.compressed_len(1, Some(&page), 0), lz4_flex::block::compress(&page).len() as u64);

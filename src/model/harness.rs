@@ -273,7 +273,7 @@ impl Harness {
                     ));
                 }
             }
-            for (p, (real, want)) in st.zswap_tiers.iter().zip(u.tiers).enumerate() {
+            for (p, (real, want)) in st.zswap_priorities.iter().zip(u.tiers).enumerate() {
                 if (real.entries, real.bytes) != want {
                     let priority = p as u8 + 1;
                     return Err(Divergence::debug(O::MemcgCompressionTier { memcg: cg_id, priority }, real, want));

@@ -51,7 +51,7 @@ pub(super) struct Cg {
     pub(super) swap_high: u64,
     pub(super) zswap_max: u64,
     pub(super) writeback: bool,
-    /// `Knob::ZswapCompressor`: None inherits.
+    /// `Knob::ZswapCompressionPriority`: None inherits.
     pub(super) compressor: Option<u8>,
     /// `Knob::ZswapWritebackSize` in bytes; `UNLIMITED` is no cap.
     pub(super) writeback_size: u64,
@@ -124,7 +124,7 @@ impl Model {
         self.ancestry(id).into_iter().find(|a| self.memcgs[a].online).unwrap_or(ROOT)
     }
 
-    /// The effective `Knob::ZswapCompressor`: the nearest setting up the tree, else 1.
+    /// The effective `Knob::ZswapCompressionPriority`: the nearest setting up the tree, else 1.
     pub(super) fn compressor(&self, id: u16) -> u8 {
         self.ancestry(id).iter().find_map(|a| self.memcgs[a].compressor).unwrap_or(1)
     }
@@ -270,9 +270,9 @@ impl Model {
             return Err(Error::Invalid("the root memcg has no swap or zswap limits"));
         }
         let registered = |p: u8| self.tiers.get(usize::from(p).wrapping_sub(1)).is_some_and(|t| t.is_some());
-        if let Knob::ZswapCompressor(Some(p)) = knob {
+        if let Knob::ZswapCompressionPriority(Some(p)) = knob {
             if !(1..=4).contains(&p) {
-                return Err(Error::Invalid("compression tier priorities are 1..=4"));
+                return Err(Error::Invalid("compression priorities are 1..=4"));
             }
             if !registered(p) {
                 return Err(Error::Invalid("no compressor registered at this priority"));
@@ -284,7 +284,7 @@ impl Model {
             Knob::SwapHigh(l) => cg.swap_high = pages(l),
             Knob::ZswapMax(l) => cg.zswap_max = pages(l),
             Knob::ZswapWriteback(on) => cg.writeback = on,
-            Knob::ZswapCompressor(p) => cg.compressor = p,
+            Knob::ZswapCompressionPriority(p) => cg.compressor = p,
             Knob::ZswapWritebackSize(l) => {
                 cg.writeback_size = if let Limit::Bytes(b) = l { b } else { UNLIMITED };
             }

@@ -67,7 +67,7 @@ pub use divergence::{Divergence, Observation};
 pub use harness::Harness;
 
 use crate::op::{Op, Operands, Outcome, PageKind};
-use crate::{Compressor, Config, DeviceId, Error, MemcgId, PAGE_SIZE, SwapSystem, Tick, VSlot};
+use crate::{CompressionMode, Config, DeviceId, Error, MemcgId, PAGE_SIZE, SwapSystem, Tick, VSlot};
 use devices::Dev;
 use memcg::{Cg, Ev, NEV, NGLOBAL};
 use reclaim::Reclaim;
@@ -104,7 +104,7 @@ pub struct Model {
     zswap_enabled: bool,
     synthetic: bool,
     /// The registered compression tiers by priority - 1.
-    tiers: [Option<crate::CompressionTier>; 4],
+    tiers: [Option<crate::CompressionPriority>; 4],
     max_pages: u64,
     accept_pages: u64,
     reached_full: bool,
@@ -129,7 +129,7 @@ impl Default for Model {
             tick: 0,
             zswap_enabled: true,
             synthetic: false,
-            tiers: [Some(crate::CompressionTier::default()), None, None, None],
+            tiers: [Some(crate::CompressionPriority::default()), None, None, None],
             max_pages: 0,
             accept_pages: 0,
             reached_full: false,
@@ -157,9 +157,9 @@ impl Model {
             cpus: cfg.cpus,
             limit,
             zswap_enabled: cfg.zswap.enabled,
-            synthetic: cfg.zswap.compressor == Compressor::Synthetic,
+            synthetic: cfg.zswap.compressor == CompressionMode::Synthetic,
             tiers: std::array::from_fn(|i| {
-                cfg.zswap.compression_tiers.iter().copied().find(|t| usize::from(t.priority) == i + 1)
+                cfg.zswap.compression_priorities.iter().copied().find(|t| usize::from(t.priority) == i + 1)
             }),
             max_pages,
             accept_pages: max_pages.saturating_mul(u64::from(cfg.zswap.accept_threshold_percent)) / 100,

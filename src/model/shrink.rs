@@ -50,7 +50,7 @@ impl Model {
         let s = self.slots[&slot];
         let Back::Zswap { len, memcg, .. } = s.back else { unreachable!("a live element names a zswap entry") };
         let real = if s.folio.is_some() {
-            Err(Error::Busy)
+            Err(Error::InSwapCache)
         } else {
             let sys = sys.ok_or("the model needs the system to follow an LRU walk (Model::apply_in)")?;
             match sys.backing(VSlot::from_raw(slot)) {
@@ -123,7 +123,7 @@ impl Model {
                     // ends only the shrinker's walk (the warm region: `LRU_STOP`), the
                     // others pass no flag to the callback and go on.
                     self.global.reject_reclaim_fail += 1;
-                    if err == Error::Busy && kind == Walk::Shrinker {
+                    if err == Error::InSwapCache && kind == Walk::Shrinker {
                         o.swap_cache_hit = true;
                         break;
                     }

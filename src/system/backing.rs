@@ -2,13 +2,21 @@
 //! pool, the devices and the system-wide counters. Releasing a slot's backend
 //! (`swap_range_free`: `zswap_invalidate`, freeing the physical slot, the swap uncharge)
 //! lives here, so the free path and the flows release the same way.
+//!
+//! Invariants:
+//! * A backend is released exactly once: by the flow that replaces the backend word (it
+//!   swaps the old word out and releases what it held) or by the free hook when the slot
+//!   is freed; both go through [`Backends::release`].
+//! * A physical slot's swap charge belongs to the slot's recorded memcg, and is
+//!   uncharged with the slot; a zswap entry's charge belongs to the entry's memcg and is
+//!   uncharged under its pool shard's lock (`crate::zswap::free_entry`).
 
 use crate::device::{Dev, Devices};
 use crate::entry::{BackendEntry, TableEntry, word};
 use crate::memcg::{Memcg, Memcgs, Stat, Stats};
 use crate::sync::{Arc, Ordering};
 use crate::table::space::OnFree;
-use crate::zswap::pool::{Entry, Pool};
+use crate::zswap::pool::Pool;
 use crossbeam_epoch::Guard;
 
 pub(crate) struct Backends {
@@ -18,9 +26,9 @@ pub(crate) struct Backends {
     /// vmstat events and zswap's debugfs counters.
     pub stats: Stats,
     /// The shrink worker's queue flag, pause and the walk cursors.
-    pub shrink: super::shrink::Shrink,
-    /// The registered compression tiers.
-    pub tiers: crate::zswap::Tiers,
+    pub shrink: crate::zswap::shrink::Shrink,
+    /// The registered compression priorities.
+    pub priorities: crate::zswap::Priorities,
     /// Recompression's running totals.
     pub recompress: RecompressStats,
 }
@@ -42,30 +50,9 @@ impl Backends {
         self.stats.add(s, n, stripe);
     }
 
-    /// Free a zswap entry (`zswap_entry_free`): uncharge it and drop its memcg reference.
+    /// Free a zswap entry (`zswap_entry_free`, [`crate::zswap::free_entry`]).
     pub(crate) fn free_entry(&self, handle: u32, g: &Guard) {
-        if let Some(e) = self.pool.take(handle, |e, stripe| self.uncharge(e, stripe, g)) {
-            self.free_taken(handle, e, g);
-        }
-    }
-
-    /// The uncharge of an entry being taken out of the pool, under its shard's lock
-    /// (`Pool::take`'s closure): every caller of `take` runs it.
-    pub(crate) fn uncharge(&self, e: &Entry, stripe: usize, g: &Guard) {
-        let incomp = e.length as usize == crate::PAGE_SIZE;
-        self.memcgs.uncharge_zswap(e.memcg, u64::from(e.length), incomp, e.tier, g, stripe);
-    }
-
-    /// The rest of [`Backends::free_entry`] for an entry taken out of the pool (and
-    /// uncharged) by `Pool::take`: a caller that needs the entry (its memcg, to count an
-    /// event while the entry's reference still holds it) takes it itself, under one
-    /// pool lock.
-    pub(crate) fn free_taken(&self, handle: u32, e: Entry, g: &Guard) {
-        // Off its LRU before the reference goes: it may be the memcg's last.
-        if let Some((_, mut l)) = self.memcgs.lru_of(e.memcg, g) {
-            l.del(handle, e.seq, &self.pool);
-        }
-        self.memcgs.put_ref(e.memcg, 1, g);
+        crate::zswap::free_entry(&self.pool, &self.memcgs, handle, g);
     }
 
     /// Free a physical slot (`swap_entries_free` on the device): its reverse map goes,

@@ -1,5 +1,10 @@
 //! The memcg files on the facade: `mkdir`, `rmdir`, the writable limits and
-//! `memory.stat` (API.md "Memory cgroups").
+//! `memory.stat` (docs/api.md "Memory cgroups").
+//!
+//! Invariants: the swap-tier knobs are written under the swapon lock, so the tier table
+//! they are checked against cannot change before the value is stored; an offline memcg's
+//! walk cursors move on inside `memcg_offline` (`zswap_memcg_offline_cleanup`), before
+//! its online reference is dropped.
 
 use super::SwapSystem;
 use crate::device::SwapTier;
@@ -15,9 +20,9 @@ impl SwapSystem {
     }
 
     /// Write `memory.swap.max`, `memory.swap.high`, `memory.zswap.max`,
-    /// `memory.zswap.writeback`, the memcg's compression tier (`Knob::ZswapCompressor`)
+    /// `memory.zswap.writeback`, the memcg's compression priority (`Knob::ZswapCompressionPriority`)
     /// or one swap tier of `memory.swap.tiers.max` (`Knob::SwapTierMax`). Lowering a limit below the usage forces nothing out;
-    /// changing the compression tier leaves entries already stored as they are.
+    /// changing the compression priority leaves entries already stored as they are.
     pub fn memcg_set(&self, cg: MemcgId, knob: Knob) -> Result<(), Error> {
         let g = self.vspace.reclaim.pin();
         let memcgs = &self.back.memcgs;
@@ -33,7 +38,7 @@ impl SwapSystem {
                 let (_l, live) = live();
                 memcgs.set_writeback_tier(cg, t, live, &g)
             }
-            _ => memcgs.set(cg, knob, |p| self.back.tiers.registered(p), &g),
+            _ => memcgs.set(cg, knob, |p| self.back.priorities.registered(p), &g),
         }
     }
 
@@ -67,12 +72,18 @@ impl SwapSystem {
         Ok(self.swap_tiers().into_iter().filter(|t| mask & 1 << t.idx != 0).collect())
     }
 
-    /// The compression tier (priority) `cg`'s new zswap stores use: its own
-    /// `Knob::ZswapCompressor`, else the nearest ancestor's, else 1.
-    pub fn memcg_compressor(&self, cg: MemcgId) -> Result<u8, Error> {
+    /// The compression priority `cg`'s new zswap stores use: its own
+    /// `Knob::ZswapCompressionPriority`, else the nearest ancestor's, else 1.
+    pub fn memcg_compression_priority(&self, cg: MemcgId) -> Result<u8, Error> {
         let g = self.vspace.reclaim.pin();
         let m = self.back.memcgs.online(cg, &g)?;
-        Ok(self.back.memcgs.compressor(m, &g))
+        Ok(self.back.memcgs.compression_priority(m, &g))
+    }
+
+    /// Deprecated name of [`SwapSystem::memcg_compression_priority`].
+    #[deprecated(since = "0.2.0", note = "renamed to `memcg_compression_priority`")]
+    pub fn memcg_compressor(&self, cg: MemcgId) -> Result<u8, Error> {
+        self.memcg_compression_priority(cg)
     }
 
     /// `rmdir`: take `cg` offline. Its charges stay counted in its ancestors and new ones
@@ -82,7 +93,7 @@ impl SwapSystem {
     /// (`zswap_memcg_offline_cleanup`). The root cannot go offline (`Invalid`).
     pub fn memcg_offline(&self, cg: MemcgId) -> Result<(), Error> {
         let g = self.vspace.reclaim.pin();
-        self.back.memcgs.offline(cg, &self.back.pool, &g, |m| self.offline_cursors(m, &g))
+        self.back.memcgs.offline(cg, &self.back.pool, &g, |m| self.zswap().offline_cursors(m, &g))
     }
 
     /// The hierarchical statistics of an online memcg (`memory.stat`, `memory.swap.*`,

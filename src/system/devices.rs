@@ -1,4 +1,4 @@
-//! `swapon` / `swapoff` on the facade (API.md "Devices").
+//! `swapon` / `swapoff` on the facade (docs/api.md "Devices").
 //!
 //! Swapoff walks the device's own table: every `Pointer` word names the virtual slot it
 //! backs (the reverse map), so nothing scans the virtual space or any page table. It
@@ -6,14 +6,18 @@
 //! fails with nothing moved; then it copies each page and switches the virtual slot's
 //! backend word by CAS, so a slot freed or rewritten meanwhile keeps its new state and
 //! the reservation is returned.
+//!
+//! Invariants: swapon and swapoff run one at a time (the swapon lock); a device going
+//! off (`going_off`) takes no new slot; an old physical slot's data stays readable until
+//! the grace period ends, so a fault that read the old backend word still finds the page.
 
 use super::SwapSystem;
 use crate::PAGE_SIZE;
 use crate::device::{Avail, Dev, DeviceSpec, MAX_DEVICES, Member, SwapTier, SwapTierOp};
 use crate::entry::{BackendEntry, TableEntry};
-use crate::epoch::Bytes;
 use crate::error::Error;
 use crate::ids::DeviceId;
+use crate::ledger::Bytes;
 use crate::memcg::Memcg;
 use crate::stat::{DeviceStat, SwapoffReport};
 use crate::sync::{Arc, Ordering, lock};
@@ -117,7 +121,7 @@ impl SwapSystem {
             if round == 8 {
                 // Only concurrent writeouts to this very device can keep it busy this long.
                 d.going_off.store(false, Ordering::Release);
-                return Err(Error::Busy);
+                return Err(Error::SwapoffBusy);
             }
             if let Err(e) = self.move_pages(d, &pages, &mut report, &g) {
                 d.going_off.store(false, Ordering::Release);

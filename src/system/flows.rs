@@ -1,12 +1,20 @@
-//! The swap-out and swap-in flows on the virtual space (kernel-notes §4.3 "Flows", §5.2,
-//! §5.3): `swap_writeout` (zero → zswap → a physical slot by tier), eviction from the swap
-//! cache, swap-in (`do_swap_page`: cache, zero, exclusive zswap load, device read), and
-//! `zswap_writeback_entry`.
+//! The swap-out and swap-in flows on the virtual space (docs/kernel.md §4.3 "Flows",
+//! §5.2): `swap_writeout` (zero → zswap → a physical slot by tier), eviction from the
+//! swap cache, and swap-in (`do_swap_page`: cache, zero, exclusive zswap load, device
+//! read). zswap's own part of a store and a load is `crate::zswap` (`store.rs`,
+//! `load.rs`); this module does the swap table's part around it. `zswap_writeback_entry`
+//! is `writeback.rs`.
 //!
-//! A backend word changes only while its slot is in the swap cache: under the caller's
-//! folio (writeout, fault) or under the folio zswap writeback adds with the reserved
-//! `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
-//! fault or a second writeback see the slot cached and back off).
+//! Invariants:
+//! * A backend word changes only while its slot is in the swap cache: under the caller's
+//!   folio (writeout, fault) or under the folio zswap writeback adds with the reserved
+//!   `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
+//!   fault or a second writeback see the slot cached and back off).
+//! * A zswap store is published in the backend words before the LRU, so a walk never
+//!   meets an entry no slot names; a refused store frees any entry an earlier writeout
+//!   left, so a kept folio is never "backed" by old data.
+//! * A physical slot is taken before it is charged (`folio_alloc_swap`), so a failed
+//!   allocation never touches the counters.
 
 use super::SwapSystem;
 use crate::PAGE_SIZE;
@@ -17,48 +25,15 @@ use crate::ids::{Fault, FaultSource, FolioId, KeepReason, Page, Shadow, VSlot, W
 use crate::memcg::{Memcg, Stat};
 use crate::sync::{Ordering, fence, spin_loop};
 use crate::table::cluster::Cluster;
-use crate::zswap::pool::Entry;
-use crate::zswap::{CompressError, Tiers, synthetic, verdict};
+use crate::zswap::Refused;
 use crossbeam_epoch::Guard;
 
-/// The (handle, LRU sequence) pairs a store has made so far, in page order: the first
-/// inline and any others on the heap, so an order-0 store allocates nothing.
-#[derive(Default)]
-struct Stored {
-    first: Option<(u32, u64)>,
-    rest: Vec<(u32, u64)>,
-}
-
-impl Stored {
-    fn push(&mut self, h: u32, seq: u64) {
-        if self.first.is_none() {
-            self.first = Some((h, seq));
-        } else {
-            self.rest.push((h, seq));
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.first.iter().chain(&self.rest).copied()
-    }
-}
-
-/// How a store was refused (`zswap_store` returning false).
-enum Refused {
-    /// zswap is disabled.
-    Disabled,
-    /// Over `zswap.max` or over the pool limit: no counter.
-    Limit,
-    /// Compression gave nothing worth storing and writeback may not take it as-is.
-    Compress,
-}
-
 impl SwapSystem {
-    /// The cached folio covering `off`: (head offset, order). Writeback's folio is `Busy`.
+    /// The cached folio covering `off`: (head offset, order). Writeback's folio is `WritebackInProgress`.
     fn cached_folio(c: &Cluster, off: usize) -> Result<(usize, u32), Error> {
         let w = c.table[off].load(Ordering::Acquire);
         match TableEntry::decode(word::unlocked(w)) {
-            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Err(Error::Busy),
+            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Err(Error::WritebackInProgress),
             Ok(TableEntry::Cached { order, .. }) if u32::from(order) <= c.shift => {
                 Ok((off & !((1usize << order) - 1), u32::from(order)))
             }
@@ -142,7 +117,7 @@ impl SwapSystem {
         ((slot.raw() >> self.cfg.cluster_shift) % self.cfg.cpus as u64) as usize
     }
 
-    /// `swap_writeout`: write the cached folio covering `slot` out (kernel-notes §4.3):
+    /// `swap_writeout`: write the cached folio covering `slot` out (docs/kernel.md §4.3):
     /// a zero-filled folio only sets Z (`swpout_zero`); otherwise zswap stores it when
     /// enabled, under `zswap.max` and the pool limit (`zswpout`); otherwise a physical
     /// slot is taken by tier and charged to `swap.max` (`pswpout`); otherwise the folio is
@@ -161,7 +136,7 @@ impl SwapSystem {
             let nr = 1usize << order;
             match page {
                 Page::Bytes(b) if b.len() != nr * PAGE_SIZE => return Err(Error::BadPage),
-                Page::Bytes(_) if self.cfg.zswap.compressor == crate::Compressor::Synthetic => {
+                Page::Bytes(_) if self.cfg.zswap.compressor == crate::CompressionMode::Synthetic => {
                     return Err(Error::Invalid("the synthetic compressor takes Page::Synthetic"));
                 }
                 _ => {}
@@ -186,11 +161,20 @@ impl SwapSystem {
             for i in head..head + nr {
                 Self::set_zero(c, i, false);
             }
-            // The memcg's compression tier is read once, here: every page of the folio uses
+            // The memcg's compression priority is read once, here: every page of the folio uses
             // it and each entry records it (a concurrent change applies to later stores).
             let (writeback, tier) = self.back.memcgs.store_policy(m, g);
-            match self.zswap_store(c, head, order, page, (m, tier), writeback, g) {
-                Ok(compressed) => {
+            let z = self.zswap();
+            match z.store(c.index, vhead, order, page, (m, tier), writeback, g) {
+                Ok((stored, compressed)) => {
+                    // Published in the backend words first, then on the LRU, so a walk
+                    // never meets a half-made entry.
+                    let recorded = c.memcg[head].load(Ordering::Acquire);
+                    for (i, (h, _)) in stored.iter().enumerate() {
+                        let old = self.set_backend(c, head + i, h, g);
+                        self.back.release(old, recorded, g);
+                    }
+                    z.publish(m, &stored, order, c.index, g);
                     if self.back.pool.above_proactive_start() {
                         self.back.shrink.queue();
                     }
@@ -206,7 +190,7 @@ impl SwapSystem {
                     self.back.shrink.pause(self.tick(), self.cfg.zswap.writeback_pause);
                 }
             }
-            // check_old (kernel-notes §5.2 step 8, §4.3 step 1): a refused store frees any
+            // check_old (docs/kernel.md §5.2 step 8, §4.3 step 1): a refused store frees any
             // entry an earlier writeout left, so a kept folio is not "backed" by old data.
             for i in head..head + nr {
                 if matches!(c.backend_of(i, g), BackendEntry::Zswap { .. }) {
@@ -219,111 +203,6 @@ impl SwapSystem {
             }
             self.write_to_device(cpu, c, head, order, vhead, page, recorded, g)
         })
-    }
-
-    /// `zswap_store` for the folio at `head`: every page or none. The compressed bytes of
-    /// the folio, or why it was refused (counted as the kernel counts it). `tier` is the
-    /// memcg's compression tier, read with `writeback` (`Memcgs::store_policy`).
-    #[allow(clippy::too_many_arguments)]
-    fn zswap_store(
-        &self,
-        c: &Cluster,
-        head: usize,
-        order: u32,
-        page: Page<'_>,
-        (m, tier): (&Memcg, u8),
-        writeback: bool,
-        g: &Guard,
-    ) -> Result<u32, Refused> {
-        let back = &self.back;
-        if !self.cfg.zswap.enabled {
-            return Err(Refused::Disabled);
-        }
-        // Over `zswap.max` somewhere up the tree: write one of the memcg's own entries
-        // back (`shrink_memcg`) and store anyway if that worked, else refuse.
-        if !back.memcgs.may_zswap(m, g) && self.shrink_for_store(m, g) == 0 {
-            return Err(Refused::Limit);
-        }
-        if back.pool.check_limits(|| back.stats.add(Stat::PoolLimitHit, 1, c.index as usize)) {
-            return Err(Refused::Limit);
-        }
-        let nr = 1usize << order;
-        let vhead = (c.index << self.cfg.cluster_shift) | head as u64;
-        // (handle, LRU sequence) of each stored page: an order-0 folio's stays in `Stored`
-        // without a heap allocation.
-        let mut stored = Stored::default();
-        let mut total = 0u32;
-        for i in 0..nr {
-            let (length, data) = match page {
-                Page::Bytes(b) => {
-                    let src = &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE];
-                    // Only real bytes need the destination (zeroing it is a quarter of a
-                    // synthetic store's time).
-                    let mut buf = [0u8; crate::zswap::DST_LEN];
-                    match verdict(back.tiers.compress(tier, src, &mut buf), writeback) {
-                        Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
-                        Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
-                        Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
-                    }
-                }
-                Page::Synthetic { compressed_len, .. } => {
-                    match verdict(synthetic(back.tiers.synthetic_len(tier, compressed_len)), writeback) {
-                        Ok(n) => (n, None),
-                        Err(e) => return Err(self.refuse(e, &stored, g, c.index as usize)),
-                    }
-                }
-            };
-            let e = Entry {
-                slot: vhead + i as u64,
-                data,
-                length: length as u32,
-                memcg: m.id,
-                tier,
-                stored: self.tick(),
-                referenced: true,
-                seq: 0,
-            };
-            let incomp = length == PAGE_SIZE;
-            let charge = |stripe| back.memcgs.charge_zswap(m, length as u64, incomp, tier, g, stripe);
-            let Some((h, seq)) = back.pool.insert(e, c.index as usize, charge) else {
-                back.stats.add(Stat::RejectAllocFail, 1, c.index as usize);
-                self.drop_entries(&stored, g);
-                return Err(Refused::Limit);
-            };
-            stored.push(h, seq);
-            total += length as u32;
-        }
-        let recorded = c.memcg[head].load(Ordering::Acquire);
-        for (i, (h, _)) in stored.iter().enumerate() {
-            let old = self.set_backend(c, head + i, h, g);
-            back.release(old, recorded, g);
-        }
-        // Published in the backend word first, then on the LRU (`zswap_lru_add`), so a
-        // walk never meets a half-made entry.
-        let protection = self.cfg.zswap.lru == crate::LruPolicy::Protection;
-        if let Some((_, mut l)) = back.memcgs.lru_of(m.id, g) {
-            for (h, seq) in stored.iter() {
-                l.add(h, seq, protection);
-            }
-        }
-        back.event(Some(m), Stat::Zswpout, nr as u64, c.index as usize);
-        Ok(total)
-    }
-
-    fn refuse(&self, e: CompressError, handles: &Stored, g: &Guard, stripe: usize) -> Refused {
-        let counter = match e {
-            CompressError::NoSpace => Stat::RejectCompressPoor,
-            CompressError::Failed => Stat::RejectCompressFail,
-        };
-        self.back.stats.add(counter, 1, stripe);
-        self.drop_entries(handles, g);
-        Refused::Compress
-    }
-
-    fn drop_entries(&self, handles: &Stored, g: &Guard) {
-        for (h, _) in handles.iter() {
-            self.back.free_entry(h, g);
-        }
     }
 
     /// The device half of `swap_writeout`: reuse the folio's physical slots if it has
@@ -532,23 +411,12 @@ impl SwapSystem {
         match c.backend_of(off, g) {
             BackendEntry::None => Err(Error::NotBacked),
             BackendEntry::Zswap { handle } => {
-                let h = handle as u32;
+                let (h, z) = (handle as u32, self.zswap());
                 if let Some(o) = out {
-                    let ok = back.pool.with(h, |e| decompress(e, &back.tiers, o)).unwrap_or(Err(Error::NotBacked));
-                    if let Err(e) = ok {
-                        back.stats.add(Stat::DecompressFail, 1, c.index as usize);
-                        return Err(e);
-                    }
+                    z.load(h, o, c.index as usize)?;
                 }
                 self.set_backend(c, off, 0, g);
-                // The event before the rest of the free, which may drop the memcg's last
-                // reference.
-                if let Some(e) = back.pool.take(h, |e, stripe| back.uncharge(e, stripe, g)) {
-                    back.event(back.memcgs.get(e.memcg, g), Stat::Zswpin, 1, c.index as usize);
-                    back.free_taken(h, e, g);
-                } else {
-                    back.event(None, Stat::Zswpin, 1, c.index as usize);
-                }
+                z.invalidate_loaded(h, c.index as usize, g);
                 Ok(FaultSource::Zswap)
             }
             BackendEntry::Phys { device, offset } => {
@@ -557,25 +425,9 @@ impl SwapSystem {
                     dev.store.read(offset, o)?;
                 }
                 back.event(rm, Stat::Pswpin, 1, c.index as usize);
-                self.disk_swapin(c.memcg[off].load(Ordering::Acquire), g);
+                self.zswap().disk_swapin(c.memcg[off].load(Ordering::Acquire), g);
                 Ok(FaultSource::Device(crate::DeviceId(device)))
             }
         }
-    }
-}
-
-/// `zswap_decompress` of an entry into a page, with the compression tier that
-/// compressed it (`entry->pool`), whatever its memcg uses now.
-pub(crate) fn decompress(e: &Entry, tiers: &Tiers, out: &mut [u8]) -> Result<(), Error> {
-    match &e.data {
-        None => Ok(()),
-        Some(d) if e.length as usize == PAGE_SIZE => {
-            out.copy_from_slice(d);
-            Ok(())
-        }
-        Some(d) => match tiers.decompress(e.tier, d, out) {
-            Ok(PAGE_SIZE) => Ok(()),
-            _ => Err(Error::Decompress),
-        },
     }
 }

@@ -1,17 +1,35 @@
-//! `SwapSystem`: the facade a simulator calls (`API.md`). This part covers the slot
-//! lifecycle on the virtual swap space: `folio_alloc_swap`, `folio_dup_swap`,
-//! `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`, the swap cache and
-//! lookups. `flows` holds writeout, evict, fault and writeback; `devices` swapon and
-//! swapoff and the swap tiers; `cgroup` the memcg files and statistics; `shrink` and
-//! `writeback` zswap reclaim; `recompress` the recompression of idle entries. Every call
-//! validates its arguments first; an error leaves the state as it was.
+//! `SwapSystem`: the facade a simulator calls (docs/api.md). It owns the virtual swap
+//! space (the swap table) and the backends behind it, validates every call's arguments
+//! first, and calls into the layers below; an error leaves the state as it was.
+//!
+//! Module map:
+//! * this file: the slot lifecycle on the virtual swap space (`folio_alloc_swap`,
+//!   `folio_dup_swap`, `folio_put_swap`/`swap_put_entries_direct`, `folio_free_swap`,
+//!   the swap cache and lookups), the global statistics and the footprint;
+//! * `flows`: writeout (zero, then zswap through `crate::zswap::Zswap::store`, then a
+//!   device), evict and fault (zswap loads through `crate::zswap::Zswap::load`);
+//! * `writeback`: `zswap_writeback_entry`, the swap-cache and device half of writing a
+//!   zswap entry back (zswap's walks reach it through `crate::zswap::SwapLayer`);
+//! * `reclaim`: the public zswap reclaim calls (shrinker, worker, proactive writeback),
+//!   each a call into `crate::zswap::shrink`;
+//! * `recompress`: the recompression of idle zswap entries;
+//! * `devices`: swapon, swapoff and the swap tiers; `cgroup`: the memcg files and
+//!   statistics; `backing`: the backends shared with the free hook and the release of a
+//!   slot's backend (`swap_range_free`).
+//!
+//! Invariants:
+//! * A backend word changes only while its slot is in the swap cache (under the caller's
+//!   folio, or zswap writeback's `FolioId::WRITEBACK`), or when the slot is freed.
+//! * Every call pins the epoch once (or runs under a [`Pinned`] batch) and passes the
+//!   guard down; nothing below pins on its own, except the shrink worker, which pins only
+//!   once it knows it has work.
 
 mod backing;
 mod cgroup;
 mod devices;
 mod flows;
+mod reclaim;
 mod recompress;
-mod shrink;
 mod writeback;
 
 pub use recompress::RecompressSpec;
@@ -19,9 +37,9 @@ pub use recompress::RecompressSpec;
 use crate::config::Config;
 use crate::device::Devices;
 use crate::entry::{TableEntry, word};
-use crate::epoch::{Bytes, SharedBytes};
 use crate::error::Error;
 use crate::ids::{Backing, FolioId, MemcgId, Shadow, SlotState, Tick, VSlot};
+use crate::ledger::{Bytes, SharedBytes};
 use crate::memcg::{Memcgs, Stat, Stats};
 use crate::stat::{Footprint, GlobalStat};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering, fence};
@@ -63,7 +81,7 @@ impl SwapSystem {
         if !(1..=31).contains(&cfg.nr_swap_tiers) {
             return Err(Error::Invalid("nr_swap_tiers must be in 1..=31"));
         }
-        let tiers = crate::zswap::Tiers::new(&cfg.zswap.compression_tiers)?;
+        let priorities = crate::zswap::Priorities::new(&cfg.zswap.compression_priorities)?;
         let bytes: SharedBytes = Arc::new(Bytes::default());
         let z = &cfg.zswap;
         let back = Arc::new(Backends {
@@ -74,15 +92,32 @@ impl SwapSystem {
                 z.accept_threshold_percent,
                 z.shrink_start == crate::ShrinkStart::Proactive,
             ),
-            shrink: shrink::Shrink::new(),
+            shrink: crate::zswap::shrink::Shrink::new(),
             devices: Devices::new(cfg.nr_swap_tiers),
             stats: Stats::new(),
-            tiers,
+            priorities,
             recompress: Default::default(),
         });
         let hook = Box::new(FreeHook(back.clone()));
         let vspace = Space::dynamic_with(cfg.cluster_shift, cfg.cpus, bytes.clone(), hook);
         Ok(Self { cfg, vspace, back, tick: AtomicU64::new(0), bytes, swapon: Mutex::new(()) })
+    }
+
+    /// zswap's view of this system for one call (the facade's zswap flows call in
+    /// through it).
+    #[inline]
+    pub(super) fn zswap(&self) -> crate::zswap::Zswap<'_, Self> {
+        let b = &self.back;
+        crate::zswap::Zswap {
+            cfg: &self.cfg,
+            pool: &b.pool,
+            priorities: &b.priorities,
+            shrink: &b.shrink,
+            memcgs: &b.memcgs,
+            stats: &b.stats,
+            tick: &self.tick,
+            wb: self,
+        }
     }
 
     /// The configuration the system was built with.
@@ -241,7 +276,7 @@ impl SwapSystem {
     }
 
     /// `swap_cache_add_folio` for a folio of `2^order` pages at the aligned range from
-    /// `slot`: every slot must be swapped out with the same zero flag and memcg (`Busy`).
+    /// `slot`: every slot must be swapped out with the same zero flag and memcg (`NonUniformFolio`).
     pub fn swap_cache_add_folio(&self, slot: VSlot, folio: FolioId, order: u32) -> Result<(), Error> {
         if order > self.cfg.cluster_shift || slot.raw() & ((1 << order) - 1) != 0 {
             return Err(Error::Invalid("order above the maximum or slot not aligned to it"));
@@ -419,10 +454,10 @@ impl SwapSystem {
     }
 }
 
-/// `Busy` when zswap writeback holds the slot in the swap cache with its own folio.
+/// `WritebackInProgress` when zswap writeback holds the slot in the swap cache with its own folio.
 fn not_writeback(c: &Cluster, off: usize) -> Result<(), Error> {
     let w = c.table[off].load(Ordering::Acquire);
-    if word::is_cached(w) && word::pfn(w) == FolioId::WRITEBACK { Err(Error::Busy) } else { Ok(()) }
+    if word::is_cached(w) && word::pfn(w) == FolioId::WRITEBACK { Err(Error::WritebackInProgress) } else { Ok(()) }
 }
 
 /// An epoch pin held across many calls (`rcu_read_lock` around a batch): lookups, count

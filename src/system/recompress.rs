@@ -1,6 +1,6 @@
 //! Recompression of idle zswap entries (zram's `recompress`, done per memcg subtree):
 //! entries stored at least `min_age` ticks ago and larger than a threshold are compressed
-//! again with a higher-priority (denser) compression tier, and the new copy replaces the
+//! again with a higher-priority (denser) compression priority, and the new copy replaces the
 //! old one only when it is smaller.
 //!
 //! Invariants:
@@ -40,7 +40,7 @@ pub struct RecompressSpec {
     pub threshold: u32,
     /// At most this many entries are compressed again (`max_pages=`); at least 1.
     pub max_pages: u64,
-    /// The compression tier to use (`priority=`): registered, and only entries of a
+    /// The compression priority to use (`priority=`): registered, and only entries of a
     /// lower-priority tier are candidates.
     pub priority: u8,
 }
@@ -72,7 +72,7 @@ impl SwapSystem {
         if spec.threshold as usize >= PAGE_SIZE {
             return Err(Error::Invalid("recompress threshold must be below a page"));
         }
-        if !self.back.tiers.registered(spec.priority) {
+        if !self.back.priorities.registered(spec.priority) {
             return Err(Error::Invalid("no compressor registered at this priority"));
         }
         if spec.min_age > self.tick() {
@@ -146,7 +146,7 @@ impl SwapSystem {
     /// smaller and the entry is unchanged.
     fn recompress_one(&self, c: Candidate, priority: u8, r: &mut RecompressReport, g: &Guard) {
         let back = &self.back;
-        let tiers = &back.tiers;
+        let tiers = &back.priorities;
         let new = match &c.data {
             Some(d) => {
                 let mut page = [0u8; PAGE_SIZE];

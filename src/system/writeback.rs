@@ -1,7 +1,9 @@
-//! `zswap_writeback_entry` (kernel-notes §5.3): one zswap entry to a physical slot.
+//! `zswap_writeback_entry` (docs/kernel.md §5.3): one zswap entry to a physical slot,
+//! the swap layer's half of zswap writeback (zswap's walks call it through
+//! `crate::zswap::SwapLayer`).
 //!
-//! The slot is first added to the swap cache with writeback's own folio
-//! (`FolioId::WRITEBACK`): a slot already cached is `Busy` (-EEXIST, the page is hot), a
+//! Invariants, in the order the protocol establishes them: the slot is first added to the swap cache with writeback's own folio
+//! (`FolioId::WRITEBACK`): a slot already cached is `InSwapCache` (-EEXIST, the page is hot), a
 //! freed one `NotAllocated` (-ENOENT). Holding it excludes swap-in and writeout. Then the
 //! backend word is re-checked against the handle the caller started from: a slot freed
 //! and reused meanwhile has another backend, and nothing is written (the kernel's
@@ -9,7 +11,6 @@
 //! the shadow it displaced; a count that dropped to 0 meanwhile frees the slot.
 
 use super::SwapSystem;
-use super::flows::decompress;
 use crate::PAGE_SIZE;
 use crate::entry::{BackendEntry, word};
 use crate::error::Error;
@@ -17,11 +18,12 @@ use crate::ids::{FolioId, VSlot};
 use crate::memcg::Stat;
 use crate::sync::Ordering;
 use crate::table::cluster::Cluster;
+use crate::zswap::{SwapLayer, decompress};
 use crossbeam_epoch::Guard;
 
 impl SwapSystem {
     /// Write the zswap entry backing `slot` to a device (`zswap_writeback_entry`),
-    /// charging `swap.max`. `NotInZswap` if its data is elsewhere; `Busy` if the page is
+    /// charging `swap.max`. `NotInZswap` if its data is elsewhere; `InSwapCache` if the page is
     /// in the swap cache; `Invalid` if `memory.zswap.writeback` is 0 for its memcg;
     /// `DeviceFull` if no device (or `swap.max`) gives it a slot.
     pub fn writeback(&self, slot: VSlot) -> Result<(), Error> {
@@ -29,7 +31,7 @@ impl SwapSystem {
         self.with_slot(slot, |c, off, g| {
             let w = c.table[off].load(Ordering::Acquire);
             if word::is_cached(w) {
-                return Err(Error::Busy);
+                return Err(Error::InSwapCache);
             }
             match c.backend_of(off, g) {
                 BackendEntry::Zswap { handle } if !word::zero(w) => {
@@ -58,7 +60,7 @@ impl SwapSystem {
                 return Err(Error::NotAllocated);
             }
             if word::is_cached(w) {
-                return Err(Error::Busy);
+                return Err(Error::InSwapCache);
             }
             let held = word::cached_from(w, FolioId::WRITEBACK, 0);
             if c.table[off].compare_exchange_weak(w, held, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -115,7 +117,7 @@ impl SwapSystem {
             // Zeroed only here: a synthetic entry has no bytes to write.
             let mut page = [0u8; PAGE_SIZE];
             if let Err(e) =
-                back.pool.with(handle, |e| decompress(e, &back.tiers, &mut page)).unwrap_or(Err(Error::NotInZswap))
+                back.pool.with(handle, |e| decompress(e, &back.priorities, &mut page)).unwrap_or(Err(Error::NotInZswap))
             {
                 back.stats.add(Stat::DecompressFail, 1, c.index as usize);
                 return Err(undo(e));
@@ -156,5 +158,15 @@ impl SwapSystem {
                 Err(now) => cur = now,
             }
         }
+    }
+}
+
+impl SwapLayer for SwapSystem {
+    /// Write back entry `handle`, which backs virtual slot `slot` unless it was freed.
+    fn writeback(&self, slot: u64, handle: u32, proactive: bool, g: &Guard) -> Result<(), Error> {
+        let shift = self.cfg.cluster_shift;
+        let c = self.vspace.get(slot >> shift, g).ok_or(Error::NotAllocated)?;
+        let off = (slot & ((1 << shift) - 1)) as usize;
+        self.writeback_entry(self.cpu_of(VSlot::from_raw(slot)), c, off, handle, proactive, g)
     }
 }

@@ -55,7 +55,7 @@ impl Space {
     /// `swap_cache_add_folio`: put a folio of `1 << order` pages in the cache at the
     /// aligned range from `off`. Every slot must be swapped out (count > 0, else
     /// `NotAllocated`; cached, `AlreadyCached`); a large folio needs the same zero flag
-    /// and memcg on every slot (`__swap_cache_add_check`, else `Busy`).
+    /// and memcg on every slot (`__swap_cache_add_check`, else `NonUniformFolio`).
     pub(crate) fn cache_add(&self, c: &Cluster, off: usize, pfn: u64, order: u32) -> Result<(), Error> {
         let nr = 1usize << order;
         debug_assert_eq!(off % nr, 0);
@@ -102,7 +102,11 @@ impl Space {
                     for (j, &old) in taken.iter().enumerate() {
                         c.table[off + j].store(old, Ordering::Release);
                     }
-                    return Err(if i == off { single(w).err().unwrap_or(Error::Busy) } else { Error::Busy });
+                    return Err(if i == off {
+                        single(w).err().unwrap_or(Error::NonUniformFolio)
+                    } else {
+                        Error::NonUniformFolio
+                    });
                 }
                 let new = word::locked(word::cached_from(w, pfn, order as u8));
                 if c.table[i].compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Acquire).is_ok() {

@@ -15,7 +15,8 @@
 //!   the per-CPU pointer needs no epoch.
 
 use super::cluster::{AfterFree, Cluster, DEAD, FREE};
-use crate::epoch::{Reclaim, SharedBytes};
+use crate::epoch::Reclaim;
+use crate::ledger::SharedBytes;
 use crate::sync::{AtomicPtr, Mutex, Ordering, lock};
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use std::collections::{BTreeSet, VecDeque};

@@ -3,8 +3,8 @@
 use super::cluster::{FRAG, FULL, NONE, NONFULL};
 use super::space::Space;
 use crate::entry::{COUNT_MAX, TableEntry};
-use crate::epoch::{Bytes, SharedBytes};
 use crate::error::Error;
+use crate::ledger::{Bytes, SharedBytes};
 use crate::sync::{Arc, Ordering};
 
 fn bytes() -> SharedBytes {
@@ -193,7 +193,7 @@ fn a_large_folio_needs_a_uniform_range_to_enter_the_cache() {
             ));
         }
         s.cache_add(c, off + 2, 5, 0).unwrap();
-        assert_eq!(s.cache_add(c, off, 16, 2), Err(Error::Busy), "slot 2 is cached: not uniform");
+        assert_eq!(s.cache_add(c, off, 16, 2), Err(Error::NonUniformFolio), "slot 2 is cached: not uniform");
         for i in [0, 1, 3] {
             assert!(
                 matches!(

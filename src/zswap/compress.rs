@@ -1,8 +1,18 @@
 //! Compression of one page (`crypto_acomp` as zswap uses it, `zswap_compress` /
-//! `zswap_decompress`).
+//! `zswap_decompress`): the page compressors ([`PageCompressor`]) and the registered
+//! compression priorities (`Priorities`), each an algorithm at a priority 1..=4.
+//!
+//! Invariants:
+//! * Compressors are deterministic: the same page gives the same bytes on every platform,
+//!   so reports and tests do not depend on the machine.
+//! * The registry is validated once, at `SwapSystem::new` (priorities in 1..=4, unique,
+//!   1 present), and never changes afterwards: an entry's priority always names the
+//!   compressor that can decompress it.
+//! * Reusable compressor state is scratch: it never changes the output (each state is
+//!   reset before use) and is not counted in the footprint.
 
 use crate::PAGE_SIZE;
-use crate::config::{Algorithm, CompressionTier};
+use crate::config::{Algorithm, CompressionPriority};
 use crate::sync::{Mutex, lock};
 use miniz_oxide::deflate::core::{
     CompressorOxide, TDEFLFlush, TDEFLStatus, compress as deflate, create_comp_flags_from_zip_params,
@@ -19,7 +29,7 @@ pub enum CompressError {
 
 /// A page compressor. Implementations must be deterministic: the same page gives the same
 /// output on every platform.
-pub trait Compressor: Send + Sync + std::fmt::Debug {
+pub trait PageCompressor: Send + Sync + std::fmt::Debug {
     /// The `zswap.compressor` name.
     fn name(&self) -> &'static str;
     /// Compress `page` (`PAGE_SIZE` bytes) into `dst` ([`DST_LEN`] bytes): the length used.
@@ -31,14 +41,14 @@ pub trait Compressor: Send + Sync + std::fmt::Debug {
     fn decompress(&self, src: &[u8], dst: &mut [u8]) -> Result<usize, CompressError>;
 }
 
-/// The destination buffer `Compressor::compress` gets: room for lz4's worst case.
+/// The destination buffer `PageCompressor::compress` gets: room for lz4's worst case.
 pub const DST_LEN: usize = 2 * PAGE_SIZE;
 
 /// lz4 block compression (`lz4`, the crate's default; pure Rust, `lz4_flex`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Lz4;
 
-impl Compressor for Lz4 {
+impl PageCompressor for Lz4 {
     fn name(&self) -> &'static str {
         "lz4"
     }
@@ -56,7 +66,7 @@ impl Compressor for Lz4 {
 /// Its compressor state (`miniz_oxide`'s `CompressorOxide`, ~300 KiB of dictionary, hash
 /// chains and code buffers) is reused: the kernel keeps one `crypto_acomp_ctx` per CPU
 /// per `zswap_pool` (its `acomp_ctx`, taken under its mutex for each compression), made
-/// once, not per store. The facade's stores name no CPU, so a tier keeps a small stack
+/// once, not per store. The facade's stores name no CPU, so a registered priority keeps a small stack
 /// of idle states instead: a compression pops one (or makes one when all are in use) and
 /// pushes it back, so there are as many as stores ever ran at once with it. Each is reset
 /// before use, so the output is that of a fresh compressor
@@ -100,7 +110,7 @@ impl std::fmt::Debug for Deflate {
     }
 }
 
-impl Compressor for Deflate {
+impl PageCompressor for Deflate {
     fn name(&self) -> &'static str {
         "deflate"
     }
@@ -121,17 +131,17 @@ impl Compressor for Deflate {
     }
 }
 
-/// The registered compression tiers, by priority (`ZswapConfig::compression_tiers`,
+/// The registered compression priorities, by priority (`ZswapConfig::compression_priorities`,
 /// validated): what a store compresses with and a load decompresses with.
 #[derive(Debug)]
-pub(crate) struct Tiers {
-    by_prio: [Option<Tier>; 4],
+pub(crate) struct Priorities {
+    by_prio: [Option<Registered>; 4],
 }
 
 /// A registered tier and its compressor (with the compressor's reusable state).
 #[derive(Debug)]
-struct Tier {
-    cfg: CompressionTier,
+struct Registered {
+    cfg: CompressionPriority,
     codec: Codec,
 }
 
@@ -141,8 +151,8 @@ enum Codec {
     Deflate(Deflate),
 }
 
-impl Tier {
-    fn compressor(&self) -> &dyn Compressor {
+impl Registered {
+    fn compressor(&self) -> &dyn PageCompressor {
         match &self.codec {
             Codec::Lz4(c) => c,
             Codec::Deflate(c) => c,
@@ -150,19 +160,19 @@ impl Tier {
     }
 }
 
-impl Tiers {
+impl Priorities {
     /// Validate `tiers`: priorities in 1..=4, unique, 1 present; deflate levels 1..=10;
     /// `synthetic_permille` in 1..=1000.
-    pub(crate) fn new(tiers: &[CompressionTier]) -> Result<Self, crate::Error> {
+    pub(crate) fn new(tiers: &[CompressionPriority]) -> Result<Self, crate::Error> {
         use crate::Error::Invalid;
         let mut by_prio = [const { None }; 4];
         for t in tiers {
-            if !CompressionTier::PRIORITIES.contains(&t.priority) {
-                return Err(Invalid("compression tier priorities must be in 1..=4"));
+            if !CompressionPriority::PRIORITIES.contains(&t.priority) {
+                return Err(Invalid("compression priorities must be in 1..=4"));
             }
             let slot = &mut by_prio[usize::from(t.priority - 1)];
             if slot.is_some() {
-                return Err(Invalid("two compression tiers with the same priority"));
+                return Err(Invalid("two compression priorities with the same priority"));
             }
             let codec = match t.algorithm {
                 Algorithm::Lz4 => Codec::Lz4(Lz4),
@@ -172,21 +182,21 @@ impl Tiers {
             if !(1..=1000).contains(&t.synthetic_permille) {
                 return Err(Invalid("synthetic_permille must be in 1..=1000"));
             }
-            *slot = Some(Tier { cfg: *t, codec });
+            *slot = Some(Registered { cfg: *t, codec });
         }
         if by_prio[0].is_none() {
-            return Err(Invalid("compression tier priority 1 (the default) must be registered"));
+            return Err(Invalid("compression priority 1 (the default) must be registered"));
         }
         Ok(Self { by_prio })
     }
 
     /// The tier registered at `priority`, if any.
-    fn tier(&self, priority: u8) -> Option<&Tier> {
+    fn tier(&self, priority: u8) -> Option<&Registered> {
         self.by_prio.get(usize::from(priority).wrapping_sub(1))?.as_ref()
     }
 
     /// The configuration of the tier registered at `priority`, if any.
-    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionTier> {
+    pub(crate) fn get(&self, priority: u8) -> Option<&CompressionPriority> {
         self.tier(priority).map(|t| &t.cfg)
     }
 

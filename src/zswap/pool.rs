@@ -11,7 +11,7 @@
 //! (zsmalloc's per-class locks play this part).
 
 use crate::Tick;
-use crate::memcg::Batched;
+use crate::percpu::{Batched, CachePadded, add_single_writer};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 
 /// One stored page (`struct zswap_entry`).
@@ -26,7 +26,7 @@ pub(crate) struct Entry {
     pub length: u32,
     /// The memcg charged (`objcg`).
     pub memcg: u16,
-    /// The priority of the compression tier that compressed it (the entry's `pool`):
+    /// The priority of the compression priority that compressed it (the entry's `pool`):
     /// loads always decompress with it.
     pub tier: u8,
     /// When it was stored (the proactive-writeback v1 `store_time`).
@@ -41,6 +41,8 @@ pub(crate) struct Entry {
 const SHARD_BITS: u32 = 4;
 /// Shards of the pool: the stripes of every count changed under a shard's lock.
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
+// The memcgs' zswap charges keep one stripe per shard.
+const _: () = assert!(SHARDS == crate::memcg::ZSWAP_CHARGE_STRIPES);
 /// Handles fit the compact backend word's 31 bits.
 const MAX_INDEX: u64 = (1 << (crate::entry::COMPACT_HANDLE_BITS - SHARD_BITS)) - 2;
 
@@ -51,24 +53,24 @@ struct Shard {
     next_seq: u64,
 }
 
-/// A shard's lock alone on its cache lines, with the shard's stripe of `stored_pages`
-/// and `stored_incompressible_pages` (changed only under the lock).
-#[repr(align(128))]
-struct Padded(Mutex<Shard>, [AtomicU64; 2]);
+/// A shard's lock with the shard's stripe of `stored_pages` and
+/// `stored_incompressible_pages` (changed only under the lock); alone on its cache lines
+/// as `CachePadded<ShardLock>`.
+struct ShardLock(Mutex<Shard>, [AtomicU64; 2]);
 
 const STORED: usize = 0;
 const INCOMPRESSIBLE: usize = 1;
 
-impl Padded {
+impl ShardLock {
     /// Add `n` (wrapping) to stripe count `which`; the caller holds the lock.
-    fn add_locked(&self, which: usize, n: u64) {
-        crate::memcg::add_locked(&self.1[which], n);
+    fn add_single_writer(&self, which: usize, n: u64) {
+        add_single_writer(&self.1[which], n);
     }
 }
 
 /// The zswap pool.
 pub(crate) struct Pool {
-    shards: Box<[Padded]>,
+    shards: Box<[CachePadded<ShardLock>]>,
     /// `pool_total_size`, bytes, striped by shard and read against the limits in batches.
     total_bytes: Batched,
     reached_full: AtomicBool,
@@ -88,7 +90,9 @@ impl Pool {
         Self {
             proactive_start: proactive.then_some(start),
             shards: (0..SHARDS)
-                .map(|_| Padded(Mutex::new(Shard::default()), [AtomicU64::new(0), AtomicU64::new(0)]))
+                .map(|_| {
+                    CachePadded::new(ShardLock(Mutex::new(Shard::default()), [AtomicU64::new(0), AtomicU64::new(0)]))
+                })
                 .collect(),
             total_bytes: Batched::new(SHARDS, Self::batch(max_pages)),
             reached_full: AtomicBool::new(false),
@@ -187,10 +191,10 @@ impl Pool {
             }
             None => return None,
         };
-        self.total_bytes.add_locked(len, shard_no);
-        shard.add_locked(STORED, 1);
+        self.total_bytes.add_single_writer(len, shard_no);
+        shard.add_single_writer(STORED, 1);
         if incomp {
-            shard.add_locked(INCOMPRESSIBLE, 1);
+            shard.add_single_writer(INCOMPRESSIBLE, 1);
         }
         charge(shard_no);
         drop(s);
@@ -205,10 +209,10 @@ impl Pool {
         let mut s = lock(&shard.0);
         let e = s.entries.get_mut(index)?.take()?;
         s.free.push(index as u32);
-        self.total_bytes.add_locked(u64::from(e.length).wrapping_neg(), shard_no);
-        shard.add_locked(STORED, u64::MAX);
+        self.total_bytes.add_single_writer(u64::from(e.length).wrapping_neg(), shard_no);
+        shard.add_single_writer(STORED, u64::MAX);
         if e.length as usize == crate::PAGE_SIZE {
-            shard.add_locked(INCOMPRESSIBLE, u64::MAX);
+            shard.add_single_writer(INCOMPRESSIBLE, u64::MAX);
         }
         uncharge(&e, shard_no);
         drop(s);
@@ -218,10 +222,10 @@ impl Pool {
     /// An entry of `stripe`'s shard went from `old` to `new` bytes (recompression). Only
     /// under that shard's lock: in the closure of [`Pool::with`] for the entry.
     pub(crate) fn resize(&self, old: u64, new: u64, stripe: usize) {
-        self.total_bytes.add_locked(new.wrapping_sub(old), stripe);
+        self.total_bytes.add_single_writer(new.wrapping_sub(old), stripe);
         let page = crate::PAGE_SIZE as u64;
         if (old == page) != (new == page) {
-            self.shards[stripe % SHARDS].add_locked(INCOMPRESSIBLE, if new == page { 1 } else { u64::MAX });
+            self.shards[stripe % SHARDS].add_single_writer(INCOMPRESSIBLE, if new == page { 1 } else { u64::MAX });
         }
     }
 
@@ -281,6 +285,15 @@ impl Pool {
                 (s.entries.capacity() * std::mem::size_of::<Option<Entry>>() + s.free.capacity() * 4) as u64
             })
             .sum()
+    }
+}
+
+impl crate::memcg::EntryIndex for Pool {
+    fn retain_live(&self, q: &mut std::collections::VecDeque<(u32, u64)>) {
+        Pool::retain_live(self, q);
+    }
+    fn stored_at(&self, handle: u32, seq: u64) -> Option<Tick> {
+        self.with(handle, |e| (e.seq == seq).then_some(e.stored)).flatten()
     }
 }
 

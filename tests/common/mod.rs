@@ -27,7 +27,7 @@ pub fn system_without_zswap() -> SwapSystem {
 
 /// A system with the synthetic compressor (`Page::Synthetic` only).
 pub fn synthetic_system() -> SwapSystem {
-    system_with(|c| c.zswap.compressor = Compressor::Synthetic)
+    system_with(|c| c.zswap.compressor = CompressionMode::Synthetic)
 }
 
 /// A page lz4 compresses far below a page: a short pattern repeated (built once and

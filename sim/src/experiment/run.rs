@@ -35,7 +35,7 @@ use crate::mm::{Cg, Mm, MmConfig};
 use crate::workload::{Event, Generator};
 use std::collections::BTreeMap;
 use std::fmt;
-use vswap::{Compressor, DeviceSpec, Knob, Limit, ZswapConfig};
+use vswap::{CompressionMode, DeviceSpec, Knob, Limit, ZswapConfig};
 
 const PAGE: u64 = vswap::PAGE_SIZE as u64;
 
@@ -297,7 +297,7 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         max_pool_percent: exp.zswap.max_pool_percent.unwrap_or(DEFAULT_MAX_POOL),
         accept_threshold_percent: exp.zswap.accept_threshold_percent.unwrap_or(DEFAULT_ACCEPT),
         shrinker_enabled: exp.zswap.shrinker_enabled.unwrap_or(false),
-        compressor: Compressor::Lz4,
+        compressor: CompressionMode::Lz4,
         ..ZswapConfig::default()
     };
     let devices = (exp.machine.swap.iter())

@@ -80,7 +80,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             accept_threshold_percent: 50,
             shrink_start: start,
             legacy_worker: legacy,
-            compressor: vswap::Compressor::Synthetic,
+            compressor: vswap::CompressionMode::Synthetic,
             ..ZswapConfig::default()
         };
         let cfg = MmConfig { ram_pages: ram, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 4 * ram)] };

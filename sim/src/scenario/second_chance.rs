@@ -19,7 +19,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
         let zswap = ZswapConfig {
             shrinker_enabled: true,
             lru,
-            compressor: vswap::Compressor::Synthetic,
+            compressor: vswap::CompressionMode::Synthetic,
             ..ZswapConfig::default()
         };
         let cfg = MmConfig { ram_pages: ram, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 4 * ram)] };

@@ -72,7 +72,7 @@ fn run_once(
 ) -> Result<(Run, Split), SimError> {
     let name = if per_memcg { "per-memcg-tiers" } else { "one-priority-order" };
     let ram = scaled(65_536, opts.scale);
-    let zswap = ZswapConfig { enabled: false, compressor: vswap::Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { enabled: false, compressor: vswap::CompressionMode::Synthetic, ..ZswapConfig::default() };
     let devices = vec![
         DeviceSpec::null("fast", scaled(4_096, opts.scale)).priority(10),
         DeviceSpec::null("slow", 8 * ram).priority(5),

@@ -1,5 +1,8 @@
-//! One memcg's zswap LRU (its `list_lru` list; the crate has no NUMA nodes), with the
-//! LRU-side state of the shrinker (`zswap_lruvec_state`).
+//! One memcg's zswap LRU (its `list_lru` list, `mm/list_lru.c`; the crate has no NUMA
+//! nodes), with the LRU-side state of the shrinker (`zswap_lruvec_state`, which the kernel
+//! keeps in the memcg's `lruvec`). It lives with the memcg, which owns and reparents it;
+//! it names entries by `(handle, seq)` only and asks the pool about them through
+//! [`EntryIndex`], so memcg code never depends on zswap's.
 //!
 //! Invariants:
 //! * Entries are `(handle, seq)`, oldest at the front. An element is live while the pool
@@ -21,9 +24,18 @@
 //! * Lock order: an LRU lock, then a pool shard lock. Nothing takes an LRU lock while
 //!   holding a shard lock.
 
-use super::pool::Pool;
+use crate::Tick;
 use crate::sync::{Mutex, MutexGuard, lock};
 use std::collections::VecDeque;
+
+/// What the LRU asks of the index that holds the entries (the zswap pool, which
+/// implements it): the LRU knows entries only as `(handle, seq)`.
+pub(crate) trait EntryIndex {
+    /// Keep the elements of `q` whose entry is live with that `seq`, in order.
+    fn retain_live(&self, q: &mut VecDeque<(u32, u64)>);
+    /// When the live entry `(handle, seq)` was stored; None if it is not live.
+    fn stored_at(&self, handle: u32, seq: u64) -> Option<Tick>;
+}
 
 /// How far from each end of a list `del` looks for the freed element. Without it, a
 /// steady store-and-write-back stream leaves one dead element per written entry, and the
@@ -103,7 +115,7 @@ impl LruList {
     /// does for an entry written back (rotated to the tail just before) or one freed in
     /// store order (the head of `idle`); elsewhere it stays behind, dead. Either way the
     /// lists say the same: dead elements are invisible.
-    pub(crate) fn del(&mut self, handle: u32, seq: u64, pool: &Pool) {
+    pub(crate) fn del(&mut self, handle: u32, seq: u64, pool: &impl EntryIndex) {
         self.live = self.live.saturating_sub(1);
         take_near_end(&mut self.items, (handle, seq));
         take_near_end(&mut self.idle, (handle, seq));
@@ -117,7 +129,7 @@ impl LruList {
 
     /// Splice every element to the front of `to`, in order (`list_splice_init`), and
     /// merge the idle indexes by store time (dead elements dropped).
-    pub(crate) fn splice_to(&mut self, to: &mut LruList, to_id: u16, pool: &Pool) {
+    pub(crate) fn splice_to(&mut self, to: &mut LruList, to_id: u16, pool: &impl EntryIndex) {
         let mut items = std::mem::take(&mut self.items);
         items.append(&mut to.items);
         to.items = items;
@@ -125,7 +137,7 @@ impl LruList {
             // Nothing to interleave, so no pool lookups (dead elements still go lazily).
             to.idle = std::mem::take(&mut self.idle);
         } else if !self.idle.is_empty() {
-            let stored = |&(h, seq): &(u32, u64)| pool.with(h, |e| (e.seq == seq).then_some(e.stored)).flatten();
+            let stored = |&(h, seq): &(u32, u64)| pool.stored_at(h, seq);
             let mut a = std::mem::take(&mut self.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
             let mut b = std::mem::take(&mut to.idle).into_iter().filter_map(|x| Some((stored(&x)?, x))).peekable();
             while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
@@ -148,11 +160,6 @@ impl LruList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zswap::pool::Entry;
-
-    fn pool() -> Pool {
-        Pool::new(1 << 20, 100, 90, false)
-    }
 
     #[test]
     fn take_near_end_removes_exactly_the_elements_within_reach_of_either_end_wherever_the_buffer_wraps() {
@@ -186,104 +193,5 @@ mod tests {
         take_near_end(&mut q, (2, 5));
         take_near_end(&mut q, (1, 6));
         assert_eq!(q, [(1, 5), (2, 6)]);
-    }
-
-    /// Store one entry in `pool` and on `l`: its `(handle, seq)`.
-    fn store(pool: &Pool, l: &mut LruList, slot: u64) -> (u32, u64) {
-        let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: slot, referenced: true, seq: 0 };
-        let (h, seq) = pool.insert(e, slot as usize, |_| {}).expect("room");
-        l.add(h, seq, false);
-        (h, seq)
-    }
-
-    /// Free the entry `(h, seq)` as `Backends::free_entry` does.
-    fn free(pool: &Pool, l: &mut LruList, (h, seq): (u32, u64)) {
-        pool.take(h, |_, _| {}).expect("live");
-        l.del(h, seq, pool);
-    }
-
-    #[test]
-    fn compaction_keeps_exactly_the_live_elements_in_order_whatever_their_shards() {
-        let pool = pool();
-        let insert = |hint: usize, slot: u64| {
-            let e = Entry { slot, data: None, length: 1000, memcg: 1, tier: 1, stored: 0, referenced: true, seq: 0 };
-            pool.insert(e, hint, |_| {}).expect("room")
-        };
-        // Runs in one shard, then shards alternating element by element.
-        let mut q: VecDeque<(u32, u64)> = (0..40).map(|i| insert(i / 8, i as u64)).collect();
-        q.extend((40..80).map(|i| insert(i % 3, i as u64)));
-        // Free every third; a freed handle reused takes a new seq, so its old element
-        // must go while the new one (added at the back) stays.
-        let all: Vec<_> = q.iter().copied().collect();
-        for (i, &(h, _)) in all.iter().enumerate() {
-            if i % 3 == 0 {
-                pool.take(h, |_, _| {}).expect("live");
-            }
-        }
-        for i in 0..10 {
-            q.push_back(insert(i % 5, 100 + i as u64));
-        }
-        let want: Vec<_> = q.iter().copied().filter(|&(h, seq)| pool.seq_of(h) == Some(seq)).collect();
-        assert!(want.len() < q.len() && want.len() > q.len() / 2, "{} of {}", want.len(), q.len());
-        pool.retain_live(&mut q);
-        assert_eq!(q.into_iter().collect::<Vec<_>>(), want);
-    }
-
-    #[test]
-    fn writing_back_in_lru_order_leaves_no_dead_element() {
-        let (pool, mut l) = (pool(), LruList::default());
-        for s in 0..100 {
-            store(&pool, &mut l, s);
-        }
-        // The worker's step: rotate the oldest to the tail, write it back (free it), while
-        // stores keep arriving behind it.
-        for s in 100..1100 {
-            let x = l.items.pop_front().expect("an element");
-            l.items.push_back(x);
-            store(&pool, &mut l, s);
-            free(&pool, &mut l, x);
-            assert_eq!((l.items.len() as u64, l.idle.len() as u64), (l.live, l.live));
-        }
-        assert_eq!(l.live, 100);
-    }
-
-    #[test]
-    fn freeing_in_store_order_leaves_no_dead_element() {
-        let (pool, mut l) = (pool(), LruList::default());
-        let mut ring: VecDeque<(u32, u64)> = (0..64).map(|s| store(&pool, &mut l, s)).collect();
-        for s in 64..1000 {
-            ring.push_back(store(&pool, &mut l, s));
-            free(&pool, &mut l, ring.pop_front().expect("ring"));
-            assert_eq!((l.items.len() as u64, l.idle.len() as u64), (l.live, l.live));
-        }
-        assert_eq!(l.items, ring);
-        assert_eq!(l.idle, ring);
-    }
-
-    #[test]
-    fn a_free_in_the_middle_stays_behind_until_compacted() {
-        let (pool, mut l) = (pool(), LruList::default());
-        let all: Vec<(u32, u64)> = (0..400).map(|s| store(&pool, &mut l, s)).collect();
-        // Far from both ends: the element stays, dead, and the order of the rest holds.
-        free(&pool, &mut l, all[200]);
-        assert_eq!((l.live, l.items.len()), (399, 400));
-        let live = |q: &VecDeque<(u32, u64)>| -> Vec<(u32, u64)> {
-            q.iter().copied().filter(|&(h, seq)| pool.seq_of(h) == Some(seq)).collect()
-        };
-        let mut want = all.clone();
-        want.remove(200);
-        assert_eq!(live(&l.items), want);
-        // Once the dead outnumber the live (+64), compaction drops them all.
-        for &x in &all[20..380] {
-            if x != all[200] {
-                free(&pool, &mut l, x);
-            }
-        }
-        assert_eq!(l.live, 40);
-        assert!(l.items.len() as u64 <= 2 * l.live + 64, "{} elements for {} live", l.items.len(), l.live);
-        assert!(l.idle.len() as u64 <= 2 * l.live + 64);
-        let want: Vec<_> = all[..20].iter().chain(&all[380..]).copied().collect();
-        assert_eq!(live(&l.items), want);
-        assert_eq!(live(&l.idle), want);
     }
 }

@@ -1,4 +1,4 @@
-//! zswap reclaim (kernel-notes §5.3–§5.8, §6.4): the LRU walk (`shrink_memcg` with
+//! zswap reclaim (docs/kernel.md §5.3–§5.8, §6.4): the LRU walk (`shrink_memcg` with
 //! `shrink_memcg_cb`), the memcg-aware shrinker's count, the global `shrink_worker` with
 //! its persistent cursor, the writeback pause, and proactive writeback
 //! (`memory.reclaim` `"N source=zswap"`) with per-memcg cursors.
@@ -15,11 +15,12 @@
 //!   so a failed writeback leaves it rotated, as the kernel's callback does.
 //! * Nothing here runs by itself: a store marks the worker pending and the caller runs it.
 
-use super::SwapSystem;
+use super::{SwapLayer, Zswap};
 use crate::config::LruPolicy;
 use crate::error::Error;
 use crate::ids::{MemcgId, Tick, VSlot};
-use crate::memcg::{Line, Memcg, Stat, UNLIMITED};
+use crate::memcg::{Memcg, Stat, UNLIMITED};
+use crate::percpu::CachePadded;
 use crate::stat::{ShrinkOutcome, ShrinkReport, ShrinkResult, ShrinkStop};
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use crossbeam_epoch::Guard;
@@ -36,7 +37,7 @@ pub(crate) struct Shrink {
     /// Walk root → the memcg its walk visited last.
     cursors: Mutex<Cursors>,
     /// The worker's work item is queued (set by every store over the start threshold).
-    pending: Line<AtomicBool>,
+    pending: CachePadded<AtomicBool>,
     /// `writeback_pause`: no writing before this tick.
     pause_until: AtomicU64,
 }
@@ -75,7 +76,7 @@ impl Shrink {
     pub(crate) fn new() -> Self {
         Self {
             cursors: Mutex::new(Cursors::default()),
-            pending: Line(AtomicBool::new(false)),
+            pending: CachePadded::new(AtomicBool::new(false)),
             pause_until: AtomicU64::new(0),
         }
     }
@@ -122,13 +123,12 @@ enum Step<'g> {
     End,
 }
 
-impl SwapSystem {
+impl<W: SwapLayer> Zswap<'_, W> {
     /// Walk at most `nr` entries of `m`'s LRU, and never more than its current length
     /// (`shrink_memcg` over `shrink_memcg_cb`).
     fn walk(&self, m: &Memcg, nr: u64, kind: Walk, g: &Guard) -> ShrinkOutcome {
-        let back = &self.back;
         let mut o = ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() };
-        if !m.online.load(Ordering::Acquire) || !back.memcgs.writeback_enabled(m, g) {
+        if !m.online.load(Ordering::Acquire) || !self.memcgs.writeback_enabled(m, g) {
             return o;
         }
         let protection = self.cfg.zswap.lru == LruPolicy::Protection;
@@ -145,7 +145,7 @@ impl SwapSystem {
             nr.min(l.live)
         };
         let second_chance = !protection && !matches!(kind, Walk::Proactive { .. });
-        let now = self.tick();
+        let now = self.now();
         while o.scanned < cap {
             // One LRU lock hold rotates every entry that gets a second chance (or is too
             // young for proactive writeback) up to the next one to write, as
@@ -159,7 +159,7 @@ impl SwapSystem {
                 let mut seen = None;
                 while o.scanned < cap {
                     let Some((h, seq)) = l.items.pop_front() else { break };
-                    let info = back.pool.with(h, |e| {
+                    let info = self.pool.with(h, |e| {
                         (e.seq == seq).then(|| {
                             let referenced = e.referenced;
                             if second_chance {
@@ -188,7 +188,7 @@ impl SwapSystem {
                 seen
             };
             let Some((h, slot, length)) = seen else { break };
-            match self.writeback_handle(slot, h, matches!(kind, Walk::Proactive { .. }), g) {
+            match self.wb.writeback(slot, h, matches!(kind, Walk::Proactive { .. }), g) {
                 Ok(()) => {
                     o.written += 1;
                     o.written_bytes += u64::from(length);
@@ -198,8 +198,8 @@ impl SwapSystem {
                     // it checks for the swap cache); a page in the swap cache ends the
                     // shrinker's walk (`LRU_STOP`: the warm region), while the worker's
                     // and proactive walks pass no flag and go on (`LRU_RETRY`).
-                    back.stats.add(Stat::RejectReclaimFail, 1, 0);
-                    if e == Error::Busy && kind == Walk::Shrinker {
+                    self.stats.add(Stat::RejectReclaimFail, 1, 0);
+                    if e == Error::InSwapCache && kind == Walk::Shrinker {
                         o.swap_cache_hit = true;
                         break;
                     }
@@ -219,20 +219,12 @@ impl SwapSystem {
         o
     }
 
-    /// Write back entry `h`, which backs virtual slot `slot` unless it was freed.
-    fn writeback_handle(&self, slot: u64, h: u32, proactive: bool, g: &Guard) -> Result<(), Error> {
-        let shift = self.cfg.cluster_shift;
-        let c = self.vspace.get(slot >> shift, g).ok_or(Error::NotAllocated)?;
-        let off = (slot & ((1 << shift) - 1)) as usize;
-        self.writeback_entry(self.cpu_of(VSlot::from_raw(slot)), c, off, h, proactive, g)
-    }
-
     /// Advance `root`'s cursor to the next online memcg of its subtree (pre-order,
     /// `mem_cgroup_iter` until `mem_cgroup_tryget_online`). The legacy worker takes one
     /// step only and resets the cursor on an offline memcg.
     fn advance<'g>(&self, root: u16, legacy: bool, g: &'g Guard) -> Step<'g> {
-        let memcgs = &self.back.memcgs;
-        let mut cur = lock(&self.back.shrink.cursors);
+        let memcgs = &self.memcgs;
+        let mut cur = lock(&self.shrink.cursors);
         loop {
             let Some(id) = memcgs.next_pre(root, cur.get(root), g) else {
                 cur.remove(root);
@@ -253,9 +245,9 @@ impl SwapSystem {
     /// `zswap_memcg_offline_cleanup`, per-memcg form: move every ancestor's cursor that
     /// rests on `m` (now offline) to the next online memcg of that ancestor's subtree, and
     /// drop `m`'s own cursor.
-    pub(super) fn offline_cursors(&self, m: &Memcg, g: &Guard) {
-        let memcgs = &self.back.memcgs;
-        let mut cur = lock(&self.back.shrink.cursors);
+    pub(crate) fn offline_cursors(&self, m: &Memcg, g: &Guard) {
+        let memcgs = &self.memcgs;
+        let mut cur = lock(&self.shrink.cursors);
         cur.remove(m.id);
         for a in memcgs.ancestry(m, g).skip(1) {
             if cur.get(a.id) != Some(m.id) {
@@ -286,13 +278,12 @@ impl SwapSystem {
     /// page found in the swap cache ends the walk. Under `LruPolicy::Protection` the bit is
     /// ignored and a walk that would reach into the protected region stops at once.
     /// `shrinker_enabled` gates only `shrinker_count`, the number reclaim consults.
-    pub fn shrink_memcg(&self, cg: MemcgId, nr: u64) -> Result<ShrinkOutcome, Error> {
-        let g = self.vspace.reclaim.pin();
-        let m = self.back.memcgs.online(cg, &g)?;
+    pub(crate) fn shrink_memcg(&self, cg: MemcgId, nr: u64, g: &Guard) -> Result<ShrinkOutcome, Error> {
+        let m = self.memcgs.online(cg, g)?;
         if nr == 0 {
             return Err(Error::Invalid("nr must be at least 1"));
         }
-        Ok(self.walk(m, nr, Walk::Shrinker, &g))
+        Ok(self.walk(m, nr, Walk::Shrinker, g))
     }
 
     /// `zswap_shrinker_count`: (LRU length − disk swap-ins not yet consumed) × compressed
@@ -300,11 +291,10 @@ impl SwapSystem {
     /// `LruPolicy::Protection`, the length less `nr_zswap_protected`, nothing consumed.
     /// 0 when the shrinker is disabled, writeback is off for `cg`, or `cg` is unknown or
     /// offline.
-    pub fn shrinker_count(&self, cg: MemcgId) -> u64 {
-        let g = self.vspace.reclaim.pin();
-        let memcgs = &self.back.memcgs;
-        let Ok(m) = memcgs.online(cg, &g) else { return 0 };
-        if !self.cfg.zswap.shrinker_enabled || !memcgs.writeback_enabled(m, &g) {
+    pub(crate) fn shrinker_count(&self, cg: MemcgId, g: &Guard) -> u64 {
+        let memcgs = &self.memcgs;
+        let Ok(m) = memcgs.online(cg, g) else { return 0 };
+        if !self.cfg.zswap.shrinker_enabled || !memcgs.writeback_enabled(m, g) {
             return 0;
         }
         let freeable = {
@@ -324,15 +314,15 @@ impl SwapSystem {
         let stored: u64 = memcgs
             .subtree(m.id)
             .into_iter()
-            .filter_map(|id| memcgs.get(id, &g))
+            .filter_map(|id| memcgs.get(id, g))
             .map(|d| d.zswap.entries())
             .fold(0u64, u64::wrapping_add);
         if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
     }
 
     /// Whether a store queued the global shrink worker.
-    pub fn shrink_worker_pending(&self) -> bool {
-        self.back.shrink.pending.load(Ordering::Acquire)
+    pub(crate) fn shrink_worker_pending(&self) -> bool {
+        self.shrink.pending.load(Ordering::Acquire)
     }
 
     /// Run the global `shrink_worker` to completion if a store queued it: shrink memcgs
@@ -344,13 +334,13 @@ impl SwapSystem {
     /// the run. A memcg whose `Knob::ZswapWritebackSize` this run has reached is skipped
     /// like a non-candidate. With `legacy_worker`, the v6.8 worker instead (see
     /// `ZswapConfig`).
-    pub fn run_shrink_worker(&self) -> ShrinkReport {
+    pub(crate) fn run_shrink_worker(&self, pin: impl FnOnce() -> Guard) -> ShrinkReport {
         let mut r = ShrinkReport::default();
-        let shrink = &self.back.shrink;
+        let shrink = &self.shrink;
         if !shrink.pending.swap(false, Ordering::AcqRel) {
             return r;
         }
-        let g = self.vspace.reclaim.pin();
+        let g = pin();
         let legacy = self.cfg.zswap.legacy_worker;
         let root = MemcgId::ROOT.raw();
         let mut attempts = 0u64;
@@ -362,7 +352,7 @@ impl SwapSystem {
         };
         r.stop = loop {
             let until = shrink.pause_until.load(Ordering::Acquire);
-            if self.cfg.zswap.writeback_pause.is_some() && self.tick() < until {
+            if self.cfg.zswap.writeback_pause.is_some() && self.now() < until {
                 shrink.queue();
                 break ShrinkStop::Paused { until };
             }
@@ -376,7 +366,7 @@ impl SwapSystem {
                     attempts = 0;
                 }
                 Step::Memcg(m) => {
-                    if legacy && !self.back.memcgs.writeback_enabled(m, &g) {
+                    if legacy && !self.memcgs.writeback_enabled(m, &g) {
                         break ShrinkStop::WritebackDisabled;
                     }
                     // `Knob::ZswapWritebackSize`: what this run may still write from `m`.
@@ -414,50 +404,45 @@ impl SwapSystem {
                     }
                 }
             }
-            if !self.back.pool.above_accept() {
+            if !self.pool.above_accept() {
                 break ShrinkStop::BelowAccept;
             }
         };
         r
     }
 
-    /// `memory.reclaim` with `"N source=zswap"`: write back at least `bytes` compressed
-    /// bytes from `cg` and its online descendants, round-robin from `cg`'s own cursor
-    /// (the root's is the worker's), at most `PROACTIVE_BATCH` entries per visit and
-    /// 16 × the budget in pages in all. `Ok(written)` once the budget is met;
-    /// `Err(Again { written })` when a full round trip wrote nothing more or the scan cap
-    /// was reached. Counts `zswpwb` and `zswpwb_proactive_bytes`.
-    pub fn proactive_writeback(&self, cg: MemcgId, bytes: u64) -> Result<u64, Error> {
-        self.proactive_writeback_aged(cg, bytes, 0)
-    }
-
     /// `proactive_writeback` of entries stored at least `min_age` ticks ago only (the v1
     /// `age` argument); younger ones are rotated. `min_age` above the current tick
     /// (a threshold before time 0) is `Invalid`.
-    pub fn proactive_writeback_aged(&self, cg: MemcgId, bytes: u64, min_age: Tick) -> Result<u64, Error> {
-        let g = self.vspace.reclaim.pin();
-        let memcgs = &self.back.memcgs;
-        let top = memcgs.online(cg, &g)?;
+    pub(crate) fn proactive_writeback_aged(
+        &self,
+        cg: MemcgId,
+        bytes: u64,
+        min_age: Tick,
+        g: &Guard,
+    ) -> Result<u64, Error> {
+        let memcgs = &self.memcgs;
+        let top = memcgs.online(cg, g)?;
         if bytes == 0 {
             return Err(Error::Invalid("proactive writeback needs a budget above 0"));
         }
         if bytes > self.cfg.ram_pages.saturating_mul(crate::PAGE_SIZE as u64) {
             return Err(Error::Invalid("proactive writeback budget larger than RAM"));
         }
-        if min_age > self.tick() {
+        if min_age > self.now() {
             return Err(Error::Invalid("age threshold before time 0"));
         }
-        if !memcgs.writeback_enabled(top, &g) {
+        if !memcgs.writeback_enabled(top, g) {
             return Err(Error::Invalid("memory.zswap.writeback is 0 for the memcg"));
         }
         let cap = 16 * bytes.div_ceil(crate::PAGE_SIZE as u64);
         let (mut written, mut scanned, mut idle_ends) = (0u64, 0u64, 0);
         while written < bytes && scanned < cap && idle_ends < 2 {
-            match self.advance(cg.raw(), false, &g) {
+            match self.advance(cg.raw(), false, g) {
                 Step::End | Step::Offline => idle_ends += 1,
                 Step::Memcg(m) => {
                     let budget = bytes - written;
-                    let o = self.walk(m, PROACTIVE_BATCH, Walk::Proactive { min_age, budget }, &g);
+                    let o = self.walk(m, PROACTIVE_BATCH, Walk::Proactive { min_age, budget }, g);
                     written += o.written_bytes;
                     scanned += o.scanned;
                     if o.written > 0 {
@@ -471,11 +456,10 @@ impl SwapSystem {
 
     /// The live entries of `cg`'s zswap LRU, oldest (next to be walked) first, as the
     /// virtual slots they back.
-    pub fn zswap_lru(&self, cg: MemcgId) -> Result<Vec<VSlot>, Error> {
-        let g = self.vspace.reclaim.pin();
-        let m = self.back.memcgs.online(cg, &g)?;
+    pub(crate) fn zswap_lru(&self, cg: MemcgId, g: &Guard) -> Result<Vec<VSlot>, Error> {
+        let m = self.memcgs.online(cg, g)?;
         let l = m.lru.lock();
-        let pool = &self.back.pool;
+        let pool = &self.pool;
         Ok(l.items
             .iter()
             .filter_map(|&(h, seq)| pool.with(h, |e| (e.seq == seq).then_some(VSlot::from_raw(e.slot))).flatten())
@@ -484,17 +468,16 @@ impl SwapSystem {
 
     /// Where `cg`'s walk will resume: the memcg it visited last (None: at the start). The
     /// root's cursor is the global worker's.
-    pub fn shrink_cursor(&self, cg: MemcgId) -> Result<Option<MemcgId>, Error> {
-        let g = self.vspace.reclaim.pin();
-        self.back.memcgs.online(cg, &g)?;
-        Ok(lock(&self.back.shrink.cursors).get(cg.raw()).map(MemcgId::from_raw))
+    pub(crate) fn shrink_cursor(&self, cg: MemcgId, g: &Guard) -> Result<Option<MemcgId>, Error> {
+        self.memcgs.online(cg, g)?;
+        Ok(lock(&self.shrink.cursors).get(cg.raw()).map(MemcgId::from_raw))
     }
 }
 
-impl SwapSystem {
+impl<W: SwapLayer> Zswap<'_, W> {
     /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for one entry; the pages
     /// written.
-    pub(super) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
+    pub(crate) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
         self.walk(m, 1, Walk::Worker { budget: u64::MAX }, g).written
     }
 
@@ -502,8 +485,8 @@ impl SwapSystem {
     /// recorded one or its nearest online ancestor) counts it against its LRU
     /// (`nr_disk_swapins`, or `nr_zswap_protected` under `LruPolicy::Protection`), and the
     /// worker pauses.
-    pub(super) fn disk_swapin(&self, recorded: u16, g: &Guard) {
-        if let Some(m) = self.back.memcgs.nearest_online(recorded, g) {
+    pub(crate) fn disk_swapin(&self, recorded: u16, g: &Guard) {
+        if let Some(m) = self.memcgs.nearest_online(recorded, g) {
             let mut l = m.lru.lock();
             if self.cfg.zswap.lru == LruPolicy::Protection {
                 l.protected += 1;
@@ -511,6 +494,6 @@ impl SwapSystem {
                 l.disk_swapins += 1;
             }
         }
-        self.back.shrink.pause(self.tick(), self.cfg.zswap.writeback_pause);
+        self.shrink.pause(self.now(), self.cfg.zswap.writeback_pause);
     }
 }
