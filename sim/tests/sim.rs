@@ -254,7 +254,7 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
 /// goes on.
 #[test]
 fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() {
-    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
     let mut mm = Mm::new(cfg).unwrap();
     let (a, b) = (mm.memcg_create(Mm::ROOT, "a").unwrap(), mm.memcg_create(Mm::ROOT, "b").unwrap());
@@ -292,7 +292,7 @@ fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() 
 /// with more pages (`oom_badness`) is killed, and the other's charge then succeeds.
 #[test]
 fn the_oom_killer_picks_the_memcgs_largest_task() {
-    let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
     let mut mm = Mm::new(cfg).unwrap();
     let a = mm.memcg_create(Mm::ROOT, "a").unwrap();
@@ -319,7 +319,7 @@ fn the_oom_killer_picks_the_memcgs_largest_task() {
 #[test]
 fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
     for (device_pages, full) in [(256, false), (48, true)] {
-        let zswap = ZswapConfig { enabled: false, compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+        let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
         let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", device_pages)] };
         let mut mm = Mm::new(cfg).unwrap();
         let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
@@ -354,7 +354,7 @@ fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
 /// keeps its slot but is compressed again at its next eviction (`zswpout`).
 #[test]
 fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
-    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 256)] };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
@@ -383,7 +383,7 @@ fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
 /// OOM-killed at `memory.max`.
 #[test]
 fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
-    let zswap = ZswapConfig { compressor: Compressor::Synthetic, ..ZswapConfig::default() };
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
