@@ -32,7 +32,7 @@ impl Default for Config {
 ///
 /// `ZswapConfig::default()`: a pool of at most 20 % of RAM accepting again below 90 % of
 /// that, enabled, shrinker off, the worker started on a full pool, second-chance LRU, lz4
-/// with one compression tier (priority 1), no writeback pause, the current worker.
+/// with one compression priority (1, lz4), no writeback pause, the current worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZswapConfig {
     /// `max_pool_percent`: the pool limit as a percentage of RAM (default 20).

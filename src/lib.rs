@@ -131,10 +131,16 @@
 //!   count and the swap cache.
 //! * [`device`] — swap devices and swap tiers; the [`Device`] trait for where a device's
 //!   bytes go (memory, a file, nothing, or the caller's own).
-//! * [`zswap`] — the compressed pool, compression ([`zswap::Compressor`]) and the
-//!   per-memcg LRUs.
-//! * `memcg` (private) — the cgroup tree, hierarchical counters, limits and cursors, read
-//!   through [`MemcgStat`].
+//! * [`zswap`] — the compressed pool, compression ([`zswap::PageCompressor`]) and
+//!   `zswap_store`, `zswap_load` and the shrinker's walk over the system's state.
+//! * `memcg` (private) — the cgroup tree, hierarchical counters, limits and cursors, and
+//!   the per-memcg zswap LRUs (the kernel keeps them in the memcg's lruvec), read through
+//!   [`MemcgStat`].
+//! * `system` (private) — the facade's flows: the swap-table side of each call, and the
+//!   calls into zswap, devices and memcg.
+//! * `percpu`, `ledger`, `epoch`, `sync` (private, the bottom) — striped counters on
+//!   `CachePadded`, the footprint ledger, the per-system epoch reclamation, and the
+//!   `std`/`loom` facade.
 //! * [`op`] — every facade call as a value ([`op::Op`]), for fuzzers and property tests.
 //! * `model` (feature `model`) — the reference model and `model::Harness`, which runs it
 //!   in lock step with a real system and reports the first divergence.

@@ -339,7 +339,7 @@ pub enum Op {
     Recompress {
         /// The memcg operand.
         memcg: MemcgRef,
-        /// Which entries move to which compression level.
+        /// Which entries move to which compression priority.
         spec: RecompressSpec,
     },
 }

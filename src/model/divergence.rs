@@ -39,11 +39,11 @@ pub enum Observation {
         /// The `MemcgStat` field.
         field: &'static str,
     },
-    /// A memcg's zswap charge in one compression tier (`MemcgStat::zswap_priorities`).
-    MemcgCompressionTier {
+    /// A memcg's zswap charge at one compression priority (`MemcgStat::zswap_priorities`).
+    MemcgCompressionPriority {
         /// The memcg.
         memcg: MemcgId,
-        /// The compression tier's priority (1..=4).
+        /// The compression priority (1..=4).
         priority: u8,
     },
     /// A memcg's swap charge by swap tier (`MemcgStat::swap_tiers`).
@@ -147,8 +147,8 @@ impl fmt::Display for Divergence {
             O::SlotMemcg(s) => write!(f, "slot {}: memcg {sys}, model {model}", s.raw()),
             O::SlotBacking(s) => write!(f, "slot {}: backing {sys}, model {model}", s.raw()),
             O::MemcgStat { memcg, field } => write!(f, "memcg {}: {field} {sys}, model {model}", memcg.raw()),
-            O::MemcgCompressionTier { memcg, priority } => {
-                write!(f, "memcg {}: compression tier {priority}: {sys}, model {model}", memcg.raw())
+            O::MemcgCompressionPriority { memcg, priority } => {
+                write!(f, "memcg {}: compression priority {priority}: {sys}, model {model}", memcg.raw())
             }
             O::MemcgSwapTierCharge(m) => write!(f, "memcg {}: swap tiers {sys}, model {model}", m.raw()),
             O::MemcgOffline(m) => write!(f, "memcg {} is offline, memcg_stat returned {sys}", m.raw()),

@@ -1,6 +1,6 @@
 //! The flows of docs/kernel.md §4.3 (the virtual swap space's writeout, fault and
 //! writeback) and §5.2–§5.4 (zswap store, load, writeback, pool limits): `Op::Writeout`
-//! (zero pages, `zswap_store` with its compression tiers and its refusals, else a
+//! (zero pages, `zswap_store` with its compression priorities and its refusals, else a
 //! physical slot reused in place or newly allocated and charged), `Op::Evict`,
 //! `Op::Fault` (`swap_read_folio`: zero, zswap load, device read) and `Op::Writeback`
 //! (`zswap_writeback_entry`).
@@ -40,7 +40,7 @@ fn verdict(n: u64, writeback: bool, synthetic: bool) -> Result<u32, bool> {
 }
 
 impl Model {
-    /// The compression tier registered at `priority`, if any.
+    /// The compression priority registered at `priority`, if any.
     pub(super) fn tier(&self, priority: u8) -> Option<crate::CompressionPriority> {
         *self.tiers.get(usize::from(priority).checked_sub(1)?)?
     }

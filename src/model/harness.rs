@@ -30,7 +30,7 @@ struct Usage {
     zswap_bytes: u64,
     zswap_entries: u64,
     zswap_incomp: u64,
-    /// (entries, bytes) by compression tier.
+    /// (entries, bytes) by compression priority.
     tiers: [(u64, u64); 4],
     /// Physical swap pages by swap-tier index.
     swap_tiers: [u64; 32],
@@ -276,7 +276,7 @@ impl Harness {
             for (p, (real, want)) in st.zswap_priorities.iter().zip(u.tiers).enumerate() {
                 if (real.entries, real.bytes) != want {
                     let priority = p as u8 + 1;
-                    return Err(Divergence::debug(O::MemcgCompressionTier { memcg: cg_id, priority }, real, want));
+                    return Err(Divergence::debug(O::MemcgCompressionPriority { memcg: cg_id, priority }, real, want));
                 }
             }
             let real: Vec<(&str, u64, u64)> =

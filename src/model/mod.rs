@@ -103,7 +103,7 @@ pub struct Model {
     tick: Tick,
     zswap_enabled: bool,
     synthetic: bool,
-    /// The registered compression tiers by priority - 1.
+    /// The registered compression priorities, by priority - 1.
     tiers: [Option<crate::CompressionPriority>; 4],
     max_pages: u64,
     accept_pages: u64,

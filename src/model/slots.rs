@@ -44,7 +44,7 @@ pub(super) enum Back {
         memcg: u16,
         data: Data,
         id: u64,
-        /// The compression tier (priority) that stored it.
+        /// The compression priority that stored it.
         tier: u8,
         /// The page it holds, to compress again: page `.1` of a folio of `.0` (None for
         /// a synthetic page).
