@@ -382,6 +382,10 @@ fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
 /// memcg's zswap holds `swap.max`, nothing more can be swapped and the task is
 /// OOM-killed at `memory.max`.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "its OOM path runs 16 reclaim sweeps, over 8 minutes under Miri; no unsafe code of its own, the OOM kill runs under Miri in a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory"
+)]
 fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
