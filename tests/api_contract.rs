@@ -18,7 +18,7 @@ fn every_name_of_the_contract_compiles() -> Result<(), Error> {
     sys.set_tick(1)?;
     let dev: DeviceId = sys.swapon(DeviceSpec::memory("ssd", 64).priority(10))?;
     let _ = DeviceSpec::null("counting", 8);
-    let _ = DeviceSpec::file("disk", std::env::temp_dir().join("vswap-api-contract-unused"), 8);
+    let _ = DeviceSpec::file("disk", std::path::PathBuf::from("vswap-api-contract-unused"), 8);
     let cg: MemcgId = sys.memcg_create(MemcgId::ROOT)?;
     sys.memcg_set(cg, Knob::SwapMax(Limit::Bytes(8 << 20)))?;
     sys.memcg_set(cg, Knob::SwapHigh(Limit::Max))?;
