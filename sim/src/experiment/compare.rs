@@ -225,9 +225,9 @@ pub fn counter(exp: &Experiment, run: &Run, name: &str) -> Option<f64> {
         }
         "pool_limit_hit" => delta(&|p| p.zswap.get(name).copied()),
         "zswap_current" => leaves.iter().try_fold(0.0, |s, c| Some(s + end.memcg.get(*c)?.zswap_current as f64)),
-        "oom_kill" => {
-            delta(&|p| leaves.iter().try_fold(0u64, |s, c| Some(s + p.memcg.get(*c)?.events.get("oom_kill")?)))
-        }
+        "oom_kill" => delta(&|p| {
+            leaves.iter().try_fold(0u64, |s, c| Some(s.saturating_add(*p.memcg.get(*c)?.events.get("oom_kill")?)))
+        }),
         "killed" => Some(run.tasks.iter().filter(|t| t.killed).count() as f64),
         _ => None,
     }

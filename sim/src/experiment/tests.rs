@@ -303,3 +303,22 @@ fn results_round_trip_through_json() {
     let minimal = r#"{"experiment":"t","source":"kernel","kernel":"6.12","settings":{},"runs":[{"seconds":1,"points":[{"name":"start"}],"tasks":[]}]}"#;
     assert!(ExperimentResult::from_json(minimal).is_ok());
 }
+
+#[test]
+fn counters_of_a_hostile_recording_do_not_overflow() {
+    let exp = Experiment::load(std::path::Path::new("../kernel-lab/experiments/two-memcgs.toml")).unwrap();
+    let point = |name: &str, oom: u64| {
+        let cg = |oom| MemcgPoint { events: BTreeMap::from([("oom_kill".to_owned(), oom)]), ..MemcgPoint::default() };
+        let memcg = BTreeMap::from([("p/a".to_owned(), cg(oom)), ("p/b".to_owned(), cg(oom))]);
+        Point { name: name.into(), vmstat: BTreeMap::new(), zswap: BTreeMap::new(), memcg }
+    };
+    let run = Run {
+        seconds: 1.0,
+        ticks: None,
+        seed: None,
+        points: vec![point("start", 0), point("end", u64::MAX)],
+        tasks: vec![],
+    };
+    // Two leaves at u64::MAX each: the sum saturates instead of overflowing.
+    assert_eq!(compare::counter(&exp, &run, "oom_kill"), Some(u64::MAX as f64));
+}
