@@ -32,7 +32,8 @@ impl Default for Config {
 ///
 /// `ZswapConfig::default()`: a pool of at most 20 % of RAM accepting again below 90 % of
 /// that, enabled, shrinker off, the worker started on a full pool, second-chance LRU, lz4
-/// with one compression priority (1, lz4), no writeback pause, the current worker.
+/// with one compression priority (1, lz4), no writeback pause, the current worker walking
+/// one entry per memcg visit (`nr_to_walk = 1`, 6.12 to 7.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZswapConfig {
     /// `max_pool_percent`: the pool limit as a percentage of RAM (default 20).
@@ -64,6 +65,24 @@ pub struct ZswapConfig {
     /// visit, an offline memcg or an empty one counts as a failure, an offline one
     /// restarts the walk from the root, a writeback-disabled one ends it. Default false.
     pub legacy_worker: bool,
+    /// `shrink_memcg`'s `nr_to_walk`: the LRU entries one call walks (per node; the crate
+    /// has one), by the global worker at each memcg visit and by a store over
+    /// `memory.zswap.max` (a rotated, referenced entry counts as walked, as in
+    /// `__list_lru_walk_one`). Default [`ZswapConfig::WALK_MAINLINE`] (1, mainline 6.12 to
+    /// 7.2); [`ZswapConfig::WALK_7_3`] (`SWAP_CLUSTER_MAX`, 32) is what 7.3 walks;
+    /// [`ZswapConfig::WALK_WB_BATCH`] (64, `NR_ZSWAP_WB_BATCH`) is the 2026 writeback
+    /// proposals' batch, which no mainline kernel has. At least 1 (`SwapSystem::new`
+    /// refuses 0). `legacy_worker` walks 1 whatever this says.
+    pub shrink_walk: u64,
+}
+
+impl ZswapConfig {
+    /// `nr_to_walk = 1` in `shrink_memcg`: mainline from 6.8 to 7.2 (6.12 in the lab).
+    pub const WALK_MAINLINE: u64 = 1;
+    /// `nr_to_walk = SWAP_CLUSTER_MAX` in 7.3's `shrink_memcg`.
+    pub const WALK_7_3: u64 = 32;
+    /// `NR_ZSWAP_WB_BATCH` of the 2026 per-memcg-cursor / proactive-writeback proposals.
+    pub const WALK_WB_BATCH: u64 = 64;
 }
 
 impl Default for ZswapConfig {
@@ -79,6 +98,7 @@ impl Default for ZswapConfig {
             compression_priorities: vec![CompressionPriority::default()],
             writeback_pause: None,
             legacy_worker: false,
+            shrink_walk: Self::WALK_MAINLINE,
         }
     }
 }

@@ -27,7 +27,7 @@ use vswap::model::{Divergence, Harness, Observation};
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
 use vswap::{
     CompressionMode, CompressionPriority, Config, FolioId, Knob, Limit, LruPolicy, MemcgId, RecompressSpec, Shadow,
-    ShrinkStart, Tick, VSlot,
+    ShrinkStart, Tick, VSlot, ZswapConfig,
 };
 
 const SHIFT: u32 = 3;
@@ -261,8 +261,9 @@ fn flow_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker.
-type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool);
+/// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker,
+/// `shrink_memcg`'s walk.
+type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, u64);
 
 fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
     (
@@ -271,6 +272,11 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
         prop::bool::weighted(0.25),
         prop_oneof![2 => Just(None), 1 => (1u64..20).prop_map(Some)],
         prop::bool::weighted(0.7),
+        prop_oneof![
+            2 => Just(ZswapConfig::WALK_MAINLINE),
+            1 => Just(ZswapConfig::WALK_7_3),
+            1 => Just(ZswapConfig::WALK_WB_BATCH)
+        ],
     )
 }
 
@@ -286,7 +292,7 @@ fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tier
     cfg.zswap.accept_threshold_percent = accept;
     cfg.zswap.enabled = zswap;
     (cfg.zswap.lru, cfg.zswap.shrink_start, cfg.zswap.legacy_worker) = (reclaim.0, reclaim.1, reclaim.2);
-    (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled) = (reclaim.3, reclaim.4);
+    (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled, cfg.zswap.shrink_walk) = (reclaim.3, reclaim.4, reclaim.5);
     cfg
 }
 
@@ -594,7 +600,7 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
 #[test]
 fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     use vswap::op::Outcome;
-    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true);
+    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true, 1);
     let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
     let run = |h: &mut Harness, op: Op| {
         h.step(&op)

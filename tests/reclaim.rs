@@ -399,13 +399,13 @@ fn the_worker_is_idle_unless_a_store_queued_it() {
     assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), None);
 }
 
-/// A store refused at the pool limit queues the worker. It shrinks memcgs in turn (the
-/// root, empty, is skipped) until the pool is at or below the accept threshold (here
-/// 50 % of 10 pages), then stops (`BelowAccept`) and is no longer pending; `by_memcg`
-/// names whose entries were written, and the memcg after that is untouched.
-#[test]
-fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_threshold() {
-    let (sys, _) = small_pool(|c| c.zswap.accept_threshold_percent = 50);
+/// Four memcgs holding 2, 2, 3 and 3 aged whole-page entries fill the 10-page pool
+/// (accepting again at 50 %); the worker is queued by a refused store at the limit.
+fn four_memcgs_at_the_limit(walk: u64) -> (SwapSystem, Vec<MemcgId>) {
+    let (sys, _) = small_pool(|c| {
+        c.zswap.accept_threshold_percent = 50;
+        c.zswap.shrink_walk = walk;
+    });
     let cg: Vec<MemcgId> = (0..4).map(|_| sys.memcg_create(MemcgId::ROOT).unwrap()).collect();
     for (i, (&m, n)) in cg.iter().zip([2, 2, 3, 3]).enumerate() {
         let base = 10 * i as u64;
@@ -416,16 +416,93 @@ fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_thres
     assert!(!sys.shrink_worker_pending(), "at the limit but nothing refused yet");
     refused(&sys, cg[0], 100);
     assert!(sys.shrink_worker_pending());
+    (sys, cg)
+}
 
+/// A store refused at the pool limit queues the worker. It shrinks memcgs in turn (the
+/// root, empty, is skipped), each visit one `shrink_memcg` walking one entry as mainline
+/// does (`nr_to_walk = 1`), round after round, until the pool is at or below the accept
+/// threshold (here 50 % of 10 pages), then stops (`BelowAccept`) and is no longer
+/// pending; `by_memcg` names whose entries were written.
+#[test]
+fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_threshold() {
+    let (sys, cg) = four_memcgs_at_the_limit(ZswapConfig::default().shrink_walk);
     let r = sys.run_shrink_worker();
     assert_eq!(r.stop, ShrinkStop::BelowAccept);
-    assert_eq!(r.by_memcg, vec![(cg[0], 2), (cg[1], 2), (cg[2], 3)]);
-    assert_eq!((r.written, r.written_bytes, r.visits, r.failures), (7, 7 * PAGE, 4, 0));
-    assert_eq!(sys.stat().pool_total_size, 3 * PAGE, "at most 5 pages");
-    assert_eq!(sys.stat().written_back_pages, 7);
-    assert_eq!(sys.zswap_lru(cg[3]).unwrap().len(), 3);
+    // One entry per visit: a round over the four memcgs, then the second round's first.
+    assert_eq!(r.by_memcg, vec![(cg[0], 2), (cg[1], 1), (cg[2], 1), (cg[3], 1)]);
+    assert_eq!((r.written, r.written_bytes, r.failures), (5, 5 * PAGE, 0));
+    assert_eq!(r.visits, 7, "root, the four, root again, cg[0]");
+    assert_eq!(sys.stat().pool_total_size, 5 * PAGE, "at most 5 pages");
+    assert_eq!(sys.stat().written_back_pages, 5);
+    assert_eq!(sys.zswap_lru(cg[3]).unwrap().len(), 2);
     assert!(!sys.shrink_worker_pending());
-    assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(cg[2]));
+    assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(cg[0]));
+}
+
+/// With the proposals' batch (`ZswapConfig::WALK_WB_BATCH`, 64) a visit writes up to 64
+/// entries, so the same run empties whole memcgs and overshoots the threshold; 7.3's
+/// `SWAP_CLUSTER_MAX` (32) does the same here, every memcg holding fewer.
+#[test]
+fn with_a_batch_a_worker_visit_writes_up_to_the_batch() {
+    for walk in [ZswapConfig::WALK_WB_BATCH, ZswapConfig::WALK_7_3] {
+        let (sys, cg) = four_memcgs_at_the_limit(walk);
+        let r = sys.run_shrink_worker();
+        assert_eq!(r.stop, ShrinkStop::BelowAccept);
+        assert_eq!(r.by_memcg, vec![(cg[0], 2), (cg[1], 2), (cg[2], 3)]);
+        assert_eq!((r.written, r.written_bytes, r.visits, r.failures), (7, 7 * PAGE, 4, 0));
+        assert_eq!(sys.stat().pool_total_size, 3 * PAGE, "5 pages or fewer");
+        assert_eq!(sys.zswap_lru(cg[3]).unwrap().len(), 3);
+        assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(cg[2]));
+    }
+}
+
+/// A visit that meets a referenced entry rotates it (its second chance), which counts as
+/// the one entry walked, so the visit fails (`-EAGAIN`). 64 entries all stored at once
+/// (referenced) with a walk of 1: the worker rotates 16 of them, fails 16 times and
+/// stops without writing anything; the next run rotates 16 more. With a walk of 64 the
+/// first visit rotates all of them and the second writes until the threshold.
+#[test]
+fn a_worker_visit_that_meets_a_referenced_entry_fails() {
+    let run = |walk: u64| {
+        let (sys, _) = synthetic(|c| {
+            c.ram_pages = 640;
+            c.zswap.max_pool_percent = 10;
+            c.zswap.shrink_walk = walk;
+        });
+        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+        store_all(&sys, cg, 0..64, WHOLE);
+        refused(&sys, cg, 999);
+        (sys.run_shrink_worker(), sys, cg)
+    };
+    let (r, sys, cg) = run(ZswapConfig::WALK_MAINLINE);
+    assert_eq!((r.stop, r.written, r.failures, r.visits), (ShrinkStop::Failures, 0, 16, 32), "16 root visits");
+    refused(&sys, cg, 1000);
+    let r = sys.run_shrink_worker();
+    assert_eq!((r.stop, r.written, r.failures), (ShrinkStop::Failures, 0, 16));
+    assert_eq!(pool_pages(&sys), 64);
+
+    let (r, sys, _) = run(ZswapConfig::WALK_WB_BATCH);
+    assert_eq!((r.stop, r.written, r.failures), (ShrinkStop::BelowAccept, 64, 1));
+    assert_eq!(pool_pages(&sys), 0, "the second visit wrote its whole walk");
+}
+
+/// A store over `memory.zswap.max` first runs `shrink_memcg` on the memcg (§5.2 step 2),
+/// walking `shrink_walk` entries as a worker visit does: one written back with the
+/// mainline walk, every aged entry (up to 32) with 7.3's. The store then proceeds.
+#[test]
+fn a_store_over_zswap_max_walks_as_many_entries_as_a_worker_visit() {
+    for (walk, left) in [(ZswapConfig::WALK_MAINLINE, 4), (ZswapConfig::WALK_7_3, 1)] {
+        let (sys, _) = synthetic(|c| c.zswap.shrink_walk = walk);
+        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+        sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(4 * PAGE))).unwrap();
+        store_all(&sys, cg, 0..4, WHOLE);
+        age(&sys, cg);
+        store(&sys, cg, 10, WHOLE);
+        assert_eq!(sys.memcg_stat(cg).unwrap().zswap_current, left * PAGE, "walk {walk}");
+        assert_eq!(sys.stat().written_back_pages, 5 - left, "walk {walk}");
+        assert!(!sys.shrink_worker_pending(), "not a pool-limit refusal");
+    }
 }
 
 /// The cursor (`zswap_next_shrink`) persists across runs: each run resumes after the
@@ -434,7 +511,8 @@ fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_thres
 /// counts one failure, and referenced entries met on the way get their second chance.
 #[test]
 fn the_worker_resumes_from_its_cursor_round_robin_in_pre_order() {
-    let (sys, _) = small_pool(|_| {});
+    // With the proposals' batch, so one visit empties a memcg.
+    let (sys, _) = small_pool(|c| c.zswap.shrink_walk = ZswapConfig::WALK_WB_BATCH);
     let a = sys.memcg_create(MemcgId::ROOT).unwrap();
     let a1 = sys.memcg_create(a).unwrap();
     let b = sys.memcg_create(MemcgId::ROOT).unwrap();
@@ -469,13 +547,14 @@ fn the_worker_resumes_from_its_cursor_round_robin_in_pre_order() {
 }
 
 /// Regression (2024): memcgs with no zswap pages are not candidates and cost nothing, so
-/// twenty of them before the one holding the data do not stop the worker.
+/// twenty of them before the one holding the data do not stop the worker (whose one
+/// entry written reaches the threshold).
 #[test]
 fn the_worker_does_not_stop_at_memcgs_without_zswap_pages() {
     let (sys, data) = empties_before_data(20, false);
     let r = sys.run_shrink_worker();
     assert_eq!(r.stop, ShrinkStop::BelowAccept);
-    assert_eq!(r.by_memcg, vec![(data, MAX)]);
+    assert_eq!(r.by_memcg, vec![(data, 1)]);
     assert_eq!((r.failures, r.visits), (0, 22), "the root, 20 empty memcgs, the data");
 }
 
@@ -524,7 +603,7 @@ fn the_worker_skips_an_offline_memcg_and_continues() {
     let (sys, _, data) = offline_before_data(false);
     let r = sys.run_shrink_worker();
     assert_eq!(r.stop, ShrinkStop::BelowAccept);
-    assert_eq!(r.by_memcg, vec![(data, MAX)]);
+    assert_eq!(r.by_memcg, vec![(data, 1)]);
     assert_eq!((r.failures, r.visits), (0, 2), "the root and the data");
     assert!(pool_pages(&sys) <= ACCEPT);
     assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(data));
@@ -578,7 +657,7 @@ fn the_legacy_worker_stops_at_a_writeback_disabled_memcg() {
             assert_eq!((r.written, r.failures, r.visits), (0, 1, 1), "the empty root failed first");
         } else {
             assert_eq!(r.stop, ShrinkStop::BelowAccept);
-            assert_eq!(r.by_memcg, vec![(data, MAX)]);
+            assert_eq!(r.by_memcg, vec![(data, 1)]);
         }
     }
 }
@@ -591,11 +670,12 @@ fn without_a_hierarchy_the_worker_shrinks_the_root_lru() {
     refused(&sys, MemcgId::ROOT, 99);
     let r = sys.run_shrink_worker();
     assert_eq!(r.stop, ShrinkStop::BelowAccept);
-    // First visit: all referenced, rotated (a failure); the end of the tree; then written.
-    assert_eq!(r.by_memcg, vec![(MemcgId::ROOT, MAX)]);
-    assert_eq!((r.failures, r.visits), (1, 2));
-    assert!(s.iter().all(|&x| sys.backing(x).unwrap() == Backing::Device(dev)));
-    assert_eq!(sys.stat().pool_total_size, 0);
+    // Ten visits each rotate one referenced entry (ten failures, each visit followed by
+    // the end of the tree); the eleventh writes the oldest, reaching the threshold.
+    assert_eq!(r.by_memcg, vec![(MemcgId::ROOT, 1)]);
+    assert_eq!((r.failures, r.visits), (10, 11));
+    assert_eq!(sys.backing(s[0]).unwrap(), Backing::Device(dev));
+    assert_eq!(pool_pages(&sys), ACCEPT);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -639,9 +719,12 @@ fn proactive_start_queues_the_worker_above_accept_and_keeps_accepting_stores() {
     store_all(&full, MemcgId::ROOT, 0..25, WHOLE);
     assert!(!full.shrink_worker_pending());
 
+    // The proposal's start with the proposals' batch (with a walk of 1 the worker would
+    // spend its 16 failures rotating the referenced entries).
     let (sys, _) = synthetic(|c| {
         config(c);
         c.zswap.shrink_start = ShrinkStart::Proactive;
+        c.zswap.shrink_walk = ZswapConfig::WALK_WB_BATCH;
     });
     store_all(&sys, MemcgId::ROOT, 0..21, WHOLE);
     assert!(!sys.shrink_worker_pending(), "21 pages: not above the start");
@@ -881,11 +964,11 @@ fn a_writeback_size_caps_what_one_worker_run_writes_from_a_memcg() {
     assert_eq!((r.stop, r.failures), (ShrinkStop::Failures, 16));
     assert_eq!(pool_pages(&sys), 6, "above the accept threshold: the cap held");
 
-    // A new run writes up to the cap from `a` again, which reaches the threshold.
+    // A new run may write from `a` again: its first entry reaches the threshold.
     refused(&sys, a, 100);
     let r = sys.run_shrink_worker();
-    assert_eq!((r.by_memcg, r.stop), (vec![(a, 2)], ShrinkStop::BelowAccept));
-    assert_eq!(pool_pages(&sys), 4);
+    assert_eq!((r.by_memcg, r.stop), (vec![(a, 1)], ShrinkStop::BelowAccept));
+    assert_eq!(pool_pages(&sys), 5);
 }
 
 /// The cap binds the worker only: proactive writeback and the shrinker ignore it; 0 is

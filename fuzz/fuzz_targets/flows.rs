@@ -32,7 +32,7 @@ struct Setup {
     zswap_off: bool,
     synthetic: bool,
     /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
-    /// shrinker enabled; bits 4–5 the writeback pause.
+    /// shrinker enabled; bits 4–5 the writeback pause; bits 6–7 `shrink_walk` (1, 1, 32, 64).
     reclaim: u8,
     /// Compression priorities beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
     /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
@@ -64,6 +64,7 @@ impl Setup {
             cfg.zswap.shrink_start = ShrinkStart::Proactive;
         }
         cfg.zswap.legacy_worker = r & 4 != 0;
+        cfg.zswap.shrink_walk = [1, 1, vswap::ZswapConfig::WALK_7_3, vswap::ZswapConfig::WALK_WB_BATCH][usize::from(r >> 6)];
         cfg.zswap.shrinker_enabled = r & 8 != 0;
         cfg.zswap.writeback_pause = match (r >> 4) & 3 {
             0 | 1 => None,

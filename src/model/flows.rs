@@ -157,9 +157,10 @@ impl Model {
         // zswap_store: every page or none.
         let writeback = self.writeback_enabled(m);
         if self.zswap_enabled {
-            // §5.2 step 2: over `zswap.max` somewhere up the tree, write one of the memcg's
-            // own entries back (`shrink_memcg`) and store only if that worked.
-            let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker { budget: UNLIMITED }, sys)?.written > 0;
+            // §5.2 step 2: over `zswap.max` somewhere up the tree, walk the memcg's own
+            // LRU (`shrink_memcg`, `shrink_walk` entries) and store only if that wrote one.
+            let walk = self.reclaim.walk;
+            let room = self.may_zswap(m) || self.walk(m, walk, Walk::Worker { budget: UNLIMITED }, sys)?.written > 0;
             if room && !self.check_limits() {
                 let mut lens = Vec::new();
                 let tier = self.compressor(m);

@@ -49,6 +49,8 @@ pub(super) struct Reclaim {
     /// `ShrinkStart::Proactive`: the worker starts above this many pool pages.
     pub(super) start: Option<u64>,
     pub(super) legacy: bool,
+    /// `shrink_memcg`'s `nr_to_walk` (`ZswapConfig::shrink_walk`; 1 for the legacy worker).
+    pub(super) walk: u64,
     pub(super) pause: Option<Tick>,
     pub(super) shrinker_enabled: bool,
     pub(super) ram_bytes: u64,
@@ -70,6 +72,7 @@ impl Reclaim {
             protection: z.lru == LruPolicy::Protection,
             start: (z.shrink_start == ShrinkStart::Proactive).then_some(start.min(max_pages)),
             legacy: z.legacy_worker,
+            walk: if z.legacy_worker { 1 } else { z.shrink_walk.max(1) },
             pause: z.writeback_pause,
             shrinker_enabled: z.shrinker_enabled,
             ram_bytes: cfg.ram_pages.saturating_mul(PAGE),

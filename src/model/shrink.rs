@@ -25,8 +25,6 @@ use std::collections::HashMap;
 
 /// `MAX_RECLAIM_RETRIES`.
 const MAX_RETRIES: u32 = 16;
-/// `NR_ZSWAP_WB_BATCH`: entries the worker walks per visit.
-const WORKER_BATCH: u64 = 64;
 /// Entries proactive writeback walks per visit (v1).
 const PROACTIVE_BATCH: u64 = 128;
 
@@ -220,7 +218,7 @@ impl Model {
                     let o = if budget == 0 {
                         ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() }
                     } else {
-                        self.walk(m, if legacy { 1 } else { WORKER_BATCH }, Walk::Worker { budget }, sys)?
+                        self.walk(m, self.reclaim.walk, Walk::Worker { budget }, sys)?
                     };
                     if cap != UNLIMITED {
                         *spent.entry(m).or_default() += o.written_bytes;

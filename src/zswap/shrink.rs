@@ -27,8 +27,6 @@ use crossbeam_epoch::Guard;
 
 /// `MAX_RECLAIM_RETRIES`.
 pub(crate) const MAX_RECLAIM_RETRIES: u32 = 16;
-/// `NR_ZSWAP_WB_BATCH`: entries the worker walks per memcg visit.
-pub(crate) const WB_BATCH: u64 = 64;
 /// Entries proactive writeback walks per memcg visit (v1).
 pub(crate) const PROACTIVE_BATCH: u64 = 128;
 
@@ -320,6 +318,12 @@ impl<W: SwapLayer> Zswap<'_, W> {
         if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
     }
 
+    /// `shrink_memcg`'s `nr_to_walk` for the worker and a store over `zswap.max`:
+    /// `ZswapConfig::shrink_walk`, or 1 for the legacy worker.
+    fn worker_walk(&self) -> u64 {
+        if self.cfg.zswap.legacy_worker { 1 } else { self.cfg.zswap.shrink_walk.max(1) }
+    }
+
     /// Whether a store queued the global shrink worker.
     pub(crate) fn shrink_worker_pending(&self) -> bool {
         self.shrink.pending.load(Ordering::Acquire)
@@ -329,11 +333,13 @@ impl<W: SwapLayer> Zswap<'_, W> {
     /// round-robin from the persistent cursor, in pre-order from the root (which is
     /// visited too: with no hierarchy, its LRU is the only one), until the pool is at or
     /// below the accept threshold (checked after each step, as the kernel's do-while).
-    /// Offline memcgs and non-candidates (`-ENOENT`) are skipped without counting; a
-    /// round trip without a candidate or a step that wrote nothing is a failure; 16 end
-    /// the run. A memcg whose `Knob::ZswapWritebackSize` this run has reached is skipped
-    /// like a non-candidate. With `legacy_worker`, the v6.8 worker instead (see
-    /// `ZswapConfig`).
+    /// Each visit is one `shrink_memcg`, walking `ZswapConfig::shrink_walk` entries (1 in
+    /// mainline to 7.2, 32 in 7.3): a referenced entry met is rotated and counts as
+    /// walked, so with a walk of 1 a visit that meets one fails. Offline memcgs and
+    /// non-candidates (`-ENOENT`) are skipped without counting; a round trip without a
+    /// candidate or a step that wrote nothing is a failure; 16 end the run. A memcg whose
+    /// `Knob::ZswapWritebackSize` this run has reached is skipped like a non-candidate.
+    /// With `legacy_worker`, the v6.8 worker instead (see `ZswapConfig`).
     pub(crate) fn run_shrink_worker(&self, pin: impl FnOnce() -> Guard) -> ShrinkReport {
         let mut r = ShrinkReport::default();
         let shrink = &self.shrink;
@@ -376,7 +382,7 @@ impl<W: SwapLayer> Zswap<'_, W> {
                     let o = if budget == 0 {
                         ShrinkOutcome { result: ShrinkResult::NotCandidate, ..ShrinkOutcome::default() }
                     } else {
-                        self.walk(m, if legacy { 1 } else { WB_BATCH }, Walk::Worker { budget }, &g)
+                        self.walk(m, self.worker_walk(), Walk::Worker { budget }, &g)
                     };
                     if cap != UNLIMITED && o.written_bytes > 0 {
                         match spent.iter_mut().find(|(id, _)| *id == m.id) {
@@ -475,10 +481,10 @@ impl<W: SwapLayer> Zswap<'_, W> {
 }
 
 impl<W: SwapLayer> Zswap<'_, W> {
-    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for one entry; the pages
-    /// written.
+    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)`, walking
+    /// `ZswapConfig::shrink_walk` entries as the worker's visit does; the pages written.
     pub(crate) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
-        self.walk(m, 1, Walk::Worker { budget: u64::MAX }, g).written
+        self.walk(m, self.worker_walk(), Walk::Worker { budget: u64::MAX }, g).written
     }
 
     /// `zswap_folio_swapin`: a swap-in read a device. The memcg that takes the folio (the
