@@ -160,6 +160,28 @@ fn zswap_max_on_a_parent_limits_a_child() {
     assert!(matches!(swap_out(&sys, sibling, 16, &compressible(2)).1, Writeout::Zswap { .. }));
 }
 
+/// `obj_cgroup_charge_zswap` charges nothing for the root's own entries (7.3:
+/// `obj_cgroup_is_root`; 6.12: a root folio has no objcg): the root's `memory.stat`
+/// counts its descendants' entries only, while the pool holds both; freeing the root's
+/// entry uncharges nothing either.
+#[test]
+fn the_root_is_never_charged_for_its_own_zswap_entries() {
+    let sys = system();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let (rs, w) = swap_out(&sys, MemcgId::ROOT, 8, &compressible(1));
+    let Writeout::Zswap { compressed: at_root } = w else { panic!("{w:?}") };
+    let Writeout::Zswap { compressed } = swap_out(&sys, cg, 16, &incompressible(2)).1 else { panic!() };
+    assert_eq!(compressed, PAGE_SIZE as u32);
+    assert_eq!(sys.stat().pool_total_size, u64::from(at_root) + PAGE, "the pool holds both");
+    let (r, c) = (stat(&sys, MemcgId::ROOT), stat(&sys, cg));
+    assert_eq!((r.zswap_current, r.zswapped, r.zswap_incomp), (PAGE, PAGE, PAGE), "the child's only");
+    assert_eq!((c.zswap_current, c.zswapped, c.zswap_incomp), (PAGE, PAGE, PAGE));
+    assert_eq!(r.zswpout, 2, "events still count at the root");
+    sys.fault(0, rs, FolioId(8), None).unwrap();
+    assert_eq!(stat(&sys, MemcgId::ROOT).zswap_current, PAGE, "nothing to uncharge");
+    assert_eq!(sys.stat().pool_total_size, PAGE);
+}
+
 /// `obj_cgroup_may_zswap` compares usage in whole pages before the store: with a limit
 /// of one page, a store is accepted while usage is under a page, even if it then goes
 /// over; the next one is refused. (No device: the kernel's attempt to shrink the memcg

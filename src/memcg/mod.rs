@@ -387,8 +387,15 @@ impl Memcgs {
     /// `obj_cgroup_charge_zswap`: take a reference on `m` and charge `bytes` of a stored
     /// entry (`incomp` when stored as-is, compressed by tier `tier`) to `m` and its
     /// ancestors. Under the pool lock of the entry's shard, `stripe` (`ZswapCharge`).
+    /// An entry of the root itself is charged nowhere (7.3: `if (obj_cgroup_is_root(objcg))
+    /// return;`; 6.12 has no objcg for a root folio): no `zswap`, `zswapped` or
+    /// `zswap_incomp` anywhere, though the pool holds it. The reference is taken all the
+    /// same (the entry records its memcg).
     pub(crate) fn charge_zswap(&self, m: &Memcg, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
         self.get_ref(m, 1);
+        if m.id == MemcgId::ROOT.raw() {
+            return;
+        }
         for a in self.ancestry(m, g) {
             a.zswap.add_subtree(bytes, stripe);
         }
@@ -399,7 +406,8 @@ impl Memcgs {
     /// (recompression): move its charge and its per-tier gauges. Under the entry's shard
     /// lock, as `charge_zswap`.
     pub(crate) fn recharge_zswap(&self, id: u16, old: (u32, u8), new: (u32, u8), g: &Guard, stripe: usize) {
-        let Some(m) = self.get(id, g) else { return };
+        // The root's entries carry no charge (`charge_zswap`).
+        let Some(m) = self.get(id, g).filter(|m| m.id != MemcgId::ROOT.raw()) else { return };
         let (old_len, new_len) = (u64::from(old.0), u64::from(new.0));
         for a in self.ancestry(m, g) {
             a.zswap.add_subtree((old_len - new_len).wrapping_neg(), stripe);
@@ -409,11 +417,11 @@ impl Memcgs {
         m.zswap.add_entry(1, new_len, false, new.1, stripe);
     }
 
-    /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`'s charge, under the
-    /// entry's shard lock. The reference stays: the caller drops it with `put_ref` once
-    /// the lock is released (the last one removes the memcg).
+    /// `obj_cgroup_uncharge_zswap`: the reverse of `charge_zswap`'s charge (none for an
+    /// entry of the root), under the entry's shard lock. The reference stays: the caller
+    /// drops it with `put_ref` once the lock is released (the last one removes the memcg).
     pub(crate) fn uncharge_zswap(&self, id: u16, bytes: u64, incomp: bool, tier: u8, g: &Guard, stripe: usize) {
-        let Some(m) = self.get(id, g) else { return };
+        let Some(m) = self.get(id, g).filter(|m| m.id != MemcgId::ROOT.raw()) else { return };
         for a in self.ancestry(m, g) {
             a.zswap.add_subtree(bytes.wrapping_neg(), stripe);
         }

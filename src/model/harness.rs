@@ -213,7 +213,8 @@ impl Harness {
                         }
                     }
                 }
-                Back::Zswap { len, memcg, tier, .. } => {
+                // The root's own entries are charged nowhere (`obj_cgroup_charge_zswap`).
+                Back::Zswap { len, memcg, tier, .. } if memcg != ROOT => {
                     for a in m.ancestry(memcg) {
                         let u = usage.entry(a).or_default();
                         let t = &mut u.tiers[usize::from(tier) - 1];
@@ -224,7 +225,7 @@ impl Harness {
                         u.zswap_incomp += u64::from(u64::from(len) == PAGE);
                     }
                 }
-                Back::None | Back::Zero => {}
+                Back::Zswap { .. } | Back::None | Back::Zero => {}
             }
         }
         for (&id, cg) in &m.memcgs {

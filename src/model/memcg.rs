@@ -144,12 +144,18 @@ impl Model {
         n
     }
 
+    /// Whether an entry of `memcg` is charged to `a`: `a` is `memcg` or an ancestor, and
+    /// `memcg` is not the root (`obj_cgroup_charge_zswap` charges nothing for the root).
+    pub(super) fn charged_zswap(&self, memcg: u16, a: u16) -> bool {
+        memcg != ROOT && self.ancestry(memcg).contains(&a)
+    }
+
     /// zswap bytes charged to `a`'s subtree.
     pub(super) fn zswap_bytes(&self, a: u16) -> u64 {
         let mut n = 0;
         for s in self.slots.values() {
             if let Back::Zswap { len, memcg, .. } = s.back {
-                if self.ancestry(memcg).contains(&a) {
+                if self.charged_zswap(memcg, a) {
                     n += u64::from(len);
                 }
             }

@@ -178,7 +178,7 @@ impl Model {
         let stored = self
             .slots
             .values()
-            .filter(|s| matches!(s.back, Back::Zswap { memcg, .. } if self.ancestry(memcg).contains(&id)))
+            .filter(|s| matches!(s.back, Back::Zswap { memcg, .. } if self.charged_zswap(memcg, id)))
             .count() as u64;
         if freeable == 0 || stored == 0 {
             return 0;

@@ -166,7 +166,8 @@ impl SwapSystem {
     /// of memcg `cg` (online), with the folio in the swap cache and count 0, the memcg
     /// recorded (`swap_cgroup_record`). Returns the head slot. Nothing is charged: under
     /// virtual swap only a physical slot is (`writeout`). `cpu` picks the per-CPU cluster
-    /// cache (`0..config.cpus`).
+    /// cache (`0..config.cpus`). `DeviceFull` when the virtual space has no room, which
+    /// raises `memory.swap.events` `fail` on `cg` as the kernel's charge hook does.
     pub fn alloc(&self, cpu: usize, cg: MemcgId, folio: FolioId, order: u32) -> Result<VSlot, Error> {
         self.alloc_in(cpu, cg, folio, order, &self.vspace.reclaim.pin())
     }
@@ -190,6 +191,10 @@ impl SwapSystem {
         match self.vspace.alloc(cpu, order, w, cg.raw()) {
             Some(s) => Ok(VSlot::from_raw(s)),
             None => {
+                // `folio_alloc_swap` calls the charge hook even when no slot was found,
+                // and `__mem_cgroup_try_charge_swap` raises `fail` for a folio not in the
+                // swap cache.
+                m.stats.add(Stat::EventsFail, 1, 0);
                 self.back.memcgs.put_ref(cg.raw(), 1 << order, g);
                 Err(Error::DeviceFull)
             }
