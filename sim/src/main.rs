@@ -205,7 +205,7 @@ static FAILED_VERDICTS: std::sync::atomic::AtomicBool = std::sync::atomic::Atomi
 
 /// `vswap-sim run FILE.toml`: the experiment on the memory manager.
 fn run_experiment(path: &std::path::Path, args: &RunArgs) -> Result<String, Failure> {
-    use vswap_sim::experiment::{Experiment, RunOptions, run};
+    use vswap_sim::experiment::{Experiment, RunOptions, compare, run};
     let scenario_only = [
         ("--seed", args.seed.is_some()),
         ("--scale", args.scale.is_some()),
@@ -219,7 +219,14 @@ fn run_experiment(path: &std::path::Path, args: &RunArgs) -> Result<String, Fail
         );
     }
     let exp = Experiment::load(path)?;
-    let opts = RunOptions { runs: args.runs.unwrap_or(1), kernel: args.kernel.clone() };
+    // The guest's MemTotal from the kernel's recording of the experiment, if there is one.
+    let kernel = args.kernel.clone().or_else(|| exp.kernels.first().cloned());
+    let mem_total_kib = kernel.as_ref().and_then(|k| {
+        let rec = compare::recording_path(path, &exp, k);
+        rec.exists().then(|| compare::load_recording(&rec, &exp)).and_then(Result::ok)
+    });
+    let mem_total_kib = mem_total_kib.map(|r| r.settings.machine.mem_total_kib);
+    let opts = RunOptions { runs: args.runs.unwrap_or(1), kernel, mem_total_kib };
     let start = Instant::now();
     let result = run::run(&exp, &opts)?;
     if args.bench {
@@ -299,9 +306,14 @@ fn compare(args: &CompareArgs) -> Result<String, Failure> {
     let recordings = (kernels.iter())
         .map(|k| Ok((k, cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?)))
         .collect::<Result<Vec<_>, CompareError>>()?;
-    // One simulation for every kernel: only its notes depend on the kernel.
-    let sim = run::run(&exp, &RunOptions { runs: 1, kernel: kernels.first().cloned() })?;
-    let comparisons: Vec<_> = recordings.iter().map(|(k, rec)| cmp::compare(&exp, k, rec, &sim)).collect();
+    // One simulation per kernel: the guest's MemTotal is the recording's, and
+    // `shrink_memcg`'s walk is the kernel's.
+    let mut comparisons = Vec::new();
+    for (k, rec) in &recordings {
+        let mem_total_kib = Some(rec.settings.machine.mem_total_kib);
+        let sim = run::run(&exp, &RunOptions { runs: 1, kernel: Some((*k).clone()), mem_total_kib })?;
+        comparisons.push(cmp::compare(&exp, k, rec, &sim));
+    }
     if comparisons.iter().any(cmp::Comparison::fails) {
         FAILED_VERDICTS.store(true, Ordering::Relaxed);
     }

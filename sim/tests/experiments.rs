@@ -46,7 +46,6 @@ fn every_recorded_experiment_agrees_as_expected() {
     let (mut compared, mut failed, mut tables) = (0, Vec::new(), String::new());
     for path in files(&lab().join("experiments"), "toml") {
         let exp = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut sim = None;
         for k in &exp.kernels {
             let rp = compare::recording_path(&path, &exp, k);
             if !rp.exists() {
@@ -54,10 +53,14 @@ fn every_recorded_experiment_agrees_as_expected() {
             }
             let rec = load_recording(&rp, &exp).unwrap_or_else(|e| panic!("{e}"));
             assert!(rec.runs.len() >= 2, "{}: a recording holds at least 2 runs", rp.display());
-            let sim = sim.get_or_insert_with(|| {
-                run::run(&exp, &RunOptions { runs: 1, kernel: Some(k.clone()) }).unwrap_or_else(|e| panic!("{e}"))
-            });
-            let c = compare::compare(&exp, k, &rec, sim);
+            // As `vswap-sim compare`: one simulation per kernel, with the recording's MemTotal.
+            let opts = RunOptions {
+                runs: 1,
+                kernel: Some(k.clone()),
+                mem_total_kib: Some(rec.settings.machine.mem_total_kib),
+            };
+            let sim = run::run(&exp, &opts).unwrap_or_else(|e| panic!("{e}"));
+            let c = compare::compare(&exp, k, &rec, &sim);
             tables.push_str(&compare::render_table(&c));
             tables.push('\n');
             if c.fails() {

@@ -1,9 +1,11 @@
 //! An experiment run on the simulator's memory manager ([`run`]): `vswap-sim run
 //! FILE.toml`, in the result schema the lab's guest writes.
 //!
-//! Set-up, in the guest's order: the machine becomes an [`MmConfig`] (RAM in pages,
-//! CPUs, zswap's parameters, one null swap device per `[[machine.swap]]` with its
-//! effective priority), the cgroups are created in file order with their knobs
+//! Set-up, in the guest's order: the machine becomes an [`MmConfig`] (RAM in pages: the
+//! guest's `totalram_pages`, from the recording's `MemTotal` when the caller has one
+//! ([`RunOptions::mem_total_kib`]) or `ram_mib` less the lab guest's reservation; CPUs;
+//! zswap's parameters, with `shrink_memcg`'s walk of the kernel the run stands for; one
+//! null swap device per `[[machine.swap]]` with its effective priority), the cgroups are created in file order with their knobs
 //! (`memory.max` / `memory.high` on the memory manager; `memory.swap.max`,
 //! `memory.zswap.max`, `memory.zswap.writeback` through [`Mm::memcg_set`]),
 //! and each task is spawned with its workload and seed.
@@ -31,7 +33,7 @@ use super::result::{
     ExperimentResult, MachineSettings, MemcgPoint, Point, Run, Settings, Source, SwapSettings, TaskOutcome, VmSettings,
     ZswapSettings,
 };
-use crate::mm::{Cg, Mm, MmConfig};
+use crate::mm::{Cg, Mm, MmConfig, WorkerWake};
 use crate::workload::{Event, Generator};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -46,13 +48,53 @@ pub struct RunOptions {
     /// run 0 uses the file's seeds.
     pub runs: u32,
     /// The kernel the result stands for (its `kernel` field); None: the experiment's
-    /// first kernel.
+    /// first kernel. It picks what the run takes from that kernel: `shrink_memcg`'s walk
+    /// ([`shrink_walk`]) and, without `mem_total_kib`, the guest's RAM ([`mem_total_kib`]).
     pub kernel: Option<String>,
+    /// The guest's `MemTotal` in KiB (`totalram_pages` × 4), as the kernel's recording of
+    /// the experiment shows it (`settings.machine.mem_total_kib`); None: estimated from
+    /// `ram_mib` ([`mem_total_kib`]). It sizes the simulated RAM and the zswap pool limit
+    /// (`zswap_max_pages`: `totalram_pages() * max_pool_percent / 100`).
+    pub mem_total_kib: Option<u64>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { runs: 1, kernel: None }
+        RunOptions { runs: 1, kernel: None, mem_total_kib: None }
+    }
+}
+
+/// What the lab guests reserve out of `ram_mib` before `MemTotal` (kernel image, `memmap`,
+/// firmware and early reservations), in KiB, per kernel: 1 GiB guests recorded
+/// `MemTotal` 982,192 KiB on 7.3 and 988,732 KiB on 6.12 (kernel-lab/results/*/*.json,
+/// `settings.machine.mem_total_kib`; a few KiB less with two swap devices or zero pages).
+const LAB_RESERVED_KIB: [(&str, u64); 2] = [("7.3", 1_048_576 - 982_192), ("6.12", 1_048_576 - 988_732)];
+
+/// The guest's `MemTotal` in KiB for an experiment run as `kernel` without a recording:
+/// `ram_mib` less what the lab's guest of that kernel reserves (`LAB_RESERVED_KIB`; a
+/// kernel the lab has not recorded takes 7.3's figure). The reservation is the one
+/// measured on the 1 GiB guests, applied as is to any `ram_mib` (most of it, the kernel
+/// image and early reservations, does not grow with RAM; `memmap`, 1.6 % of RAM, does).
+pub fn mem_total_kib(exp: &Experiment, kernel: &str) -> u64 {
+    let reserved = LAB_RESERVED_KIB.iter().find(|(k, _)| kernel.starts_with(k)).unwrap_or(&LAB_RESERVED_KIB[0]).1;
+    (exp.machine.ram_mib * 1024).saturating_sub(reserved)
+}
+
+/// When the shrink worker a refused store queues runs in `kernel` ([`WorkerWake`]): the
+/// lab's 6.12 is built `PREEMPT_VOLUNTARY` (the next `cond_resched` in reclaim), 7.3
+/// `PREEMPT_LAZY` (the return to user space), as is every kernel from 7.0 here.
+pub fn worker_wake(kernel: &str) -> WorkerWake {
+    if kernel.starts_with("6.") { WorkerWake::NextFolio } else { WorkerWake::ReturnToUser }
+}
+
+/// `shrink_memcg`'s `nr_to_walk` in `kernel` ([`vswap::ZswapConfig::shrink_walk`]): 32
+/// (`SWAP_CLUSTER_MAX`) from 7.3, 1 before (6.12 to 7.2). A name that does not start
+/// with `MAJOR.MINOR` takes 7.3's.
+pub fn shrink_walk(kernel: &str) -> u64 {
+    let mut nums = kernel.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().ok());
+    match (nums.next().flatten(), nums.next().flatten()) {
+        (Some(major), Some(minor)) if (major, minor) < (7, 3) => ZswapConfig::WALK_MAINLINE,
+        _ => ZswapConfig::WALK_7_3,
     }
 }
 
@@ -185,7 +227,9 @@ const DEFAULT_ACCEPT: u32 = 90;
 const DEFAULT_PAGE_CLUSTER: u32 = 3;
 const DEFAULT_SWAPPINESS: u32 = 60;
 
-/// The settings the simulator applies for `exp`, with a note for each it cannot honour.
+/// The settings the simulator applies for `exp` run as `kernel`, with a note for each it
+/// cannot honour. `MemTotal` is the estimate of [`mem_total_kib`]; [`run`] reports the
+/// figure it used.
 pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     let mut notes = Vec::new();
     let lru = exp.vm.lru.unwrap_or(Lru::Mglru);
@@ -245,7 +289,7 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
         cgroups.insert(c.path.clone(), files);
     }
     Settings {
-        machine: MachineSettings { mem_total_kib: exp.machine.ram_mib * 1024, cpus: exp.machine.cpus, swap },
+        machine: MachineSettings { mem_total_kib: mem_total_kib(exp, kernel), cpus: exp.machine.cpus, swap },
         vm: VmSettings { lru: Lru::Classic.as_str().into(), page_cluster: 0, swappiness },
         zswap: ZswapSettings {
             enabled: exp.zswap.enabled.unwrap_or(false),
@@ -259,17 +303,29 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     }
 }
 
-/// Runs `exp` `opts.runs` times on the simulator.
+/// Runs `exp` `opts.runs` times on the simulator, as `opts.kernel` runs it (see
+/// [`RunOptions`]).
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<ExperimentResult, RunError> {
     let kernel = opts.kernel.clone().or_else(|| exp.kernels.first().cloned()).unwrap_or_default();
-    let runs = (0..opts.runs.max(1)).map(|r| run_once(exp, u64::from(r))).collect::<Result<Vec<_>, _>>()?;
-    Ok(ExperimentResult {
-        experiment: exp.name.clone(),
-        source: Source::VswapSim,
-        settings: settings(exp, &kernel),
-        kernel,
-        runs,
-    })
+    let guest = Guest {
+        mem_total_kib: opts.mem_total_kib.unwrap_or_else(|| mem_total_kib(exp, &kernel)),
+        shrink_walk: shrink_walk(&kernel),
+        wake: worker_wake(&kernel),
+    };
+    let runs = (0..opts.runs.max(1)).map(|r| run_guest(exp, u64::from(r), &guest)).collect::<Result<Vec<_>, _>>()?;
+    let mut settings = settings(exp, &kernel);
+    settings.machine.mem_total_kib = guest.mem_total_kib;
+    Ok(ExperimentResult { experiment: exp.name.clone(), source: Source::VswapSim, settings, kernel, runs })
+}
+
+/// What a run takes from the kernel it stands for.
+struct Guest {
+    /// `MemTotal` in KiB: the simulated RAM and the zswap pool limit's base.
+    mem_total_kib: u64,
+    /// `ZswapConfig::shrink_walk`.
+    shrink_walk: u64,
+    /// When a queued shrink worker runs.
+    wake: WorkerWake,
 }
 
 /// The state of one run beside the memory manager: what the points report that the
@@ -285,8 +341,20 @@ struct State {
     peak: Vec<u64>,
 }
 
-/// One run: every task's seed plus `offset`.
+/// One run: every task's seed plus `offset`, as the experiment's first kernel runs it
+/// without a recording (`MemTotal` estimated, [`mem_total_kib`]).
 pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
+    let kernel = exp.kernels.first().map_or("", String::as_str);
+    let guest = Guest {
+        mem_total_kib: mem_total_kib(exp, kernel),
+        shrink_walk: shrink_walk(kernel),
+        wake: worker_wake(kernel),
+    };
+    run_guest(exp, offset, &guest)
+}
+
+/// [`run_once`] on `guest`.
+fn run_guest(exp: &Experiment, offset: u64, guest: &Guest) -> Result<Run, RunError> {
     if exp.tasks.is_empty() {
         let error = vswap::Error::Invalid("sim: an experiment with no task");
         return Err(RunError::Sim { what: format!("experiment {:?}", exp.name), error });
@@ -298,14 +366,17 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         accept_threshold_percent: exp.zswap.accept_threshold_percent.unwrap_or(DEFAULT_ACCEPT),
         shrinker_enabled: exp.zswap.shrinker_enabled.unwrap_or(false),
         compressor: CompressionMode::Lz4,
+        shrink_walk: guest.shrink_walk,
         ..ZswapConfig::default()
     };
     let devices = (exp.machine.swap.iter())
         .map(|d| DeviceSpec::null(d.name.clone(), d.mib * (1 << 20) / PAGE).priority(d.effective_priority))
         .collect();
-    let cfg =
-        MmConfig { ram_pages: exp.machine.ram_mib * (1 << 20) / PAGE, cpus: exp.machine.cpus as usize, zswap, devices };
+    // `totalram_pages`: the RAM the memory manager has, and the pool limit's base.
+    let ram_pages = guest.mem_total_kib * 1024 / PAGE;
+    let cfg = MmConfig { ram_pages, cpus: exp.machine.cpus as usize, zswap, devices };
     let mut mm = sim(|| "machine set-up".into(), Mm::new(cfg))?;
+    mm.set_worker_wake(guest.wake);
     let index = |path: &str| exp.cgroups.iter().position(|c| c.path == path);
     let mut cgs = Vec::with_capacity(exp.cgroups.len());
     for c in &exp.cgroups {

@@ -51,8 +51,15 @@
 //!   its ancestors (given through [`Mm::memcg_set`]) whether it goes to zswap or a
 //!   device; a folio whose entry would pass the limit is kept and activated. The
 //!   library charges only device slots (the virtual-swap rule) and still does.
-//! * **Clock**: [`Mm::tick`] advances the facade's clock and runs the global shrink
-//!   worker when a store queued it (the kernel's workqueue, run once per tick).
+//! * **Global shrink worker**: a `writeout` whose zswap store is refused while the pool
+//!   is full queues the worker (`queue_work`); the memory manager runs the queued work
+//!   item where the kworker would get the one CPU: at the task's return to user space
+//!   after the access whose reclaim queued it (`PREEMPT_LAZY`, 7.3), or right after the
+//!   `writeout`, before reclaim goes on (`PREEMPT_VOLUNTARY`, 6.12: the next
+//!   `cond_resched`) ([`WorkerWake`]); and at every tick if still queued (a paused
+//!   worker). Each run loops until the pool is at or below the accept threshold or fails
+//!   `MAX_RECLAIM_RETRIES` times (`Mm::run_queued_worker`).
+//! * **Clock**: [`Mm::tick`] advances the facade's clock.
 //!
 //! Invariants ([`Mm::check`] verifies them): a frame is on exactly one LRU list of its
 //! memcg while allocated; a PTE is `None`, `Present(frame)` with its bit in the frame's
@@ -115,6 +122,24 @@ pub struct MmConfig {
     pub zswap: ZswapConfig,
     /// The swap devices, swapped on in order.
     pub devices: Vec<DeviceSpec>,
+}
+
+/// When the global shrink worker's work item, queued by a refused zswap store, runs: the
+/// kworker `queue_work` wakes waits for the reclaiming task to reschedule, which the
+/// kernel's preemption model decides (the lab's guests have one CPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkerWake {
+    /// `PREEMPT_VOLUNTARY` (the lab's 6.12 config): the wakeup sets `TIF_NEED_RESCHED` and
+    /// the reclaimer yields at its next `cond_resched`, at the top of
+    /// `shrink_folio_list`'s loop: the worker runs right after the `writeout` that queued
+    /// it, before the next folio.
+    NextFolio,
+    /// `PREEMPT_LAZY` (the lab's 7.3 config; the default): the wakeup only sets
+    /// `TIF_NEED_RESCHED_LAZY`, `cond_resched` does nothing, and the task reschedules on
+    /// its return to user space: the worker runs once the fault (or the `memory.reclaim`
+    /// write) whose reclaim queued it has finished.
+    #[default]
+    ReturnToUser,
 }
 
 /// A memcg of the simulation (an index into [`Mm`]'s table).
@@ -254,6 +279,8 @@ pub struct Mm {
     vm_swap_full: bool,
     global_cursor: usize,
     tick: Tick,
+    /// When a queued shrink worker runs.
+    worker_wake: WorkerWake,
 }
 
 fn lru_of(flags: u8) -> usize {
@@ -302,7 +329,14 @@ impl Mm {
             vm_swap_full: false,
             global_cursor: 0,
             tick: 0,
+            worker_wake: WorkerWake::default(),
         })
+    }
+
+    /// When a shrink worker queued by a refused store runs (default
+    /// [`WorkerWake::ReturnToUser`]).
+    pub fn set_worker_wake(&mut self, wake: WorkerWake) {
+        self.worker_wake = wake;
     }
 
     /// The facade, for counters and knobs.
@@ -456,7 +490,11 @@ impl Mm {
         }
         let sys = Arc::clone(&self.sys);
         let p = sys.pin();
-        evs.iter().try_for_each(|ev| self.apply_pinned(&p, task, ev))
+        evs.iter().try_for_each(|ev| {
+            self.apply_pinned(&p, task, ev)?;
+            // The return to user space: the shrink worker a refused store queued runs now.
+            self.run_queued_worker()
+        })
     }
 
     /// [`Mm::apply`] for a task known to exist, under the caller's pin.
@@ -507,19 +545,42 @@ impl Mm {
         }
     }
 
-    /// Advance the clock one tick and run the shrink worker if a store queued it.
+    /// Advance the clock one tick (and run the shrink worker if it is still queued, as a
+    /// paused one stays).
     pub fn tick(&mut self) -> Result<(), Error> {
         self.tick += 1;
         self.sys.set_tick(self.tick)?;
-        if self.sys.shrink_worker_pending() {
-            let r = self.sys.run_shrink_worker();
-            for (id, n) in r.by_memcg {
-                if let Some(&cg) = self.by_id.get(&id) {
-                    self.memcgs[cg].counters.worker_written += n;
-                }
+        self.run_queued_worker()?;
+        self.refresh()
+    }
+
+    /// The global shrink worker's work item (`shrink_worker`), run here when a store
+    /// queued it (`queue_work(shrink_wq, &zswap_shrink_work)`: `zswap_store` failed while
+    /// `zswap_pool_reached_full`; queueing a pending item does nothing). Called where the
+    /// kworker gets the CPU ([`WorkerWake`]): after every access (the return to user
+    /// space), at the end of `memory.reclaim`, after every `writeout` under
+    /// [`WorkerWake::NextFolio`], and at every tick (a paused worker stays queued). The
+    /// run loops until the pool is at or below the accept threshold or 16 failures
+    /// ([`SwapSystem::run_shrink_worker`]); the pool size and the memcgs' zswap bytes are
+    /// re-read after it.
+    pub(super) fn run_queued_worker(&mut self) -> Result<(), Error> {
+        if !self.sys.shrink_worker_pending() {
+            return Ok(());
+        }
+        let r = self.sys.run_shrink_worker();
+        if r.written == 0 {
+            return Ok(());
+        }
+        for (id, n) in r.by_memcg {
+            if let Some(&cg) = self.by_id.get(&id) {
+                self.memcgs[cg].counters.worker_written += n;
             }
         }
-        self.refresh()
+        self.pool_bytes = self.sys.pool_total_size();
+        for m in &mut self.memcgs {
+            m.zswap_tree = self.sys.memcg_zswap_current(m.id)?;
+        }
+        Ok(())
     }
 
     /// `memory.reclaim`: reclaim up to `pages` frames from `cg`'s subtree, giving up
@@ -539,6 +600,8 @@ impl Mm {
                 n => (done, idle) = (done + n, 0),
             }
         }
+        // The write returns to user space: a shrink worker queued meanwhile runs now.
+        self.run_queued_worker()?;
         Ok(done)
     }
 

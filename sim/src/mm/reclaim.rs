@@ -218,7 +218,12 @@ impl Mm {
         if fr.flags & DIRTY != 0 || matches!(self.sys.backing(vslot)?, vswap::Backing::None) {
             let data = fr.data();
             let page = Page::Synthetic { compressed_len: data.compressed_len, zero: data.zero };
-            match pin.writeout(vslot, page)? {
+            let written = pin.writeout(vslot, page)?;
+            if self.worker_wake == WorkerWake::NextFolio {
+                // `cond_resched` before the next folio: a worker the store queued runs.
+                self.run_queued_worker()?;
+            }
+            match written {
                 Writeout::Kept(_) => {
                     self.memcgs[cg].counters.kept += 1;
                     return Ok(false);
@@ -255,13 +260,16 @@ impl Mm {
         Ok(false)
     }
 
+    /// A zswap entry of `cg` of `bytes` stored (`add`) or freed: the pool's size and the
+    /// zswap charge of `cg` and its ancestors, none for the root's own entries
+    /// (`obj_cgroup_charge_zswap` skips the root).
     pub(super) fn zswap_charged(&mut self, cg: Cg, bytes: u64, add: bool) {
         if add {
             self.pool_bytes += bytes;
         } else {
             self.pool_bytes = self.pool_bytes.saturating_sub(bytes);
         }
-        let mut up = Some(cg);
+        let mut up = Some(cg).filter(|&c| c != Self::ROOT);
         while let Some(a) = up {
             let z = &mut self.memcgs[a].zswap_tree;
             *z = if add { *z + bytes } else { z.saturating_sub(bytes) };
