@@ -341,3 +341,32 @@ fn the_smoke_experiment_runs_deterministically_and_agrees_with_itself() {
     assert_eq!(other.seed, Some(2));
     assert_ne!(other.point("end"), r.point("end"));
 }
+
+/// What a run takes from the kernel it stands for: `shrink_memcg`'s walk (32 from 7.3, 1
+/// before), when the queued worker runs (6.12 `PREEMPT_VOLUNTARY`, 7.3 `PREEMPT_LAZY`),
+/// and `MemTotal`: the recording's when given (`RunOptions::mem_total_kib`), else
+/// `ram_mib` less the lab guest's reservation. `MemTotal` is `totalram_pages`, which
+/// sizes the pool limit: with 4 MiB the 20 % pool holds 204 pages and refuses stores.
+#[test]
+#[cfg_attr(miri, ignore = "simulates 1,024 page events")]
+fn a_run_takes_the_walk_the_worker_wake_and_memtotal_from_its_kernel() {
+    use vswap_sim::experiment::run::{mem_total_kib, shrink_walk, worker_wake};
+    use vswap_sim::mm::WorkerWake;
+    for (k, walk) in [("7.3", 32), ("7.3.4+deb13-amd64", 32), ("8.1", 32), ("6.12", 1), ("7.2", 1), ("", 32)] {
+        assert_eq!(shrink_walk(k), walk, "{k:?}");
+    }
+    assert_eq!((worker_wake("6.12.118"), worker_wake("7.3")), (WorkerWake::NextFolio, WorkerWake::ReturnToUser));
+    let text = EXP.replace("memory_max = \"1M\"", "memory_max = \"2M\"");
+    let workload = WORKLOAD.replace("accesses_per_tick = 16", "accesses_per_tick = 1024");
+    let exp = Experiment::parse("v.toml", &text, &mut |_| Ok(("w.toml".into(), workload.clone()))).unwrap();
+    assert_eq!(mem_total_kib(&exp, "7.3"), 256 * 1024 - 66_384);
+    assert_eq!(mem_total_kib(&exp, "6.12.118"), 256 * 1024 - 59_844);
+    let hits = |mem_total_kib: Option<u64>| {
+        let r = run::run(&exp, &RunOptions { runs: 1, kernel: Some("7.3".into()), mem_total_kib }).unwrap();
+        let want = mem_total_kib.unwrap_or(256 * 1024 - 66_384);
+        assert_eq!(r.settings.machine.mem_total_kib, want);
+        r.runs[0].point("end").unwrap().zswap["pool_limit_hit"]
+    };
+    assert_eq!(hits(None), 0, "a 52 MiB pool is never full here");
+    assert!(hits(Some(4096)) > 0, "a 204-page pool is");
+}

@@ -404,3 +404,40 @@ fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
     assert_eq!(s.vslots_in_use, 0);
     mm.check().unwrap();
 }
+
+/// A memcg of 512 pages writing 1,200 pages of ratio-0.3 data on a 1,000-page machine
+/// whose pool holds at most 100 pages: reclaim fills the pool, stores are refused
+/// (`pool_limit_hit`), and the global worker a refused store queues writes entries back.
+/// It runs where the kernel's kworker gets the CPU, never left for the tick: after every
+/// access it is no longer queued, under both preemption models. Running it right after
+/// the refused store (`NextFolio`, 6.12) refuses fewer stores at the limit than running
+/// it at the return to user space (`ReturnToUser`, 7.3), where the rest of the fault's
+/// reclaim meets the full pool first.
+#[test]
+#[cfg_attr(miri, ignore = "1,200 page events through reclaim")]
+fn the_shrink_worker_runs_after_the_refused_store_not_at_the_tick() {
+    use vswap_sim::mm::WorkerWake;
+    let run = |wake: WorkerWake| {
+        let zswap =
+            ZswapConfig { compressor: CompressionMode::Synthetic, max_pool_percent: 10, ..ZswapConfig::default() };
+        let cfg = MmConfig { ram_pages: 1000, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 4096)] };
+        let mut mm = Mm::new(cfg).unwrap();
+        mm.set_worker_wake(wake);
+        let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+        mm.set_memory_max(cg, Some(512 * vswap::PAGE_SIZE as u64)).unwrap();
+        let w = Workload::builtin("usemem", 1200).unwrap();
+        let task = mm.spawn(cg, &w, 1).unwrap();
+        for page in 0..1200 {
+            mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+            assert!(!mm.sys().shrink_worker_pending(), "{wake:?}: still queued after access {page}");
+        }
+        mm.check().unwrap();
+        let s = mm.sys().stat();
+        assert!(s.pool_limit_hit > 0 && s.written_back_pages > 0, "{wake:?}: {s:?}");
+        assert_eq!(mm.counters(cg).unwrap().worker_written, s.written_back_pages, "{wake:?}");
+        assert!(s.pool_total_size <= 100 * vswap::PAGE_SIZE as u64, "{wake:?}: the pool past its limit");
+        s.pool_limit_hit
+    };
+    let (next_folio, return_to_user) = (run(WorkerWake::NextFolio), run(WorkerWake::ReturnToUser));
+    assert!(next_folio < return_to_user, "{next_folio} >= {return_to_user}");
+}
