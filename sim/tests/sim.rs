@@ -441,3 +441,77 @@ fn the_shrink_worker_runs_after_the_refused_store_not_at_the_tick() {
     let (next_folio, return_to_user) = (run(WorkerWake::NextFolio), run(WorkerWake::ReturnToUser));
     assert!(next_folio < return_to_user, "{next_folio} >= {return_to_user}");
 }
+
+/// `memory.swap.max` under the lab kernels' charge rule: a memcg of 64 pages with 40
+/// pages of swap writes 200 pages. Reclaim swaps 32 out, then 8 in the next pass, whose
+/// remaining folios find the limit: their charges are refused (`memory.swap.events`
+/// `max` and `fail`, one each per folio). From then on `get_scan_count` scans no
+/// anonymous page (`mem_cgroup_get_nr_swap_pages` is 0) and no charge is tried, so the
+/// count stays within that one pass's scan (not one per folio per sweep, as when every
+/// sweep tried every folio), and the task is OOM-killed.
+#[test]
+#[cfg_attr(miri, ignore = "200 page events through reclaim")]
+fn swap_max_raises_max_and_fail_only_where_the_kernel_tries_a_charge() {
+    use vswap::{Knob, Limit};
+    let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { ram_pages: 4096, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 4096)] };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let page = vswap::PAGE_SIZE as u64;
+    mm.set_memory_max(cg, Some(64 * page)).unwrap();
+    mm.memcg_set(cg, Knob::SwapMax(Limit::Bytes(40 * page))).unwrap();
+    let w = Workload::builtin("usemem", 200).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let id = mm.memcg_id(cg).unwrap();
+    let mut swapped = 0;
+    for page in 0..200 {
+        mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+        if !mm.killed(task) {
+            swapped = mm.sys().memcg_stat(id).unwrap().swap_current / vswap::PAGE_SIZE as u64;
+        }
+    }
+    assert!(mm.killed(task));
+    assert_eq!(swapped, 40, "swapped out up to the limit");
+    let c = mm.counters(cg).unwrap();
+    assert_eq!(c.swap_max, c.swap_fail);
+    assert!((1..=32).contains(&c.swap_max), "{} refused charges", c.swap_max);
+    mm.check().unwrap();
+}
+
+/// `memory.swap.high` never refuses a swap charge; `high` is raised by the over-high
+/// return path of a memory charge (`mem_cgroup_handle_over_high` →
+/// `swap_find_max_overage`), once per round at each level over: a memcg of 64 pages
+/// with `swap.high` 16 pages writing 200 pages swaps out all it must (nothing refused) and, at
+/// its memory limit, every page charged after its swap passed 16 pages runs the handler:
+/// one round while the penalty is small, 17 once it throttles. With `swap.high` above
+/// what it swaps, nothing is raised.
+#[test]
+#[cfg_attr(miri, ignore = "200 page events through reclaim")]
+fn swap_high_raises_high_on_memory_charges_over_it() {
+    use vswap::{Knob, Limit};
+    let run = |high_pages: u64| {
+        let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+        let cfg = MmConfig { ram_pages: 4096, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 4096)] };
+        let mut mm = Mm::new(cfg).unwrap();
+        let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+        let page = vswap::PAGE_SIZE as u64;
+        mm.set_memory_max(cg, Some(64 * page)).unwrap();
+        mm.memcg_set(cg, Knob::SwapHigh(Limit::Bytes(high_pages * page))).unwrap();
+        let w = Workload::builtin("usemem", 200).unwrap();
+        let task = mm.spawn(cg, &w, 1).unwrap();
+        for page in 0..200 {
+            mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+        }
+        assert!(!mm.killed(task));
+        let s = mm.sys().memcg_stat(mm.memcg_id(cg).unwrap()).unwrap();
+        assert_eq!(s.swap_current / page + mm.resident_pages(cg).unwrap(), 200, "nothing refused");
+        let c = mm.counters(cg).unwrap().clone();
+        assert_eq!((c.swap_max, c.swap_fail), (0, 0));
+        c.swap_high
+    };
+    let high = run(16);
+    // At most 17 rounds for each of the (fewer than 200 − 16) charges after the crossing,
+    // and at least one for each charge at the limit after it (over a hundred).
+    assert!(high > 100 && high <= 17 * 184, "{high}");
+    assert_eq!(run(1000), 0);
+}

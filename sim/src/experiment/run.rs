@@ -563,8 +563,12 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
 ///   (the memory manager's, summed over the subtree); `memory.events` `oom` (charges
 ///   reclaim could not make room for: `MEMCG_OOM`, counted at the memcg whose limit was
 ///   hit) and `oom_kill` (`MEMCG_OOM_KILL`, at the victim's memcg), both over the subtree
-///   as the file is hierarchical; `memory.swap.events` `high`,
-///   `max`, `fail` (`MEMCG_SWAP_HIGH` / `_MAX` / `_FAIL`).
+///   as the file is hierarchical; `memory.swap.events` `high`, `max`, `fail`
+///   (`MEMCG_SWAP_HIGH` / `_MAX` / `_FAIL`) over the subtree: `max` and `fail` the
+///   memory manager's refused lab-kernel swap charges plus the library's (a device charge
+///   or slot allocation refused), `high` the memory manager's only (raised where the
+///   kernel raises it, on a memory charge over `swap.high`, where the library raises it
+///   at a device swap charge).
 fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, RunError> {
     let what = || format!("point {name}");
     let g = mm.sys().stat();
@@ -613,6 +617,7 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
         let id = sim(what, mm.memcg_id(cg))?;
         let s = sim(what, mm.sys().memcg_stat(id))?;
         let (mut majflt, mut steal, mut activate, mut oom, mut kills) = (0, 0, 0, 0, 0);
+        let (mut swap_high, mut swap_max, mut swap_fail) = (0, s.swap_events_max, s.swap_events_fail);
         for &j in &st.subtrees[i] {
             let k = sim(what, mm.counters(st.cgs[j]))?;
             majflt += k.major_faults;
@@ -620,6 +625,9 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
             activate += k.refault_activate;
             oom += k.oom;
             kills += k.oom_kill;
+            swap_high += k.swap_high;
+            swap_max += k.swap_max;
+            swap_fail += k.swap_fail;
         }
         let stat = [
             ("anon", sim(what, mm.resident_pages(cg))? * PAGE),
@@ -644,7 +652,7 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
             peak: st.peak[i],
             stat: stat.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             events: [("oom", oom), ("oom_kill", kills)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            swap_events: [("high", s.swap_events_high), ("max", s.swap_events_max), ("fail", s.swap_events_fail)]
+            swap_events: [("high", swap_high), ("max", swap_max), ("fail", swap_fail)]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),

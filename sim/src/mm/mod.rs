@@ -100,6 +100,10 @@ pub const MAX_TASK_PAGES: u64 = 1 << 28;
 /// `MAX_RECLAIM_RETRIES`: reclaim passes in a row that may free nothing before a charge
 /// is granted anyway (the kernel's OOM point) or `memory.reclaim` gives up.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
+/// `MEMCG_CHARGE_BATCH`: pages `try_charge_memcg` charges at once into the stock.
+const MEMCG_CHARGE_BATCH: u64 = 64;
+/// `HZ` of the lab kernels' configs (`CONFIG_HZ_250`).
+const HZ: u64 = 250;
 
 const ACTIVE: u8 = 1;
 const REFERENCED: u8 = 2;
@@ -174,6 +178,18 @@ pub struct CgCounters {
     pub oom_kill: u64,
     /// Pages written back from this memcg's zswap LRU by the global shrink worker.
     pub worker_written: u64,
+    /// `memory.swap.events` `max` raised here (`MEMCG_SWAP_MAX`): swap charges of this
+    /// memcg's folios refused by its or an ancestor's `memory.swap.max`
+    /// (`__mem_cgroup_try_charge_swap`, [`Mm`]'s lab-kernel charge rule). Local: the file
+    /// sums the subtree.
+    pub swap_max: u64,
+    /// `memory.swap.events` `fail` raised here (`MEMCG_SWAP_FAIL`): the refused charges
+    /// above. (A slot allocation that fails raises it in the library.)
+    pub swap_fail: u64,
+    /// `memory.swap.events` `high` raised here (`MEMCG_SWAP_HIGH`): times a memory charge
+    /// batch of the subtree found this memcg's swap usage above its `memory.swap.high`
+    /// (`swap_find_max_overage` in the over-high return path). Local.
+    pub swap_high: u64,
 }
 
 /// 32 bytes, two to a cache line: the LRU walks touch a frame and its neighbours.
@@ -235,6 +251,9 @@ struct Memcg {
     evictions: u64,
     /// Where the next subtree reclaim starts (`mem_cgroup_reclaim_cookie`).
     reclaim_cursor: usize,
+    /// Pages charged ahead (`memcg_stock`; one stock per memcg, where the kernel keeps one
+    /// per CPU): a charge that finds some takes one without `try_charge_memcg`'s checks.
+    stock: u64,
     counters: CgCounters,
 }
 
@@ -277,6 +296,9 @@ pub struct Mm {
     total_swap_pages: u64,
     /// `vm_swap_full`: fewer than half of `total_swap_pages` free, refreshed every tick.
     vm_swap_full: bool,
+    /// `get_nr_swap_pages`: `total_swap_pages` less the allocated entries, refreshed
+    /// every tick.
+    free_swap_pages: u64,
     global_cursor: usize,
     tick: Tick,
     /// When a queued shrink worker runs.
@@ -327,6 +349,7 @@ impl Mm {
             pool_bytes: 0,
             total_swap_pages,
             vm_swap_full: false,
+            free_swap_pages: total_swap_pages,
             global_cursor: 0,
             tick: 0,
             worker_wake: WorkerWake::default(),
@@ -624,6 +647,7 @@ impl Mm {
             // Every allocated entry holds a device slot in the lab kernels, a zswap one too.
             let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
             self.vm_swap_full = free * 2 < self.total_swap_pages;
+            self.free_swap_pages = free;
         }
         Ok(())
     }
@@ -656,6 +680,7 @@ impl Mm {
         if self.charge(p, cg, task)? {
             return Ok(None);
         }
+        self.charge_done(cg)?;
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -685,6 +710,66 @@ impl Mm {
         Ok(Some(f))
     }
 
+    /// `memory.swap.current` of `a` in pages as the lab kernels count it: its device
+    /// slots and its zswapped pages (a zswap entry holds a slot there).
+    fn swap_usage(&self, a: Cg) -> Result<u64, Error> {
+        let s = self.sys.memcg_stat(self.memcgs[a].id)?;
+        Ok(s.swap_current / PAGE + s.zswapped.div_ceil(PAGE))
+    }
+
+    /// The end of `try_charge_memcg` for the page just charged to `cg`, as far as
+    /// `memory.swap.events` `high` goes: `consume_stock` takes a page charged ahead;
+    /// otherwise the charge was a batch of `MEMCG_CHARGE_BATCH` pages (the rest going to
+    /// the stock) or, when a batch does not fit under some `memory.max`, the one page, and
+    /// `done_restock` tests every level up to the root for `memory.current` above
+    /// `memory.high` or swap usage (lab-kernel counting, as [`Mm::swap_charge_refused`])
+    /// above `memory.swap.high`. If one is, the task's return to user space runs
+    /// `mem_cgroup_handle_over_high`: each round raises `high` at every non-root level of
+    /// `cg`'s ancestry whose swap usage is above its `swap.high` (`swap_find_max_overage`),
+    /// and rounds repeat while the throttling penalty (`calculate_high_delay` of the
+    /// memory and swap overages, scaled by the pages charged) exceeds `HZ / 100`: 1 +
+    /// `MAX_RECLAIM_RETRIES` rounds, the handler's reclaim (`reclaim_high`) freeing
+    /// nothing here as the simulator reclaims down to `memory.high` at the charge. The
+    /// penalty's sleep is not modelled (no clock); the stock is not counted in
+    /// `memory.current`.
+    fn charge_done(&mut self, cg: Cg) -> Result<(), Error> {
+        if self.memcgs[cg].stock > 0 {
+            self.memcgs[cg].stock -= 1;
+            return Ok(());
+        }
+        let ancestry: Vec<Cg> = std::iter::successors(Some(cg), |&a| self.memcgs[a].parent).collect();
+        let batch = MEMCG_CHARGE_BATCH;
+        let fits = ancestry
+            .iter()
+            .all(|&a| self.memcgs[a].max.is_none_or(|max| self.memcgs[a].current() + batch * PAGE <= max));
+        let nr_pages = if fits { batch } else { 1 };
+        self.memcgs[cg].stock = nr_pages - 1;
+        // done_restock: any level over memory.high or swap.high schedules the handler.
+        let (mut mem_overage, mut swap_over) = (0u64, Vec::new());
+        for &a in &ancestry {
+            let m = &self.memcgs[a];
+            if let Some(high) = m.high {
+                mem_overage = mem_overage.max(overage(m.current().div_ceil(PAGE), high / PAGE));
+            }
+            if let Some(high) = m.swap_high {
+                let usage = self.swap_usage(a)?;
+                if usage > high && a != Self::ROOT {
+                    swap_over.push((a, overage(usage, high)));
+                }
+            }
+        }
+        if mem_overage == 0 && swap_over.is_empty() {
+            return Ok(());
+        }
+        let swap_overage = swap_over.iter().map(|&(_, o)| o).max().unwrap_or(0);
+        let penalty = (high_delay(nr_pages, mem_overage) + high_delay(nr_pages, swap_overage)).min(2 * HZ);
+        let rounds = if penalty <= HZ / 100 { 1 } else { 1 + u64::from(MAX_RECLAIM_RETRIES) };
+        for (a, _) in swap_over {
+            self.memcgs[a].counters.swap_high += rounds;
+        }
+        Ok(())
+    }
+
     fn free_frame(&mut self, f: u32) {
         let cg = self.frames[f as usize].cg as usize;
         self.frames[f as usize] = Frame::EMPTY;
@@ -696,6 +781,23 @@ impl Mm {
             up = self.memcgs[a].parent;
         }
     }
+}
+
+/// `calculate_overage`: how far `usage` is above `high`, in 2^-20 units of `high` (a
+/// threshold of 0 counts as 1).
+fn overage(usage: u64, high: u64) -> u64 {
+    if usage <= high {
+        return 0;
+    }
+    let high = high.max(1);
+    u64::try_from((u128::from(usage - high) << 20) / u128::from(high)).unwrap_or(u64::MAX)
+}
+
+/// `calculate_high_delay`: the throttling penalty in jiffies for an overage, scaled by the
+/// pages charged against `MEMCG_CHARGE_BATCH`.
+fn high_delay(nr_pages: u64, max_overage: u64) -> u64 {
+    let p = (u128::from(max_overage) * u128::from(max_overage) * u128::from(HZ)) >> 34;
+    u64::try_from(p * u128::from(nr_pages) / u128::from(MEMCG_CHARGE_BATCH)).unwrap_or(u64::MAX)
 }
 
 impl Frame {
@@ -721,6 +823,7 @@ impl Memcg {
             lru: [List { head: NIL, tail: NIL, len: 0 }; 2],
             evictions: 0,
             reclaim_cursor: 0,
+            stock: 0,
             counters: CgCounters::default(),
         }
     }

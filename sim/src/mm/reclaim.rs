@@ -145,6 +145,8 @@ impl Mm {
     /// [`Mm::shrink_lruvec`] scanning up to `nr` frames and stopping once `want` are
     /// reclaimed (`nr_to_reclaim`).
     fn shrink_lruvec_to(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64, want: u64) -> Result<u64, Error> {
+        // `get_scan_count`: no anonymous scan (nor aging) while no swap is left to charge.
+        let nr = if self.can_reclaim_anon(cg)? { nr } else { 0 };
         // inactive_is_low: refill the inactive list from the active tail.
         let mut moved = 0;
         while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
@@ -241,17 +243,44 @@ impl Mm {
         Ok(true)
     }
 
+    /// `can_reclaim_anon_pages` for `cg`'s lists: `mem_cgroup_get_nr_swap_pages` > 0, i.e.
+    /// free swap (with a device: its free slots as of the last tick, every entry holding
+    /// one as in the lab kernels; without one the library's virtual swap has room) and,
+    /// at every non-root level with a `memory.swap.max`, usage below it (usage as
+    /// [`Mm::swap_charge_refused`] counts it). When false, `get_scan_count` scans no
+    /// anonymous page (`SCAN_FILE`; the simulator has no file pages): no folio is tried,
+    /// so no swap charge is refused and no `memory.swap.events` is raised.
+    fn can_reclaim_anon(&self, cg: Cg) -> Result<bool, Error> {
+        if self.total_swap_pages > 0 && self.free_swap_pages == 0 {
+            return Ok(false);
+        }
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if let Some(max) = self.memcgs[a].swap_max {
+                if self.swap_usage(a)? >= max {
+                    return Ok(false);
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(true)
+    }
+
     /// `__mem_cgroup_try_charge_swap` as the lab kernels charge it at `folio_alloc_swap`:
     /// every entry, a zswapped one included, counts against `memory.swap.max` (given
     /// through [`Mm::memcg_set`]) of the memcg and its ancestors, where the library charges
     /// only device slots. True: a new entry would pass a limit, so the folio is kept
-    /// (`add_to_swap` fails, the folio is activated).
-    fn swap_charge_refused(&self, cg: Cg) -> Result<bool, Error> {
+    /// (`add_to_swap` fails, the folio is activated), and `memory.swap.events` `max` and
+    /// `fail` are raised on the folio's memcg (`memcg_memory_event`, once per refused
+    /// folio: reported summed over the subtree, as the file's events propagate up).
+    fn swap_charge_refused(&mut self, cg: Cg) -> Result<bool, Error> {
         let mut up = Some(cg);
         while let Some(a) = up.filter(|&a| a != Self::ROOT) {
             if let Some(max) = self.memcgs[a].swap_max {
-                let s = self.sys.memcg_stat(self.memcgs[a].id)?;
-                if s.swap_current / PAGE + s.zswapped.div_ceil(PAGE) + 1 > max {
+                if self.swap_usage(a)? + 1 > max {
+                    let c = &mut self.memcgs[cg].counters;
+                    c.swap_max += 1;
+                    c.swap_fail += 1;
                     return Ok(true);
                 }
             }
