@@ -306,6 +306,9 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
     let cfg =
         MmConfig { ram_pages: exp.machine.ram_mib * (1 << 20) / PAGE, cpus: exp.machine.cpus as usize, zswap, devices };
     let mut mm = sim(|| "machine set-up".into(), Mm::new(cfg))?;
+    // swappiness 0 is noted in the settings and taken as the default.
+    let swappiness = exp.vm.swappiness.filter(|&s| s != 0).unwrap_or(DEFAULT_SWAPPINESS);
+    sim(|| "vm.swappiness".into(), mm.set_swappiness(swappiness))?;
     let index = |path: &str| exp.cgroups.iter().position(|c| c.path == path);
     let mut cgs = Vec::with_capacity(exp.cgroups.len());
     for c in &exp.cgroups {

@@ -88,6 +88,14 @@ const NIL: u32 = u32::MAX;
 pub const DEF_PRIORITY: u32 = 12;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
+/// `SHRINK_BATCH`: objects a shrinker scans per call.
+pub const SHRINK_BATCH: u64 = 128;
+/// `vm.swappiness`'s default.
+pub const DEFAULT_SWAPPINESS: u32 = 60;
+/// `MAX_SWAPPINESS`.
+pub const MAX_SWAPPINESS: u64 = 200;
+/// `DEFAULT_SEEKS`: zswap's shrinker's cost to recreate an object.
+pub const DEFAULT_SEEKS: u64 = 2;
 /// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
 pub const MAX_TASK_PAGES: u64 = 1 << 28;
 /// `MAX_RECLAIM_RETRIES`: reclaim passes in a row that may free nothing before a charge
@@ -210,6 +218,9 @@ struct Memcg {
     evictions: u64,
     /// Where the next subtree reclaim starts (`mem_cgroup_reclaim_cookie`).
     reclaim_cursor: usize,
+    /// zswap's shrinker work deferred to this memcg's next `shrink_slab`
+    /// (`shrinker_info`'s `nr_deferred`).
+    nr_deferred: u64,
     counters: CgCounters,
 }
 
@@ -239,6 +250,8 @@ pub struct Mm {
     ram_pages: u64,
     cpus: usize,
     shrinker: bool,
+    /// `vm.swappiness` (0..=200): anon's share of reclaim pressure.
+    swappiness: u32,
     frames: Vec<Frame>,
     free: Vec<u32>,
     memcgs: Vec<Memcg>,
@@ -291,6 +304,7 @@ impl Mm {
             ram_pages: cfg.ram_pages,
             cpus: cfg.cpus,
             shrinker: cfg.zswap.shrinker_enabled,
+            swappiness: DEFAULT_SWAPPINESS,
             frames: Vec::new(),
             free: Vec::new(),
             memcgs: vec![root],
@@ -332,6 +346,17 @@ impl Mm {
             up = self.memcgs[a].parent;
         }
         Ok(cg)
+    }
+
+    /// `/proc/sys/vm/swappiness` (default 60): anon's share of the reclaim pressure
+    /// (`get_scan_count`). 0 (reclaim no anon) is refused: the memory manager has no file
+    /// pages to reclaim instead; so is anything above 200.
+    pub fn set_swappiness(&mut self, swappiness: u32) -> Result<(), Error> {
+        if !(1..=200).contains(&swappiness) {
+            return Err(Error::Invalid("swappiness must be 1..=200"));
+        }
+        self.swappiness = swappiness;
+        Ok(())
     }
 
     /// `memory.max` in bytes (None: `max`).
@@ -658,6 +683,7 @@ impl Memcg {
             lru: [List { head: NIL, tail: NIL, len: 0 }; 2],
             evictions: 0,
             reclaim_cursor: 0,
+            nr_deferred: 0,
             counters: CgCounters::default(),
         }
     }

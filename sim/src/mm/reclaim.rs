@@ -78,38 +78,61 @@ impl Mm {
         Ok(Some(v))
     }
 
-    /// `try_to_free_mem_cgroup_pages` → `do_try_to_free_pages` for a charge: passes at
-    /// priority `DEF_PRIORITY` (12) down to 0, each scanning `lru >> priority` frames of
-    /// each memcg of `root`'s subtree (at least `SWAP_CLUSTER_MAX`), until one reclaims
-    /// something (its target is `SWAP_CLUSTER_MAX`). 0 only when the whole sweep,
-    /// which scans every frame at priority 0, freed nothing: one of the charge's
-    /// `MAX_RECLAIM_RETRIES`.
+    /// `try_to_free_mem_cgroup_pages` → `do_try_to_free_pages` for a charge: a sweep
+    /// with a target of `SWAP_CLUSTER_MAX` ([`Mm::reclaim_target`]). 0 only when the
+    /// whole sweep, which scans every frame at priority 0, freed nothing: one of the
+    /// charge's `MAX_RECLAIM_RETRIES`.
     pub(super) fn reclaim_sweep(&mut self, p: &Pinned<'_>, root: Cg) -> Result<u64, Error> {
+        self.reclaim_target(p, root, SWAP_CLUSTER_MAX)
+    }
+
+    /// `do_try_to_free_pages` with `nr_to_reclaim = want` over `root`'s subtree: passes at
+    /// priority `DEF_PRIORITY` (12) down to 0, each scanning `lru >> priority` frames of
+    /// each memcg (at least `SWAP_CLUSTER_MAX`) from the subtree's cursor and calling its
+    /// shrinker at that priority (`shrink_node_memcgs`: `shrink_lruvec` then
+    /// `shrink_slab`), until `want` frames are reclaimed in all (the partial walk bails
+    /// once the goal is reached). The number reclaimed.
+    pub(super) fn reclaim_target(&mut self, p: &Pinned<'_>, root: Cg, want: u64) -> Result<u64, Error> {
+        let mut done = 0;
         for prio in (0..=DEF_PRIORITY).rev() {
-            let scan = (self.memcgs[root].resident_tree >> prio).max(SWAP_CLUSTER_MAX);
-            let n = self.reclaim_subtree_to(p, root, scan, SWAP_CLUSTER_MAX)?;
-            if n > 0 {
-                return Ok(n);
+            done += self.reclaim_subtree_to(p, root, want - done, prio)?;
+            if done >= want {
+                break;
             }
         }
-        Ok(0)
+        Ok(done)
     }
 
-    /// Reclaim about `nr` frames from `root`'s subtree, memcg by memcg from its cursor.
+    /// `get_scan_count` for one list of `len` anonymous frames at `prio` with no file
+    /// pages: `len >> prio` scaled by anon's share of the pressure (`SCAN_FRACT`,
+    /// `calculate_pressure_balance` with every reclaim cost on anon:
+    /// `swappiness / (swappiness + 2 × (200 − swappiness))`, 0.18 at 60), the whole list at
+    /// priority 0 (`SCAN_EQUAL`).
+    fn scan_count(&self, len: u64, prio: u32) -> u64 {
+        if prio == 0 {
+            return len;
+        }
+        let s = u64::from(self.swappiness);
+        (len >> prio) * s / (s + 2 * (MAX_SWAPPINESS - s))
+    }
+    /// Reclaim about `nr` frames from `root`'s subtree (`memory.high`, `memory.reclaim`:
+    /// `try_to_free_mem_cgroup_pages` with `nr_to_reclaim = nr`).
     pub(super) fn reclaim_subtree(&mut self, p: &Pinned<'_>, root: Cg, nr: u64) -> Result<u64, Error> {
-        self.reclaim_subtree_to(p, root, nr, nr)
+        self.reclaim_target(p, root, nr)
     }
 
-    /// Scan up to `scan` frames of each memcg of `root`'s subtree from its cursor,
-    /// stopping once `want` are reclaimed; the number reclaimed.
-    fn reclaim_subtree_to(&mut self, p: &Pinned<'_>, root: Cg, scan: u64, want: u64) -> Result<u64, Error> {
+    /// One priority of `shrink_node_memcgs` over `root`'s subtree from its cursor: each
+    /// memcg's lists scanned as [`Mm::scan_count`] gives, then its shrinker, stopping
+    /// once `want` frames are reclaimed; the number reclaimed.
+    fn reclaim_subtree_to(&mut self, p: &Pinned<'_>, root: Cg, want: u64, prio: u32) -> Result<u64, Error> {
         let n = self.memcgs[root].subtree.len();
         let mut done = 0;
         for _ in 0..n {
             let i = self.memcgs[root].reclaim_cursor % n;
             self.memcgs[root].reclaim_cursor = (i + 1) % n;
             let cg = self.memcgs[root].subtree[i];
-            done += self.shrink_lruvec_to(p, cg, scan.saturating_sub(done), want - done)?;
+            let [inactive, active] = [0, 1].map(|l| self.scan_count(self.memcgs[cg].lru[l].len, prio));
+            done += self.shrink_lruvec_to(p, cg, inactive, active, want - done, prio)?;
             if done >= want {
                 break;
             }
@@ -129,7 +152,7 @@ impl Mm {
             if lru[0].len == 0 && lru[1].len == 0 {
                 continue;
             }
-            done += self.shrink_lruvec(p, cg, nr - done)?;
+            done += self.shrink_lruvec_to(p, cg, nr - done, nr - done, nr - done, DEF_PRIORITY)?;
             if done >= nr {
                 break;
             }
@@ -137,17 +160,22 @@ impl Mm {
         Ok(done)
     }
 
-    /// `shrink_lruvec` + `shrink_slab` for one memcg: scan up to `nr` inactive frames.
-    pub(super) fn shrink_lruvec(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64) -> Result<u64, Error> {
-        self.shrink_lruvec_to(pin, cg, nr, nr)
-    }
-
-    /// [`Mm::shrink_lruvec`] scanning up to `nr` frames and stopping once `want` are
-    /// reclaimed (`nr_to_reclaim`).
-    fn shrink_lruvec_to(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64, want: u64) -> Result<u64, Error> {
+    /// `shrink_lruvec` + `shrink_slab` for one memcg at `prio`: deactivate up to `active`
+    /// frames while the inactive list is low (`shrink_active_list`), scan up to `nr`
+    /// inactive frames, stopping once `want` are reclaimed (`nr_to_reclaim`), then run
+    /// zswap's shrinker ([`Mm::shrink_slab`]).
+    fn shrink_lruvec_to(
+        &mut self,
+        pin: &Pinned<'_>,
+        cg: Cg,
+        nr: u64,
+        active: u64,
+        want: u64,
+        prio: u32,
+    ) -> Result<u64, Error> {
         // inactive_is_low: refill the inactive list from the active tail.
         let mut moved = 0;
-        while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
+        while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < active {
             let f = self.memcgs[cg].lru[1].tail;
             self.lru_del(f);
             self.frames[f as usize].flags &= !(ACTIVE | REFERENCED);
@@ -171,17 +199,43 @@ impl Mm {
                 self.lru_add(f, true);
             }
         }
-        if self.shrinker && scanned > 0 {
-            let id = self.memcgs[cg].id;
-            let count = self.sys.shrinker_count(id);
-            if count > 0 {
-                let lru = self.memcgs[cg].lru[0].len + self.memcgs[cg].lru[1].len + 1;
-                let want = (count * scanned).div_ceil(lru).min(count);
-                self.sys.shrink_memcg(id, want)?;
-            }
-        }
+        self.shrink_slab(cg, prio)?;
         self.memcgs[cg].counters.reclaimed += reclaimed;
         Ok(reclaimed)
+    }
+
+    /// `do_shrink_slab` for zswap's memcg-aware shrinker on `cg` at `prio`: `freeable` is
+    /// `zswap_shrinker_count`; the new work is `delta = (freeable >> prio) × 4 / seeks`
+    /// (`DEFAULT_SEEKS` = 2), the scan `total_scan = (nr_deferred >> prio) + delta`, at most
+    /// twice `freeable`, walked in batches of `SHRINK_BATCH` (128) while at least a batch
+    /// or all of `freeable` is left (`shrink_memcg`, the kernel's `zswap_shrinker_scan`).
+    /// A batch that writes nothing back or meets a page in the swap cache ends the scan
+    /// (`SHRINK_STOP`). The work not done is deferred to the memcg's next call
+    /// (`nr + delta − scanned`, at most twice `freeable`: `add_nr_deferred_memcg`).
+    fn shrink_slab(&mut self, cg: Cg, prio: u32) -> Result<(), Error> {
+        if !self.shrinker {
+            return Ok(());
+        }
+        let id = self.memcgs[cg].id;
+        let freeable = self.sys.shrinker_count(id);
+        if freeable == 0 {
+            return Ok(());
+        }
+        let nr = std::mem::take(&mut self.memcgs[cg].nr_deferred);
+        let delta = (freeable >> prio) * 4 / DEFAULT_SEEKS;
+        let mut total_scan = ((nr >> prio) + delta).min(2 * freeable);
+        let mut scanned = 0;
+        while total_scan >= SHRINK_BATCH || total_scan >= freeable {
+            let n = total_scan.min(SHRINK_BATCH);
+            let o = self.sys.shrink_memcg(id, n)?;
+            if o.written == 0 || o.swap_cache_hit {
+                break;
+            }
+            total_scan -= n;
+            scanned += n;
+        }
+        self.memcgs[cg].nr_deferred = (nr + delta).saturating_sub(scanned).min(2 * freeable);
+        Ok(())
     }
 
     /// Swap one unlisted frame out; true when it was freed, false when kept.
