@@ -218,6 +218,12 @@ struct Memcg {
     evictions: u64,
     /// Where the next subtree reclaim starts (`mem_cgroup_reclaim_cookie`).
     reclaim_cursor: usize,
+    /// Folios zswap writeback allocated for this memcg's entries and not yet reclaimed
+    /// (charged and on the inactive list's tail; see [`Mm::writeback_folios`]).
+    wb_folios: u64,
+    /// Those of `wb_folios` whose write has not completed: written back since the last
+    /// tick (the simulator's I/O completes at the tick).
+    wb_in_flight: u64,
     /// zswap's shrinker work deferred to this memcg's next `shrink_slab`
     /// (`shrinker_info`'s `nr_deferred`).
     nr_deferred: u64,
@@ -536,11 +542,15 @@ impl Mm {
     pub fn tick(&mut self) -> Result<(), Error> {
         self.tick += 1;
         self.sys.set_tick(self.tick)?;
+        for m in &mut self.memcgs {
+            m.wb_in_flight = 0;
+        }
         if self.sys.shrink_worker_pending() {
             let r = self.sys.run_shrink_worker();
             for (id, n) in r.by_memcg {
                 if let Some(&cg) = self.by_id.get(&id) {
                     self.memcgs[cg].counters.worker_written += n;
+                    self.writeback_folios(cg, n, true);
                 }
             }
         }
@@ -647,6 +657,30 @@ impl Mm {
         Ok(Some(f))
     }
 
+    /// `zswap_writeback_entry` allocates a folio for each entry it writes back
+    /// (`swap_cache_alloc_folio`, charged to the entry's memcg, forced as reclaim's
+    /// `PF_MEMALLOC` charges are), writes it and marks it `PG_reclaim`: once the write
+    /// completes, `folio_rotate_reclaimable` puts it at the inactive list's tail, and the
+    /// next reclaim frees it without I/O. So writeback trades a compressed entry for a
+    /// whole page until then. `n` such folios of `cg`: charged to `cg`, counted as
+    /// resident, freed first by its next LRU scan ([`Mm::shrink_lruvec_to`]). They hold
+    /// no data here: a fault on the page in that window reads the device where the
+    /// kernel would find the folio in the swap cache.
+    fn writeback_folios(&mut self, cg: Cg, n: u64, add: bool) {
+        let m = &mut self.memcgs[cg];
+        m.wb_folios = if add { m.wb_folios + n } else { m.wb_folios - n };
+        if add {
+            m.wb_in_flight += n;
+        }
+        m.resident = if add { m.resident + n } else { m.resident - n };
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            let t = &mut self.memcgs[a].resident_tree;
+            *t = if add { *t + n } else { *t - n };
+            up = self.memcgs[a].parent;
+        }
+    }
+
     fn free_frame(&mut self, f: u32) {
         let cg = self.frames[f as usize].cg as usize;
         self.frames[f as usize] = Frame::EMPTY;
@@ -684,6 +718,8 @@ impl Memcg {
             evictions: 0,
             reclaim_cursor: 0,
             nr_deferred: 0,
+            wb_folios: 0,
+            wb_in_flight: 0,
             counters: CgCounters::default(),
         }
     }
