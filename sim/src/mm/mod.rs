@@ -542,9 +542,7 @@ impl Mm {
     pub fn tick(&mut self) -> Result<(), Error> {
         self.tick += 1;
         self.sys.set_tick(self.tick)?;
-        for m in &mut self.memcgs {
-            m.wb_in_flight = 0;
-        }
+
         if self.sys.shrink_worker_pending() {
             let r = self.sys.run_shrink_worker();
             for (id, n) in r.by_memcg {

@@ -12,6 +12,12 @@ impl Mm {
     /// killed (the charge fails, `VM_FAULT_OOM`). With no task left to kill, the charge
     /// is granted (the kernel's `force:` path for a dying task).
     pub(super) fn charge(&mut self, p: &Pinned<'_>, cg: Cg, task: usize) -> Result<bool, Error> {
+        // The writes zswap writeback submitted during an earlier charge's reclaim have
+        // completed by now; those of this charge's reclaim stay under writeback while it
+        // runs (shrink_folio_list activates such a folio rather than wait for it).
+        for m in &mut self.memcgs {
+            m.wb_in_flight = 0;
+        }
         // Global: frames + the pool must leave room for one more frame.
         let used = |mm: &Mm| mm.memcgs[Self::ROOT].resident_tree + mm.pool_bytes.div_ceil(PAGE);
         let mut tries = 0;
@@ -131,7 +137,8 @@ impl Mm {
             let i = self.memcgs[root].reclaim_cursor % n;
             self.memcgs[root].reclaim_cursor = (i + 1) % n;
             let cg = self.memcgs[root].subtree[i];
-            let [inactive, active] = [0, 1].map(|l| self.scan_count(self.memcgs[cg].lru[l].len, prio));
+            let m = &self.memcgs[cg];
+            let [inactive, active] = [m.lru[0].len + m.wb_folios, m.lru[1].len].map(|l| self.scan_count(l, prio));
             done += self.shrink_lruvec_to(p, cg, inactive, active, want - done, prio)?;
             if done >= want {
                 break;
@@ -148,8 +155,8 @@ impl Mm {
             self.global_cursor = (cg + 1) % n;
             // A memcg with no frames has nothing to scan, and `shrink_lruvec` would do
             // nothing for it (no scan, so no `shrink_slab` either): skip the call.
-            let lru = &self.memcgs[cg].lru;
-            if lru[0].len == 0 && lru[1].len == 0 {
+            let m = &self.memcgs[cg];
+            if m.lru[0].len == 0 && m.lru[1].len == 0 && m.wb_folios == 0 {
                 continue;
             }
             done += self.shrink_lruvec_to(p, cg, nr - done, nr - done, nr - done, DEF_PRIORITY)?;
@@ -182,7 +189,18 @@ impl Mm {
             self.lru_add(f, false);
             moved += 1;
         }
-        let (mut scanned, mut reclaimed) = (0, 0);
+        // get_scan_count: no anon scan when the memcg can get no more swap
+        // (can_reclaim_anon_pages); the shrinker still runs.
+        if !self.can_reclaim_anon(cg)? {
+            self.shrink_slab(cg, prio)?;
+            return Ok(0);
+        }
+        // The written-back folios whose write completed sit at the inactive tail
+        // (folio_rotate_reclaimable): freed first, without I/O.
+        let m = &self.memcgs[cg];
+        let wb = (m.wb_folios - m.wb_in_flight).min(nr).min(want);
+        self.writeback_folios(cg, wb, false);
+        let (mut scanned, mut reclaimed) = (wb, wb);
         while scanned < nr && reclaimed < want && self.memcgs[cg].lru[0].len > 0 {
             scanned += 1;
             let f = self.memcgs[cg].lru[0].tail;
@@ -190,7 +208,7 @@ impl Mm {
             let fr = &mut self.frames[f as usize];
             if fr.flags & REFERENCED != 0 {
                 fr.flags &= !REFERENCED;
-                self.lru_add(f, true);
+                self.activate(pin, cg, f)?;
                 continue;
             }
             if self.pageout(pin, f)? {
@@ -202,6 +220,45 @@ impl Mm {
         self.shrink_slab(cg, prio)?;
         self.memcgs[cg].counters.reclaimed += reclaimed;
         Ok(reclaimed)
+    }
+
+    /// `shrink_folio_list`'s `activate_locked`: a swap-cache folio is first dropped from
+    /// the swap cache when `mem_cgroup_swap_full` holds (`folio_free_swap`, which fails
+    /// while a swap PTE holds the slot, and leaves the folio dirty), then activated.
+    fn activate(&mut self, pin: &Pinned<'_>, cg: Cg, f: u32) -> Result<(), Error> {
+        let slot = self.frames[f as usize].slot;
+        if slot != 0 && self.swap_full(cg) && pin.release(VSlot::from_raw(slot))? {
+            self.swapcache.remove(slot);
+            let fr = &mut self.frames[f as usize];
+            fr.slot = 0;
+            fr.flags |= DIRTY;
+        }
+        self.lru_add(f, true);
+        Ok(())
+    }
+
+    /// `can_reclaim_anon_pages` for memcg reclaim: swap space is left for `cg`
+    /// (`mem_cgroup_get_nr_swap_pages`: the free device slots, every entry holding one as
+    /// in the lab kernels, capped by `memory.swap.max` − usage of every level below the
+    /// root, zswapped pages counted as usage).
+    fn can_reclaim_anon(&self, cg: Cg) -> Result<bool, Error> {
+        // With no device, zswap alone is swap space here (the virtual-swap design), where
+        // the lab kernels have none.
+        let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
+        if free == 0 && (self.total_swap_pages > 0 || !self.sys.config().zswap.enabled) {
+            return Ok(false);
+        }
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if let Some(max) = self.memcgs[a].swap_max {
+                let s = self.sys.memcg_stat(self.memcgs[a].id)?;
+                if s.swap_current / PAGE + s.zswapped.div_ceil(PAGE) >= max {
+                    return Ok(false);
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(true)
     }
 
     /// `do_shrink_slab` for zswap's memcg-aware shrinker on `cg` at `prio`: `freeable` is
@@ -228,6 +285,8 @@ impl Mm {
         while total_scan >= SHRINK_BATCH || total_scan >= freeable {
             let n = total_scan.min(SHRINK_BATCH);
             let o = self.sys.shrink_memcg(id, n)?;
+            self.writeback_folios(cg, o.written, true);
+            self.zswap_charged(cg, o.written_bytes, false);
             if o.written == 0 || o.swap_cache_hit {
                 break;
             }
