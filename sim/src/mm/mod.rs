@@ -27,14 +27,22 @@
 //!   `alloc` (`folio_alloc_swap`) → one `dup` per mapping (`try_to_unmap`) → `writeout`
 //!   (`pageout`, skipped for a clean frame still backed) → `evict` (`__remove_mapping`,
 //!   leaving a shadow). A `Kept` folio stays in the swap cache, unmapped, and is
-//!   activated. With zswap's shrinker on, each memcg pass also calls `shrink_memcg` in
-//!   proportion to the LRU scan (`shrink_slab`).
+//!   activated (dropping its swap cache first when `mem_cgroup_swap_full` holds). Each
+//!   priority scans `lru >> priority` times anon's share of the pressure at
+//!   `vm.swappiness` (`get_scan_count`; all of it at priority 0), and no anon at all once
+//!   the memcg can get no more swap (`can_reclaim_anon_pages`).
+//! * **zswap's shrinker** (`shrink_slab` → `do_shrink_slab`, after each memcg's LRU scan at
+//!   each priority): `(freeable >> priority) × 4 / seeks` new work plus the memcg's
+//!   deferred work, in batches of 128 `shrink_memcg` walks, stopped by a batch that
+//!   writes nothing; what is not done is deferred. Each entry written back costs a page
+//!   (the swap-cache folio `zswap_writeback_entry` allocates, charged to the memcg) until
+//!   the next LRU scan after its write completed frees it.
 //! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
 //!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
 //!   ancestor reclaims from that subtree first (`try_charge_memcg`), each attempt a
-//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`: scan
-//!   `lru >> priority`, stop at the first that frees something), one above
-//!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
+//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`) until
+//!   `SWAP_CLUSTER_MAX` frames are reclaimed, one above `memory.high` reclaims the excess
+//!   the same way, and RAM (frames + the zswap pool) is reclaimed
 //!   globally round-robin when full.
 //! * **OOM kill** (`mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process`
 //!   → `oom_kill_process`): after `MAX_RECLAIM_RETRIES` sweeps in a row free nothing
@@ -72,6 +80,8 @@ mod fault;
 mod lru;
 mod reclaim;
 mod swapcache;
+#[cfg(test)]
+mod tests;
 
 use crate::workload::{Event, PageData, Process, Workload};
 use rustc_hash::FxHashMap as HashMap;

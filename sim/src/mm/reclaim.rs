@@ -114,7 +114,7 @@ impl Mm {
     /// `calculate_pressure_balance` with every reclaim cost on anon:
     /// `swappiness / (swappiness + 2 × (200 − swappiness))`, 0.18 at 60), the whole list at
     /// priority 0 (`SCAN_EQUAL`).
-    fn scan_count(&self, len: u64, prio: u32) -> u64 {
+    pub(super) fn scan_count(&self, len: u64, prio: u32) -> u64 {
         if prio == 0 {
             return len;
         }
@@ -171,7 +171,7 @@ impl Mm {
     /// frames while the inactive list is low (`shrink_active_list`), scan up to `nr`
     /// inactive frames, stopping once `want` are reclaimed (`nr_to_reclaim`), then run
     /// zswap's shrinker ([`Mm::shrink_slab`]).
-    fn shrink_lruvec_to(
+    pub(super) fn shrink_lruvec_to(
         &mut self,
         pin: &Pinned<'_>,
         cg: Cg,
@@ -269,7 +269,7 @@ impl Mm {
     /// A batch that writes nothing back or meets a page in the swap cache ends the scan
     /// (`SHRINK_STOP`). The work not done is deferred to the memcg's next call
     /// (`nr + delta − scanned`, at most twice `freeable`: `add_nr_deferred_memcg`).
-    fn shrink_slab(&mut self, cg: Cg, prio: u32) -> Result<(), Error> {
+    pub(super) fn shrink_slab(&mut self, cg: Cg, prio: u32) -> Result<(), Error> {
         if !self.shrinker {
             return Ok(());
         }
