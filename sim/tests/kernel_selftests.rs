@@ -41,6 +41,8 @@ fn on_the_memory_manager(max: u64, zswap_max: Limit, pages: u64, reads: u32) -> 
         cpus: 1,
         zswap: ZswapConfig::default(),
         devices: vec![DeviceSpec::memory("vdb", 1 << 14)],
+        page_cluster: 0,
+        vma_readahead: false,
     };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "test").unwrap();

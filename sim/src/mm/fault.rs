@@ -1,10 +1,12 @@
 //! Faults, fork and exit: `do_swap_page`, `workingset_refault`, `wp_page_copy`,
 //! `copy_pte_range` and `exit_mmap` (see the parent module's doc for the rules).
 
+use super::readahead::Window;
 use super::*;
 
 impl Mm {
-    /// `do_swap_page`: map the page behind a swap PTE, from the swap cache or a read.
+    /// `do_swap_page`: map the page behind a swap PTE, from the swap cache or a read
+    /// (`swapin_readahead`: with its window of neighbours, see `readahead.rs`).
     pub(super) fn swapin(
         &mut self,
         pin: &Pinned<'_>,
@@ -15,41 +17,31 @@ impl Mm {
         write: bool,
     ) -> Result<(), Error> {
         let cg = self.tasks[task].cg;
-        let f = match self.swapcache.get(slot.raw()) {
+        let pi = usize::from(bit(p) - 1);
+        let (f, above) = match self.swapcache.get(slot.raw()) {
             Some(f) => {
                 self.memcgs[cg].counters.swapcache_hits += 1;
                 self.frames[f as usize].flags |= REFERENCED;
-                f
+                self.swap_update_readahead(task, pi, vpage, f);
+                (f, None)
             }
             None => {
+                // The window, split at the faulting page (or slot): the part below is read
+                // first, the part above after the fault is mapped.
+                let split = self.readahead_window_for(task, pi, vpage, slot.raw()).map(|w| match w {
+                    Window::Pages { start, end } => (w, start, vpage, end),
+                    Window::Slots { start, end } => (w, start, slot.raw(), end),
+                });
+                if let Some((w, start, at, _)) = split {
+                    if !self.read_ahead(pin, task, pi, w, start..at)? {
+                        return Ok(());
+                    }
+                }
                 let data = self.data_of(task, vpage)?;
                 let Some(f) = self.new_frame(pin, task, vpage, data)? else { return Ok(()) };
-                let fault = pin.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
+                self.read_into(pin, task, f, slot)?;
                 self.memcgs[cg].counters.major_faults += 1;
-                let fr = &mut self.frames[f as usize];
-                fr.slot = slot.raw();
-                match fault.source {
-                    FaultSource::Zswap => {
-                        fr.flags |= DIRTY;
-                        let len = u64::from(fr.data().compressed_len.clamp(1, vswap::PAGE_SIZE as u32));
-                        self.zswap_charged(cg, len, false);
-                    }
-                    FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
-                    FaultSource::Device(d) => {
-                        let reads = &mut self.memcgs[cg].counters.device_reads;
-                        let i = usize::from(d.raw());
-                        if reads.len() <= i {
-                            reads.resize(i + 1, 0);
-                        }
-                        reads[i] += 1;
-                    }
-                    FaultSource::Zero => {}
-                }
-                self.swapcache.insert(slot.raw(), f)?;
-                if let Some(s) = fault.shadow {
-                    self.workingset_refault(cg, f, s);
-                }
-                f
+                (f, split.map(|(w, _, at, end)| (w, at + 1..end)))
             }
         };
         self.map(task, p, vpage, f);
@@ -65,9 +57,48 @@ impl Mm {
         }
         if write {
             if self.frames[f as usize].mappers == 3 {
-                return self.cow(pin, task, p, vpage, f as usize);
+                self.cow(pin, task, p, vpage, f as usize)?;
+            } else {
+                self.frames[f as usize].flags |= DIRTY;
             }
-            self.frames[f as usize].flags |= DIRTY;
+        }
+        if let Some((w, range)) = above {
+            if !self.tasks[task].killed {
+                self.read_ahead(pin, task, pi, w, range)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `swap_read_folio` into the new frame `f` (not yet in the swap cache) for a fault of
+    /// `task`: the facade's `fault` reads the slot (`pswpin`, `zswpin` with the entry
+    /// freed and the frame dirtied, or `swpin_zero`), then the frame enters the swap
+    /// cache and is checked against the slot's shadow (`workingset_refault`).
+    pub(super) fn read_into(&mut self, pin: &Pinned<'_>, task: usize, f: u32, slot: VSlot) -> Result<(), Error> {
+        let fault = pin.fault(self.cpu(task), slot, FolioId(u64::from(f) + 1), None)?;
+        let fr = &mut self.frames[f as usize];
+        let cg = fr.cg as usize;
+        fr.slot = slot.raw();
+        match fault.source {
+            FaultSource::Zswap => {
+                fr.flags |= DIRTY;
+                let len = u64::from(fr.data().compressed_len.clamp(1, vswap::PAGE_SIZE as u32));
+                self.zswap_charged(cg, len, false);
+            }
+            FaultSource::Cache => return Err(sim_bug("sim: a swap-cache folio the mm does not know")),
+            FaultSource::Device(d) => {
+                let reads = &mut self.memcgs[cg].counters.device_reads;
+                let i = usize::from(d.raw());
+                if reads.len() <= i {
+                    reads.resize(i + 1, 0);
+                }
+                reads[i] += 1;
+            }
+            FaultSource::Zero => {}
+        }
+        self.swapcache.insert(slot.raw(), f)?;
+        if let Some(s) = fault.shadow {
+            self.workingset_refault(cg, f, s);
         }
         Ok(())
     }
@@ -131,6 +162,8 @@ impl Mm {
         }
         let t = &mut self.tasks[task];
         t.ptes[1] = ptes;
+        // vm_area_dup copies the VMA, its swap_readahead_info included.
+        t.ra[1] = t.ra[0];
         t.child = true;
         Ok(())
     }
