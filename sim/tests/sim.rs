@@ -276,6 +276,49 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
     mm.check().unwrap();
 }
 
+/// After fork, a write to a page whose slot the other process still holds in a swap PTE
+/// copies it (`do_swap_page` maps the folio read-only, as fork cleared the swap PTEs'
+/// exclusive marker, and `do_wp_page` cannot reuse it while the swap count pins the
+/// swap-cache folio): a write fault on a swapped-out shared page leaves two frames, the
+/// swap-cache folio the child later maps without a read and the parent's copy; so does a
+/// write after a read fault. Once no one else holds the slot, a write does not copy.
+#[test]
+fn a_write_to_a_page_the_other_process_holds_in_a_swap_pte_copies_it() {
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, vec![DeviceSpec::null("swap", 256)]) };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", 16).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let access = |process, page, write| Event::Access { process, region: 0, page, write };
+    for page in 0..16 {
+        mm.apply(task, &access(Process::Parent, page, true)).unwrap();
+    }
+    mm.apply(task, &Event::Fork).unwrap();
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    assert_eq!(mm.resident_pages(cg).unwrap(), 0);
+    let majors = |mm: &Mm| mm.counters(cg).unwrap().major_faults;
+
+    mm.apply(task, &access(Process::Parent, 0, true)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (1, 2), "the folio and the parent's copy");
+    mm.apply(task, &access(Process::Child, 0, false)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (1, 2), "the child maps the cached folio");
+
+    mm.apply(task, &access(Process::Parent, 1, false)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 3);
+    mm.apply(task, &access(Process::Parent, 1, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 4, "a write after the read copies too");
+    mm.apply(task, &access(Process::Child, 1, false)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (2, 4));
+    mm.check().unwrap();
+
+    mm.apply(task, &Event::ChildExit).unwrap();
+    mm.apply(task, &access(Process::Parent, 2, false)).unwrap();
+    mm.apply(task, &access(Process::Parent, 2, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 3, "the child's frames went; page 2 was not copied");
+    mm.check().unwrap();
+}
+
 /// `mem_cgroup_out_of_memory` → `oom_kill_process`: a memcg at `memory.max` with nothing
 /// reclaimable (no swap device, zswap off) kills its task: `oom` and `oom_kill` counted,
 /// every frame and slot of the task freed, later events ignored; a task of another memcg

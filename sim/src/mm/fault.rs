@@ -49,14 +49,19 @@ impl Mm {
         // slot (`folio_free_swap`, which fails while another PTE holds it); a read fault
         // keeps the folio in the swap cache with its slot, so that reclaim can drop it
         // without writing while the slot still holds its data.
-        if pin.put(slot)? == 0 && (write || self.swap_full(cg)) && pin.release(slot)? {
+        let left = pin.put(slot)?;
+        if left == 0 && (write || self.swap_full(cg)) && pin.release(slot)? {
             self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;
             fr.flags |= DIRTY;
         }
         if write {
-            if self.frames[f as usize].mappers == 3 {
+            // The other process of a fork still maps the folio, or still holds its slot in
+            // a swap PTE: the folio is not exclusive (fork cleared the swap PTEs'
+            // exclusive marker), so do_swap_page maps it read-only and do_wp_page copies
+            // it (`wp_can_reuse_anon_folio` fails while the swap count holds the folio).
+            if self.frames[f as usize].mappers == 3 || left > 0 {
                 self.cow(pin, task, p, vpage, f as usize)?;
             } else {
                 self.frames[f as usize].flags |= DIRTY;
@@ -126,7 +131,27 @@ impl Mm {
         self.frames[f as usize].mappers |= bit(p);
     }
 
-    /// `wp_page_copy`: a write to a frame both processes map gives the writer a copy.
+    /// Whether a write by a process mapping `f` must copy it (`do_wp_page` →
+    /// `wp_can_reuse_anon_folio` false): the other process of the fork maps it too, or
+    /// holds its slot in a swap PTE (the swap count pins the swap-cache folio, so
+    /// `folio_free_swap` fails and the reference count stays above 1).
+    pub(super) fn shared(&self, pin: &Pinned<'_>, f: usize) -> Result<bool, Error> {
+        let fr = &self.frames[f];
+        if fr.mappers == 3 {
+            return Ok(true);
+        }
+        if fr.slot == 0 {
+            return Ok(false);
+        }
+        Ok(match pin.state(VSlot::from_raw(fr.slot))? {
+            vswap::SlotState::Cached { count, .. } => count > 0,
+            _ => false,
+        })
+    }
+
+    /// `wp_page_copy`: a write to a frame that is not exclusive to the writer (see
+    /// [`Mm::shared`]) gives the writer a copy; the old frame stays with the other
+    /// process, mapped or in the swap cache, and loses the young bit of the writer's PTE.
     pub(super) fn cow(
         &mut self,
         pin: &Pinned<'_>,
@@ -137,6 +162,9 @@ impl Mm {
     ) -> Result<(), Error> {
         let data = self.frames[old].data();
         self.frames[old].mappers &= !bit(p);
+        if self.frames[old].mappers == 0 {
+            self.frames[old].flags &= !REFERENCED;
+        }
         // Unmapped while the charge runs: reclaim may free `old`, and an OOM kill of this
         // task must not see a PTE naming it.
         self.tasks[task].ptes[usize::from(bit(p) - 1)][vpage as usize] = 0;

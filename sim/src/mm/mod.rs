@@ -530,13 +530,12 @@ impl Mm {
                 self.memcgs[t.cg].counters.accesses += 1;
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
-                    let fr = &mut self.frames[f];
-                    fr.flags |= REFERENCED;
+                    self.frames[f].flags |= REFERENCED;
                     if write {
-                        if fr.mappers == 3 {
+                        if self.shared(p, f)? {
                             return self.cow(p, task, process, vpage, f);
                         }
-                        fr.flags |= DIRTY;
+                        self.frames[f].flags |= DIRTY;
                     }
                     return Ok(());
                 }
