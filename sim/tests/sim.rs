@@ -281,7 +281,8 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
 /// exclusive marker, and `do_wp_page` cannot reuse it while the swap count pins the
 /// swap-cache folio): a write fault on a swapped-out shared page leaves two frames, the
 /// swap-cache folio the child later maps without a read and the parent's copy; so does a
-/// write after a read fault. Once no one else holds the slot, a write does not copy.
+/// write after a read fault, and a write fault while the other process maps the folio,
+/// which keeps its slot. Once no one else holds the slot, a write does not copy.
 #[test]
 fn a_write_to_a_page_the_other_process_holds_in_a_swap_pte_copies_it() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
@@ -312,10 +313,20 @@ fn a_write_to_a_page_the_other_process_holds_in_a_swap_pte_copies_it() {
     assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (2, 4));
     mm.check().unwrap();
 
+    // The child maps page 3 from swap; the parent's write fault through its swap PTE
+    // copies the folio the child maps and leaves it its slot: `should_try_to_free_swap`
+    // frees only for a write by the folio's only user.
+    mm.apply(task, &access(Process::Child, 3, false)).unwrap();
+    let slots = mm.sys().stat().vslots_in_use;
+    mm.apply(task, &access(Process::Parent, 3, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 6);
+    assert_eq!(mm.sys().stat().vslots_in_use, slots, "the child's folio keeps the slot");
+    mm.check().unwrap();
+
     mm.apply(task, &Event::ChildExit).unwrap();
     mm.apply(task, &access(Process::Parent, 2, false)).unwrap();
     mm.apply(task, &access(Process::Parent, 2, true)).unwrap();
-    assert_eq!(mm.resident_pages(cg).unwrap(), 3, "the child's frames went; page 2 was not copied");
+    assert_eq!(mm.resident_pages(cg).unwrap(), 4, "the child's frames went; page 2 was not copied");
     mm.check().unwrap();
 }
 

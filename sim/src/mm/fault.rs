@@ -45,12 +45,14 @@ impl Mm {
             }
         };
         self.map(task, p, vpage, f);
-        // should_try_to_free_swap: a write fault, or swap at least half full, frees the
-        // slot (`folio_free_swap`, which fails while another PTE holds it); a read fault
-        // keeps the folio in the swap cache with its slot, so that reclaim can drop it
-        // without writing while the slot still holds its data.
+        // should_try_to_free_swap: a write fault by the folio's only user (no other
+        // process maps it: the kernel's exclusive marker / reference count), or swap at
+        // least half full, frees the slot (`folio_free_swap`, which fails while another
+        // PTE holds it); a read fault keeps the folio in the swap cache with its slot, so
+        // that reclaim can drop it without writing while the slot still holds its data.
         let left = pin.put(slot)?;
-        if left == 0 && (write || self.swap_full(cg)) && pin.release(slot)? {
+        let exclusive = self.frames[f as usize].mappers == bit(p);
+        if left == 0 && (write && exclusive || self.swap_full(cg)) && pin.release(slot)? {
             self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;

@@ -20,8 +20,10 @@
 //!   to the mapped page only dirties it (the read fault mapped it writable, as
 //!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
 //!   same slot. A refault whose shadow says it was evicted less than an
-//!   active list ago is activated (`workingset_refault`); a write to a frame shared since
-//!   fork copies it (`wp_page_copy`).
+//!   active list ago is activated (`workingset_refault`); a write to a frame not exclusive
+//!   to the writer since fork — the other process maps it, or holds its slot in a swap PTE
+//!   — copies it (`do_wp_page` → `wp_page_copy`), and a write fault frees the slot only
+//!   for the folio's only user.
 //! * **Readahead** (`swapin_readahead`, [`MmConfig::page_cluster`]): a fault that misses
 //!   the swap cache also reads a window of neighbours into it, each a new frame charged to
 //!   the slot's memcg, on the inactive list (or active, by its shadow), unmapped, its
