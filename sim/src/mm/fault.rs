@@ -52,7 +52,7 @@ impl Mm {
         // that reclaim can drop it without writing while the slot still holds its data.
         let left = pin.put(slot)?;
         let exclusive = self.frames[f as usize].mappers == bit(p);
-        if left == 0 && (write && exclusive || self.swap_full(cg)) && pin.release(slot)? {
+        if left == 0 && ((write && exclusive) || self.swap_full(cg)) && pin.release(slot)? {
             self.swapcache.remove(slot.raw());
             let fr = &mut self.frames[f as usize];
             fr.slot = 0;
