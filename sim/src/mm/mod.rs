@@ -20,8 +20,19 @@
 //!   to the mapped page only dirties it (the read fault mapped it writable, as
 //!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
 //!   same slot. A refault whose shadow says it was evicted less than an
-//!   active list ago is activated (`workingset_refault`); a write to a frame shared since
-//!   fork copies it (`wp_page_copy`).
+//!   active list ago is activated (`workingset_refault`); a write to a frame not exclusive
+//!   to the writer since fork — the other process maps it, or holds its slot in a swap PTE
+//!   — copies it (`do_wp_page` → `wp_page_copy`), and a write fault frees the slot only
+//!   for the folio's only user.
+//! * **Readahead** (`swapin_readahead`, [`MmConfig::page_cluster`]): a fault that misses
+//!   the swap cache also reads a window of neighbours into it, each a new frame charged to
+//!   the slot's memcg, on the inactive list (or active, by its shadow), unmapped, its
+//!   slot kept and marked `PG_readahead` (`swap_ra`); a later fault on one is a swap-cache
+//!   hit (a minor fault) that clears the mark and counts a hit (`swap_ra_hit`), which
+//!   widens the next window (`__swapin_nr_pages`). The neighbours are the aligned block of
+//!   slots around the faulting one (`swap_cluster_readahead`, the lab's rotational
+//!   virtio disk) or, with [`MmConfig::vma_readahead`], the swap PTEs around the faulting
+//!   address in its mapping and PMD (`swap_vma_readahead`); see `readahead.rs`.
 //! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
 //!   give referenced inactive frames a second trip, and page out the rest:
 //!   `alloc` (`folio_alloc_swap`) → one `dup` per mapping (`try_to_unmap`) → `writeout`
@@ -78,6 +89,7 @@
 mod check;
 mod fault;
 mod lru;
+mod readahead;
 mod reclaim;
 mod swapcache;
 #[cfg(test)]
@@ -117,6 +129,8 @@ const REFERENCED: u8 = 2;
 const DIRTY: u8 = 4;
 /// The frame's page is zero-filled (`PageData::zero`).
 const ZERO: u8 = 8;
+/// `PG_readahead`: read by readahead and not faulted on since (`folio_set_readahead`).
+const READAHEAD: u8 = 16;
 
 const PRESENT: u64 = 1 << 63;
 const SWAP: u64 = 1 << 62;
@@ -133,6 +147,26 @@ pub struct MmConfig {
     pub zswap: ZswapConfig,
     /// The swap devices, swapped on in order.
     pub devices: Vec<DeviceSpec>,
+    /// `/proc/sys/vm/page-cluster`: swap readahead reads windows of up to `2^page_cluster`
+    /// pages (`2^min(page_cluster, 5)` for VMA readahead); 0 reads the faulting page only.
+    /// The kernel's default is [`MmConfig::DEFAULT_PAGE_CLUSTER`]; 0..=31.
+    pub page_cluster: u32,
+    /// `swap_use_vma_readahead()`: `/sys/kernel/mm/swap/vma_ra_enabled` (on by default)
+    /// and no rotational swap device (`nr_rotate_swap` 0). False: the cluster readahead a
+    /// rotational device gets (`swap_cluster_readahead`), as on the lab's virtio disks,
+    /// which the kernel swaps on without `SWP_SOLIDSTATE`.
+    pub vma_readahead: bool,
+}
+
+impl MmConfig {
+    /// `page-cluster`'s boot value (`swap_setup`: 3, 2 below 16 MiB of RAM).
+    pub const DEFAULT_PAGE_CLUSTER: u32 = 3;
+
+    /// A machine as the lab's guest boots it: `page-cluster` 3 with cluster readahead (a
+    /// rotational swap device).
+    pub fn new(ram_pages: u64, cpus: usize, zswap: ZswapConfig, devices: Vec<DeviceSpec>) -> MmConfig {
+        MmConfig { ram_pages, cpus, zswap, devices, page_cluster: Self::DEFAULT_PAGE_CLUSTER, vma_readahead: false }
+    }
 }
 
 /// A memcg of the simulation (an index into [`Mm`]'s table).
@@ -149,8 +183,13 @@ pub struct CgCounters {
     pub first_touch: u64,
     /// Swap-ins that found the folio in the swap cache (no I/O).
     pub swapcache_hits: u64,
-    /// Swap-ins that read zero, zswap or a device.
+    /// Swap-ins that read zero, zswap or a device (`PGMAJFAULT`: the faulting page only,
+    /// never its readahead).
     pub major_faults: u64,
+    /// Pages readahead read into the swap cache for this memcg (`SWAP_RA`).
+    pub swap_ra: u64,
+    /// Faults that found a page readahead had read, still marked (`SWAP_RA_HIT`).
+    pub swap_ra_hit: u64,
     /// Swap-ins read from a device, by device number (`pswpin` split by device).
     pub device_reads: Vec<u64>,
     /// Refaults activated by their shadow (`workingset_activate`).
@@ -250,6 +289,9 @@ struct Task {
     bases: Vec<u64>,
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
+    /// `vma->swap_readahead_info` of the parent's and the child's mapping (the lab's guest
+    /// maps every region as one anonymous mapping: one VMA per process).
+    ra: [readahead::VmaRa; 2],
     child: bool,
     /// Killed by the OOM killer (`oom_kill_process`): its memory is freed and it makes
     /// no more accesses.
@@ -283,6 +325,12 @@ pub struct Mm {
     vm_swap_full: bool,
     global_cursor: usize,
     tick: Tick,
+    /// [`MmConfig::page_cluster`].
+    page_cluster: u32,
+    /// [`MmConfig::vma_readahead`].
+    vma_readahead: bool,
+    /// `swapin_nr_pages`'s global state, for cluster readahead.
+    cluster_ra: readahead::ClusterRa,
 }
 
 fn lru_of(flags: u8) -> usize {
@@ -332,6 +380,9 @@ impl Mm {
             vm_swap_full: false,
             global_cursor: 0,
             tick: 0,
+            page_cluster: cfg.page_cluster.min(31),
+            vma_readahead: cfg.vma_readahead,
+            cluster_ra: readahead::ClusterRa::default(),
         })
     }
 
@@ -471,6 +522,7 @@ impl Mm {
             seed,
             bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
+            ra: [readahead::VmaRa::default(); 2],
             child: false,
             killed: false,
         });
@@ -521,13 +573,12 @@ impl Mm {
                 self.memcgs[t.cg].counters.accesses += 1;
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
-                    let fr = &mut self.frames[f];
-                    fr.flags |= REFERENCED;
+                    self.frames[f].flags |= REFERENCED;
                     if write {
-                        if fr.mappers == 3 {
+                        if self.shared(p, f)? {
                             return self.cow(p, task, process, vpage, f);
                         }
-                        fr.flags |= DIRTY;
+                        self.frames[f].flags |= DIRTY;
                     }
                     return Ok(());
                 }
@@ -690,7 +741,12 @@ impl Mm {
     }
 
     fn free_frame(&mut self, f: u32) {
-        let cg = self.frames[f as usize].cg as usize;
+        let fr = self.frames[f as usize];
+        if fr.slot != 0 {
+            // Evicted with its slot kept: the slot's page, for cluster readahead.
+            self.swapcache.set_owner(fr.slot, fr.task, fr.vpage);
+        }
+        let cg = fr.cg as usize;
         self.frames[f as usize] = Frame::EMPTY;
         self.free.push(f);
         self.memcgs[cg].resident -= 1;
