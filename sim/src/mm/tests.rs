@@ -7,7 +7,8 @@ use super::*;
 fn mm_with_pages(pages: u64) -> (Mm, Cg, TaskId) {
     let zswap =
         ZswapConfig { compressor: vswap::CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 8 * pages, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
+    let cfg =
+        MmConfig { page_cluster: 0, ..MmConfig::new(8 * pages, 1, zswap, vec![DeviceSpec::null("swap", 8 * pages)]) };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("bgsave", pages).unwrap();
