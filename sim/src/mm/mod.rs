@@ -20,21 +20,40 @@
 //!   to the mapped page only dirties it (the read fault mapped it writable, as
 //!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
 //!   same slot. A refault whose shadow says it was evicted less than an
-//!   active list ago is activated (`workingset_refault`); a write to a frame shared since
-//!   fork copies it (`wp_page_copy`).
+//!   active list ago is activated (`workingset_refault`); a write to a frame not exclusive
+//!   to the writer since fork — the other process maps it, or holds its slot in a swap PTE
+//!   — copies it (`do_wp_page` → `wp_page_copy`), and a write fault frees the slot only
+//!   for the folio's only user.
+//! * **Readahead** (`swapin_readahead`, [`MmConfig::page_cluster`]): a fault that misses
+//!   the swap cache also reads a window of neighbours into it, each a new frame charged to
+//!   the slot's memcg, on the inactive list (or active, by its shadow), unmapped, its
+//!   slot kept and marked `PG_readahead` (`swap_ra`); a later fault on one is a swap-cache
+//!   hit (a minor fault) that clears the mark and counts a hit (`swap_ra_hit`), which
+//!   widens the next window (`__swapin_nr_pages`). The neighbours are the aligned block of
+//!   slots around the faulting one (`swap_cluster_readahead`, the lab's rotational
+//!   virtio disk) or, with [`MmConfig::vma_readahead`], the swap PTEs around the faulting
+//!   address in its mapping and PMD (`swap_vma_readahead`); see `readahead.rs`.
 //! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
 //!   give referenced inactive frames a second trip, and page out the rest:
 //!   `alloc` (`folio_alloc_swap`) → one `dup` per mapping (`try_to_unmap`) → `writeout`
 //!   (`pageout`, skipped for a clean frame still backed) → `evict` (`__remove_mapping`,
 //!   leaving a shadow). A `Kept` folio stays in the swap cache, unmapped, and is
-//!   activated. With zswap's shrinker on, each memcg pass also calls `shrink_memcg` in
-//!   proportion to the LRU scan (`shrink_slab`).
+//!   activated (dropping its swap cache first when `mem_cgroup_swap_full` holds). Each
+//!   priority scans `lru >> priority` times anon's share of the pressure at
+//!   `vm.swappiness` (`get_scan_count`; all of it at priority 0), and no anon at all once
+//!   the memcg can get no more swap (`can_reclaim_anon_pages`).
+//! * **zswap's shrinker** (`shrink_slab` → `do_shrink_slab`, after each memcg's LRU scan at
+//!   each priority): `(freeable >> priority) × 4 / seeks` new work plus the memcg's
+//!   deferred work, in batches of 128 `shrink_memcg` walks, stopped by a batch that
+//!   writes nothing; what is not done is deferred. Each entry written back costs a page
+//!   (the swap-cache folio `zswap_writeback_entry` allocates, charged to the memcg) until
+//!   the next LRU scan after its write completed frees it.
 //! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
 //!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
 //!   ancestor reclaims from that subtree first (`try_charge_memcg`), each attempt a
-//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`: scan
-//!   `lru >> priority`, stop at the first that frees something), one above
-//!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
+//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`) until
+//!   `SWAP_CLUSTER_MAX` frames are reclaimed, one above `memory.high` reclaims the excess
+//!   the same way, and RAM (frames + the zswap pool) is reclaimed
 //!   globally round-robin when full.
 //! * **OOM kill** (`mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process`
 //!   → `oom_kill_process`): after `MAX_RECLAIM_RETRIES` sweeps in a row free nothing
@@ -53,10 +72,11 @@
 //!   library charges only device slots (the virtual-swap rule) and still does.
 //! * **Global shrink worker**: a `writeout` whose zswap store is refused while the pool
 //!   is full queues the worker (`queue_work`); the memory manager runs the queued work
-//!   item where the kworker would get the one CPU: at the task's return to user space
-//!   after the access whose reclaim queued it (`PREEMPT_LAZY`, 7.3), or right after the
-//!   `writeout`, before reclaim goes on (`PREEMPT_VOLUNTARY`, 6.12: the next
-//!   `cond_resched`) ([`WorkerWake`]); and at every tick if still queued (a paused
+//!   item where the kworker would get a CPU: right after the `writeout`, before reclaim
+//!   goes on (another CPU, or one under `PREEMPT_VOLUNTARY`, 6.12: the next
+//!   `cond_resched`), or at the task's return to user space after the access whose
+//!   reclaim queued it (one CPU under `PREEMPT_LAZY`, 7.3) ([`WorkerWake`]); and at
+//!   every tick if still queued (a paused
 //!   worker). Each run loops until the pool is at or below the accept threshold or fails
 //!   `MAX_RECLAIM_RETRIES` times (`Mm::run_queued_worker`).
 //! * **Clock**: [`Mm::tick`] advances the facade's clock.
@@ -77,8 +97,11 @@
 mod check;
 mod fault;
 mod lru;
+mod readahead;
 mod reclaim;
 mod swapcache;
+#[cfg(test)]
+mod tests;
 
 use crate::workload::{Event, PageData, Process, Workload};
 use rustc_hash::FxHashMap as HashMap;
@@ -95,6 +118,14 @@ const NIL: u32 = u32::MAX;
 pub const DEF_PRIORITY: u32 = 12;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
+/// `SHRINK_BATCH`: objects a shrinker scans per call.
+pub const SHRINK_BATCH: u64 = 128;
+/// `vm.swappiness`'s default.
+pub const DEFAULT_SWAPPINESS: u32 = 60;
+/// `MAX_SWAPPINESS`.
+pub const MAX_SWAPPINESS: u64 = 200;
+/// `DEFAULT_SEEKS`: zswap's shrinker's cost to recreate an object.
+pub const DEFAULT_SEEKS: u64 = 2;
 /// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
 pub const MAX_TASK_PAGES: u64 = 1 << 28;
 /// `MAX_RECLAIM_RETRIES`: reclaim passes in a row that may free nothing before a charge
@@ -110,6 +141,8 @@ const REFERENCED: u8 = 2;
 const DIRTY: u8 = 4;
 /// The frame's page is zero-filled (`PageData::zero`).
 const ZERO: u8 = 8;
+/// `PG_readahead`: read by readahead and not faulted on since (`folio_set_readahead`).
+const READAHEAD: u8 = 16;
 
 const PRESENT: u64 = 1 << 63;
 const SWAP: u64 = 1 << 62;
@@ -126,23 +159,44 @@ pub struct MmConfig {
     pub zswap: ZswapConfig,
     /// The swap devices, swapped on in order.
     pub devices: Vec<DeviceSpec>,
+    /// `/proc/sys/vm/page-cluster`: swap readahead reads windows of up to `2^page_cluster`
+    /// pages (`2^min(page_cluster, 5)` for VMA readahead); 0 reads the faulting page only.
+    /// The kernel's default is [`MmConfig::DEFAULT_PAGE_CLUSTER`]; 0..=31.
+    pub page_cluster: u32,
+    /// `swap_use_vma_readahead()`: `/sys/kernel/mm/swap/vma_ra_enabled` (on by default)
+    /// and no rotational swap device (`nr_rotate_swap` 0). False: the cluster readahead a
+    /// rotational device gets (`swap_cluster_readahead`), as on the lab's virtio disks,
+    /// which the kernel swaps on without `SWP_SOLIDSTATE`.
+    pub vma_readahead: bool,
 }
 
-/// When the global shrink worker's work item, queued by a refused zswap store, runs: the
-/// kworker `queue_work` wakes waits for the reclaiming task to reschedule, which the
-/// kernel's preemption model decides (the lab's guests have one CPU).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+impl MmConfig {
+    /// `page-cluster`'s boot value (`swap_setup`: 3, 2 below 16 MiB of RAM).
+    pub const DEFAULT_PAGE_CLUSTER: u32 = 3;
+
+    /// A machine as the lab's guest boots it: `page-cluster` 3 with cluster readahead (a
+    /// rotational swap device).
+    pub fn new(ram_pages: u64, cpus: usize, zswap: ZswapConfig, devices: Vec<DeviceSpec>) -> MmConfig {
+        MmConfig { ram_pages, cpus, zswap, devices, page_cluster: Self::DEFAULT_PAGE_CLUSTER, vma_readahead: false }
+    }
+}
+
+/// When the global shrink worker's work item, queued by a refused zswap store, runs. With
+/// a second CPU the kworker `queue_work` wakes runs there at once; on one CPU (the lab's
+/// guests) it waits for the reclaiming task to reschedule, which the kernel's preemption
+/// model decides. [`Mm::new`] picks `NextFolio` for more than one CPU and
+/// `ReturnToUser` for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerWake {
-    /// `PREEMPT_VOLUNTARY` (the lab's 6.12 config): the wakeup sets `TIF_NEED_RESCHED` and
-    /// the reclaimer yields at its next `cond_resched`, at the top of
-    /// `shrink_folio_list`'s loop: the worker runs right after the `writeout` that queued
-    /// it, before the next folio.
+    /// Right after the `writeout` that queued it, before the next folio: another CPU, or
+    /// one CPU under `PREEMPT_VOLUNTARY` (the lab's 6.12 config), where the wakeup sets
+    /// `TIF_NEED_RESCHED` and the reclaimer yields at its next `cond_resched`, at the top
+    /// of `shrink_folio_list`'s loop.
     NextFolio,
-    /// `PREEMPT_LAZY` (the lab's 7.3 config; the default): the wakeup only sets
+    /// One CPU under `PREEMPT_LAZY` (the lab's 7.3 config): the wakeup only sets
     /// `TIF_NEED_RESCHED_LAZY`, `cond_resched` does nothing, and the task reschedules on
     /// its return to user space: the worker runs once the fault (or the `memory.reclaim`
     /// write) whose reclaim queued it has finished.
-    #[default]
     ReturnToUser,
 }
 
@@ -160,8 +214,13 @@ pub struct CgCounters {
     pub first_touch: u64,
     /// Swap-ins that found the folio in the swap cache (no I/O).
     pub swapcache_hits: u64,
-    /// Swap-ins that read zero, zswap or a device.
+    /// Swap-ins that read zero, zswap or a device (`PGMAJFAULT`: the faulting page only,
+    /// never its readahead).
     pub major_faults: u64,
+    /// Pages readahead read into the swap cache for this memcg (`SWAP_RA`).
+    pub swap_ra: u64,
+    /// Faults that found a page readahead had read, still marked (`SWAP_RA_HIT`).
+    pub swap_ra_hit: u64,
     /// Swap-ins read from a device, by device number (`pswpin` split by device).
     pub device_reads: Vec<u64>,
     /// Refaults activated by their shadow (`workingset_activate`).
@@ -254,6 +313,15 @@ struct Memcg {
     /// Pages charged ahead (`memcg_stock`; one stock per memcg, where the kernel keeps one
     /// per CPU): a charge that finds some takes one without `try_charge_memcg`'s checks.
     stock: u64,
+    /// Folios zswap writeback allocated for this memcg's entries and not yet reclaimed
+    /// (charged and on the inactive list's tail; see [`Mm::writeback_folios`]).
+    wb_folios: u64,
+    /// Those of `wb_folios` whose write has not completed: written back since the last
+    /// tick (the simulator's I/O completes at the tick).
+    wb_in_flight: u64,
+    /// zswap's shrinker work deferred to this memcg's next `shrink_slab`
+    /// (`shrinker_info`'s `nr_deferred`).
+    nr_deferred: u64,
     counters: CgCounters,
 }
 
@@ -267,6 +335,9 @@ struct Task {
     bases: Vec<u64>,
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
+    /// `vma->swap_readahead_info` of the parent's and the child's mapping (the lab's guest
+    /// maps every region as one anonymous mapping: one VMA per process).
+    ra: [readahead::VmaRa; 2],
     child: bool,
     /// Killed by the OOM killer (`oom_kill_process`): its memory is freed and it makes
     /// no more accesses.
@@ -283,6 +354,8 @@ pub struct Mm {
     ram_pages: u64,
     cpus: usize,
     shrinker: bool,
+    /// `vm.swappiness` (0..=200): anon's share of reclaim pressure.
+    swappiness: u32,
     frames: Vec<Frame>,
     free: Vec<u32>,
     memcgs: Vec<Memcg>,
@@ -296,13 +369,16 @@ pub struct Mm {
     total_swap_pages: u64,
     /// `vm_swap_full`: fewer than half of `total_swap_pages` free, refreshed every tick.
     vm_swap_full: bool,
-    /// `get_nr_swap_pages`: `total_swap_pages` less the allocated entries, refreshed
-    /// every tick.
-    free_swap_pages: u64,
     global_cursor: usize,
     tick: Tick,
     /// When a queued shrink worker runs.
     worker_wake: WorkerWake,
+    /// [`MmConfig::page_cluster`].
+    page_cluster: u32,
+    /// [`MmConfig::vma_readahead`].
+    vma_readahead: bool,
+    /// `swapin_nr_pages`'s global state, for cluster readahead.
+    cluster_ra: readahead::ClusterRa,
 }
 
 fn lru_of(flags: u8) -> usize {
@@ -340,6 +416,7 @@ impl Mm {
             ram_pages: cfg.ram_pages,
             cpus: cfg.cpus,
             shrinker: cfg.zswap.shrinker_enabled,
+            swappiness: DEFAULT_SWAPPINESS,
             frames: Vec::new(),
             free: Vec::new(),
             memcgs: vec![root],
@@ -349,15 +426,17 @@ impl Mm {
             pool_bytes: 0,
             total_swap_pages,
             vm_swap_full: false,
-            free_swap_pages: total_swap_pages,
             global_cursor: 0,
             tick: 0,
-            worker_wake: WorkerWake::default(),
+            worker_wake: if cfg.cpus > 1 { WorkerWake::NextFolio } else { WorkerWake::ReturnToUser },
+            page_cluster: cfg.page_cluster.min(31),
+            vma_readahead: cfg.vma_readahead,
+            cluster_ra: readahead::ClusterRa::default(),
         })
     }
 
-    /// When a shrink worker queued by a refused store runs (default
-    /// [`WorkerWake::ReturnToUser`]).
+    /// When a shrink worker queued by a refused store runs (by default `NextFolio` with
+    /// more than one CPU, `ReturnToUser` with one).
     pub fn set_worker_wake(&mut self, wake: WorkerWake) {
         self.worker_wake = wake;
     }
@@ -389,6 +468,17 @@ impl Mm {
             up = self.memcgs[a].parent;
         }
         Ok(cg)
+    }
+
+    /// `/proc/sys/vm/swappiness` (default 60): anon's share of the reclaim pressure
+    /// (`get_scan_count`). 0 (reclaim no anon) is refused: the memory manager has no file
+    /// pages to reclaim instead; so is anything above 200.
+    pub fn set_swappiness(&mut self, swappiness: u32) -> Result<(), Error> {
+        if !(1..=200).contains(&swappiness) {
+            return Err(Error::Invalid("swappiness must be 1..=200"));
+        }
+        self.swappiness = swappiness;
+        Ok(())
     }
 
     /// `memory.max` in bytes (None: `max`).
@@ -487,6 +577,7 @@ impl Mm {
             seed,
             bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
+            ra: [readahead::VmaRa::default(); 2],
             child: false,
             killed: false,
         });
@@ -541,13 +632,12 @@ impl Mm {
                 self.memcgs[t.cg].counters.accesses += 1;
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
-                    let fr = &mut self.frames[f];
-                    fr.flags |= REFERENCED;
+                    self.frames[f].flags |= REFERENCED;
                     if write {
-                        if fr.mappers == 3 {
+                        if self.shared(p, f)? {
                             return self.cow(p, task, process, vpage, f);
                         }
-                        fr.flags |= DIRTY;
+                        self.frames[f].flags |= DIRTY;
                     }
                     return Ok(());
                 }
@@ -584,8 +674,9 @@ impl Mm {
     /// space), at the end of `memory.reclaim`, after every `writeout` under
     /// [`WorkerWake::NextFolio`], and at every tick (a paused worker stays queued). The
     /// run loops until the pool is at or below the accept threshold or 16 failures
-    /// ([`SwapSystem::run_shrink_worker`]); the pool size and the memcgs' zswap bytes are
-    /// re-read after it.
+    /// ([`SwapSystem::run_shrink_worker`]); each entry written back costs its memcg a
+    /// folio until reclaimed ([`Mm::writeback_folios`]), and the pool size and the
+    /// memcgs' zswap bytes are re-read after it.
     pub(super) fn run_queued_worker(&mut self) -> Result<(), Error> {
         if !self.sys.shrink_worker_pending() {
             return Ok(());
@@ -597,6 +688,7 @@ impl Mm {
         for (id, n) in r.by_memcg {
             if let Some(&cg) = self.by_id.get(&id) {
                 self.memcgs[cg].counters.worker_written += n;
+                self.writeback_folios(cg, n, true);
             }
         }
         self.pool_bytes = self.sys.pool_total_size();
@@ -647,7 +739,6 @@ impl Mm {
             // Every allocated entry holds a device slot in the lab kernels, a zswap one too.
             let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
             self.vm_swap_full = free * 2 < self.total_swap_pages;
-            self.free_swap_pages = free;
         }
         Ok(())
     }
@@ -770,8 +861,37 @@ impl Mm {
         Ok(())
     }
 
+    /// `zswap_writeback_entry` allocates a folio for each entry it writes back
+    /// (`swap_cache_alloc_folio`, charged to the entry's memcg, forced as reclaim's
+    /// `PF_MEMALLOC` charges are), writes it and marks it `PG_reclaim`: once the write
+    /// completes, `folio_rotate_reclaimable` puts it at the inactive list's tail, and the
+    /// next reclaim frees it without I/O. So writeback trades a compressed entry for a
+    /// whole page until then. `n` such folios of `cg`: charged to `cg`, counted as
+    /// resident, freed first by its next LRU scan ([`Mm::shrink_lruvec_to`]). They hold
+    /// no data here: a fault on the page in that window reads the device where the
+    /// kernel would find the folio in the swap cache.
+    fn writeback_folios(&mut self, cg: Cg, n: u64, add: bool) {
+        let m = &mut self.memcgs[cg];
+        m.wb_folios = if add { m.wb_folios + n } else { m.wb_folios - n };
+        if add {
+            m.wb_in_flight += n;
+        }
+        m.resident = if add { m.resident + n } else { m.resident - n };
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            let t = &mut self.memcgs[a].resident_tree;
+            *t = if add { *t + n } else { *t - n };
+            up = self.memcgs[a].parent;
+        }
+    }
+
     fn free_frame(&mut self, f: u32) {
-        let cg = self.frames[f as usize].cg as usize;
+        let fr = self.frames[f as usize];
+        if fr.slot != 0 {
+            // Evicted with its slot kept: the slot's page, for cluster readahead.
+            self.swapcache.set_owner(fr.slot, fr.task, fr.vpage);
+        }
+        let cg = fr.cg as usize;
         self.frames[f as usize] = Frame::EMPTY;
         self.free.push(f);
         self.memcgs[cg].resident -= 1;
@@ -824,6 +944,9 @@ impl Memcg {
             evictions: 0,
             reclaim_cursor: 0,
             stock: 0,
+            nr_deferred: 0,
+            wb_folios: 0,
+            wb_in_flight: 0,
             counters: CgCounters::default(),
         }
     }
