@@ -11,7 +11,9 @@
 //! and each task is spawned with its workload and seed.
 //!
 //! Then the tasks advance in lockstep: each tick every live task makes its tick's
-//! accesses (task 0 first), then the clock ticks ([`Mm::tick`]: the shrink worker). A
+//! accesses (task 0 first), then the clock ticks ([`Mm::tick`]); the shrink worker a
+//! refused store queues runs where the kernel's kworker would get the guest's CPU
+//! ([`crate::mm::WorkerWake`], by kernel: [`worker_wake`]). A
 //! page's size in zswap is lz4's length of its bytes ([`crate::workload::fill_page`]),
 //! so both sides compress the same bytes. A charge that reclaim cannot make room for
 //! OOM-kills a task of the memcg as the kernel does (crate::mm: `mem_cgroup_out_of_memory`

@@ -178,7 +178,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             "B1 (Takero Funaki, 2024): {ram} pages of RAM, max_pool_percent 20, accept_threshold_percent 50; \
              {SERVICES} small services and a background memcg that writes {} pages once fill the pool; then \
              `{}` runs in a memcg with memory.max = {} KiB. Counters are deltas over that run; the worker runs \
-             once per tick when queued.",
+             on the second CPU as soon as a refused store queues it.",
             2 * ram,
             active_w.name,
             active_max / 1024
