@@ -237,6 +237,8 @@ fn experiment_summary(exp: &vswap_sim::experiment::Experiment, r: &vswap_sim::ex
 ",
         r.experiment, r.kernel, exp.description
     );
+    let (profile, _) = vswap_sim::experiment::KernelProfile::for_kernel(&r.kernel);
+    out.push_str(&format!("kernel profile {}\n", profile.describe()));
     for (i, run) in r.runs.iter().enumerate() {
         out.push_str(&format!("\nrun {i} (seed {}, {} ticks)\n", run.seed.unwrap_or(0), run.ticks.unwrap_or(0)));
         let vm = ["zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "swpout_zero", "pgmajfault"];
@@ -283,7 +285,7 @@ fn experiment_summary(exp: &vswap_sim::experiment::Experiment, r: &vswap_sim::ex
 /// `vswap-sim compare FILE.toml`: the simulation against every recording (or `--kernel`'s).
 fn compare(args: &CompareArgs) -> Result<String, Failure> {
     use vswap_sim::experiment::compare::{self as cmp, CompareError};
-    use vswap_sim::experiment::{Experiment, RunOptions, run};
+    use vswap_sim::experiment::{Experiment, run};
     let exp = Experiment::load(&args.experiment)?;
     let kernels: Vec<String> = match &args.kernel {
         Some(k) => vec![k.clone()],
@@ -299,9 +301,10 @@ fn compare(args: &CompareArgs) -> Result<String, Failure> {
     let recordings = (kernels.iter())
         .map(|k| Ok((k, cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?)))
         .collect::<Result<Vec<_>, CompareError>>()?;
-    // One simulation for every kernel: only its notes depend on the kernel.
-    let sim = run::run(&exp, &RunOptions { runs: 1, kernel: kernels.first().cloned() })?;
-    let comparisons: Vec<_> = recordings.iter().map(|(k, rec)| cmp::compare(&exp, k, rec, &sim)).collect();
+    // Each kernel simulated with its own profile, once per profile that acts differently.
+    let sims = run::run_kernels(&exp, &kernels)?;
+    let comparisons: Vec<_> =
+        recordings.iter().zip(&sims).map(|((k, rec), sim)| cmp::compare(&exp, k, rec, sim)).collect();
     if comparisons.iter().any(cmp::Comparison::fails) {
         FAILED_VERDICTS.store(true, Ordering::Relaxed);
     }
