@@ -95,8 +95,9 @@ pub struct ZswapConfig {
     ///   limit writes back up to 32 of the memcg's oldest entries.
     ///
     /// 7.3's global worker walks the same 32 per visit; the crate's worker has its own
-    /// batch (see `legacy_worker`). At least 1: `SwapSystem::new` refuses 0.
-    pub store_shrink_batch: u32,
+    /// batch (see `legacy_worker`). 1..=255: `SwapSystem::new` refuses 0 (a `u8`, so the
+    /// field fits the struct's padding and the system's footprint stays as it was).
+    pub store_shrink_batch: u8,
 }
 
 impl Default for ZswapConfig {

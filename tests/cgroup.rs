@@ -184,7 +184,7 @@ fn zswap_max_is_compared_in_whole_pages_before_the_store() {
 /// is not checked again.
 #[test]
 fn a_store_over_zswap_max_writes_back_store_shrink_batch_entries_first() {
-    for (batch, written) in [(1u32, 1u64), (32, 32)] {
+    for (batch, written) in [(1u8, 1u64), (32, 32)] {
         let sys = system_with(|c| c.zswap.store_shrink_batch = batch);
         let dev = sys.swapon(DeviceSpec::memory("ssd", 64)).unwrap();
         let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
@@ -222,7 +222,7 @@ fn a_store_over_zswap_max_writes_back_store_shrink_batch_entries_first() {
 /// nothing is written back and the store is refused, so the page goes to the device.
 #[test]
 fn a_store_over_zswap_max_that_writes_nothing_back_is_refused() {
-    for batch in [1u32, 32] {
+    for batch in [1u8, 32] {
         let sys = system_with(|c| c.zswap.store_shrink_batch = batch);
         let dev = sys.swapon(DeviceSpec::memory("ssd", 64)).unwrap();
         let cg = sys.memcg_create(MemcgId::ROOT).unwrap();

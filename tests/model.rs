@@ -264,7 +264,7 @@ fn flow_op() -> impl Strategy<Value = Op> {
 /// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker,
 /// and the kernel switches `reject_incompressible` (6.12) and `store_shrink_batch` (1 up
 /// to 7.2, 32 in 7.3; 4 for a batch the small LRUs here can exceed).
-type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, bool, u32);
+type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, bool, u8);
 
 fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
     (
@@ -274,7 +274,7 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
         prop_oneof![2 => Just(None), 1 => (1u64..20).prop_map(Some)],
         prop::bool::weighted(0.7),
         prop::bool::weighted(0.25),
-        prop_oneof![3 => Just(1u32), 1 => Just(4u32), 1 => Just(32u32)],
+        prop_oneof![3 => Just(1u8), 1 => Just(4u8), 1 => Just(32u8)],
     )
 }
 

@@ -31,7 +31,7 @@ pub struct KernelProfile {
     /// [`ZswapConfig::store_shrink_batch`]: the entries `zswap_store` walks on the memcg's
     /// own LRU over `memory.zswap.max` (`shrink_memcg`): 1 in 6.12 to 7.2,
     /// `SWAP_CLUSTER_MAX` (32) in 7.3.
-    pub store_shrink_batch: u32,
+    pub store_shrink_batch: u8,
 }
 
 impl KernelProfile {
