@@ -6,12 +6,13 @@
 //!   or JSON / CSV. `--plot DIR` writes the SVG timelines and names them on stderr;
 //!   `--bench` prints the simulated events per second of wall time on stderr.
 //! * `vswap-sim run FILE.toml [--runs N] [--kernel K] [--json]` runs a kernel-lab
-//!   experiment (kernel-lab/README.md, "Experiment files") on the memory manager and
-//!   prints a summary table or the result JSON (the lab's schema).
+//!   experiment (kernel-lab/README.md, "Experiment files") on the memory manager, as
+//!   kernel K with its kernel profile (kernel-lab/experiments/README.md, "Kernel
+//!   profiles"), and prints a summary table or the result JSON (the lab's schema).
 //! * `vswap-sim compare FILE.toml [--kernel K] [--json]` runs it and compares it with the
-//!   kernels' recordings (`kernel-lab/results/<name>/<kernel>.json`): per counter the
-//!   kernel's mean ± spread, the simulation, the ratio and the verdict; exit status 1 on
-//!   a BROKEN or STALE verdict.
+//!   kernels' recordings (`kernel-lab/results/<name>/<kernel>.json`), each kernel
+//!   simulated with its own profile: per counter the kernel's mean ± spread, the
+//!   simulation, the ratio and the verdict; exit status 1 on a BROKEN or STALE verdict.
 //! * `vswap-sim list` names the scenarios and the built-in workloads.
 //! * `vswap-sim footprint [--slots N] [--cpus N]` prints the metadata footprint report.
 //!
@@ -127,7 +128,8 @@ struct RunArgs {
     /// Experiments: runs to make, run r adding r to every task's seed [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: Option<u32>,
-    /// Experiments: the kernel the result stands for [default: the experiment's first]
+    /// Experiments: the kernel the result stands for, simulated with its kernel profile
+    /// [default: the experiment's first]
     #[arg(long, value_name = "K")]
     kernel: Option<String>,
     /// Seed every generator is derived from [default: 1]
