@@ -54,7 +54,7 @@ fn every_recorded_experiment_agrees_as_expected() {
             let rp = compare::recording_path(&path, &exp, k);
             let rec = load_recording(&rp, &exp).unwrap_or_else(|e| panic!("{e}"));
             assert!(rec.runs.len() >= 2, "{}: a recording holds at least 2 runs", rp.display());
-            assert_eq!(sim.settings.kernel_profile.as_deref(), KernelProfile::of(k).map(|p| p.name), "{k}");
+            assert_eq!(sim.settings.kernel_profile.as_deref(), Some(KernelProfile::for_kernel(k).0.name), "{k}");
             let c = compare::compare(&exp, k, &rec, sim);
             tables.push_str(&compare::render_table(&c));
             tables.push('\n');
