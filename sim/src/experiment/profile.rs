@@ -97,14 +97,16 @@ impl KernelProfile {
         z.store_shrink_batch = self.store_shrink_batch;
     }
 
-    /// The switches in words (`reject_incompressible, store_shrink_batch 1`).
+    /// The profile and its switches in words, for the `run` summary.
     pub fn describe(&self) -> String {
         let incomp = if self.reject_incompressible {
             "incompressible pages rejected"
         } else {
             "incompressible pages stored as-is"
         };
-        format!("{}: {incomp}, a store over memory.zswap.max walks {} entries", self.name, self.store_shrink_batch)
+        let n = self.store_shrink_batch;
+        let entries = if n == 1 { "entry" } else { "entries" };
+        format!("{}: {incomp}, a store over memory.zswap.max walks {n} LRU {entries}", self.name)
     }
 
     /// Whether `self` and `other` simulate run 0 of `exp` (its file's seeds) alike:
