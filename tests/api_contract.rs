@@ -14,7 +14,12 @@ fn every_name_of_the_contract_compiles() -> Result<(), Error> {
     let _: (ShrinkStart, ShrinkStart) = (ShrinkStart::PoolFull, ShrinkStart::Proactive);
     let _: (LruPolicy, LruPolicy) = (LruPolicy::SecondChance, LruPolicy::Protection);
     let _: Option<Tick> = z.writeback_pause;
-    let _: [u64; 4] = [z.shrink_walk, ZswapConfig::WALK_MAINLINE, ZswapConfig::WALK_7_3, ZswapConfig::WALK_WB_BATCH];
+    let _: [u8; 4] = [
+        z.worker_shrink_batch,
+        ZswapConfig::SHRINK_BATCH_MAINLINE,
+        ZswapConfig::SHRINK_BATCH_7_3,
+        ZswapConfig::SHRINK_BATCH_WB_PROPOSAL,
+    ];
     let sys = SwapSystem::new(cfg)?;
     sys.set_tick(1)?;
     let dev: DeviceId = sys.swapon(DeviceSpec::memory("ssd", 64).priority(10))?;

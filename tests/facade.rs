@@ -66,7 +66,7 @@ fn invalid_configurations_are_refused() {
         Config { cpus: 0, ..Config::default() },
         Config { zswap: ZswapConfig { max_pool_percent: 101, ..ZswapConfig::default() }, ..Config::default() },
         Config { zswap: ZswapConfig { accept_threshold_percent: 101, ..ZswapConfig::default() }, ..Config::default() },
-        Config { zswap: ZswapConfig { shrink_walk: 0, ..ZswapConfig::default() }, ..Config::default() },
+        Config { zswap: ZswapConfig { worker_shrink_batch: 0, ..ZswapConfig::default() }, ..Config::default() },
     ] {
         assert!(matches!(SwapSystem::new(cfg), Err(Error::Invalid(_))));
     }

@@ -262,8 +262,10 @@ fn flow_op() -> impl Strategy<Value = Op> {
 }
 
 /// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker,
-/// `shrink_memcg`'s walk.
-type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, u64);
+/// and the kernel switches `reject_incompressible` (6.12) and `store_shrink_batch` (1 up
+/// to 7.2, 32 in 7.3; 4 for a batch the small LRUs here can exceed), and the worker's
+/// `worker_shrink_batch` (1 up to 7.2, 32 in 7.3, 64 for the proposals).
+type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, bool, u8, u8);
 
 fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
     (
@@ -272,10 +274,12 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
         prop::bool::weighted(0.25),
         prop_oneof![2 => Just(None), 1 => (1u64..20).prop_map(Some)],
         prop::bool::weighted(0.7),
+        prop::bool::weighted(0.25),
+        prop_oneof![3 => Just(1u8), 1 => Just(4u8), 1 => Just(32u8)],
         prop_oneof![
-            2 => Just(ZswapConfig::WALK_MAINLINE),
-            1 => Just(ZswapConfig::WALK_7_3),
-            1 => Just(ZswapConfig::WALK_WB_BATCH)
+            2 => Just(ZswapConfig::SHRINK_BATCH_MAINLINE),
+            1 => Just(ZswapConfig::SHRINK_BATCH_7_3),
+            1 => Just(ZswapConfig::SHRINK_BATCH_WB_PROPOSAL)
         ],
     )
 }
@@ -292,7 +296,9 @@ fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tier
     cfg.zswap.accept_threshold_percent = accept;
     cfg.zswap.enabled = zswap;
     (cfg.zswap.lru, cfg.zswap.shrink_start, cfg.zswap.legacy_worker) = (reclaim.0, reclaim.1, reclaim.2);
-    (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled, cfg.zswap.shrink_walk) = (reclaim.3, reclaim.4, reclaim.5);
+    (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled) = (reclaim.3, reclaim.4);
+    (cfg.zswap.reject_incompressible, cfg.zswap.store_shrink_batch) = (reclaim.5, reclaim.6);
+    cfg.zswap.worker_shrink_batch = reclaim.7;
     cfg
 }
 
@@ -600,7 +606,7 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
 #[test]
 fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     use vswap::op::Outcome;
-    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true, 1);
+    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true, false, 1, 1);
     let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
     let run = |h: &mut Harness, op: Op| {
         h.step(&op)

@@ -401,10 +401,10 @@ fn the_worker_is_idle_unless_a_store_queued_it() {
 
 /// Four memcgs holding 2, 2, 3 and 3 aged whole-page entries fill the 10-page pool
 /// (accepting again at 50 %); the worker is queued by a refused store at the limit.
-fn four_memcgs_at_the_limit(walk: u64) -> (SwapSystem, Vec<MemcgId>) {
+fn four_memcgs_at_the_limit(walk: u8) -> (SwapSystem, Vec<MemcgId>) {
     let (sys, _) = small_pool(|c| {
         c.zswap.accept_threshold_percent = 50;
-        c.zswap.shrink_walk = walk;
+        c.zswap.worker_shrink_batch = walk;
     });
     let cg: Vec<MemcgId> = (0..4).map(|_| sys.memcg_create(MemcgId::ROOT).unwrap()).collect();
     for (i, (&m, n)) in cg.iter().zip([2, 2, 3, 3]).enumerate() {
@@ -426,7 +426,7 @@ fn four_memcgs_at_the_limit(walk: u64) -> (SwapSystem, Vec<MemcgId>) {
 /// pending; `by_memcg` names whose entries were written.
 #[test]
 fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_threshold() {
-    let (sys, cg) = four_memcgs_at_the_limit(ZswapConfig::default().shrink_walk);
+    let (sys, cg) = four_memcgs_at_the_limit(ZswapConfig::default().worker_shrink_batch);
     let r = sys.run_shrink_worker();
     assert_eq!(r.stop, ShrinkStop::BelowAccept);
     // One entry per visit: a round over the four memcgs, then the second round's first.
@@ -440,12 +440,12 @@ fn a_store_at_the_pool_limit_queues_the_worker_which_shrinks_to_the_accept_thres
     assert_eq!(sys.shrink_cursor(MemcgId::ROOT).unwrap(), Some(cg[0]));
 }
 
-/// With the proposals' batch (`ZswapConfig::WALK_WB_BATCH`, 64) a visit writes up to 64
+/// With the proposals' batch (`ZswapConfig::SHRINK_BATCH_WB_PROPOSAL`, 64) a visit writes up to 64
 /// entries, so the same run empties whole memcgs and overshoots the threshold; 7.3's
 /// `SWAP_CLUSTER_MAX` (32) does the same here, every memcg holding fewer.
 #[test]
 fn with_a_batch_a_worker_visit_writes_up_to_the_batch() {
-    for walk in [ZswapConfig::WALK_WB_BATCH, ZswapConfig::WALK_7_3] {
+    for walk in [ZswapConfig::SHRINK_BATCH_WB_PROPOSAL, ZswapConfig::SHRINK_BATCH_7_3] {
         let (sys, cg) = four_memcgs_at_the_limit(walk);
         let r = sys.run_shrink_worker();
         assert_eq!(r.stop, ShrinkStop::BelowAccept);
@@ -464,45 +464,27 @@ fn with_a_batch_a_worker_visit_writes_up_to_the_batch() {
 /// first visit rotates all of them and the second writes until the threshold.
 #[test]
 fn a_worker_visit_that_meets_a_referenced_entry_fails() {
-    let run = |walk: u64| {
+    let run = |walk: u8| {
         let (sys, _) = synthetic(|c| {
             c.ram_pages = 640;
             c.zswap.max_pool_percent = 10;
-            c.zswap.shrink_walk = walk;
+            c.zswap.worker_shrink_batch = walk;
         });
         let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
         store_all(&sys, cg, 0..64, WHOLE);
         refused(&sys, cg, 999);
         (sys.run_shrink_worker(), sys, cg)
     };
-    let (r, sys, cg) = run(ZswapConfig::WALK_MAINLINE);
+    let (r, sys, cg) = run(ZswapConfig::SHRINK_BATCH_MAINLINE);
     assert_eq!((r.stop, r.written, r.failures, r.visits), (ShrinkStop::Failures, 0, 16, 32), "16 root visits");
     refused(&sys, cg, 1000);
     let r = sys.run_shrink_worker();
     assert_eq!((r.stop, r.written, r.failures), (ShrinkStop::Failures, 0, 16));
     assert_eq!(pool_pages(&sys), 64);
 
-    let (r, sys, _) = run(ZswapConfig::WALK_WB_BATCH);
+    let (r, sys, _) = run(ZswapConfig::SHRINK_BATCH_WB_PROPOSAL);
     assert_eq!((r.stop, r.written, r.failures), (ShrinkStop::BelowAccept, 64, 1));
     assert_eq!(pool_pages(&sys), 0, "the second visit wrote its whole walk");
-}
-
-/// A store over `memory.zswap.max` first runs `shrink_memcg` on the memcg (§5.2 step 2),
-/// walking `shrink_walk` entries as a worker visit does: one written back with the
-/// mainline walk, every aged entry (up to 32) with 7.3's. The store then proceeds.
-#[test]
-fn a_store_over_zswap_max_walks_as_many_entries_as_a_worker_visit() {
-    for (walk, left) in [(ZswapConfig::WALK_MAINLINE, 4), (ZswapConfig::WALK_7_3, 1)] {
-        let (sys, _) = synthetic(|c| c.zswap.shrink_walk = walk);
-        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
-        sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(4 * PAGE))).unwrap();
-        store_all(&sys, cg, 0..4, WHOLE);
-        age(&sys, cg);
-        store(&sys, cg, 10, WHOLE);
-        assert_eq!(sys.memcg_stat(cg).unwrap().zswap_current, left * PAGE, "walk {walk}");
-        assert_eq!(sys.stat().written_back_pages, 5 - left, "walk {walk}");
-        assert!(!sys.shrink_worker_pending(), "not a pool-limit refusal");
-    }
 }
 
 /// The cursor (`zswap_next_shrink`) persists across runs: each run resumes after the
@@ -512,7 +494,7 @@ fn a_store_over_zswap_max_walks_as_many_entries_as_a_worker_visit() {
 #[test]
 fn the_worker_resumes_from_its_cursor_round_robin_in_pre_order() {
     // With the proposals' batch, so one visit empties a memcg.
-    let (sys, _) = small_pool(|c| c.zswap.shrink_walk = ZswapConfig::WALK_WB_BATCH);
+    let (sys, _) = small_pool(|c| c.zswap.worker_shrink_batch = ZswapConfig::SHRINK_BATCH_WB_PROPOSAL);
     let a = sys.memcg_create(MemcgId::ROOT).unwrap();
     let a1 = sys.memcg_create(a).unwrap();
     let b = sys.memcg_create(MemcgId::ROOT).unwrap();
@@ -724,7 +706,7 @@ fn proactive_start_queues_the_worker_above_accept_and_keeps_accepting_stores() {
     let (sys, _) = synthetic(|c| {
         config(c);
         c.zswap.shrink_start = ShrinkStart::Proactive;
-        c.zswap.shrink_walk = ZswapConfig::WALK_WB_BATCH;
+        c.zswap.worker_shrink_batch = ZswapConfig::SHRINK_BATCH_WB_PROPOSAL;
     });
     store_all(&sys, MemcgId::ROOT, 0..21, WHOLE);
     assert!(!sys.shrink_worker_pending(), "21 pages: not above the start");

@@ -32,12 +32,14 @@ struct Setup {
     zswap_off: bool,
     synthetic: bool,
     /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
-    /// shrinker enabled; bits 4–5 the writeback pause; bits 6–7 `shrink_walk` (1, 1, 32, 64).
+    /// shrinker enabled; bits 4–5 the writeback pause; bit 6 `reject_incompressible`,
+    /// bit 7 a `store_shrink_batch` of 32.
     reclaim: u8,
     /// Compression priorities beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
     /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
     tiers: u8,
-    /// `Config::nr_swap_tiers`: 1..=5, mostly 4.
+    /// `Config::nr_swap_tiers`: 1..=5, mostly 4 (bits 0–2); bits 3–4 the worker's
+    /// `worker_shrink_batch` (1, 1, 32, 64).
     swap_tiers: u8,
 }
 
@@ -64,13 +66,16 @@ impl Setup {
             cfg.zswap.shrink_start = ShrinkStart::Proactive;
         }
         cfg.zswap.legacy_worker = r & 4 != 0;
-        cfg.zswap.shrink_walk = [1, 1, vswap::ZswapConfig::WALK_7_3, vswap::ZswapConfig::WALK_WB_BATCH][usize::from(r >> 6)];
         cfg.zswap.shrinker_enabled = r & 8 != 0;
         cfg.zswap.writeback_pause = match (r >> 4) & 3 {
             0 | 1 => None,
             2 => Some(3),
             _ => Some(30),
         };
+        // The kernel switches: 6.12's rejection of incompressible pages, 7.3's batch.
+        cfg.zswap.reject_incompressible = r & 64 != 0;
+        cfg.zswap.store_shrink_batch = if r & 128 != 0 { 32 } else { 1 };
+        cfg.zswap.worker_shrink_batch = [1, 1, 32, 64][usize::from((self.swap_tiers >> 3) & 3)];
         let t = self.tiers;
         let level = 1 + (t >> 3) % 10;
         let permille = 1000 - u16::from((t >> 3) % 16) * 60;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vswap_sim::experiment::compare::{self, CompareError, Expected, Verdict, check_recording, load_recording};
 use vswap_sim::experiment::{
-    Experiment, ExperimentResult, MemcgPoint, Point, Run, RunOptions, Settings, Source, TaskOutcome, run,
+    Experiment, ExperimentResult, KernelProfile, MemcgPoint, Point, Run, RunOptions, Settings, Source, TaskOutcome, run,
 };
 
 fn lab() -> PathBuf {
@@ -46,21 +46,20 @@ fn every_recorded_experiment_agrees_as_expected() {
     let (mut compared, mut failed, mut tables) = (0, Vec::new(), String::new());
     for path in files(&lab().join("experiments"), "toml") {
         let exp = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        for k in &exp.kernels {
-            let rp = compare::recording_path(&path, &exp, k);
-            if !rp.exists() {
-                continue;
-            }
-            let rec = load_recording(&rp, &exp).unwrap_or_else(|e| panic!("{e}"));
-            assert!(rec.runs.len() >= 2, "{}: a recording holds at least 2 runs", rp.display());
-            // As `vswap-sim compare`: one simulation per kernel, with the recording's MemTotal.
-            let opts = RunOptions {
-                runs: 1,
-                kernel: Some(k.clone()),
-                mem_total_kib: Some(rec.settings.machine.mem_total_kib),
-            };
-            let sim = run::run(&exp, &opts).unwrap_or_else(|e| panic!("{e}"));
-            let c = compare::compare(&exp, k, &rec, &sim);
+        // As `vswap-sim compare`: each recorded kernel simulated with its own profile on a
+        // guest with the recording's MemTotal (once per distinct pair).
+        let kernels: Vec<String> =
+            exp.kernels.iter().filter(|k| compare::recording_path(&path, &exp, k).exists()).cloned().collect();
+        let recs: Vec<ExperimentResult> = (kernels.iter())
+            .map(|k| load_recording(&compare::recording_path(&path, &exp, k), &exp).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let mem_total: Vec<Option<u64>> = recs.iter().map(|r| Some(r.settings.machine.mem_total_kib)).collect();
+        let sims = run::run_kernels_with(&exp, &kernels, &mem_total).unwrap_or_else(|e| panic!("{e}"));
+        for ((k, sim), rec) in kernels.iter().zip(&sims).zip(&recs) {
+            assert!(rec.runs.len() >= 2, "{} on {k}: a recording holds at least 2 runs", exp.name);
+            assert_eq!(sim.settings.kernel_profile.as_deref(), Some(KernelProfile::for_kernel(k).0.name), "{k}");
+            assert_eq!(sim.settings.machine.mem_total_kib, rec.settings.machine.mem_total_kib, "{k}");
+            let c = compare::compare(&exp, k, rec, sim);
             tables.push_str(&compare::render_table(&c));
             tables.push('\n');
             if c.fails() {
@@ -342,25 +341,127 @@ fn the_smoke_experiment_runs_deterministically_and_agrees_with_itself() {
     assert_ne!(other.point("end"), r.point("end"));
 }
 
-/// What a run takes from the kernel it stands for: `shrink_memcg`'s walk (32 from 7.3, 1
-/// before), when the queued worker runs (6.12 `PREEMPT_VOLUNTARY`, 7.3 `PREEMPT_LAZY`),
-/// and `MemTotal`: the recording's when given (`RunOptions::mem_total_kib`), else
-/// `ram_mib` less the lab guest's reservation. `MemTotal` is `totalram_pages`, which
-/// sizes the pool limit: with 4 MiB the 20 % pool holds 204 pages and refuses stores.
+/// An experiment whose pages do not compress (`random`) or do (`zero-fraction:0.5`), in
+/// a 2M memcg, on 7.3, 6.12 and a kernel without a profile; and optionally a
+/// `memory.zswap.max`.
+fn profiled(data: &str, zswap_max: Option<&str>) -> Experiment {
+    let exp = format!(
+        "name = \"p\"\nkernels = [\"7.3\", \"6.12\", \"5.15\"]\n[machine]\nram_mib = 256\n[[machine.swap]]\nname = \
+         \"disk\"\nmib = 64\n[zswap]\nenabled = true\ncompressor = \"lz4\"\n[[cgroup]]\npath = \"a\"\nmemory_max = \
+         \"2M\"\n{}[[task]]\ncgroup = \"a\"\nworkload = \"w\"\n",
+        zswap_max.map_or(String::new(), |m| format!("zswap_max = \"{m}\"\n"))
+    );
+    let workload = format!(
+        "name = \"w\"\n[[region]]\nname = \"d\"\npages = 1024\ndata = \"{data}\"\n[[phase]]\nname = \"fill\"\nticks = \
+         4\naccesses_per_tick = 256\n[[phase.stream]]\nregion = \"d\"\npattern = \"sequential\"\nwrites = 100\n"
+    );
+    Experiment::parse("p.toml", &exp, &mut |_| Ok(("w.toml".into(), workload.clone()))).expect("the test experiment")
+}
+
+fn end_counter(r: &ExperimentResult, group: &str, name: &str) -> u64 {
+    let p = r.runs[0].point("end").expect("end point");
+    let m = if group == "vmstat" { &p.vmstat } else { &p.zswap };
+    m[name]
+}
+
+/// The runner picks each kernel's profile: 7.3 stores the incompressible pages as-is,
+/// 6.12 rejects them (`reject_compress_fail`) so they go to the disk, and a kernel
+/// without a profile runs as mainline (the crate's defaults, here 7.3's storing) with a
+/// note. `run` with `--kernel` and `run_kernels` agree; the settings name the profile.
+#[test]
+#[cfg_attr(miri, ignore = "simulates 1,024 pages three times")]
+fn each_kernel_is_simulated_with_its_own_profile() {
+    let exp = profiled("random", None);
+    let kernels: Vec<String> = exp.kernels.clone();
+    let sims = run::run_kernels(&exp, &kernels).unwrap();
+    let profiles: Vec<_> = sims.iter().map(|s| s.settings.kernel_profile.as_deref().unwrap()).collect();
+    assert_eq!(profiles, ["7.3", "6.12", "mainline"]);
+    let [v73, v612, other] = &sims[..] else { unreachable!() };
+    assert!(end_counter(v73, "vmstat", "zswpout") > 500);
+    assert_eq!(end_counter(v73, "zswap", "reject_compress_fail"), 0);
+    assert_eq!(end_counter(v612, "vmstat", "zswpout"), 0);
+    assert!(end_counter(v612, "zswap", "reject_compress_fail") > 500);
+    assert_eq!(end_counter(v612, "vmstat", "pswpout"), end_counter(v612, "zswap", "reject_compress_fail"));
+    assert!(v73.settings.notes.iter().all(|n| !n.contains("profile")));
+    assert!(other.settings.notes.iter().any(|n| n.contains("\"5.15\" has no kernel profile")), "{:?}", other.settings);
+    assert_eq!(other.runs, v73.runs, "mainline stores incompressible pages as 7.3 does");
+    for (k, sim) in kernels.iter().zip(&sims) {
+        assert_eq!(sim.kernel, *k);
+        let alone = run::run(&exp, &RunOptions { runs: 1, kernel: Some(k.clone()), mem_total_kib: None }).unwrap();
+        assert_eq!(&alone, sim, "{k}: run --kernel {k} is the same simulation");
+    }
+    // Without --kernel: the first kernel's profile.
+    assert_eq!(run::run(&exp, &RunOptions::default()).unwrap().runs, v73.runs);
+}
+
+/// Kernels whose profiles cannot act differently on an experiment share one simulation.
+/// Each switch alone: `reject_incompressible` acts only on pages that may not compress,
+/// `store_shrink_batch` only with a `memory.zswap.max` of a page or more (0 refuses every
+/// store), the worker's batch whenever zswap is on, its wake only on one CPU; nothing
+/// acts with zswap off. So 7.3 and 6.12, whose workers differ, simulate every lab
+/// experiment with zswap on apart.
+#[test]
+fn profiles_that_cannot_act_differently_simulate_alike() {
+    let (v73, v612) = (KernelProfile::v7_3(), KernelProfile::v6_12());
+    let rejecting = KernelProfile { reject_incompressible: true, ..v73 };
+    let batch1 = KernelProfile { store_shrink_batch: 1, ..v73 };
+    let worker1 = KernelProfile { worker_shrink_batch: 1, ..v73 };
+    let eager = KernelProfile { worker_wake: vswap_sim::mm::WorkerWake::NextFolio, ..v73 };
+    let half = profiled("zero-fraction:0.5", None);
+    assert!(v73.simulates_alike(&rejecting, &half) && v73.simulates_alike(&batch1, &half));
+    let random = profiled("random", None);
+    assert!(!v73.simulates_alike(&rejecting, &random) && v73.simulates_alike(&batch1, &random));
+    let limited = profiled("zero-fraction:0.5", Some("1M"));
+    assert!(!v73.simulates_alike(&batch1, &limited) && v73.simulates_alike(&rejecting, &limited));
+    let zero = profiled("zero-fraction:0.5", Some("0"));
+    assert!(v73.simulates_alike(&batch1, &zero));
+    assert!(!v73.simulates_alike(&worker1, &half) && !v73.simulates_alike(&eager, &half));
+    let mut two_cpus = profiled("zero-fraction:0.5", None);
+    two_cpus.machine.cpus = 2;
+    assert!(v73.simulates_alike(&eager, &two_cpus), "with a second CPU the worker runs at once either way");
+    let mut off = profiled("random", Some("1M"));
+    off.zswap.enabled = Some(false);
+    assert!(v73.simulates_alike(&v612, &off), "zswap off: no switch acts");
+    // The lab's experiments: every one with zswap on is run for each kernel.
+    for path in files(&lab().join("experiments"), "toml") {
+        let exp = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v73.simulates_alike(&v612, &exp), !exp.zswap.enabled.unwrap_or(false), "{}", exp.name);
+    }
+}
+
+/// Shared simulations are the same bytes under each kernel's name and profile.
+#[test]
+#[cfg_attr(miri, ignore = "simulates 1,024 pages")]
+fn a_shared_simulation_stands_for_each_kernel() {
+    let exp = profiled("zero-fraction:0.5", None);
+    let sims = run::run_kernels(&exp, &exp.kernels).unwrap();
+    assert_eq!(sims[0].runs, sims[1].runs);
+    assert_eq!(sims[1].runs, sims[2].runs);
+    assert_eq!((sims[0].kernel.as_str(), sims[1].kernel.as_str()), ("7.3", "6.12"));
+    assert_eq!(sims[1].settings.kernel_profile.as_deref(), Some("6.12"));
+}
+
+/// What a run takes from the kernel it stands for, beside the switches: the worker's
+/// `shrink_memcg` walk (32 from 7.3, 1 on 6.12), when the queued worker runs (6.12
+/// `PREEMPT_VOLUNTARY`, 7.3 `PREEMPT_LAZY`), and `MemTotal`: the recording's when given
+/// (`RunOptions::mem_total_kib`, `run_kernels_with`), else `ram_mib` less the lab guest's
+/// reservation. `MemTotal` is `totalram_pages`, which sizes the pool limit: with 4 MiB the
+/// 20 % pool holds 204 pages and refuses stores.
 #[test]
 #[cfg_attr(miri, ignore = "simulates 1,024 page events")]
-fn a_run_takes_the_walk_the_worker_wake_and_memtotal_from_its_kernel() {
-    use vswap_sim::experiment::run::{mem_total_kib, shrink_walk, worker_wake};
+fn a_run_takes_the_worker_batch_its_wake_and_memtotal_from_its_kernel() {
+    use vswap_sim::experiment::run::mem_total_kib;
     use vswap_sim::mm::WorkerWake;
-    for (k, walk) in [("7.3", 32), ("7.3.4+deb13-amd64", 32), ("8.1", 32), ("6.12", 1), ("7.2", 1), ("", 32)] {
-        assert_eq!(shrink_walk(k), walk, "{k:?}");
-    }
-    assert_eq!((worker_wake("6.12.118"), worker_wake("7.3")), (WorkerWake::NextFolio, WorkerWake::ReturnToUser));
+    let (v73, v612) = (KernelProfile::v7_3(), KernelProfile::v6_12());
+    assert_eq!((v73.worker_shrink_batch, v73.worker_wake), (32, WorkerWake::ReturnToUser));
+    assert_eq!((v612.worker_shrink_batch, v612.worker_wake), (1, WorkerWake::NextFolio));
+    assert_eq!(KernelProfile::mainline().worker_shrink_batch, 1);
     let text = EXP.replace("memory_max = \"1M\"", "memory_max = \"2M\"");
     let workload = WORKLOAD.replace("accesses_per_tick = 16", "accesses_per_tick = 1024");
     let exp = Experiment::parse("v.toml", &text, &mut |_| Ok(("w.toml".into(), workload.clone()))).unwrap();
     assert_eq!(mem_total_kib(&exp, "7.3"), 256 * 1024 - 66_384);
     assert_eq!(mem_total_kib(&exp, "6.12.118"), 256 * 1024 - 59_844);
+    assert_eq!(mem_total_kib(&exp, "8.1"), 256 * 1024 - 66_384, "mainline: 7.3's");
     let hits = |mem_total_kib: Option<u64>| {
         let r = run::run(&exp, &RunOptions { runs: 1, kernel: Some("7.3".into()), mem_total_kib }).unwrap();
         let want = mem_total_kib.unwrap_or(256 * 1024 - 66_384);
@@ -369,4 +470,11 @@ fn a_run_takes_the_walk_the_worker_wake_and_memtotal_from_its_kernel() {
     };
     assert_eq!(hits(None), 0, "a 52 MiB pool is never full here");
     assert!(hits(Some(4096)) > 0, "a 204-page pool is");
+    // Two kernels share a simulation only on guests of the same MemTotal.
+    let kernels = ["7.3".to_owned(), "7.3.4".to_owned()];
+    let same = run::run_kernels_with(&exp, &kernels, &[Some(4096), Some(4096)]).unwrap();
+    assert_eq!(same[0].runs, same[1].runs);
+    let apart = run::run_kernels_with(&exp, &kernels, &[Some(4096), None]).unwrap();
+    assert_ne!(apart[0].runs, apart[1].runs);
+    assert_eq!(apart[1].settings.machine.mem_total_kib, 256 * 1024 - 66_384);
 }

@@ -522,11 +522,11 @@ fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
 #[cfg_attr(miri, ignore = "1,200 page events through reclaim")]
 fn the_shrink_worker_runs_after_the_refused_store_not_at_the_tick() {
     use vswap_sim::mm::WorkerWake;
-    let run = |wake: WorkerWake, shrink_walk: u64| {
+    let run = |wake: WorkerWake, worker_shrink_batch: u8| {
         let zswap = ZswapConfig {
             compressor: CompressionMode::Synthetic,
             max_pool_percent: 10,
-            shrink_walk,
+            worker_shrink_batch,
             ..ZswapConfig::default()
         };
         let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1000, 1, zswap, vec![DeviceSpec::null("swap", 4096)]) };
@@ -548,8 +548,8 @@ fn the_shrink_worker_runs_after_the_refused_store_not_at_the_tick() {
         s.pool_limit_hit
     };
     // Each lab kernel's pairing: 6.12 walks 1 entry per visit, 7.3 32.
-    let next_folio = run(WorkerWake::NextFolio, ZswapConfig::WALK_MAINLINE);
-    let return_to_user = run(WorkerWake::ReturnToUser, ZswapConfig::WALK_7_3);
+    let next_folio = run(WorkerWake::NextFolio, ZswapConfig::SHRINK_BATCH_MAINLINE);
+    let return_to_user = run(WorkerWake::ReturnToUser, ZswapConfig::SHRINK_BATCH_7_3);
     assert!(next_folio < return_to_user, "{next_folio} >= {return_to_user}");
 }
 

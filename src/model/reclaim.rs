@@ -49,11 +49,14 @@ pub(super) struct Reclaim {
     /// `ShrinkStart::Proactive`: the worker starts above this many pool pages.
     pub(super) start: Option<u64>,
     pub(super) legacy: bool,
-    /// `shrink_memcg`'s `nr_to_walk` (`ZswapConfig::shrink_walk`; 1 for the legacy worker).
+    /// `shrink_memcg`'s `nr_to_walk` per worker visit (`ZswapConfig::worker_shrink_batch`;
+    /// 1 for the legacy worker).
     pub(super) walk: u64,
     pub(super) pause: Option<Tick>,
     pub(super) shrinker_enabled: bool,
     pub(super) ram_bytes: u64,
+    /// `ZswapConfig::store_shrink_batch`: entries a store over `zswap.max` walks.
+    pub(super) store_batch: u64,
     /// Walk root → the memcg its walk visited last.
     pub(super) cursors: BTreeMap<u16, u16>,
     pub(super) pending: bool,
@@ -72,10 +75,11 @@ impl Reclaim {
             protection: z.lru == LruPolicy::Protection,
             start: (z.shrink_start == ShrinkStart::Proactive).then_some(start.min(max_pages)),
             legacy: z.legacy_worker,
-            walk: if z.legacy_worker { 1 } else { z.shrink_walk.max(1) },
+            walk: if z.legacy_worker { 1 } else { u64::from(z.worker_shrink_batch.max(1)) },
             pause: z.writeback_pause,
             shrinker_enabled: z.shrinker_enabled,
             ram_bytes: cfg.ram_pages.saturating_mul(PAGE),
+            store_batch: u64::from(z.store_shrink_batch.max(1)),
             ..Self::default()
         }
     }

@@ -318,10 +318,10 @@ impl<W: SwapLayer> Zswap<'_, W> {
         if stored == 0 { 0 } else { (u128::from(freeable) * u128::from(backing) / u128::from(stored)) as u64 }
     }
 
-    /// `shrink_memcg`'s `nr_to_walk` for the worker and a store over `zswap.max`:
-    /// `ZswapConfig::shrink_walk`, or 1 for the legacy worker.
+    /// `shrink_memcg`'s `nr_to_walk` for a worker visit: `ZswapConfig::worker_shrink_batch`,
+    /// or 1 for the legacy worker.
     fn worker_walk(&self) -> u64 {
-        if self.cfg.zswap.legacy_worker { 1 } else { self.cfg.zswap.shrink_walk.max(1) }
+        if self.cfg.zswap.legacy_worker { 1 } else { u64::from(self.cfg.zswap.worker_shrink_batch.max(1)) }
     }
 
     /// Whether a store queued the global shrink worker.
@@ -333,8 +333,8 @@ impl<W: SwapLayer> Zswap<'_, W> {
     /// round-robin from the persistent cursor, in pre-order from the root (which is
     /// visited too: with no hierarchy, its LRU is the only one), until the pool is at or
     /// below the accept threshold (checked after each step, as the kernel's do-while).
-    /// Each visit is one `shrink_memcg`, walking `ZswapConfig::shrink_walk` entries (1 in
-    /// mainline to 7.2, 32 in 7.3): a referenced entry met is rotated and counts as
+    /// Each visit is one `shrink_memcg`, walking `ZswapConfig::worker_shrink_batch` entries
+    /// (1 in mainline to 7.2, 32 in 7.3): a referenced entry met is rotated and counts as
     /// walked, so with a walk of 1 a visit that meets one fails. Offline memcgs and
     /// non-candidates (`-ENOENT`) are skipped without counting; a round trip without a
     /// candidate or a step that wrote nothing is a failure; 16 end the run. A memcg whose
@@ -481,10 +481,12 @@ impl<W: SwapLayer> Zswap<'_, W> {
 }
 
 impl<W: SwapLayer> Zswap<'_, W> {
-    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)`, walking
-    /// `ZswapConfig::shrink_walk` entries as the worker's visit does; the pages written.
+    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for
+    /// `ZswapConfig::store_shrink_batch` entries (1 up to 7.2, `SWAP_CLUSTER_MAX` in 7.3);
+    /// the pages written.
     pub(crate) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
-        self.walk(m, self.worker_walk(), Walk::Worker { budget: u64::MAX }, g).written
+        let batch = u64::from(self.cfg.zswap.store_shrink_batch.max(1));
+        self.walk(m, batch, Walk::Worker { budget: u64::MAX }, g).written
     }
 
     /// `zswap_folio_swapin`: a swap-in read a device. The memcg that takes the folio (the

@@ -3,9 +3,10 @@
 //!
 //! Set-up, in the guest's order: the machine becomes an [`MmConfig`] (RAM in pages: the
 //! guest's `totalram_pages`, from the recording's `MemTotal` when the caller has one
-//! ([`RunOptions::mem_total_kib`]) or `ram_mib` less the lab guest's reservation; CPUs;
-//! zswap's parameters, with `shrink_memcg`'s walk of the kernel the run stands for; one
-//! null swap device per `[[machine.swap]]` with its effective priority), the cgroups are created in file order with their knobs
+//! ([`RunOptions::mem_total_kib`]) or `ram_mib` less the lab guest's reservation
+//! ([`mem_total_kib`]); CPUs; zswap's parameters with the kernel's [`KernelProfile`]
+//! switches; when the queued shrink worker runs, by the profile; one null swap device per
+//! `[[machine.swap]]` with its effective priority), the cgroups are created in file order with their knobs
 //! (`memory.max` / `memory.high` on the memory manager; `memory.swap.max`,
 //! `memory.zswap.max`, `memory.zswap.writeback` through [`Mm::memcg_set`]),
 //! and each task is spawned with its workload and seed.
@@ -13,7 +14,7 @@
 //! Then the tasks advance in lockstep: each tick every live task makes its tick's
 //! accesses (task 0 first), then the clock ticks ([`Mm::tick`]); the shrink worker a
 //! refused store queues runs where the kernel's kworker would get the guest's CPU
-//! ([`crate::mm::WorkerWake`], by kernel: [`worker_wake`]). A
+//! ([`crate::mm::WorkerWake`], by kernel: [`KernelProfile::worker_wake`]). A
 //! page's size in zswap is lz4's length of its bytes ([`crate::workload::fill_page`]),
 //! so both sides compress the same bytes. A charge that reclaim cannot make room for
 //! OOM-kills a task of the memcg as the kernel does (crate::mm: `mem_cgroup_out_of_memory`
@@ -31,11 +32,12 @@
 //! [`RunError`] before anything runs.
 
 use super::format::{Action, Experiment, Lru, Size};
+use super::profile::KernelProfile;
 use super::result::{
     ExperimentResult, MachineSettings, MemcgPoint, Point, Run, Settings, Source, SwapSettings, TaskOutcome, VmSettings,
     ZswapSettings,
 };
-use crate::mm::{Cg, Mm, MmConfig, WorkerWake};
+use crate::mm::{Cg, Mm, MmConfig};
 use crate::workload::{Event, Generator};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,9 +51,8 @@ pub struct RunOptions {
     /// Runs to make (>= 1; 0 is taken as 1): run `r` adds `r` to every task's seed, so
     /// run 0 uses the file's seeds.
     pub runs: u32,
-    /// The kernel the result stands for (its `kernel` field); None: the experiment's
-    /// first kernel. It picks what the run takes from that kernel: `shrink_memcg`'s walk
-    /// ([`shrink_walk`]) and, without `mem_total_kib`, the guest's RAM ([`mem_total_kib`]).
+    /// The kernel the result stands for (its `kernel` field), simulated with its
+    /// [`KernelProfile`]; None: the experiment's first kernel.
     pub kernel: Option<String>,
     /// The guest's `MemTotal` in KiB (`totalram_pages` × 4), as the kernel's recording of
     /// the experiment shows it (`settings.machine.mem_total_kib`); None: estimated from
@@ -66,39 +67,19 @@ impl Default for RunOptions {
     }
 }
 
-/// What the lab guests reserve out of `ram_mib` before `MemTotal` (kernel image, `memmap`,
-/// firmware and early reservations), in KiB, per kernel: 1 GiB guests recorded
-/// `MemTotal` 982,192 KiB on 7.3 and 988,732 KiB on 6.12 (kernel-lab/results/*/*.json,
-/// `settings.machine.mem_total_kib`; a few KiB less with two swap devices or zero pages).
-const LAB_RESERVED_KIB: [(&str, u64); 2] = [("7.3", 1_048_576 - 982_192), ("6.12", 1_048_576 - 988_732)];
-
 /// The guest's `MemTotal` in KiB for an experiment run as `kernel` without a recording:
-/// `ram_mib` less what the lab's guest of that kernel reserves (`LAB_RESERVED_KIB`; a
-/// kernel the lab has not recorded takes 7.3's figure). The reservation is the one
-/// measured on the 1 GiB guests, applied as is to any `ram_mib` (most of it, the kernel
-/// image and early reservations, does not grow with RAM; `memmap`, 1.6 % of RAM, does).
+/// `ram_mib` less what the lab's guest of that kernel reserves
+/// ([`KernelProfile::reserved_kib`]; a kernel without a profile takes mainline's, 7.3's).
+/// The reservation is the one measured on the 1 GiB guests, applied as is to any
+/// `ram_mib` (most of it, the kernel image and early reservations, does not grow with RAM;
+/// `memmap`, 1.6 % of RAM, does).
 pub fn mem_total_kib(exp: &Experiment, kernel: &str) -> u64 {
-    let reserved = LAB_RESERVED_KIB.iter().find(|(k, _)| kernel.starts_with(k)).unwrap_or(&LAB_RESERVED_KIB[0]).1;
-    (exp.machine.ram_mib * 1024).saturating_sub(reserved)
+    guest_mem_total_kib(exp, &KernelProfile::for_kernel(kernel).0)
 }
 
-/// When the shrink worker a refused store queues runs in `kernel` on the lab's one-CPU
-/// guests ([`WorkerWake`]; with more CPUs it runs at once, `NextFolio`): the lab's 6.12 is
-/// built `PREEMPT_VOLUNTARY` (the next `cond_resched` in reclaim), 7.3 `PREEMPT_LAZY`
-/// (the return to user space), as is every kernel from 7.0 here.
-pub fn worker_wake(kernel: &str) -> WorkerWake {
-    if kernel.starts_with("6.") { WorkerWake::NextFolio } else { WorkerWake::ReturnToUser }
-}
-
-/// `shrink_memcg`'s `nr_to_walk` in `kernel` ([`vswap::ZswapConfig::shrink_walk`]): 32
-/// (`SWAP_CLUSTER_MAX`) from 7.3, 1 before (6.12 to 7.2). A name that does not start
-/// with `MAJOR.MINOR` takes 7.3's.
-pub fn shrink_walk(kernel: &str) -> u64 {
-    let mut nums = kernel.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().ok());
-    match (nums.next().flatten(), nums.next().flatten()) {
-        (Some(major), Some(minor)) if (major, minor) < (7, 3) => ZswapConfig::WALK_MAINLINE,
-        _ => ZswapConfig::WALK_7_3,
-    }
+/// [`mem_total_kib`] for `profile`.
+fn guest_mem_total_kib(exp: &Experiment, profile: &KernelProfile) -> u64 {
+    (exp.machine.ram_mib * 1024).saturating_sub(profile.reserved_kib)
 }
 
 /// Why an experiment could not be run.
@@ -230,11 +211,13 @@ const DEFAULT_ACCEPT: u32 = 90;
 const DEFAULT_PAGE_CLUSTER: u32 = MmConfig::DEFAULT_PAGE_CLUSTER;
 const DEFAULT_SWAPPINESS: u32 = 60;
 
-/// The settings the simulator applies for `exp` run as `kernel`, with a note for each it
-/// cannot honour. `MemTotal` is the estimate of [`mem_total_kib`]; [`run`] reports the
-/// figure it used.
+/// The settings the simulator applies for `exp` as `kernel` (its [`KernelProfile`] in
+/// `kernel_profile`), with a note for each it cannot honour. `MemTotal` is the estimate
+/// of [`mem_total_kib`]; [`run`] and [`run_kernels_with`] report the figure they used.
 pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     let mut notes = Vec::new();
+    let (profile, note) = KernelProfile::for_kernel(kernel);
+    notes.extend(note);
     let lru = exp.vm.lru.unwrap_or(Lru::Mglru);
     if lru == Lru::Mglru {
         let asked = if exp.vm.lru.is_some() { "lru = \"mglru\"" } else { "lru left as booted (MGLRU)" };
@@ -248,12 +231,6 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     let compressor = exp.zswap.compressor.clone().unwrap_or_else(|| "lzo".into());
     if compressor != "lz4" {
         notes.push(format!("compressor {compressor}: the simulator's sizes are lz4's"));
-    }
-    if kernel.starts_with("6.") {
-        notes.push(format!(
-            "kernel {kernel}: the simulator stores incompressible pages in zswap as-is (7.3); 6.12 rejects them \
-             (reject_compress_fail) and writes them to swap"
-        ));
     }
     // As /proc/swaps shows them: the header page left out.
     let swap = (exp.machine.swap.iter())
@@ -298,32 +275,67 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
         },
         cgroups,
         notes,
+        kernel_profile: Some(profile.name.to_owned()),
     }
 }
 
-/// Runs `exp` `opts.runs` times on the simulator, as `opts.kernel` runs it (see
-/// [`RunOptions`]).
+/// Runs `exp` `opts.runs` times on the simulator, as the kernel `opts.kernel` (the
+/// experiment's first by default) with its [`KernelProfile`], on a guest with
+/// `opts.mem_total_kib` (or the profile's estimate).
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<ExperimentResult, RunError> {
     let kernel = opts.kernel.clone().or_else(|| exp.kernels.first().cloned()).unwrap_or_default();
-    let guest = Guest {
-        mem_total_kib: opts.mem_total_kib.unwrap_or_else(|| mem_total_kib(exp, &kernel)),
-        shrink_walk: shrink_walk(&kernel),
-        wake: worker_wake(&kernel),
-    };
-    let runs = (0..opts.runs.max(1)).map(|r| run_guest(exp, u64::from(r), &guest)).collect::<Result<Vec<_>, _>>()?;
+    let (profile, _) = KernelProfile::for_kernel(&kernel);
+    let mem_total = opts.mem_total_kib.unwrap_or_else(|| mem_total_kib(exp, &kernel));
+    let runs = (0..opts.runs.max(1))
+        .map(|r| run_guest(exp, u64::from(r), &profile, mem_total))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut settings = settings(exp, &kernel);
-    settings.machine.mem_total_kib = guest.mem_total_kib;
+    settings.machine.mem_total_kib = mem_total;
     Ok(ExperimentResult { experiment: exp.name.clone(), source: Source::VswapSim, settings, kernel, runs })
 }
 
-/// What a run takes from the kernel it stands for.
-struct Guest {
-    /// `MemTotal` in KiB: the simulated RAM and the zswap pool limit's base.
-    mem_total_kib: u64,
-    /// `ZswapConfig::shrink_walk`.
-    shrink_walk: u64,
-    /// When a queued shrink worker runs.
-    wake: WorkerWake,
+/// One simulation (run 0) of `exp` for each of `kernels`, as `compare` needs them: the
+/// result at index `i` stands for `kernels[i]` (its `kernel`, its settings and profile).
+/// Kernels whose profiles simulate `exp` alike ([`KernelProfile::simulates_alike`])
+/// share one simulation, so an experiment whose switches cannot act is run once.
+/// `MemTotal` is each profile's estimate ([`run_kernels_with`] takes the recordings').
+pub fn run_kernels(exp: &Experiment, kernels: &[String]) -> Result<Vec<ExperimentResult>, RunError> {
+    run_kernels_with(exp, kernels, &[])
+}
+
+/// [`run_kernels`] on guests of `mem_total_kib[i]` KiB for `kernels[i]` (the recording's
+/// `settings.machine.mem_total_kib`; a missing or None entry takes the profile's
+/// estimate, [`mem_total_kib`]). Two kernels share a simulation only when their guests'
+/// `MemTotal` agree too: it sizes the pool limit.
+pub fn run_kernels_with(
+    exp: &Experiment,
+    kernels: &[String],
+    mem_total_kib: &[Option<u64>],
+) -> Result<Vec<ExperimentResult>, RunError> {
+    let mut done: Vec<(KernelProfile, u64, Run)> = Vec::new();
+    let mut out = Vec::with_capacity(kernels.len());
+    for (i, k) in kernels.iter().enumerate() {
+        let (profile, _) = KernelProfile::for_kernel(k);
+        let mem_total = mem_total_kib.get(i).copied().flatten().unwrap_or_else(|| guest_mem_total_kib(exp, &profile));
+        let run = match done.iter().find(|(p, m, _)| *m == mem_total && p.simulates_alike(&profile, exp)) {
+            Some((_, _, r)) => r.clone(),
+            None => {
+                let r = run_guest(exp, 0, &profile, mem_total)?;
+                done.push((profile, mem_total, r.clone()));
+                r
+            }
+        };
+        let mut settings = settings(exp, k);
+        settings.machine.mem_total_kib = mem_total;
+        out.push(ExperimentResult {
+            experiment: exp.name.clone(),
+            source: Source::VswapSim,
+            settings,
+            kernel: k.clone(),
+            runs: vec![run],
+        });
+    }
+    Ok(out)
 }
 
 /// The state of one run beside the memory manager: what the points report that the
@@ -339,34 +351,36 @@ struct State {
     peak: Vec<u64>,
 }
 
-/// One run: every task's seed plus `offset`, as the experiment's first kernel runs it
-/// without a recording (`MemTotal` estimated, [`mem_total_kib`]).
+/// One run as the experiment's first kernel (with its [`KernelProfile`] and the
+/// `MemTotal` estimate of [`mem_total_kib`]): every task's seed plus `offset`.
 pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
-    let kernel = exp.kernels.first().map_or("", String::as_str);
-    let guest = Guest {
-        mem_total_kib: mem_total_kib(exp, kernel),
-        shrink_walk: shrink_walk(kernel),
-        wake: worker_wake(kernel),
-    };
-    run_guest(exp, offset, &guest)
+    let (profile, _) = KernelProfile::for_kernel(exp.kernels.first().map_or("", String::as_str));
+    run_once_with(exp, offset, &profile)
 }
 
-/// [`run_once`] on `guest`.
-fn run_guest(exp: &Experiment, offset: u64, guest: &Guest) -> Result<Run, RunError> {
+/// One run with `profile`'s switches and its `MemTotal` estimate: every task's seed plus
+/// `offset`.
+pub fn run_once_with(exp: &Experiment, offset: u64, profile: &KernelProfile) -> Result<Run, RunError> {
+    run_guest(exp, offset, profile, guest_mem_total_kib(exp, profile))
+}
+
+/// One run with `profile`'s switches on a guest of `mem_total_kib`: every task's seed
+/// plus `offset`.
+fn run_guest(exp: &Experiment, offset: u64, profile: &KernelProfile, mem_total_kib: u64) -> Result<Run, RunError> {
     if exp.tasks.is_empty() {
         let error = vswap::Error::Invalid("sim: an experiment with no task");
         return Err(RunError::Sim { what: format!("experiment {:?}", exp.name), error });
     }
     let actions = exp.actions.iter().map(|a| Ok((a, sim_action(a)?))).collect::<Result<Vec<_>, RunError>>()?;
-    let zswap = ZswapConfig {
+    let mut zswap = ZswapConfig {
         enabled: exp.zswap.enabled.unwrap_or(false),
         max_pool_percent: exp.zswap.max_pool_percent.unwrap_or(DEFAULT_MAX_POOL),
         accept_threshold_percent: exp.zswap.accept_threshold_percent.unwrap_or(DEFAULT_ACCEPT),
         shrinker_enabled: exp.zswap.shrinker_enabled.unwrap_or(false),
         compressor: CompressionMode::Lz4,
-        shrink_walk: guest.shrink_walk,
         ..ZswapConfig::default()
     };
+    profile.apply(&mut zswap);
     let devices = (exp.machine.swap.iter())
         .map(|d| DeviceSpec::null(d.name.clone(), d.mib * (1 << 20) / PAGE).priority(d.effective_priority))
         .collect();
@@ -374,7 +388,7 @@ fn run_guest(exp: &Experiment, offset: u64, guest: &Guest) -> Result<Run, RunErr
     // The lab's swap disks are virtio-blk, which the kernel swaps on as rotational (no
     // SWP_SOLIDSTATE), so swap readahead is cluster readahead (`swap_cluster_readahead`).
     let cfg = MmConfig {
-        ram_pages: guest.mem_total_kib * 1024 / PAGE,
+        ram_pages: mem_total_kib * 1024 / PAGE,
         cpus: exp.machine.cpus as usize,
         zswap,
         devices,
@@ -383,7 +397,7 @@ fn run_guest(exp: &Experiment, offset: u64, guest: &Guest) -> Result<Run, RunErr
     };
     let mut mm = sim(|| "machine set-up".into(), Mm::new(cfg))?;
     if exp.machine.cpus <= 1 {
-        mm.set_worker_wake(guest.wake);
+        mm.set_worker_wake(profile.worker_wake);
     }
     // swappiness 0 is noted in the settings and taken as the default.
     let swappiness = exp.vm.swappiness.filter(|&s| s != 0).unwrap_or(DEFAULT_SWAPPINESS);
