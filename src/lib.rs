@@ -224,7 +224,7 @@ pub use stat::{
     DeviceStat, Footprint, GlobalStat, MemcgStat, RecompressReport, ShrinkOutcome, ShrinkReport, ShrinkResult,
     ShrinkStop, SwapTierStat, SwapoffReport, ZswapPriorityStat,
 };
-pub use system::{Pinned, RecompressSpec, SwapSystem};
+pub use system::{Pinned, RecompressSpec, SwapSystem, SwapoffPage, SwapoffSink};
 
 /// The `arbitrary` crate this crate's `Arbitrary` impls are for (feature `arbitrary`).
 #[cfg(feature = "arbitrary")]

@@ -311,12 +311,17 @@ impl SwapSystem {
     /// `evict` under the caller's pin.
     pub(super) fn evict_in(&self, slot: VSlot, shadow: Shadow, g: &Guard) -> Result<(), Error> {
         self.with_slot_in(slot, g, |c, off, g| {
-            let (head, order) = Self::cached_folio(c, off)?;
-            let backed = |i: usize| word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0;
-            if !(head..head + (1 << order)).all(backed) {
-                return Err(Error::NotBacked);
-            }
-            self.vspace.cache_del(c, off, shadow.0, g)
+            Self::cached_folio(c, off)?;
+            // Checked under the slots' lock bits: swapoff drops a cached folio's device
+            // backing under that bit, so a folio is never evicted with no copy left.
+            let backed = |i: usize| {
+                if word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0 {
+                    Ok(())
+                } else {
+                    Err(Error::NotBacked)
+                }
+            };
+            self.vspace.cache_del_if(c, off, shadow.0, g, backed)
         })
     }
 

@@ -178,6 +178,53 @@ impl Space {
         Ok(())
     }
 
+    /// `cache_del` that first checks `ok` on every slot of the folio while holding their
+    /// lock bits (order 0 included), so nothing that changes a slot under its lock bit
+    /// (swapoff dropping a cached folio's device backing) slips between the check and the
+    /// deletion. `evict`'s "every page is backed" goes here.
+    pub(crate) fn cache_del_if(
+        &self,
+        c: &Cluster,
+        off: usize,
+        shadow: u64,
+        g: &Guard,
+        ok: impl Fn(usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let (head, order, pfn) = Self::folio_at(c, off)?;
+        let nr = 1usize << order;
+        if order == 0 {
+            loop {
+                let w = settled_cached(&c.table[head])?;
+                if c.table[head].compare_exchange_weak(w, word::locked(w), Ordering::AcqRel, Ordering::Acquire).is_ok()
+                {
+                    break;
+                }
+            }
+        } else {
+            self.lock_range(c, head, nr, |w| same_folio(w, pfn, order))?;
+        }
+        if let Err(e) = (head..head + nr).try_for_each(&ok) {
+            for i in head..head + nr {
+                c.table[i].fetch_and(!word::locked(0), Ordering::Release);
+            }
+            return Err(e);
+        }
+        let to = |w: u64| if word::count(w) == 0 { 0 } else { word::shadow_from(w, shadow) };
+        let all_free = (head..head + nr).all(|i| word::count(c.table[i].load(Ordering::Acquire)) == 0);
+        for i in head..head + nr {
+            let new = to(word::unlocked(c.table[i].load(Ordering::Acquire)));
+            c.table[i].store(new, Ordering::Release);
+            check(new);
+            if new == 0 && !all_free {
+                self.free_range(c, i, 0, g);
+            }
+        }
+        if all_free {
+            self.free_range(c, head, order, g);
+        }
+        Ok(())
+    }
+
     /// `folio_free_swap`: free the folio covering `off` from the cache if no slot of it
     /// has a count. Ok(true): freed; Ok(false): some slot is still referenced.
     pub(crate) fn release(&self, c: &Cluster, off: usize, g: &Guard) -> Result<bool, Error> {
