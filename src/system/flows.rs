@@ -367,14 +367,20 @@ impl SwapSystem {
                 if !word::is_shadow(w) {
                     return Err(if w == 0 { Error::NotAllocated } else { Error::InvalidSlot });
                 }
-                let cached = word::cached_from(w, folio.0, 0);
+                // Added locked, as `swap_cache_alloc_folio` adds the folio locked and the
+                // read unlocks it: a second fault waits for the data, and swapoff does not
+                // drop the backend this read is using.
+                let cached = word::locked(word::cached_from(w, folio.0, 0));
                 if c.table[off].compare_exchange_weak(w, cached, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                     break w;
                 }
             };
             let shadow = Shadow(word::shadow(w));
             match self.swap_in(c, off, w, out, g) {
-                Ok(source) => Ok(Fault { source, shadow: Some(shadow) }),
+                Ok(source) => {
+                    c.table[off].fetch_and(!word::locked(0), Ordering::Release);
+                    Ok(Fault { source, shadow: Some(shadow) })
+                }
                 Err(e) => {
                     Self::restore_shadow(c, off, shadow.0);
                     Err(e)
@@ -383,7 +389,7 @@ impl SwapSystem {
         })
     }
 
-    /// Put a cached slot back to a Shadow (count and Z kept).
+    /// Put a cached slot back to a Shadow (count and Z kept, the lock bit dropped).
     fn restore_shadow(c: &Cluster, off: usize, shadow: u64) {
         let mut cur = c.table[off].load(Ordering::Acquire);
         loop {
