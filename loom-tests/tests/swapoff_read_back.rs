@@ -22,8 +22,8 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{
-    Backing, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SlotState, SwapSystem, SwapoffPage,
-    VSlot, Writeout,
+    Backing, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SlotState, SwapSystem, SwapoffPage, VSlot,
+    Writeout,
 };
 use vswap_loom_tests::{Seen, pattern, tiny_config};
 

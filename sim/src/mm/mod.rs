@@ -72,6 +72,7 @@ mod fault;
 mod lru;
 mod reclaim;
 mod swapcache;
+mod swapoff;
 
 use crate::workload::{Event, PageData, Process, Workload};
 use rustc_hash::FxHashMap as HashMap;
@@ -593,6 +594,13 @@ impl Mm {
         if self.charge(p, cg, task)? {
             return Ok(None);
         }
+        let flags = if data.zero { REFERENCED | ZERO } else { REFERENCED };
+        self.alloc_frame(task, cg, vpage, compressed_len, flags).map(Some)
+    }
+
+    /// Take a frame for page `vpage` of `task`, charged (already) to `cg`, on its inactive
+    /// list.
+    fn alloc_frame(&mut self, task: usize, cg: Cg, vpage: u32, compressed_len: u16, flags: u8) -> Result<u32, Error> {
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -610,7 +618,7 @@ impl Mm {
             vpage,
             compressed_len,
             mappers: 0,
-            flags: if data.zero { REFERENCED | ZERO } else { REFERENCED },
+            flags,
         };
         self.lru_add(f, false);
         let mut up = Some(cg);
@@ -619,7 +627,7 @@ impl Mm {
             self.memcgs[a].resident_tree += 1;
             up = self.memcgs[a].parent;
         }
-        Ok(Some(f))
+        Ok(f)
     }
 
     fn free_frame(&mut self, f: u32) {
