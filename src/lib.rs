@@ -109,7 +109,9 @@
 //!   [`release`](SwapSystem::release); [`state`](SwapSystem::state) and
 //!   [`pin`](SwapSystem::pin) (many lookups and count changes under one epoch pin).
 //! * Devices and swap tiers: [`swapon`](SwapSystem::swapon),
-//!   [`swapoff`](SwapSystem::swapoff), [`swap_tiers_write`](SwapSystem::swap_tiers_write).
+//!   [`swapoff`](SwapSystem::swapoff), [`swapoff_with`](SwapSystem::swapoff_with) (the
+//!   kernel's `try_to_unuse`: what the other devices have no room for comes into frames
+//!   from the caller's [`SwapoffSink`]), [`swap_tiers_write`](SwapSystem::swap_tiers_write).
 //! * Memory cgroups: [`memcg_create`](SwapSystem::memcg_create),
 //!   [`memcg_set`](SwapSystem::memcg_set), [`memcg_offline`](SwapSystem::memcg_offline),
 //!   [`memcg_stat`](SwapSystem::memcg_stat).

@@ -9,7 +9,11 @@
 //! * A backend word changes only while its slot is in the swap cache: under the caller's
 //!   folio (writeout, fault) or under the folio zswap writeback adds with the reserved
 //!   `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
-//!   fault or a second writeback see the slot cached and back off).
+//!   fault or a second writeback see the slot cached and back off), which swapoff uses
+//!   too; swapoff also drops the device slot of a cached folio, under the slot's lock bit.
+//! * A fault holds the lock bit from adding its folio until the page is read, and `evict`
+//!   from checking that every page is backed until the folio is gone: swapoff never
+//!   drops the backend a read is using, nor one an eviction relies on.
 //! * A zswap store is published in the backend words before the LRU, so a walk never
 //!   meets an entry no slot names; a refused store frees any entry an earlier writeout
 //!   left, so a kept folio is never "backed" by old data.

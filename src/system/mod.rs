@@ -20,7 +20,9 @@
 //!
 //! Invariants:
 //! * A backend word changes only while its slot is in the swap cache (under the caller's
-//!   folio, or zswap writeback's `FolioId::WRITEBACK`), or when the slot is freed.
+//!   folio, or the `FolioId::WRITEBACK` folio of zswap writeback or swapoff), when the
+//!   slot is freed, or by swapoff's CAS from its old physical slot (to another device;
+//!   to None only under the slot's lock bit).
 //! * Every call pins the epoch once (or runs under a [`Pinned`] batch) and passes the
 //!   guard down; nothing below pins on its own, except the shrink worker, which pins only
 //!   once it knows it has work.

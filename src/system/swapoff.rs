@@ -133,6 +133,32 @@ impl SwapSystem {
     /// `-EINTR`), the device stays on and the pages already moved or brought into memory
     /// stay there; the page being handled and every later one stay on the device,
     /// unchanged. (This and `Io` are the exceptions to "an error changes nothing".)
+    ///
+    /// ```
+    /// use vswap::*;
+    /// let mut cfg = Config::default();
+    /// cfg.zswap.enabled = false;                                 // straight to the device
+    /// let sys = SwapSystem::new(cfg)?;
+    /// let only = sys.swapon(DeviceSpec::memory("only", 64))?;
+    /// let slot = sys.alloc(0, MemcgId::ROOT, FolioId(8), 0)?;
+    /// sys.dup(slot)?;                                             // a PTE holds it
+    /// let page = vec![7u8; PAGE_SIZE];
+    /// assert_eq!(sys.writeout(slot, Page::Bytes(&page))?, Writeout::Device(only));
+    /// sys.evict(slot, Shadow(1))?;
+    /// assert_eq!(sys.swapoff(only), Err(Error::DeviceFull));     // nowhere to move it
+    ///
+    /// // The caller's memory manager: a frame per page, checked against the bytes.
+    /// let mut sink = |p: &SwapoffPage<'_>| {
+    ///     assert_eq!((p.slot, p.count, p.data), (slot, 1, Some(&page[..])));
+    ///     Some(FolioId(16))
+    /// };
+    /// let report = sys.swapoff_with(only, &mut sink)?;
+    /// assert_eq!(report.swapped_in, 1);
+    /// assert_eq!(sys.device_stat(only), Err(Error::InvalidDevice));
+    /// assert_eq!(sys.state(slot)?, SlotState::Cached { folio: FolioId(16), count: 1 });
+    /// assert_eq!(sys.backing(slot)?, Backing::None);              // in memory only
+    /// # Ok::<(), vswap::Error>(())
+    /// ```
     pub fn swapoff_with(&self, dev: DeviceId, sink: &mut dyn SwapoffSink) -> Result<SwapoffReport, Error> {
         self.swapoff_in(dev, Some(sink))
     }

@@ -5,7 +5,9 @@
 //! lock-free load. Single-slot transitions are one CAS. A large folio's transitions take
 //! the crate's per-slot lock bit on each of its slots in ascending order (the kernel holds
 //! the folio lock and `ci->lock`); count operations on a locked slot wait, so the folio
-//! changes as one step. Invariants checked after every transition (debug builds):
+//! changes as one step; `cache_del_if` takes the bit on an order-0 folio too, so that
+//! its check and the deletion are one step against swapoff (which drops a cached folio's
+//! device slot under the bit). Invariants checked after every transition (debug builds):
 //! count 0 ⇒ cached; a shadow has count >= 1; Free is exactly 0.
 
 use super::cluster::Cluster;
