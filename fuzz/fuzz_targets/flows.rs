@@ -317,7 +317,10 @@ fuzz_target!(|data: &[u8]| {
             },
             // The high bit: `swapoff_with`, with a sink of `d >> 4 & 7` frames (7: plenty).
             Step::Swapoff(d) if d & 0x80 != 0 => {
-                let frames = match (d >> 4) & 7 { 7 => u16::MAX, n => u16::from(n) };
+                let frames = match (d >> 4) & 7 {
+                    7 => u16::MAX,
+                    n => u16::from(n),
+                };
                 Op::SwapoffWith { device: d % 6, frames, folio: FolioId(1 << 32) }
             }
             Step::Swapoff(d) => Op::Swapoff { device: d % 6 },
