@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 512, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
+    // page-cluster 3, cluster readahead: the lab guest's defaults.
+    let cfg = MmConfig::new(512, 2, zswap, vec![DeviceSpec::null("swap", 1024)]);
     let mut mm = Mm::new(cfg).expect("machine");
     let cg = mm.memcg_create(Mm::ROOT, "fuzz").expect("memcg");
     mm.set_memory_max(cg, Some(64 * 4096)).expect("memory.max");

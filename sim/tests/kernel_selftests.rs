@@ -41,6 +41,9 @@ fn on_the_memory_manager(max: u64, zswap_max: Limit, pages: u64, reads: u32) -> 
         cpus: 1,
         zswap: ZswapConfig::default(),
         devices: vec![DeviceSpec::memory("vdb", 1 << 14)],
+        // The selftest's guest: page-cluster 3, cluster readahead (a rotational disk).
+        page_cluster: MmConfig::DEFAULT_PAGE_CLUSTER,
+        vma_readahead: false,
     };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "test").unwrap();

@@ -121,13 +121,27 @@ fn a_workload_file_error_names_the_file_and_line() {
 }
 
 /// BGSAVE (B4) on a memcg under pressure: the invariants hold at every step, shared
-/// slots reach count 2, and no slot leaks after the child exits.
+/// slots reach count 2, and no slot leaks after the child exits; with each kind of swap
+/// readahead (`page-cluster` 3) and without.
 #[test]
 fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
+    for (page_cluster, vma_readahead) in [(0, false), (3, false), (3, true)] {
+        fork_and_exit(page_cluster, vma_readahead);
+    }
+}
+
+fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
     let pages = if cfg!(miri) { 32 } else { 2048 };
     let zswap =
         ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 4 * pages, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
+    let cfg = MmConfig {
+        ram_pages: 4 * pages,
+        cpus: 2,
+        zswap,
+        devices: vec![DeviceSpec::null("swap", 8 * pages)],
+        page_cluster,
+        vma_readahead,
+    };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
     mm.set_memory_max(cg, Some(pages / 3 * 4096)).unwrap();
@@ -164,7 +178,14 @@ fn a_batch_of_events_does_what_the_events_do_one_by_one() {
     let new_mm = || {
         let zswap =
             ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
-        let cfg = MmConfig { ram_pages: 4 * pages, cpus: 2, zswap, devices: vec![DeviceSpec::null("swap", 8 * pages)] };
+        let cfg = MmConfig {
+            ram_pages: 4 * pages,
+            cpus: 2,
+            zswap,
+            devices: vec![DeviceSpec::null("swap", 8 * pages)],
+            page_cluster: 0,
+            vma_readahead: false,
+        };
         let mut mm = Mm::new(cfg).unwrap();
         let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
         mm.set_memory_max(cg, Some(pages / 3 * 4096)).unwrap();
@@ -213,7 +234,14 @@ fn count(mm: &Mm, slot: vswap::VSlot) -> u32 {
 #[test]
 fn foreign_handles_and_stray_accesses_get_typed_errors() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 64, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 64)] };
+    let cfg = MmConfig {
+        ram_pages: 64,
+        cpus: 1,
+        zswap,
+        devices: vec![DeviceSpec::null("swap", 64)],
+        page_cluster: 0,
+        vma_readahead: false,
+    };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("usemem", 16).unwrap();
@@ -248,6 +276,60 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
     mm.check().unwrap();
 }
 
+/// After fork, a write to a page whose slot the other process still holds in a swap PTE
+/// copies it (`do_swap_page` maps the folio read-only, as fork cleared the swap PTEs'
+/// exclusive marker, and `do_wp_page` cannot reuse it while the swap count pins the
+/// swap-cache folio): a write fault on a swapped-out shared page leaves two frames, the
+/// swap-cache folio the child later maps without a read and the parent's copy; so does a
+/// write after a read fault, and a write fault while the other process maps the folio,
+/// which keeps its slot. Once no one else holds the slot, a write does not copy.
+#[test]
+fn a_write_to_a_page_the_other_process_holds_in_a_swap_pte_copies_it() {
+    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, vec![DeviceSpec::null("swap", 256)]) };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", 16).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    let access = |process, page, write| Event::Access { process, region: 0, page, write };
+    for page in 0..16 {
+        mm.apply(task, &access(Process::Parent, page, true)).unwrap();
+    }
+    mm.apply(task, &Event::Fork).unwrap();
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    assert_eq!(mm.resident_pages(cg).unwrap(), 0);
+    let majors = |mm: &Mm| mm.counters(cg).unwrap().major_faults;
+
+    mm.apply(task, &access(Process::Parent, 0, true)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (1, 2), "the folio and the parent's copy");
+    mm.apply(task, &access(Process::Child, 0, false)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (1, 2), "the child maps the cached folio");
+
+    mm.apply(task, &access(Process::Parent, 1, false)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 3);
+    mm.apply(task, &access(Process::Parent, 1, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 4, "a write after the read copies too");
+    mm.apply(task, &access(Process::Child, 1, false)).unwrap();
+    assert_eq!((majors(&mm), mm.resident_pages(cg).unwrap()), (2, 4));
+    mm.check().unwrap();
+
+    // The child maps page 3 from swap; the parent's write fault through its swap PTE
+    // copies the folio the child maps and leaves it its slot: `should_try_to_free_swap`
+    // frees only for a write by the folio's only user.
+    mm.apply(task, &access(Process::Child, 3, false)).unwrap();
+    let slots = mm.sys().stat().vslots_in_use;
+    mm.apply(task, &access(Process::Parent, 3, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 6);
+    assert_eq!(mm.sys().stat().vslots_in_use, slots, "the child's folio keeps the slot");
+    mm.check().unwrap();
+
+    mm.apply(task, &Event::ChildExit).unwrap();
+    mm.apply(task, &access(Process::Parent, 2, false)).unwrap();
+    mm.apply(task, &access(Process::Parent, 2, true)).unwrap();
+    assert_eq!(mm.resident_pages(cg).unwrap(), 4, "the child's frames went; page 2 was not copied");
+    mm.check().unwrap();
+}
+
 /// `mem_cgroup_out_of_memory` → `oom_kill_process`: a memcg at `memory.max` with nothing
 /// reclaimable (no swap device, zswap off) kills its task: `oom` and `oom_kill` counted,
 /// every frame and slot of the task freed, later events ignored; a task of another memcg
@@ -255,7 +337,7 @@ fn foreign_handles_and_stray_accesses_get_typed_errors() {
 #[test]
 fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() {
     let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![], page_cluster: 0, vma_readahead: false };
     let mut mm = Mm::new(cfg).unwrap();
     let (a, b) = (mm.memcg_create(Mm::ROOT, "a").unwrap(), mm.memcg_create(Mm::ROOT, "b").unwrap());
     mm.set_memory_max(a, Some(16 * 4096)).unwrap();
@@ -293,7 +375,7 @@ fn a_charge_reclaim_cannot_satisfy_kills_the_memcgs_task_and_frees_its_memory() 
 #[test]
 fn the_oom_killer_picks_the_memcgs_largest_task() {
     let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![] };
+    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![], page_cluster: 0, vma_readahead: false };
     let mut mm = Mm::new(cfg).unwrap();
     let a = mm.memcg_create(Mm::ROOT, "a").unwrap();
     mm.set_memory_max(a, Some(16 * 4096)).unwrap();
@@ -320,7 +402,14 @@ fn the_oom_killer_picks_the_memcgs_largest_task() {
 fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
     for (device_pages, full) in [(256, false), (48, true)] {
         let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-        let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", device_pages)] };
+        let cfg = MmConfig {
+            ram_pages: 1024,
+            cpus: 1,
+            zswap,
+            devices: vec![DeviceSpec::null("swap", device_pages)],
+            page_cluster: 0,
+            vma_readahead: false,
+        };
         let mut mm = Mm::new(cfg).unwrap();
         let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
         let w = Workload::builtin("usemem", 32).unwrap();
@@ -355,7 +444,14 @@ fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
 #[test]
 fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 256)] };
+    let cfg = MmConfig {
+        ram_pages: 1024,
+        cpus: 1,
+        zswap,
+        devices: vec![DeviceSpec::null("swap", 256)],
+        page_cluster: 0,
+        vma_readahead: false,
+    };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("usemem", 16).unwrap();
@@ -388,7 +484,14 @@ fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
 )]
 fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap, devices: vec![DeviceSpec::null("swap", 1024)] };
+    let cfg = MmConfig {
+        ram_pages: 1024,
+        cpus: 1,
+        zswap,
+        devices: vec![DeviceSpec::null("swap", 1024)],
+        page_cluster: 0,
+        vma_readahead: false,
+    };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     mm.set_memory_max(cg, Some(32 * 4096)).unwrap();
@@ -409,7 +512,9 @@ fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
 /// device (zswap off): the memory manager, the memcg, the task and the device.
 fn swapped_to_the_only_device(pages: u64, zswap: bool) -> (Mm, usize, usize, vswap::DeviceId) {
     let zswap = ZswapConfig { enabled: zswap, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig { ram_pages: 1024, cpus: 1, zswap: zswap.clone(), devices: vec![DeviceSpec::null("swap", 256)] };
+    let devices = vec![DeviceSpec::null("swap", 256)];
+    // No readahead: the tests count the pages each fault reads.
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap.clone(), devices) };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("usemem", pages).unwrap();
@@ -466,7 +571,7 @@ fn swapoff_of_the_only_device_maps_every_page_back() {
 fn swapoff_with_room_elsewhere_moves_the_pages_and_takes_no_frame() {
     let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
     let devices = vec![DeviceSpec::null("fast", 64).priority(10), DeviceSpec::null("slow", 64).priority(1)];
-    let mut mm = Mm::new(MmConfig { ram_pages: 1024, cpus: 1, zswap, devices }).unwrap();
+    let mut mm = Mm::new(MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, devices) }).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let task = mm.spawn(cg, &Workload::builtin("usemem", 16).unwrap(), 1).unwrap();
     for page in 0..16 {

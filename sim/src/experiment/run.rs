@@ -22,7 +22,7 @@
 //!
 //! Invariants: no clock and no global is read, so the same experiment and seeds give the
 //! same result byte for byte (`seconds` is 0, the logical time is `ticks`); what the
-//! simulator cannot honour (MGLRU, readahead, another compressor) is written in the
+//! simulator cannot honour (MGLRU, another compressor) is written in the
 //! result's `settings.notes`, never silently dropped; an action it cannot perform is a
 //! [`RunError`] before anything runs.
 
@@ -182,7 +182,7 @@ fn sim_action(a: &Action) -> Result<SimAction, RunError> {
 /// `lzo`, 20 %, 90 %, shrinker off; MGLRU on, `page-cluster` 3, `swappiness` 60.
 const DEFAULT_MAX_POOL: u32 = 20;
 const DEFAULT_ACCEPT: u32 = 90;
-const DEFAULT_PAGE_CLUSTER: u32 = 3;
+const DEFAULT_PAGE_CLUSTER: u32 = MmConfig::DEFAULT_PAGE_CLUSTER;
 const DEFAULT_SWAPPINESS: u32 = 60;
 
 /// The settings the simulator applies for `exp`, with a note for each it cannot honour.
@@ -194,11 +194,6 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
         notes.push(format!("{asked}: the simulator models the classic active/inactive LRU only"));
     }
     let page_cluster = exp.vm.page_cluster.unwrap_or(DEFAULT_PAGE_CLUSTER);
-    if page_cluster != 0 {
-        notes.push(format!(
-            "page_cluster {page_cluster}: the simulator has no swap readahead (one page per fault, as page-cluster 0)"
-        ));
-    }
     let swappiness = exp.vm.swappiness.unwrap_or(DEFAULT_SWAPPINESS);
     if swappiness == 0 {
         notes.push("swappiness 0: the simulator reclaims anonymous pages at any swappiness".into());
@@ -246,7 +241,7 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     }
     Settings {
         machine: MachineSettings { mem_total_kib: exp.machine.ram_mib * 1024, cpus: exp.machine.cpus, swap },
-        vm: VmSettings { lru: Lru::Classic.as_str().into(), page_cluster: 0, swappiness },
+        vm: VmSettings { lru: Lru::Classic.as_str().into(), page_cluster, swappiness },
         zswap: ZswapSettings {
             enabled: exp.zswap.enabled.unwrap_or(false),
             compressor: "lz4".into(),
@@ -303,9 +298,20 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
     let devices = (exp.machine.swap.iter())
         .map(|d| DeviceSpec::null(d.name.clone(), d.mib * (1 << 20) / PAGE).priority(d.effective_priority))
         .collect();
-    let cfg =
-        MmConfig { ram_pages: exp.machine.ram_mib * (1 << 20) / PAGE, cpus: exp.machine.cpus as usize, zswap, devices };
+    // The lab's swap disks are virtio-blk, which the kernel swaps on as rotational (no
+    // SWP_SOLIDSTATE), so swap readahead is cluster readahead (`swap_cluster_readahead`).
+    let cfg = MmConfig {
+        ram_pages: exp.machine.ram_mib * (1 << 20) / PAGE,
+        cpus: exp.machine.cpus as usize,
+        zswap,
+        devices,
+        page_cluster: exp.vm.page_cluster.unwrap_or(DEFAULT_PAGE_CLUSTER),
+        vma_readahead: false,
+    };
     let mut mm = sim(|| "machine set-up".into(), Mm::new(cfg))?;
+    // swappiness 0 is noted in the settings and taken as the default.
+    let swappiness = exp.vm.swappiness.filter(|&s| s != 0).unwrap_or(DEFAULT_SWAPPINESS);
+    sim(|| "vm.swappiness".into(), mm.set_swappiness(swappiness))?;
     let index = |path: &str| exp.cgroups.iter().position(|c| c.path == path);
     let mut cgs = Vec::with_capacity(exp.cgroups.len());
     for c in &exp.cgroups {
@@ -474,6 +480,8 @@ fn perform(mm: &mut Mm, st: &mut State, exp: &Experiment, a: &Action, act: SimAc
 ///   in zswap_store / zswap_load / zswap_writeback_entry / swap_writeout / swap_read_folio
 ///   / the zero-page checks); `pgmajfault` sums the memory manager's `major_faults`
 ///   (swap-ins that read zero, zswap or a device: `do_swap_page`'s `PGMAJFAULT`);
+///   `swap_ra` / `swap_ra_hit` sum its readahead counters (`SWAP_RA`: pages readahead
+///   read, `SWAP_RA_HIT`: faults that found one still marked);
 ///   `pgsteal_anon` sums `reclaimed` (`shrink_folio_list`); `workingset_activate_anon`
 ///   sums `refault_activate` (`workingset_refault`); `oom_kill` sums the memory
 ///   manager's `oom_kill` (`oom_kill_process`).
@@ -499,9 +507,12 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
     let g = mm.sys().stat();
     let mut vmstat = BTreeMap::new();
     let (mut majflt, mut steal, mut activate, mut kills) = (0u64, 0u64, 0u64, 0u64);
+    let (mut ra, mut ra_hit) = (0u64, 0u64);
     for cg in mm.memcgs() {
         let c = sim(what, mm.counters(cg))?;
         majflt += c.major_faults;
+        ra += c.swap_ra;
+        ra_hit += c.swap_ra_hit;
         steal += c.reclaimed;
         activate += c.refault_activate;
         kills += c.oom_kill;
@@ -515,6 +526,8 @@ fn point(name: &str, mm: &Mm, exp: &Experiment, st: &State) -> Result<Point, Run
         ("swpout_zero", g.swpout_zero),
         ("swpin_zero", g.swpin_zero),
         ("pgmajfault", majflt),
+        ("swap_ra", ra),
+        ("swap_ra_hit", ra_hit),
         ("pgsteal_anon", steal),
         ("workingset_activate_anon", activate),
         ("oom_kill", kills),

@@ -25,8 +25,11 @@ impl Mm {
             }
         }
         for (cg, m) in self.memcgs.iter().enumerate() {
+            resident[cg] += m.wb_folios;
+        }
+        for (cg, m) in self.memcgs.iter().enumerate() {
             if m.resident != resident[cg] {
-                return Err(format!("memcg {cg}: resident {} but {} listed", m.resident, resident[cg]));
+                return Err(format!("memcg {cg}: resident {} but {} listed or written back", m.resident, resident[cg]));
             }
             let tree: u64 = m.subtree.iter().map(|&c| resident[c]).sum();
             if m.resident_tree != tree {

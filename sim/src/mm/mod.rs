@@ -20,21 +20,40 @@
 //!   to the mapped page only dirties it (the read fault mapped it writable, as
 //!   `do_swap_page` does for an exclusive folio), and the next eviction writes it to the
 //!   same slot. A refault whose shadow says it was evicted less than an
-//!   active list ago is activated (`workingset_refault`); a write to a frame shared since
-//!   fork copies it (`wp_page_copy`).
+//!   active list ago is activated (`workingset_refault`); a write to a frame not exclusive
+//!   to the writer since fork — the other process maps it, or holds its slot in a swap PTE
+//!   — copies it (`do_wp_page` → `wp_page_copy`), and a write fault frees the slot only
+//!   for the folio's only user.
+//! * **Readahead** (`swapin_readahead`, [`MmConfig::page_cluster`]): a fault that misses
+//!   the swap cache also reads a window of neighbours into it, each a new frame charged to
+//!   the slot's memcg, on the inactive list (or active, by its shadow), unmapped, its
+//!   slot kept and marked `PG_readahead` (`swap_ra`); a later fault on one is a swap-cache
+//!   hit (a minor fault) that clears the mark and counts a hit (`swap_ra_hit`), which
+//!   widens the next window (`__swapin_nr_pages`). The neighbours are the aligned block of
+//!   slots around the faulting one (`swap_cluster_readahead`, the lab's rotational
+//!   virtio disk) or, with [`MmConfig::vma_readahead`], the swap PTEs around the faulting
+//!   address in its mapping and PMD (`swap_vma_readahead`); see `readahead.rs`.
 //! * **Reclaim** (`shrink_lruvec`): age the active list when the inactive one is smaller,
 //!   give referenced inactive frames a second trip, and page out the rest:
 //!   `alloc` (`folio_alloc_swap`) → one `dup` per mapping (`try_to_unmap`) → `writeout`
 //!   (`pageout`, skipped for a clean frame still backed) → `evict` (`__remove_mapping`,
 //!   leaving a shadow). A `Kept` folio stays in the swap cache, unmapped, and is
-//!   activated. With zswap's shrinker on, each memcg pass also calls `shrink_memcg` in
-//!   proportion to the LRU scan (`shrink_slab`).
+//!   activated (dropping its swap cache first when `mem_cgroup_swap_full` holds). Each
+//!   priority scans `lru >> priority` times anon's share of the pressure at
+//!   `vm.swappiness` (`get_scan_count`; all of it at priority 0), and no anon at all once
+//!   the memcg can get no more swap (`can_reclaim_anon_pages`).
+//! * **zswap's shrinker** (`shrink_slab` → `do_shrink_slab`, after each memcg's LRU scan at
+//!   each priority): `(freeable >> priority) × 4 / seeks` new work plus the memcg's
+//!   deferred work, in batches of 128 `shrink_memcg` walks, stopped by a batch that
+//!   writes nothing; what is not done is deferred. Each entry written back costs a page
+//!   (the swap-cache folio `zswap_writeback_entry` allocates, charged to the memcg) until
+//!   the next LRU scan after its write completed frees it.
 //! * **Charging**: `memory.current` is resident frames plus the memcg's compressed zswap
 //!   bytes (`obj_cgroup_charge_zswap`); a charge above `memory.max` of the memcg or an
 //!   ancestor reclaims from that subtree first (`try_charge_memcg`), each attempt a
-//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`: scan
-//!   `lru >> priority`, stop at the first that frees something), one above
-//!   `memory.high` reclaims the excess, and RAM (frames + the zswap pool) is reclaimed
+//!   sweep from priority `DEF_PRIORITY` down to 0 (`do_try_to_free_pages`) until
+//!   `SWAP_CLUSTER_MAX` frames are reclaimed, one above `memory.high` reclaims the excess
+//!   the same way, and RAM (frames + the zswap pool) is reclaimed
 //!   globally round-robin when full.
 //! * **OOM kill** (`mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process`
 //!   → `oom_kill_process`): after `MAX_RECLAIM_RETRIES` sweeps in a row free nothing
@@ -70,9 +89,12 @@
 mod check;
 mod fault;
 mod lru;
+mod readahead;
 mod reclaim;
 mod swapcache;
 mod swapoff;
+#[cfg(test)]
+mod tests;
 
 use crate::workload::{Event, PageData, Process, Workload};
 use rustc_hash::FxHashMap as HashMap;
@@ -89,6 +111,14 @@ const NIL: u32 = u32::MAX;
 pub const DEF_PRIORITY: u32 = 12;
 /// `SWAP_CLUSTER_MAX`: pages per reclaim batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
+/// `SHRINK_BATCH`: objects a shrinker scans per call.
+pub const SHRINK_BATCH: u64 = 128;
+/// `vm.swappiness`'s default.
+pub const DEFAULT_SWAPPINESS: u32 = 60;
+/// `MAX_SWAPPINESS`.
+pub const MAX_SWAPPINESS: u64 = 200;
+/// `DEFAULT_SEEKS`: zswap's shrinker's cost to recreate an object.
+pub const DEFAULT_SEEKS: u64 = 2;
 /// The largest address space a task may have, in pages (1 TiB; its page table is 2 GiB).
 pub const MAX_TASK_PAGES: u64 = 1 << 28;
 /// `MAX_RECLAIM_RETRIES`: reclaim passes in a row that may free nothing before a charge
@@ -100,6 +130,8 @@ const REFERENCED: u8 = 2;
 const DIRTY: u8 = 4;
 /// The frame's page is zero-filled (`PageData::zero`).
 const ZERO: u8 = 8;
+/// `PG_readahead`: read by readahead and not faulted on since (`folio_set_readahead`).
+const READAHEAD: u8 = 16;
 
 const PRESENT: u64 = 1 << 63;
 const SWAP: u64 = 1 << 62;
@@ -116,6 +148,26 @@ pub struct MmConfig {
     pub zswap: ZswapConfig,
     /// The swap devices, swapped on in order.
     pub devices: Vec<DeviceSpec>,
+    /// `/proc/sys/vm/page-cluster`: swap readahead reads windows of up to `2^page_cluster`
+    /// pages (`2^min(page_cluster, 5)` for VMA readahead); 0 reads the faulting page only.
+    /// The kernel's default is [`MmConfig::DEFAULT_PAGE_CLUSTER`]; 0..=31.
+    pub page_cluster: u32,
+    /// `swap_use_vma_readahead()`: `/sys/kernel/mm/swap/vma_ra_enabled` (on by default)
+    /// and no rotational swap device (`nr_rotate_swap` 0). False: the cluster readahead a
+    /// rotational device gets (`swap_cluster_readahead`), as on the lab's virtio disks,
+    /// which the kernel swaps on without `SWP_SOLIDSTATE`.
+    pub vma_readahead: bool,
+}
+
+impl MmConfig {
+    /// `page-cluster`'s boot value (`swap_setup`: 3, 2 below 16 MiB of RAM).
+    pub const DEFAULT_PAGE_CLUSTER: u32 = 3;
+
+    /// A machine as the lab's guest boots it: `page-cluster` 3 with cluster readahead (a
+    /// rotational swap device).
+    pub fn new(ram_pages: u64, cpus: usize, zswap: ZswapConfig, devices: Vec<DeviceSpec>) -> MmConfig {
+        MmConfig { ram_pages, cpus, zswap, devices, page_cluster: Self::DEFAULT_PAGE_CLUSTER, vma_readahead: false }
+    }
 }
 
 /// A memcg of the simulation (an index into [`Mm`]'s table).
@@ -132,8 +184,13 @@ pub struct CgCounters {
     pub first_touch: u64,
     /// Swap-ins that found the folio in the swap cache (no I/O).
     pub swapcache_hits: u64,
-    /// Swap-ins that read zero, zswap or a device.
+    /// Swap-ins that read zero, zswap or a device (`PGMAJFAULT`: the faulting page only,
+    /// never its readahead).
     pub major_faults: u64,
+    /// Pages readahead read into the swap cache for this memcg (`SWAP_RA`).
+    pub swap_ra: u64,
+    /// Faults that found a page readahead had read, still marked (`SWAP_RA_HIT`).
+    pub swap_ra_hit: u64,
     /// Swap-ins read from a device, by device number (`pswpin` split by device).
     pub device_reads: Vec<u64>,
     /// Refaults activated by their shadow (`workingset_activate`).
@@ -211,6 +268,15 @@ struct Memcg {
     evictions: u64,
     /// Where the next subtree reclaim starts (`mem_cgroup_reclaim_cookie`).
     reclaim_cursor: usize,
+    /// Folios zswap writeback allocated for this memcg's entries and not yet reclaimed
+    /// (charged and on the inactive list's tail; see [`Mm::writeback_folios`]).
+    wb_folios: u64,
+    /// Those of `wb_folios` whose write has not completed: written back since the last
+    /// tick (the simulator's I/O completes at the tick).
+    wb_in_flight: u64,
+    /// zswap's shrinker work deferred to this memcg's next `shrink_slab`
+    /// (`shrinker_info`'s `nr_deferred`).
+    nr_deferred: u64,
     counters: CgCounters,
 }
 
@@ -224,6 +290,9 @@ struct Task {
     bases: Vec<u64>,
     /// Page tables: the parent's and the child's.
     ptes: [Vec<u64>; 2],
+    /// `vma->swap_readahead_info` of the parent's and the child's mapping (the lab's guest
+    /// maps every region as one anonymous mapping: one VMA per process).
+    ra: [readahead::VmaRa; 2],
     child: bool,
     /// Killed by the OOM killer (`oom_kill_process`): its memory is freed and it makes
     /// no more accesses.
@@ -240,6 +309,8 @@ pub struct Mm {
     ram_pages: u64,
     cpus: usize,
     shrinker: bool,
+    /// `vm.swappiness` (0..=200): anon's share of reclaim pressure.
+    swappiness: u32,
     frames: Vec<Frame>,
     free: Vec<u32>,
     memcgs: Vec<Memcg>,
@@ -255,6 +326,12 @@ pub struct Mm {
     vm_swap_full: bool,
     global_cursor: usize,
     tick: Tick,
+    /// [`MmConfig::page_cluster`].
+    page_cluster: u32,
+    /// [`MmConfig::vma_readahead`].
+    vma_readahead: bool,
+    /// `swapin_nr_pages`'s global state, for cluster readahead.
+    cluster_ra: readahead::ClusterRa,
 }
 
 fn lru_of(flags: u8) -> usize {
@@ -292,6 +369,7 @@ impl Mm {
             ram_pages: cfg.ram_pages,
             cpus: cfg.cpus,
             shrinker: cfg.zswap.shrinker_enabled,
+            swappiness: DEFAULT_SWAPPINESS,
             frames: Vec::new(),
             free: Vec::new(),
             memcgs: vec![root],
@@ -303,6 +381,9 @@ impl Mm {
             vm_swap_full: false,
             global_cursor: 0,
             tick: 0,
+            page_cluster: cfg.page_cluster.min(31),
+            vma_readahead: cfg.vma_readahead,
+            cluster_ra: readahead::ClusterRa::default(),
         })
     }
 
@@ -333,6 +414,17 @@ impl Mm {
             up = self.memcgs[a].parent;
         }
         Ok(cg)
+    }
+
+    /// `/proc/sys/vm/swappiness` (default 60): anon's share of the reclaim pressure
+    /// (`get_scan_count`). 0 (reclaim no anon) is refused: the memory manager has no file
+    /// pages to reclaim instead; so is anything above 200.
+    pub fn set_swappiness(&mut self, swappiness: u32) -> Result<(), Error> {
+        if !(1..=200).contains(&swappiness) {
+            return Err(Error::Invalid("swappiness must be 1..=200"));
+        }
+        self.swappiness = swappiness;
+        Ok(())
     }
 
     /// `memory.max` in bytes (None: `max`).
@@ -431,6 +523,7 @@ impl Mm {
             seed,
             bases: (0..workload.regions.len()).map(|i| workload.region_base(i)).collect(),
             ptes: [vec![0; pages], Vec::new()],
+            ra: [readahead::VmaRa::default(); 2],
             child: false,
             killed: false,
         });
@@ -481,13 +574,12 @@ impl Mm {
                 self.memcgs[t.cg].counters.accesses += 1;
                 if pte & PRESENT != 0 {
                     let f = (pte & PAYLOAD) as usize;
-                    let fr = &mut self.frames[f];
-                    fr.flags |= REFERENCED;
+                    self.frames[f].flags |= REFERENCED;
                     if write {
-                        if fr.mappers == 3 {
+                        if self.shared(p, f)? {
                             return self.cow(p, task, process, vpage, f);
                         }
-                        fr.flags |= DIRTY;
+                        self.frames[f].flags |= DIRTY;
                     }
                     return Ok(());
                 }
@@ -512,11 +604,13 @@ impl Mm {
     pub fn tick(&mut self) -> Result<(), Error> {
         self.tick += 1;
         self.sys.set_tick(self.tick)?;
+
         if self.sys.shrink_worker_pending() {
             let r = self.sys.run_shrink_worker();
             for (id, n) in r.by_memcg {
                 if let Some(&cg) = self.by_id.get(&id) {
                     self.memcgs[cg].counters.worker_written += n;
+                    self.writeback_folios(cg, n, true);
                 }
             }
         }
@@ -630,8 +724,37 @@ impl Mm {
         Ok(f)
     }
 
+    /// `zswap_writeback_entry` allocates a folio for each entry it writes back
+    /// (`swap_cache_alloc_folio`, charged to the entry's memcg, forced as reclaim's
+    /// `PF_MEMALLOC` charges are), writes it and marks it `PG_reclaim`: once the write
+    /// completes, `folio_rotate_reclaimable` puts it at the inactive list's tail, and the
+    /// next reclaim frees it without I/O. So writeback trades a compressed entry for a
+    /// whole page until then. `n` such folios of `cg`: charged to `cg`, counted as
+    /// resident, freed first by its next LRU scan ([`Mm::shrink_lruvec_to`]). They hold
+    /// no data here: a fault on the page in that window reads the device where the
+    /// kernel would find the folio in the swap cache.
+    fn writeback_folios(&mut self, cg: Cg, n: u64, add: bool) {
+        let m = &mut self.memcgs[cg];
+        m.wb_folios = if add { m.wb_folios + n } else { m.wb_folios - n };
+        if add {
+            m.wb_in_flight += n;
+        }
+        m.resident = if add { m.resident + n } else { m.resident - n };
+        let mut up = Some(cg);
+        while let Some(a) = up {
+            let t = &mut self.memcgs[a].resident_tree;
+            *t = if add { *t + n } else { *t - n };
+            up = self.memcgs[a].parent;
+        }
+    }
+
     fn free_frame(&mut self, f: u32) {
-        let cg = self.frames[f as usize].cg as usize;
+        let fr = self.frames[f as usize];
+        if fr.slot != 0 {
+            // Evicted with its slot kept: the slot's page, for cluster readahead.
+            self.swapcache.set_owner(fr.slot, fr.task, fr.vpage);
+        }
+        let cg = fr.cg as usize;
         self.frames[f as usize] = Frame::EMPTY;
         self.free.push(f);
         self.memcgs[cg].resident -= 1;
@@ -666,6 +789,9 @@ impl Memcg {
             lru: [List { head: NIL, tail: NIL, len: 0 }; 2],
             evictions: 0,
             reclaim_cursor: 0,
+            nr_deferred: 0,
+            wb_folios: 0,
+            wb_in_flight: 0,
             counters: CgCounters::default(),
         }
     }

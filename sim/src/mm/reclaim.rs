@@ -31,6 +31,12 @@ impl Mm {
     /// makes: there, when the OOM killer finds no task to kill, the charge fails
     /// (`try_charge_memcg`'s `nomem`, -ENOMEM) where a fault's is granted.
     pub(super) fn try_charge(&mut self, p: &Pinned<'_>, cg: Cg, task: Option<usize>) -> Result<Charged, Error> {
+        // The writes zswap writeback submitted during an earlier charge's reclaim have
+        // completed by now; those of this charge's reclaim stay under writeback while it
+        // runs (shrink_folio_list activates such a folio rather than wait for it).
+        for m in &mut self.memcgs {
+            m.wb_in_flight = 0;
+        }
         // Global: frames + the pool must leave room for one more frame.
         let used = |mm: &Mm| mm.memcgs[Self::ROOT].resident_tree + mm.pool_bytes.div_ceil(PAGE);
         let mut tries = 0;
@@ -98,38 +104,62 @@ impl Mm {
         Ok(Some(v))
     }
 
-    /// `try_to_free_mem_cgroup_pages` → `do_try_to_free_pages` for a charge: passes at
-    /// priority `DEF_PRIORITY` (12) down to 0, each scanning `lru >> priority` frames of
-    /// each memcg of `root`'s subtree (at least `SWAP_CLUSTER_MAX`), until one reclaims
-    /// something (its target is `SWAP_CLUSTER_MAX`). 0 only when the whole sweep,
-    /// which scans every frame at priority 0, freed nothing: one of the charge's
-    /// `MAX_RECLAIM_RETRIES`.
+    /// `try_to_free_mem_cgroup_pages` → `do_try_to_free_pages` for a charge: a sweep
+    /// with a target of `SWAP_CLUSTER_MAX` ([`Mm::reclaim_target`]). 0 only when the
+    /// whole sweep, which scans every frame at priority 0, freed nothing: one of the
+    /// charge's `MAX_RECLAIM_RETRIES`.
     pub(super) fn reclaim_sweep(&mut self, p: &Pinned<'_>, root: Cg) -> Result<u64, Error> {
+        self.reclaim_target(p, root, SWAP_CLUSTER_MAX)
+    }
+
+    /// `do_try_to_free_pages` with `nr_to_reclaim = want` over `root`'s subtree: passes at
+    /// priority `DEF_PRIORITY` (12) down to 0, each scanning `lru >> priority` frames of
+    /// each memcg (at least `SWAP_CLUSTER_MAX`) from the subtree's cursor and calling its
+    /// shrinker at that priority (`shrink_node_memcgs`: `shrink_lruvec` then
+    /// `shrink_slab`), until `want` frames are reclaimed in all (the partial walk bails
+    /// once the goal is reached). The number reclaimed.
+    pub(super) fn reclaim_target(&mut self, p: &Pinned<'_>, root: Cg, want: u64) -> Result<u64, Error> {
+        let mut done = 0;
         for prio in (0..=DEF_PRIORITY).rev() {
-            let scan = (self.memcgs[root].resident_tree >> prio).max(SWAP_CLUSTER_MAX);
-            let n = self.reclaim_subtree_to(p, root, scan, SWAP_CLUSTER_MAX)?;
-            if n > 0 {
-                return Ok(n);
+            done += self.reclaim_subtree_to(p, root, want - done, prio)?;
+            if done >= want {
+                break;
             }
         }
-        Ok(0)
+        Ok(done)
     }
 
-    /// Reclaim about `nr` frames from `root`'s subtree, memcg by memcg from its cursor.
+    /// `get_scan_count` for one list of `len` anonymous frames at `prio` with no file
+    /// pages: `len >> prio` scaled by anon's share of the pressure (`SCAN_FRACT`,
+    /// `calculate_pressure_balance` with every reclaim cost on anon:
+    /// `swappiness / (swappiness + 2 × (200 − swappiness))`, 0.18 at 60), the whole list at
+    /// priority 0 (`SCAN_EQUAL`).
+    pub(super) fn scan_count(&self, len: u64, prio: u32) -> u64 {
+        if prio == 0 {
+            return len;
+        }
+        let s = u64::from(self.swappiness);
+        (len >> prio) * s / (s + 2 * (MAX_SWAPPINESS - s))
+    }
+    /// Reclaim about `nr` frames from `root`'s subtree (`memory.high`, `memory.reclaim`:
+    /// `try_to_free_mem_cgroup_pages` with `nr_to_reclaim = nr`).
     pub(super) fn reclaim_subtree(&mut self, p: &Pinned<'_>, root: Cg, nr: u64) -> Result<u64, Error> {
-        self.reclaim_subtree_to(p, root, nr, nr)
+        self.reclaim_target(p, root, nr)
     }
 
-    /// Scan up to `scan` frames of each memcg of `root`'s subtree from its cursor,
-    /// stopping once `want` are reclaimed; the number reclaimed.
-    fn reclaim_subtree_to(&mut self, p: &Pinned<'_>, root: Cg, scan: u64, want: u64) -> Result<u64, Error> {
+    /// One priority of `shrink_node_memcgs` over `root`'s subtree from its cursor: each
+    /// memcg's lists scanned as [`Mm::scan_count`] gives, then its shrinker, stopping
+    /// once `want` frames are reclaimed; the number reclaimed.
+    fn reclaim_subtree_to(&mut self, p: &Pinned<'_>, root: Cg, want: u64, prio: u32) -> Result<u64, Error> {
         let n = self.memcgs[root].subtree.len();
         let mut done = 0;
         for _ in 0..n {
             let i = self.memcgs[root].reclaim_cursor % n;
             self.memcgs[root].reclaim_cursor = (i + 1) % n;
             let cg = self.memcgs[root].subtree[i];
-            done += self.shrink_lruvec_to(p, cg, scan.saturating_sub(done), want - done)?;
+            let m = &self.memcgs[cg];
+            let [inactive, active] = [m.lru[0].len + m.wb_folios, m.lru[1].len].map(|l| self.scan_count(l, prio));
+            done += self.shrink_lruvec_to(p, cg, inactive, active, want - done, prio)?;
             if done >= want {
                 break;
             }
@@ -145,11 +175,11 @@ impl Mm {
             self.global_cursor = (cg + 1) % n;
             // A memcg with no frames has nothing to scan, and `shrink_lruvec` would do
             // nothing for it (no scan, so no `shrink_slab` either): skip the call.
-            let lru = &self.memcgs[cg].lru;
-            if lru[0].len == 0 && lru[1].len == 0 {
+            let m = &self.memcgs[cg];
+            if m.lru[0].len == 0 && m.lru[1].len == 0 && m.wb_folios == 0 {
                 continue;
             }
-            done += self.shrink_lruvec(p, cg, nr - done)?;
+            done += self.shrink_lruvec_to(p, cg, nr - done, nr - done, nr - done, DEF_PRIORITY)?;
             if done >= nr {
                 break;
             }
@@ -157,24 +187,40 @@ impl Mm {
         Ok(done)
     }
 
-    /// `shrink_lruvec` + `shrink_slab` for one memcg: scan up to `nr` inactive frames.
-    pub(super) fn shrink_lruvec(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64) -> Result<u64, Error> {
-        self.shrink_lruvec_to(pin, cg, nr, nr)
-    }
-
-    /// [`Mm::shrink_lruvec`] scanning up to `nr` frames and stopping once `want` are
-    /// reclaimed (`nr_to_reclaim`).
-    fn shrink_lruvec_to(&mut self, pin: &Pinned<'_>, cg: Cg, nr: u64, want: u64) -> Result<u64, Error> {
+    /// `shrink_lruvec` + `shrink_slab` for one memcg at `prio`: deactivate up to `active`
+    /// frames while the inactive list is low (`shrink_active_list`), scan up to `nr`
+    /// inactive frames, stopping once `want` are reclaimed (`nr_to_reclaim`), then run
+    /// zswap's shrinker ([`Mm::shrink_slab`]).
+    pub(super) fn shrink_lruvec_to(
+        &mut self,
+        pin: &Pinned<'_>,
+        cg: Cg,
+        nr: u64,
+        active: u64,
+        want: u64,
+        prio: u32,
+    ) -> Result<u64, Error> {
         // inactive_is_low: refill the inactive list from the active tail.
         let mut moved = 0;
-        while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < nr {
+        while self.memcgs[cg].lru[0].len < self.memcgs[cg].lru[1].len && moved < active {
             let f = self.memcgs[cg].lru[1].tail;
             self.lru_del(f);
             self.frames[f as usize].flags &= !(ACTIVE | REFERENCED);
             self.lru_add(f, false);
             moved += 1;
         }
-        let (mut scanned, mut reclaimed) = (0, 0);
+        // get_scan_count: no anon scan when the memcg can get no more swap
+        // (can_reclaim_anon_pages); the shrinker still runs.
+        if !self.can_reclaim_anon(cg)? {
+            self.shrink_slab(cg, prio)?;
+            return Ok(0);
+        }
+        // The written-back folios whose write completed sit at the inactive tail
+        // (folio_rotate_reclaimable): freed first, without I/O.
+        let m = &self.memcgs[cg];
+        let wb = (m.wb_folios - m.wb_in_flight).min(nr).min(want);
+        self.writeback_folios(cg, wb, false);
+        let (mut scanned, mut reclaimed) = (wb, wb);
         while scanned < nr && reclaimed < want && self.memcgs[cg].lru[0].len > 0 {
             scanned += 1;
             let f = self.memcgs[cg].lru[0].tail;
@@ -182,7 +228,7 @@ impl Mm {
             let fr = &mut self.frames[f as usize];
             if fr.flags & REFERENCED != 0 {
                 fr.flags &= !REFERENCED;
-                self.lru_add(f, true);
+                self.activate(pin, cg, f)?;
                 continue;
             }
             if self.pageout(pin, f)? {
@@ -191,17 +237,84 @@ impl Mm {
                 self.lru_add(f, true);
             }
         }
-        if self.shrinker && scanned > 0 {
-            let id = self.memcgs[cg].id;
-            let count = self.sys.shrinker_count(id);
-            if count > 0 {
-                let lru = self.memcgs[cg].lru[0].len + self.memcgs[cg].lru[1].len + 1;
-                let want = (count * scanned).div_ceil(lru).min(count);
-                self.sys.shrink_memcg(id, want)?;
-            }
-        }
+        self.shrink_slab(cg, prio)?;
         self.memcgs[cg].counters.reclaimed += reclaimed;
         Ok(reclaimed)
+    }
+
+    /// `shrink_folio_list`'s `activate_locked`: a swap-cache folio is first dropped from
+    /// the swap cache when `mem_cgroup_swap_full` holds (`folio_free_swap`, which fails
+    /// while a swap PTE holds the slot, and leaves the folio dirty), then activated.
+    fn activate(&mut self, pin: &Pinned<'_>, cg: Cg, f: u32) -> Result<(), Error> {
+        let slot = self.frames[f as usize].slot;
+        if slot != 0 && self.swap_full(cg) && pin.release(VSlot::from_raw(slot))? {
+            self.swapcache.remove(slot);
+            let fr = &mut self.frames[f as usize];
+            fr.slot = 0;
+            fr.flags |= DIRTY;
+        }
+        self.lru_add(f, true);
+        Ok(())
+    }
+
+    /// `can_reclaim_anon_pages` for memcg reclaim: swap space is left for `cg`
+    /// (`mem_cgroup_get_nr_swap_pages`: the free device slots, every entry holding one as
+    /// in the lab kernels, capped by `memory.swap.max` − usage of every level below the
+    /// root, zswapped pages counted as usage).
+    fn can_reclaim_anon(&self, cg: Cg) -> Result<bool, Error> {
+        // With no device, zswap alone is swap space here (the virtual-swap design), where
+        // the lab kernels have none.
+        let free = self.total_swap_pages.saturating_sub(self.sys.stat().vslots_in_use);
+        if free == 0 && (self.total_swap_pages > 0 || !self.sys.config().zswap.enabled) {
+            return Ok(false);
+        }
+        let mut up = Some(cg);
+        while let Some(a) = up.filter(|&a| a != Self::ROOT) {
+            if let Some(max) = self.memcgs[a].swap_max {
+                let s = self.sys.memcg_stat(self.memcgs[a].id)?;
+                if s.swap_current / PAGE + s.zswapped.div_ceil(PAGE) >= max {
+                    return Ok(false);
+                }
+            }
+            up = self.memcgs[a].parent;
+        }
+        Ok(true)
+    }
+
+    /// `do_shrink_slab` for zswap's memcg-aware shrinker on `cg` at `prio`: `freeable` is
+    /// `zswap_shrinker_count`; the new work is `delta = (freeable >> prio) × 4 / seeks`
+    /// (`DEFAULT_SEEKS` = 2), the scan `total_scan = (nr_deferred >> prio) + delta`, at most
+    /// twice `freeable`, walked in batches of `SHRINK_BATCH` (128) while at least a batch
+    /// or all of `freeable` is left (`shrink_memcg`, the kernel's `zswap_shrinker_scan`).
+    /// A batch that writes nothing back or meets a page in the swap cache ends the scan
+    /// (`SHRINK_STOP`). The work not done is deferred to the memcg's next call
+    /// (`nr + delta − scanned`, at most twice `freeable`: `add_nr_deferred_memcg`).
+    pub(super) fn shrink_slab(&mut self, cg: Cg, prio: u32) -> Result<(), Error> {
+        if !self.shrinker {
+            return Ok(());
+        }
+        let id = self.memcgs[cg].id;
+        let freeable = self.sys.shrinker_count(id);
+        if freeable == 0 {
+            return Ok(());
+        }
+        let nr = std::mem::take(&mut self.memcgs[cg].nr_deferred);
+        let delta = (freeable >> prio) * 4 / DEFAULT_SEEKS;
+        let mut total_scan = ((nr >> prio) + delta).min(2 * freeable);
+        let mut scanned = 0;
+        while total_scan >= SHRINK_BATCH || total_scan >= freeable {
+            let n = total_scan.min(SHRINK_BATCH);
+            let o = self.sys.shrink_memcg(id, n)?;
+            self.writeback_folios(cg, o.written, true);
+            self.zswap_charged(cg, o.written_bytes, false);
+            if o.written == 0 || o.swap_cache_hit {
+                break;
+            }
+            total_scan -= n;
+            scanned += n;
+        }
+        self.memcgs[cg].nr_deferred = (nr + delta).saturating_sub(scanned).min(2 * freeable);
+        Ok(())
     }
 
     /// Swap one unlisted frame out; true when it was freed, false when kept.

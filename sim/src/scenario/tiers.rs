@@ -77,7 +77,14 @@ fn run_once(
         DeviceSpec::null("fast", scaled(4_096, opts.scale)).priority(10),
         DeviceSpec::null("slow", 8 * ram).priority(5),
     ];
-    let mut d = Driver::new(Mm::new(MmConfig { ram_pages: ram, cpus: 2, zswap, devices })?);
+    let mut d = Driver::new(Mm::new(MmConfig {
+        ram_pages: ram,
+        cpus: 2,
+        zswap,
+        devices,
+        page_cluster: 0,
+        vma_readahead: false,
+    })?);
     let latency = d.mm.memcg_create(Mm::ROOT, "latency")?;
     let batch = d.mm.memcg_create(Mm::ROOT, "batch")?;
     d.mm.set_memory_max(latency, Some(latency_w.pages() / 2 * PAGE_SIZE as u64))?;
