@@ -32,7 +32,10 @@ impl Default for Config {
 ///
 /// `ZswapConfig::default()`: a pool of at most 20 % of RAM accepting again below 90 % of
 /// that, enabled, shrinker off, the worker started on a full pool, second-chance LRU, lz4
-/// with one compression priority (1, lz4), no writeback pause, the current worker.
+/// with one compression priority (1, lz4), no writeback pause, the current worker,
+/// incompressible pages stored as-is and a store over `memory.zswap.max` walking one entry
+/// (the kernel behaviours where the lab kernels differ: 7.2's, see
+/// `reject_incompressible` and `store_shrink_batch`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZswapConfig {
     /// `max_pool_percent`: the pool limit as a percentage of RAM (default 20).
@@ -64,6 +67,37 @@ pub struct ZswapConfig {
     /// visit, an offline memcg or an empty one counts as a failure, an offline one
     /// restarts the walk from the root, a writeback-disabled one ends it. Default false.
     pub legacy_worker: bool,
+    /// Reject a page that does not compress instead of storing it as-is (`zswap_compress`,
+    /// docs/kernel.md §5.2 step 5). A page does not compress when the compressor fails or
+    /// gives 0 bytes or `PAGE_SIZE` or more.
+    ///
+    /// * false (default; 7.2 and 7.3, zswap.c:zswap_compress): while writeback is enabled
+    ///   for the memcg the page is stored uncompressed, `PAGE_SIZE` bytes charged to the
+    ///   memcg, counted in `stored_incompressible_pages` and the memcg's `zswap_incomp`, so
+    ///   it keeps its LRU place for writeback; with writeback disabled it is rejected.
+    /// * true (6.12, zswap.c:zswap_compress, which has no as-is case): it is always
+    ///   rejected, `reject_compress_poor` when the compressor ran out of room (-ENOSPC),
+    ///   `reject_compress_fail` otherwise (lz4's output not fitting the page is -EINVAL),
+    ///   and the folio goes to a swap device (or stays resident without writeback).
+    ///   6.12 would store a compressor result of exactly `PAGE_SIZE` bytes as an entry of
+    ///   that length; the crate rejects it with the others.
+    pub reject_incompressible: bool,
+    /// How many entries of the memcg's own zswap LRU a store walks when the memcg is over
+    /// `memory.zswap.max` somewhere up the tree (`zswap_store` → `shrink_memcg(memcg)`,
+    /// docs/kernel.md §5.2 step 2); the store goes on if at least one was written back,
+    /// and is refused otherwise. As in every crate walk, referenced entries get a second
+    /// chance and the walk never visits more entries than the LRU holds.
+    ///
+    /// * 1 (default; 6.12 to 7.2, zswap.c:shrink_memcg: `nr_to_walk = 1` per node), so a
+    ///   store over the limit writes back at most one entry, after its referenced bit has
+    ///   been cleared by an earlier walk;
+    /// * 32 (7.3, zswap.c:shrink_memcg: `SWAP_CLUSTER_MAX` per node): a store over the
+    ///   limit writes back up to 32 of the memcg's oldest entries.
+    ///
+    /// 7.3's global worker walks the same 32 per visit; the crate's worker has its own
+    /// batch (see `legacy_worker`). 1..=255: `SwapSystem::new` refuses 0 (a `u8`, so the
+    /// field fits the struct's padding and the system's footprint stays as it was).
+    pub store_shrink_batch: u8,
 }
 
 impl Default for ZswapConfig {
@@ -79,6 +113,8 @@ impl Default for ZswapConfig {
             compression_priorities: vec![CompressionPriority::default()],
             writeback_pause: None,
             legacy_worker: false,
+            reject_incompressible: false,
+            store_shrink_batch: 1,
         }
     }
 }

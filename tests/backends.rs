@@ -174,6 +174,53 @@ fn an_incompressible_page_is_kept_when_zswap_writeback_is_disabled() {
     assert_eq!(sys.evict(s, Shadow(1)), Err(Error::NotBacked), "the folio stays resident");
 }
 
+/// With `ZswapConfig::reject_incompressible` (6.12's `zswap_compress`) a page that does
+/// not compress is rejected even though writeback is enabled: `reject_compress_fail`
+/// (lz4's output does not fit the page, -EINVAL), nothing stored or charged to zswap, and
+/// the folio goes to the device (`pswpout`); it faults back from there intact. A page
+/// that compresses is stored as before.
+#[test]
+fn an_incompressible_page_goes_to_the_device_under_reject_incompressible() {
+    let sys = system_with(|c| c.zswap.reject_incompressible = true);
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let page = incompressible(0x9E37_79B9_7F4A_7C15);
+    let (s, w) = swap_out(&sys, cg, 8, Page::Bytes(&page));
+    assert_eq!(w, Writeout::Device(dev));
+    assert_eq!(backing(&sys, s), Backing::Device(dev));
+    let st = sys.stat();
+    assert_eq!((st.reject_compress_fail, st.reject_compress_poor), (1, 0));
+    assert_eq!((st.stored_pages, st.stored_incompressible_pages, st.pool_total_size), (0, 0, 0));
+    assert_eq!((st.zswpout, st.pswpout), (0, 1));
+    let m = sys.memcg_stat(cg).unwrap();
+    assert_eq!((m.zswap_current, m.zswapped, m.zswap_incomp, m.zswpout, m.pswpout), (0, 0, 0, 0, 1));
+    assert_eq!(m.swap_current, PAGE, "the device slot is charged");
+    assert_eq!(fault_in(&sys, s, 16), (FaultSource::Device(dev), page));
+    let (_, w) = swap_out(&sys, cg, 24, Page::Bytes(&compressible(3)));
+    assert!(matches!(w, Writeout::Zswap { compressed } if (compressed as usize) < PAGE_SIZE));
+}
+
+/// Synthetic sizes under `reject_incompressible`: over a page is -ENOSPC
+/// (`reject_compress_poor`), 0 or exactly a page a useless result (`reject_compress_fail`);
+/// each goes to the device while a useful size is stored.
+#[test]
+fn synthetic_incompressible_pages_are_rejected_under_reject_incompressible() {
+    let sys = system_with(|c| {
+        c.zswap.compressor = CompressionMode::Synthetic;
+        c.zswap.reject_incompressible = true;
+    });
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    for (pfn, len) in [(8, 5000), (16, 0), (24, PAGE_SIZE as u32)] {
+        let (_, w) = swap_out(&sys, MemcgId::ROOT, pfn, Page::Synthetic { compressed_len: len, zero: false });
+        assert_eq!(w, Writeout::Device(dev), "length {len}");
+    }
+    let (_, w) = swap_out(&sys, MemcgId::ROOT, 32, Page::Synthetic { compressed_len: 1000, zero: false });
+    assert_eq!(w, Writeout::Zswap { compressed: 1000 });
+    let st = sys.stat();
+    assert_eq!((st.reject_compress_poor, st.reject_compress_fail), (1, 2));
+    assert_eq!((st.stored_pages, st.stored_incompressible_pages, st.pswpout, st.zswpout), (1, 0, 3, 1));
+}
+
 /// `zswap.writeback = 0` differs from `swap.max = 0`: pages may still go into zswap.
 #[test]
 fn a_compressible_page_still_goes_to_zswap_when_writeback_is_disabled() {

@@ -177,6 +177,79 @@ fn zswap_max_is_compared_in_whole_pages_before_the_store() {
     assert_eq!((m.zswpout, m.zswap_current), (2, u64::from(compressed) + PAGE));
 }
 
+/// A store over `zswap.max` first walks `ZswapConfig::store_shrink_batch` of the
+/// memcg's own oldest entries (`zswap_store` → `shrink_memcg`): one up to 7.2, 32
+/// (`SWAP_CLUSTER_MAX`) in 7.3. Once the shrinker's scan has cleared their referenced
+/// bits, the walk writes that many back to the device and the store goes on; the limit
+/// is not checked again.
+#[test]
+fn a_store_over_zswap_max_writes_back_store_shrink_batch_entries_first() {
+    for (batch, written) in [(1u8, 1u64), (32, 32)] {
+        let sys = system_with(|c| c.zswap.store_shrink_batch = batch);
+        let dev = sys.swapon(DeviceSpec::memory("ssd", 64)).unwrap();
+        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+        // 40 pages stored as-is, a page each: at the 40-page limit.
+        sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(40 * PAGE))).unwrap();
+        for i in 0..40u64 {
+            assert_eq!(
+                swap_out(&sys, cg, 8 * (i + 1), &incompressible(i + 1)).1,
+                Writeout::Zswap { compressed: PAGE_SIZE as u32 }
+            );
+        }
+        let o = sys.shrink_memcg(cg, 40).unwrap();
+        assert_eq!((o.second_chances, o.written), (40, 0), "batch {batch}: every bit cleared, nothing written");
+        let oldest: Vec<VSlot> = sys.zswap_lru(cg).unwrap().into_iter().take(written as usize).collect();
+        let (s, w) = swap_out(&sys, cg, 8 * 41, &compressible(1));
+        let Writeout::Zswap { compressed } = w else { panic!("batch {batch}: the store was refused: {w:?}") };
+        let m = stat(&sys, cg);
+        assert_eq!((m.zswpwb, m.pswpout, m.zswpout), (written, written, 41), "batch {batch}");
+        assert_eq!(m.zswap_current, (40 - written) * PAGE + u64::from(compressed), "batch {batch}");
+        assert_eq!(
+            sys.device_stat(dev).unwrap().used,
+            written + 1,
+            "batch {batch}: the header slot and the entries written"
+        );
+        assert_eq!(sys.stat().written_back_pages, written, "batch {batch}");
+        for o in oldest {
+            assert_eq!(sys.backing(o).unwrap(), Backing::Device(dev), "batch {batch}: the oldest went first");
+        }
+        assert_eq!(sys.backing(s).unwrap(), Backing::Zswap);
+    }
+}
+
+/// With every entry still referenced, a store over `zswap.max` only gives them second
+/// chances, up to `store_shrink_batch` of them (the walk never passes the LRU's length):
+/// nothing is written back and the store is refused, so the page goes to the device.
+#[test]
+fn a_store_over_zswap_max_that_writes_nothing_back_is_refused() {
+    for batch in [1u8, 32] {
+        let sys = system_with(|c| c.zswap.store_shrink_batch = batch);
+        let dev = sys.swapon(DeviceSpec::memory("ssd", 64)).unwrap();
+        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+        sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(4 * PAGE))).unwrap();
+        for i in 0..4u64 {
+            swap_out(&sys, cg, 8 * (i + 1), &incompressible(i + 1));
+        }
+        let lru = sys.zswap_lru(cg).unwrap();
+        assert_eq!(swap_out(&sys, cg, 8 * 5, &compressible(1)).1, Writeout::Device(dev), "batch {batch}");
+        let m = stat(&sys, cg);
+        assert_eq!((m.zswpwb, m.pswpout, m.zswpout, m.zswap_current), (0, 1, 4, 4 * PAGE), "batch {batch}");
+        // The walked entries were rotated to the tail, oldest first.
+        let walked = (batch as usize).min(4);
+        let mut want = lru[walked..].to_vec();
+        want.extend_from_slice(&lru[..walked]);
+        assert_eq!(sys.zswap_lru(cg).unwrap(), want, "batch {batch}");
+    }
+}
+
+/// `store_shrink_batch` 0 walks nothing and is refused at construction.
+#[test]
+fn a_store_shrink_batch_of_zero_is_refused() {
+    let mut cfg = config();
+    cfg.zswap.store_shrink_batch = 0;
+    assert!(matches!(SwapSystem::new(cfg), Err(Error::Invalid(_))));
+}
+
 // ---------------------------------------------------------------------------------------
 // zswap.writeback and writeback's charge (docs/kernel.md §5.3, §5.7)
 // ---------------------------------------------------------------------------------------

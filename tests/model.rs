@@ -271,8 +271,10 @@ fn flow_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker.
-type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool);
+/// The reclaim knobs: LRU policy, worker start, legacy worker, writeback pause, shrinker,
+/// and the kernel switches `reject_incompressible` (6.12) and `store_shrink_batch` (1 up
+/// to 7.2, 32 in 7.3; 4 for a batch the small LRUs here can exceed).
+type Reclaim = (LruPolicy, ShrinkStart, bool, Option<Tick>, bool, bool, u8);
 
 fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
     (
@@ -281,6 +283,8 @@ fn reclaim_knobs() -> impl Strategy<Value = Reclaim> {
         prop::bool::weighted(0.25),
         prop_oneof![2 => Just(None), 1 => (1u64..20).prop_map(Some)],
         prop::bool::weighted(0.7),
+        prop::bool::weighted(0.25),
+        prop_oneof![3 => Just(1u8), 1 => Just(4u8), 1 => Just(32u8)],
     )
 }
 
@@ -297,6 +301,7 @@ fn flows_config(ram_pages: u64, accept: u32, zswap: bool, reclaim: Reclaim, tier
     cfg.zswap.enabled = zswap;
     (cfg.zswap.lru, cfg.zswap.shrink_start, cfg.zswap.legacy_worker) = (reclaim.0, reclaim.1, reclaim.2);
     (cfg.zswap.writeback_pause, cfg.zswap.shrinker_enabled) = (reclaim.3, reclaim.4);
+    (cfg.zswap.reject_incompressible, cfg.zswap.store_shrink_batch) = (reclaim.5, reclaim.6);
     cfg
 }
 
@@ -605,7 +610,7 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
 #[test]
 fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     use vswap::op::Outcome;
-    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true);
+    let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true, false, 1);
     let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
     let run = |h: &mut Harness, op: Op| {
         h.step(&op)

@@ -33,7 +33,8 @@ struct Setup {
     zswap_off: bool,
     synthetic: bool,
     /// Reclaim knobs, a bit each: protection LRU, proactive start, legacy worker,
-    /// shrinker enabled; bits 4–5 the writeback pause.
+    /// shrinker enabled; bits 4–5 the writeback pause; bit 6 `reject_incompressible`,
+    /// bit 7 a `store_shrink_batch` of 32.
     reclaim: u8,
     /// Compression priorities beyond lz4 at 1: bit 0 deflate at 2, bit 1 deflate at 3, bit 2
     /// lz4 at 4; bits 3–6 the deflate levels and synthetic ratios.
@@ -71,6 +72,9 @@ impl Setup {
             2 => Some(3),
             _ => Some(30),
         };
+        // The kernel switches: 6.12's rejection of incompressible pages, 7.3's batch.
+        cfg.zswap.reject_incompressible = r & 64 != 0;
+        cfg.zswap.store_shrink_batch = if r & 128 != 0 { 32 } else { 1 };
         let t = self.tiers;
         let level = 1 + (t >> 3) % 10;
         let permille = 1000 - u16::from((t >> 3) % 16) * 60;

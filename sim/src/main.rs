@@ -6,12 +6,13 @@
 //!   or JSON / CSV. `--plot DIR` writes the SVG timelines and names them on stderr;
 //!   `--bench` prints the simulated events per second of wall time on stderr.
 //! * `vswap-sim run FILE.toml [--runs N] [--kernel K] [--json]` runs a kernel-lab
-//!   experiment (kernel-lab/README.md, "Experiment files") on the memory manager and
-//!   prints a summary table or the result JSON (the lab's schema).
+//!   experiment (kernel-lab/README.md, "Experiment files") on the memory manager, as
+//!   kernel K with its kernel profile (kernel-lab/experiments/README.md, "Kernel
+//!   profiles"), and prints a summary table or the result JSON (the lab's schema).
 //! * `vswap-sim compare FILE.toml [--kernel K] [--json]` runs it and compares it with the
-//!   kernels' recordings (`kernel-lab/results/<name>/<kernel>.json`): per counter the
-//!   kernel's mean ± spread, the simulation, the ratio and the verdict; exit status 1 on
-//!   a BROKEN or STALE verdict.
+//!   kernels' recordings (`kernel-lab/results/<name>/<kernel>.json`), each kernel
+//!   simulated with its own profile: per counter the kernel's mean ± spread, the
+//!   simulation, the ratio and the verdict; exit status 1 on a BROKEN or STALE verdict.
 //! * `vswap-sim list` names the scenarios and the built-in workloads.
 //! * `vswap-sim footprint [--slots N] [--cpus N]` prints the metadata footprint report.
 //!
@@ -127,7 +128,8 @@ struct RunArgs {
     /// Experiments: runs to make, run r adding r to every task's seed [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: Option<u32>,
-    /// Experiments: the kernel the result stands for [default: the experiment's first]
+    /// Experiments: the kernel the result stands for, simulated with its kernel profile
+    /// [default: the experiment's first]
     #[arg(long, value_name = "K")]
     kernel: Option<String>,
     /// Seed every generator is derived from [default: 1]
@@ -237,6 +239,8 @@ fn experiment_summary(exp: &vswap_sim::experiment::Experiment, r: &vswap_sim::ex
 ",
         r.experiment, r.kernel, exp.description
     );
+    let (profile, _) = vswap_sim::experiment::KernelProfile::for_kernel(&r.kernel);
+    out.push_str(&format!("kernel profile {}\n", profile.describe()));
     for (i, run) in r.runs.iter().enumerate() {
         out.push_str(&format!("\nrun {i} (seed {}, {} ticks)\n", run.seed.unwrap_or(0), run.ticks.unwrap_or(0)));
         let vm = ["zswpout", "zswpin", "zswpwb", "pswpout", "pswpin", "swpout_zero", "pgmajfault"];
@@ -283,7 +287,7 @@ fn experiment_summary(exp: &vswap_sim::experiment::Experiment, r: &vswap_sim::ex
 /// `vswap-sim compare FILE.toml`: the simulation against every recording (or `--kernel`'s).
 fn compare(args: &CompareArgs) -> Result<String, Failure> {
     use vswap_sim::experiment::compare::{self as cmp, CompareError};
-    use vswap_sim::experiment::{Experiment, RunOptions, run};
+    use vswap_sim::experiment::{Experiment, run};
     let exp = Experiment::load(&args.experiment)?;
     let kernels: Vec<String> = match &args.kernel {
         Some(k) => vec![k.clone()],
@@ -299,9 +303,10 @@ fn compare(args: &CompareArgs) -> Result<String, Failure> {
     let recordings = (kernels.iter())
         .map(|k| Ok((k, cmp::load_recording(&cmp::recording_path(&args.experiment, &exp, k), &exp)?)))
         .collect::<Result<Vec<_>, CompareError>>()?;
-    // One simulation for every kernel: only its notes depend on the kernel.
-    let sim = run::run(&exp, &RunOptions { runs: 1, kernel: kernels.first().cloned() })?;
-    let comparisons: Vec<_> = recordings.iter().map(|(k, rec)| cmp::compare(&exp, k, rec, &sim)).collect();
+    // Each kernel simulated with its own profile, once per profile that acts differently.
+    let sims = run::run_kernels(&exp, &kernels)?;
+    let comparisons: Vec<_> =
+        recordings.iter().zip(&sims).map(|((k, rec), sim)| cmp::compare(&exp, k, rec, sim)).collect();
     if comparisons.iter().any(cmp::Comparison::fails) {
         FAILED_VERDICTS.store(true, Ordering::Relaxed);
     }

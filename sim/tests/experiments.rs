@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vswap_sim::experiment::compare::{self, CompareError, Expected, Verdict, check_recording, load_recording};
 use vswap_sim::experiment::{
-    Experiment, ExperimentResult, MemcgPoint, Point, Run, RunOptions, Settings, Source, TaskOutcome, run,
+    Experiment, ExperimentResult, KernelProfile, MemcgPoint, Point, Run, RunOptions, Settings, Source, TaskOutcome, run,
 };
 
 fn lab() -> PathBuf {
@@ -46,17 +46,15 @@ fn every_recorded_experiment_agrees_as_expected() {
     let (mut compared, mut failed, mut tables) = (0, Vec::new(), String::new());
     for path in files(&lab().join("experiments"), "toml") {
         let exp = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut sim = None;
-        for k in &exp.kernels {
+        // Each recorded kernel simulated with its own profile (once per distinct one).
+        let kernels: Vec<String> =
+            exp.kernels.iter().filter(|k| compare::recording_path(&path, &exp, k).exists()).cloned().collect();
+        let sims = run::run_kernels(&exp, &kernels).unwrap_or_else(|e| panic!("{e}"));
+        for (k, sim) in kernels.iter().zip(&sims) {
             let rp = compare::recording_path(&path, &exp, k);
-            if !rp.exists() {
-                continue;
-            }
             let rec = load_recording(&rp, &exp).unwrap_or_else(|e| panic!("{e}"));
             assert!(rec.runs.len() >= 2, "{}: a recording holds at least 2 runs", rp.display());
-            let sim = sim.get_or_insert_with(|| {
-                run::run(&exp, &RunOptions { runs: 1, kernel: Some(k.clone()) }).unwrap_or_else(|e| panic!("{e}"))
-            });
+            assert_eq!(sim.settings.kernel_profile.as_deref(), Some(KernelProfile::for_kernel(k).0.name), "{k}");
             let c = compare::compare(&exp, k, &rec, sim);
             tables.push_str(&compare::render_table(&c));
             tables.push('\n');
@@ -337,4 +335,98 @@ fn the_smoke_experiment_runs_deterministically_and_agrees_with_itself() {
     let other = run::run_once(&exp, 1).unwrap();
     assert_eq!(other.seed, Some(2));
     assert_ne!(other.point("end"), r.point("end"));
+}
+
+/// An experiment whose pages do not compress (`random`) or do (`zero-fraction:0.5`), in
+/// a 2M memcg, on 7.3, 6.12 and a kernel without a profile; and optionally a
+/// `memory.zswap.max`.
+fn profiled(data: &str, zswap_max: Option<&str>) -> Experiment {
+    let exp = format!(
+        "name = \"p\"\nkernels = [\"7.3\", \"6.12\", \"5.15\"]\n[machine]\nram_mib = 256\n[[machine.swap]]\nname = \
+         \"disk\"\nmib = 64\n[zswap]\nenabled = true\ncompressor = \"lz4\"\n[[cgroup]]\npath = \"a\"\nmemory_max = \
+         \"2M\"\n{}[[task]]\ncgroup = \"a\"\nworkload = \"w\"\n",
+        zswap_max.map_or(String::new(), |m| format!("zswap_max = \"{m}\"\n"))
+    );
+    let workload = format!(
+        "name = \"w\"\n[[region]]\nname = \"d\"\npages = 1024\ndata = \"{data}\"\n[[phase]]\nname = \"fill\"\nticks = \
+         4\naccesses_per_tick = 256\n[[phase.stream]]\nregion = \"d\"\npattern = \"sequential\"\nwrites = 100\n"
+    );
+    Experiment::parse("p.toml", &exp, &mut |_| Ok(("w.toml".into(), workload.clone()))).expect("the test experiment")
+}
+
+fn end_counter(r: &ExperimentResult, group: &str, name: &str) -> u64 {
+    let p = r.runs[0].point("end").expect("end point");
+    let m = if group == "vmstat" { &p.vmstat } else { &p.zswap };
+    m[name]
+}
+
+/// The runner picks each kernel's profile: 7.3 stores the incompressible pages as-is,
+/// 6.12 rejects them (`reject_compress_fail`) so they go to the disk, and a kernel
+/// without a profile runs as mainline (the crate's defaults, here 7.3's storing) with a
+/// note. `run` with `--kernel` and `run_kernels` agree; the settings name the profile.
+#[test]
+#[cfg_attr(miri, ignore = "simulates 1,024 pages three times")]
+fn each_kernel_is_simulated_with_its_own_profile() {
+    let exp = profiled("random", None);
+    let kernels: Vec<String> = exp.kernels.clone();
+    let sims = run::run_kernels(&exp, &kernels).unwrap();
+    let profiles: Vec<_> = sims.iter().map(|s| s.settings.kernel_profile.as_deref().unwrap()).collect();
+    assert_eq!(profiles, ["7.3", "6.12", "mainline"]);
+    let [v73, v612, other] = &sims[..] else { unreachable!() };
+    assert!(end_counter(v73, "vmstat", "zswpout") > 500);
+    assert_eq!(end_counter(v73, "zswap", "reject_compress_fail"), 0);
+    assert_eq!(end_counter(v612, "vmstat", "zswpout"), 0);
+    assert!(end_counter(v612, "zswap", "reject_compress_fail") > 500);
+    assert_eq!(end_counter(v612, "vmstat", "pswpout"), end_counter(v612, "zswap", "reject_compress_fail"));
+    assert!(v73.settings.notes.iter().all(|n| !n.contains("profile")));
+    assert!(other.settings.notes.iter().any(|n| n.contains("\"5.15\" has no kernel profile")), "{:?}", other.settings);
+    assert_eq!(other.runs, v73.runs, "mainline stores incompressible pages as 7.3 does");
+    for (k, sim) in kernels.iter().zip(&sims) {
+        assert_eq!(sim.kernel, *k);
+        let alone = run::run(&exp, &RunOptions { runs: 1, kernel: Some(k.clone()) }).unwrap();
+        assert_eq!(&alone, sim, "{k}: run --kernel {k} is the same simulation");
+    }
+    // Without --kernel: the first kernel's profile.
+    assert_eq!(run::run(&exp, &RunOptions::default()).unwrap().runs, v73.runs);
+}
+
+/// Kernels whose profiles cannot act differently on an experiment share one simulation:
+/// compressible pages and no `memory.zswap.max` (neither switch can act), while a
+/// `memory.zswap.max` of a page or more lets the store-time batch act, and 0 does not.
+#[test]
+fn profiles_that_cannot_act_differently_simulate_alike() {
+    let (v73, v612, mainline) = (KernelProfile::v7_3(), KernelProfile::v6_12(), KernelProfile::mainline());
+    let half = profiled("zero-fraction:0.5", None);
+    assert!(v73.simulates_alike(&v612, &half) && v612.simulates_alike(&mainline, &half));
+    let random = profiled("random", None);
+    assert!(!v73.simulates_alike(&v612, &random) && v73.simulates_alike(&mainline, &random));
+    let limited = profiled("zero-fraction:0.5", Some("1M"));
+    assert!(!v73.simulates_alike(&v612, &limited) && v612.simulates_alike(&mainline, &limited));
+    let zero = profiled("zero-fraction:0.5", Some("0"));
+    assert!(v73.simulates_alike(&v612, &zero));
+    let mut off = profiled("random", Some("1M"));
+    off.zswap.enabled = Some(false);
+    assert!(v73.simulates_alike(&v612, &off), "zswap off: no switch acts");
+    // The lab's experiments: the three whose kernels differ are run twice.
+    let mut twice = Vec::new();
+    for path in files(&lab().join("experiments"), "toml") {
+        let exp = Experiment::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        if !v73.simulates_alike(&v612, &exp) {
+            twice.push(exp.name);
+        }
+    }
+    twice.sort();
+    assert_eq!(twice, ["incompressible", "incompressible-shrinker", "zswap-max-small"]);
+}
+
+/// Shared simulations are the same bytes under each kernel's name and profile.
+#[test]
+#[cfg_attr(miri, ignore = "simulates 1,024 pages")]
+fn a_shared_simulation_stands_for_each_kernel() {
+    let exp = profiled("zero-fraction:0.5", None);
+    let sims = run::run_kernels(&exp, &exp.kernels).unwrap();
+    assert_eq!(sims[0].runs, sims[1].runs);
+    assert_eq!(sims[1].runs, sims[2].runs);
+    assert_eq!((sims[0].kernel.as_str(), sims[1].kernel.as_str()), ("7.3", "6.12"));
+    assert_eq!(sims[1].settings.kernel_profile.as_deref(), Some("6.12"));
 }

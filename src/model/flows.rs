@@ -28,11 +28,12 @@ use crate::{
 /// `zswap_compress`'s verdict on a page shrunk to `n` bytes: the stored length, or
 /// Err(true) for `reject_compress_poor` (a synthetic page over a page: -ENOSPC), Err(false)
 /// for `_fail` (a useless result: 0 bytes, or a page or more). A page that does not
-/// compress is stored as-is when writeback is allowed.
-fn verdict(n: u64, writeback: bool, synthetic: bool) -> Result<u32, bool> {
+/// compress is stored as-is when `as_is` (writeback allowed and
+/// `ZswapConfig::reject_incompressible` off).
+fn verdict(n: u64, as_is: bool, synthetic: bool) -> Result<u32, bool> {
     if n != 0 && n < PAGE {
         Ok(n as u32)
-    } else if writeback {
+    } else if as_is {
         Ok(PAGE as u32)
     } else {
         Err(synthetic && n > PAGE)
@@ -157,9 +158,11 @@ impl Model {
         // zswap_store: every page or none.
         let writeback = self.writeback_enabled(m);
         if self.zswap_enabled {
-            // §5.2 step 2: over `zswap.max` somewhere up the tree, write one of the memcg's
-            // own entries back (`shrink_memcg`) and store only if that worked.
-            let room = self.may_zswap(m) || self.walk(m, 1, Walk::Worker { budget: UNLIMITED }, sys)?.written > 0;
+            // §5.2 step 2: over `zswap.max` somewhere up the tree, walk
+            // `store_shrink_batch` of the memcg's own entries (`shrink_memcg`) and store
+            // only if one was written back.
+            let batch = self.reclaim.store_batch.max(1);
+            let room = self.may_zswap(m) || self.walk(m, batch, Walk::Worker { budget: UNLIMITED }, sys)?.written > 0;
             if room && !self.check_limits() {
                 let mut lens = Vec::new();
                 let tier = self.compressor(m);
@@ -171,7 +174,7 @@ impl Model {
                         }
                         (None, _) => unreachable!("bytes for every non-synthetic kind"),
                     };
-                    match verdict(n, writeback, p.is_none()) {
+                    match verdict(n, writeback && !self.reject_incompressible, p.is_none()) {
                         Ok(len) => lens.push(len),
                         Err(true) => {
                             self.global.reject_compress_poor += 1;

@@ -105,6 +105,9 @@ pub struct Model {
     slots: HashMap<u64, Slot>,
     tick: Tick,
     zswap_enabled: bool,
+    /// `ZswapConfig::reject_incompressible` (6.12): a page that does not compress is
+    /// never stored as-is.
+    reject_incompressible: bool,
     synthetic: bool,
     /// The registered compression priorities, by priority - 1.
     tiers: [Option<crate::CompressionPriority>; 4],
@@ -131,6 +134,7 @@ impl Default for Model {
             slots: HashMap::new(),
             tick: 0,
             zswap_enabled: true,
+            reject_incompressible: false,
             synthetic: false,
             tiers: [Some(crate::CompressionPriority::default()), None, None, None],
             max_pages: 0,
@@ -160,6 +164,7 @@ impl Model {
             cpus: cfg.cpus,
             limit,
             zswap_enabled: cfg.zswap.enabled,
+            reject_incompressible: cfg.zswap.reject_incompressible,
             synthetic: cfg.zswap.compressor == CompressionMode::Synthetic,
             tiers: std::array::from_fn(|i| {
                 cfg.zswap.compression_priorities.iter().copied().find(|t| usize::from(t.priority) == i + 1)

@@ -52,6 +52,8 @@ pub(super) struct Reclaim {
     pub(super) pause: Option<Tick>,
     pub(super) shrinker_enabled: bool,
     pub(super) ram_bytes: u64,
+    /// `ZswapConfig::store_shrink_batch`: entries a store over `zswap.max` walks.
+    pub(super) store_batch: u64,
     /// Walk root → the memcg its walk visited last.
     pub(super) cursors: BTreeMap<u16, u16>,
     pub(super) pending: bool,
@@ -73,6 +75,7 @@ impl Reclaim {
             pause: z.writeback_pause,
             shrinker_enabled: z.shrinker_enabled,
             ram_bytes: cfg.ram_pages.saturating_mul(PAGE),
+            store_batch: u64::from(z.store_shrink_batch.max(1)),
             ..Self::default()
         }
     }

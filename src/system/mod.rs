@@ -83,6 +83,9 @@ impl SwapSystem {
         if cfg.zswap.max_pool_percent > 100 || cfg.zswap.accept_threshold_percent > 100 {
             return Err(Error::Invalid("zswap percentages must be at most 100"));
         }
+        if cfg.zswap.store_shrink_batch == 0 {
+            return Err(Error::Invalid("zswap store_shrink_batch must be at least 1"));
+        }
         if !(1..=31).contains(&cfg.nr_swap_tiers) {
             return Err(Error::Invalid("nr_swap_tiers must be in 1..=31"));
         }

@@ -230,12 +230,13 @@ impl Priorities {
 /// `zswap_compress`'s verdict on one page: the stored length, or the reject counter.
 /// `Err(NoSpace)` is `reject_compress_poor`, `Err(Failed)` is `reject_compress_fail`.
 /// A page that does not compress (an error, 0 bytes, or `PAGE_SIZE` or more) is stored
-/// as-is when `writeback` allows it (`length == PAGE_SIZE`); otherwise an error from the
+/// as-is when `as_is` (writeback enabled and `ZswapConfig::reject_incompressible` off:
+/// 7.2, 7.3) with `length == PAGE_SIZE`; otherwise (6.12 always) an error from the
 /// compressor keeps its kind and a useless result is `Failed` (-EINVAL).
-pub(crate) fn verdict(result: Result<usize, CompressError>, writeback: bool) -> Result<usize, CompressError> {
+pub(crate) fn verdict(result: Result<usize, CompressError>, as_is: bool) -> Result<usize, CompressError> {
     match result {
         Ok(n) if n != 0 && n < PAGE_SIZE => Ok(n),
-        _ if writeback => Ok(PAGE_SIZE),
+        _ if as_is => Ok(PAGE_SIZE),
         Ok(_) => Err(CompressError::Failed),
         Err(e) => Err(e),
     }

@@ -475,10 +475,12 @@ impl<W: SwapLayer> Zswap<'_, W> {
 }
 
 impl<W: SwapLayer> Zswap<'_, W> {
-    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for one entry; the pages
-    /// written.
+    /// `zswap_store` over `zswap.max`: `shrink_memcg(memcg)` for
+    /// `ZswapConfig::store_shrink_batch` entries (1 up to 7.2, `SWAP_CLUSTER_MAX` in 7.3);
+    /// the pages written.
     pub(crate) fn shrink_for_store(&self, m: &Memcg, g: &Guard) -> u64 {
-        self.walk(m, 1, Walk::Worker { budget: u64::MAX }, g).written
+        let batch = u64::from(self.cfg.zswap.store_shrink_batch.max(1));
+        self.walk(m, batch, Walk::Worker { budget: u64::MAX }, g).written
     }
 
     /// `zswap_folio_swapin`: a swap-in read a device. The memcg that takes the folio (the

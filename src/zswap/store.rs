@@ -5,9 +5,13 @@
 //! * All or nothing: a page that cannot be stored frees the entries the folio's earlier
 //!   pages made (uncharged under their shard locks) and the store is refused, counted as
 //!   the kernel counts it (`reject_*`, `pool_limit_hit`).
-//! * The checks run in the kernel's order: enabled, `zswap.max` up the tree (writing one
-//!   of the memcg's own entries back first, `shrink_memcg`), the pool limit with its
-//!   hysteresis, then compression page by page.
+//! * The checks run in the kernel's order: enabled, `zswap.max` up the tree (writing
+//!   some of the memcg's own entries back first, `shrink_memcg`, as many as
+//!   `ZswapConfig::store_shrink_batch` walks), the pool limit with its hysteresis, then
+//!   compression page by page.
+//! * A page that does not compress is stored as-is (`PAGE_SIZE` bytes) only while
+//!   writeback is enabled and `ZswapConfig::reject_incompressible` is off (7.2, 7.3);
+//!   otherwise it is refused (6.12).
 //! * A stored entry becomes visible in two steps the facade and [`Zswap::publish`] make in
 //!   this order: its backend word, then its LRU element (`zswap_lru_add`), so an LRU walk
 //!   never meets an entry no slot names.
@@ -72,8 +76,9 @@ impl<W: SwapLayer> Zswap<'_, W> {
         if !self.cfg.zswap.enabled {
             return Err(Refused::Disabled);
         }
-        // Over `zswap.max` somewhere up the tree: write one of the memcg's own entries
-        // back (`shrink_memcg`) and store anyway if that worked, else refuse.
+        // Over `zswap.max` somewhere up the tree: walk `store_shrink_batch` of the
+        // memcg's own entries (`shrink_memcg`: 1 up to 7.2, 32 in 7.3) and store anyway if
+        // one was written back, else refuse.
         if !self.memcgs.may_zswap(m, g) && self.shrink_for_store(m, g) == 0 {
             return Err(Refused::Limit);
         }
@@ -81,6 +86,9 @@ impl<W: SwapLayer> Zswap<'_, W> {
             return Err(Refused::Limit);
         }
         let nr = 1usize << order;
+        // A page that does not compress is stored as-is only while writeback may take it
+        // later, and never under `reject_incompressible` (6.12).
+        let as_is = writeback && !self.cfg.zswap.reject_incompressible;
         // (handle, LRU sequence) of each stored page: an order-0 folio's stays in `Stored`
         // without a heap allocation.
         let mut stored = Stored::default();
@@ -92,14 +100,14 @@ impl<W: SwapLayer> Zswap<'_, W> {
                     // Only real bytes need the destination (zeroing it is a quarter of a
                     // synthetic store's time).
                     let mut buf = [0u8; super::DST_LEN];
-                    match verdict(self.priorities.compress(tier, src, &mut buf), writeback) {
+                    match verdict(self.priorities.compress(tier, src, &mut buf), as_is) {
                         Ok(PAGE_SIZE) => (PAGE_SIZE, Some(Box::<[u8]>::from(src))),
                         Ok(n) => (n, Some(Box::<[u8]>::from(&buf[..n]))),
                         Err(e) => return Err(self.refuse(e, &stored, g, cluster as usize)),
                     }
                 }
                 Page::Synthetic { compressed_len, .. } => {
-                    match verdict(synthetic(self.priorities.synthetic_len(tier, compressed_len)), writeback) {
+                    match verdict(synthetic(self.priorities.synthetic_len(tier, compressed_len)), as_is) {
                         Ok(n) => (n, None),
                         Err(e) => return Err(self.refuse(e, &stored, g, cluster as usize)),
                     }

@@ -139,5 +139,7 @@ pub fn read_back(plan: &Plan, devices: &[String]) -> Settings {
         zswap,
         cgroups,
         notes,
+        // The simulator's only: a kernel is itself.
+        kernel_profile: None,
     }
 }

@@ -156,6 +156,10 @@ pub struct Comparison {
     pub kernel: String,
     /// The recording's kernel release (`7.3.4+deb13-amd64`).
     pub release: String,
+    /// The kernel profile the simulation ran with (`7.3`, `6.12`, `mainline`: its
+    /// settings' `kernel_profile`; `mainline` when it names none).
+    #[serde(default)]
+    pub profile: String,
     /// Runs in the recording.
     pub runs: usize,
     /// The workload's pages (all tasks): 1 % of them is the tolerance's floor.
@@ -246,7 +250,8 @@ pub fn tolerance(name: &str, kernel: f64, workload_pages: u64) -> f64 {
 }
 
 /// Compares the simulator's result `sim` (its first run) with the kernel's recording
-/// `rec` of `exp` on `kernel`.
+/// `rec` of `exp` on `kernel`. `sim` should be a simulation of that kernel's profile
+/// ([`super::run::run_kernels`]); the comparison names the profile it had.
 pub fn compare(exp: &Experiment, kernel: &str, rec: &ExperimentResult, sim: &ExperimentResult) -> Comparison {
     let pages = exp.workload_pages();
     let expect = exp.expect.get(kernel);
@@ -298,6 +303,7 @@ pub fn compare(exp: &Experiment, kernel: &str, rec: &ExperimentResult, sim: &Exp
         experiment: exp.name.clone(),
         kernel: kernel.to_owned(),
         release: rec.kernel.clone(),
+        profile: sim.settings.kernel_profile.clone().unwrap_or_else(|| "mainline".into()),
         runs: rec.runs.len(),
         workload_pages: pages,
         rows,
@@ -328,12 +334,13 @@ fn num(x: f64) -> String {
 /// The comparison as a terminal table, then the reasons of the expected divergences.
 pub fn render_table(c: &Comparison) -> String {
     let mut out = format!(
-        "{} vs kernel {} ({}, {} run{}); tolerance: 10 % or {} pages (1 % of {})\n",
+        "{} vs kernel {} ({}, {} run{}; simulated with kernel profile {}); tolerance: 10 % or {} pages (1 % of {})\n",
         c.experiment,
         c.kernel,
         c.release,
         c.runs,
         if c.runs == 1 { "" } else { "s" },
+        c.profile,
         num(c.workload_pages as f64 * 0.01),
         num(c.workload_pages as f64)
     );

@@ -7,6 +7,8 @@
 //! * [`format`](mod@format) — the experiment types and the TOML reader ([`Experiment::load`]), whose
 //!   errors name the file and the line;
 //! * [`result`] — the result JSON ([`ExperimentResult`]), written by both sides;
+//! * [`profile`] — the kernel profiles: the library switches that give each lab kernel's
+//!   own behaviour where the kernels differ ([`KernelProfile`]);
 //! * [`run`] — the experiment on the simulator's memory manager ([`run::run`]);
 //! * [`compare`] — the simulation against a kernel's recording, counter by counter, with
 //!   the tolerance and the verdicts ([`compare::compare`]).
@@ -18,6 +20,7 @@
 
 pub mod compare;
 pub mod format;
+pub mod profile;
 pub mod result;
 pub mod run;
 
@@ -26,6 +29,7 @@ pub use format::{
     Action, COMPRESSORS, COUNTERS, Cgroup, ErrorKind, Expect, Experiment, ExperimentError, Lru, Machine, Size,
     SwapDevice, Task, Vm, WorkloadSource, Zswap,
 };
+pub use profile::KernelProfile;
 pub use result::{
     ExperimentResult, MachineSettings, MemcgPoint, Point, Run, Settings, Source, SwapSettings, TaskOutcome, VmSettings,
     ZswapSettings,

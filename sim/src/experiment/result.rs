@@ -56,6 +56,10 @@ pub struct Settings {
     /// no MGLRU). Empty when everything was applied as asked.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The simulator only: the kernel profile it simulated (`7.3`, `6.12`, `mainline`;
+    /// `vswap_sim::experiment::KernelProfile`). Absent from a kernel's recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_profile: Option<String>,
 }
 
 /// The machine: RAM and CPUs as the guest sees them (`MemTotal`, `nproc`; the

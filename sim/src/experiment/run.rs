@@ -2,8 +2,8 @@
 //! FILE.toml`, in the result schema the lab's guest writes.
 //!
 //! Set-up, in the guest's order: the machine becomes an [`MmConfig`] (RAM in pages,
-//! CPUs, zswap's parameters, one null swap device per `[[machine.swap]]` with its
-//! effective priority), the cgroups are created in file order with their knobs
+//! CPUs, zswap's parameters with the kernel's [`KernelProfile`] switches, one null swap
+//! device per `[[machine.swap]]` with its effective priority), the cgroups are created in file order with their knobs
 //! (`memory.max` / `memory.high` on the memory manager; `memory.swap.max`,
 //! `memory.zswap.max`, `memory.zswap.writeback` through [`Mm::memcg_set`]),
 //! and each task is spawned with its workload and seed.
@@ -27,6 +27,7 @@
 //! [`RunError`] before anything runs.
 
 use super::format::{Action, Experiment, Lru, Size};
+use super::profile::KernelProfile;
 use super::result::{
     ExperimentResult, MachineSettings, MemcgPoint, Point, Run, Settings, Source, SwapSettings, TaskOutcome, VmSettings,
     ZswapSettings,
@@ -45,8 +46,8 @@ pub struct RunOptions {
     /// Runs to make (>= 1; 0 is taken as 1): run `r` adds `r` to every task's seed, so
     /// run 0 uses the file's seeds.
     pub runs: u32,
-    /// The kernel the result stands for (its `kernel` field); None: the experiment's
-    /// first kernel.
+    /// The kernel the result stands for (its `kernel` field), simulated with its
+    /// [`KernelProfile`]; None: the experiment's first kernel.
     pub kernel: Option<String>,
 }
 
@@ -185,9 +186,12 @@ const DEFAULT_ACCEPT: u32 = 90;
 const DEFAULT_PAGE_CLUSTER: u32 = MmConfig::DEFAULT_PAGE_CLUSTER;
 const DEFAULT_SWAPPINESS: u32 = 60;
 
-/// The settings the simulator applies for `exp`, with a note for each it cannot honour.
+/// The settings the simulator applies for `exp` as `kernel` (its [`KernelProfile`] in
+/// `kernel_profile`), with a note for each it cannot honour.
 pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     let mut notes = Vec::new();
+    let (profile, note) = KernelProfile::for_kernel(kernel);
+    notes.extend(note);
     let lru = exp.vm.lru.unwrap_or(Lru::Mglru);
     if lru == Lru::Mglru {
         let asked = if exp.vm.lru.is_some() { "lru = \"mglru\"" } else { "lru left as booted (MGLRU)" };
@@ -201,12 +205,6 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
     let compressor = exp.zswap.compressor.clone().unwrap_or_else(|| "lzo".into());
     if compressor != "lz4" {
         notes.push(format!("compressor {compressor}: the simulator's sizes are lz4's"));
-    }
-    if kernel.starts_with("6.") {
-        notes.push(format!(
-            "kernel {kernel}: the simulator stores incompressible pages in zswap as-is (7.3); 6.12 rejects them \
-             (reject_compress_fail) and writes them to swap"
-        ));
     }
     // As /proc/swaps shows them: the header page left out.
     let swap = (exp.machine.swap.iter())
@@ -251,13 +249,17 @@ pub fn settings(exp: &Experiment, kernel: &str) -> Settings {
         },
         cgroups,
         notes,
+        kernel_profile: Some(profile.name.to_owned()),
     }
 }
 
-/// Runs `exp` `opts.runs` times on the simulator.
+/// Runs `exp` `opts.runs` times on the simulator, as the kernel `opts.kernel` (the
+/// experiment's first by default) with its [`KernelProfile`].
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<ExperimentResult, RunError> {
     let kernel = opts.kernel.clone().or_else(|| exp.kernels.first().cloned()).unwrap_or_default();
-    let runs = (0..opts.runs.max(1)).map(|r| run_once(exp, u64::from(r))).collect::<Result<Vec<_>, _>>()?;
+    let (profile, _) = KernelProfile::for_kernel(&kernel);
+    let runs =
+        (0..opts.runs.max(1)).map(|r| run_once_with(exp, u64::from(r), &profile)).collect::<Result<Vec<_>, _>>()?;
     Ok(ExperimentResult {
         experiment: exp.name.clone(),
         source: Source::VswapSim,
@@ -265,6 +267,34 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<ExperimentResult, RunE
         kernel,
         runs,
     })
+}
+
+/// One simulation (run 0) of `exp` for each of `kernels`, as `compare` needs them: the
+/// result at index `i` stands for `kernels[i]` (its `kernel`, its settings and profile).
+/// Kernels whose profiles simulate `exp` alike ([`KernelProfile::simulates_alike`])
+/// share one simulation, so an experiment whose switches cannot act is run once.
+pub fn run_kernels(exp: &Experiment, kernels: &[String]) -> Result<Vec<ExperimentResult>, RunError> {
+    let mut done: Vec<(KernelProfile, Run)> = Vec::new();
+    let mut out = Vec::with_capacity(kernels.len());
+    for k in kernels {
+        let (profile, _) = KernelProfile::for_kernel(k);
+        let run = match done.iter().find(|(p, _)| p.simulates_alike(&profile, exp)) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = run_once_with(exp, 0, &profile)?;
+                done.push((profile, r.clone()));
+                r
+            }
+        };
+        out.push(ExperimentResult {
+            experiment: exp.name.clone(),
+            source: Source::VswapSim,
+            settings: settings(exp, k),
+            kernel: k.clone(),
+            runs: vec![run],
+        });
+    }
+    Ok(out)
 }
 
 /// The state of one run beside the memory manager: what the points report that the
@@ -280,14 +310,21 @@ struct State {
     peak: Vec<u64>,
 }
 
-/// One run: every task's seed plus `offset`.
+/// One run as the experiment's first kernel (with its [`KernelProfile`]): every task's
+/// seed plus `offset`.
 pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
+    let (profile, _) = KernelProfile::for_kernel(exp.kernels.first().map_or("", String::as_str));
+    run_once_with(exp, offset, &profile)
+}
+
+/// One run with `profile`'s switches: every task's seed plus `offset`.
+pub fn run_once_with(exp: &Experiment, offset: u64, profile: &KernelProfile) -> Result<Run, RunError> {
     if exp.tasks.is_empty() {
         let error = vswap::Error::Invalid("sim: an experiment with no task");
         return Err(RunError::Sim { what: format!("experiment {:?}", exp.name), error });
     }
     let actions = exp.actions.iter().map(|a| Ok((a, sim_action(a)?))).collect::<Result<Vec<_>, RunError>>()?;
-    let zswap = ZswapConfig {
+    let mut zswap = ZswapConfig {
         enabled: exp.zswap.enabled.unwrap_or(false),
         max_pool_percent: exp.zswap.max_pool_percent.unwrap_or(DEFAULT_MAX_POOL),
         accept_threshold_percent: exp.zswap.accept_threshold_percent.unwrap_or(DEFAULT_ACCEPT),
@@ -295,6 +332,7 @@ pub fn run_once(exp: &Experiment, offset: u64) -> Result<Run, RunError> {
         compressor: CompressionMode::Lz4,
         ..ZswapConfig::default()
     };
+    profile.apply(&mut zswap);
     let devices = (exp.machine.swap.iter())
         .map(|d| DeviceSpec::null(d.name.clone(), d.mib * (1 << 20) / PAGE).priority(d.effective_priority))
         .collect();
