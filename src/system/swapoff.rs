@@ -80,7 +80,8 @@ pub trait SwapoffSink {
     ///
     /// While it runs the slot is held in the swap cache by swapoff: a `fault` on it from
     /// another thread waits, and one from this sink would never return; `dup` and `put`
-    /// go on.
+    /// go on. The sink may reclaim (write out and evict other folios), but not call
+    /// `swapon`, `swapoff` or `swap_tiers_write`: swapoff holds their lock.
     fn swap_in(&mut self, page: &SwapoffPage<'_>) -> Option<FolioId>;
 }
 
