@@ -35,6 +35,10 @@ pub enum Error {
     /// swapoff gave up: concurrent writeouts kept taking slots on the device (-EBUSY); the
     /// device stays on. Was `Busy`.
     SwapoffBusy,
+    /// `swapoff_with`'s sink had no memory for a page it had to bring in
+    /// (`try_to_unuse`'s -ENOMEM): the device stays on, the pages already moved or brought
+    /// in stay where they went, the rest stay on the device.
+    NoMemory,
     /// The swap count would pass `u32::MAX`.
     CountOverflow,
     /// A `put` on a slot whose count is already 0.
@@ -109,6 +113,7 @@ impl fmt::Display for Error {
             Self::WritebackInProgress => f.write_str("zswap writeback holds the slot"),
             Self::InSwapCache => f.write_str("the slot is in the swap cache"),
             Self::SwapoffBusy => f.write_str("swapoff could not empty the device: it is busy"),
+            Self::NoMemory => f.write_str("no memory to bring a page in"),
             Self::CountOverflow => f.write_str("swap count overflow"),
             Self::CountUnderflow => f.write_str("swap count is already zero"),
             Self::InvalidFolio => f.write_str("folio id does not fit the swap table"),

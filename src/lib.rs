@@ -109,7 +109,9 @@
 //!   [`release`](SwapSystem::release); [`state`](SwapSystem::state) and
 //!   [`pin`](SwapSystem::pin) (many lookups and count changes under one epoch pin).
 //! * Devices and swap tiers: [`swapon`](SwapSystem::swapon),
-//!   [`swapoff`](SwapSystem::swapoff), [`swap_tiers_write`](SwapSystem::swap_tiers_write).
+//!   [`swapoff`](SwapSystem::swapoff), [`swapoff_with`](SwapSystem::swapoff_with) (the
+//!   kernel's `try_to_unuse`: what the other devices have no room for comes into frames
+//!   from the caller's [`SwapoffSink`]), [`swap_tiers_write`](SwapSystem::swap_tiers_write).
 //! * Memory cgroups: [`memcg_create`](SwapSystem::memcg_create),
 //!   [`memcg_set`](SwapSystem::memcg_set), [`memcg_offline`](SwapSystem::memcg_offline),
 //!   [`memcg_stat`](SwapSystem::memcg_stat).
@@ -224,7 +226,7 @@ pub use stat::{
     DeviceStat, Footprint, GlobalStat, MemcgStat, RecompressReport, ShrinkOutcome, ShrinkReport, ShrinkResult,
     ShrinkStop, SwapTierStat, SwapoffReport, ZswapPriorityStat,
 };
-pub use system::{Pinned, RecompressSpec, SwapSystem};
+pub use system::{Pinned, RecompressSpec, SwapSystem, SwapoffPage, SwapoffSink};
 
 /// The `arbitrary` crate this crate's `Arbitrary` impls are for (feature `arbitrary`).
 #[cfg(feature = "arbitrary")]

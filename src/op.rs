@@ -289,6 +289,17 @@ pub enum Op {
         /// The raw [`DeviceId`].
         device: u8,
     },
+    /// `SwapSystem::swapoff_with` of the device with this raw number. Its sink gives the
+    /// pages it is handed the folios `folio`, `folio + 1`, …: `frames` of them at most,
+    /// none past `FolioId::MAX`; it refuses the page after them (`Error::NoMemory`).
+    SwapoffWith {
+        /// The raw [`DeviceId`].
+        device: u8,
+        /// The frames the sink has.
+        frames: u16,
+        /// The first folio it gives.
+        folio: FolioId,
+    },
     /// `SwapSystem::memcg_create`.
     MemcgCreate {
         /// The new memcg's parent.
@@ -377,6 +388,20 @@ pub enum Outcome {
         /// [`SwapoffReport::cache_only`](crate::SwapoffReport::cache_only).
         cache_only: u64,
     },
+    /// `swapoff_with`: the report's page counts and the bytes the sink was handed.
+    SwapoffWith {
+        /// [`SwapoffReport::pages_moved`](crate::SwapoffReport::pages_moved).
+        pages_moved: u64,
+        /// [`SwapoffReport::cache_only`](crate::SwapoffReport::cache_only).
+        cache_only: u64,
+        /// [`SwapoffReport::swapped_in`](crate::SwapoffReport::swapped_in).
+        swapped_in: u64,
+        /// [`SwapoffReport::cache_unbacked`](crate::SwapoffReport::cache_unbacked).
+        cache_unbacked: u64,
+        /// The [`checksum`]s of the pages the sink took, summed (wrapping); a page
+        /// without bytes (a null device) adds 0.
+        checksum: u64,
+    },
     /// `shrink_memcg`.
     Shrink(ShrinkOutcome),
     /// `run_shrink_worker`.
@@ -458,6 +483,26 @@ impl Op {
             Op::Swapoff { device } => sys
                 .swapoff(DeviceId(device))
                 .map(|r| Outcome::Swapoff { pages_moved: r.pages_moved, cache_only: r.cache_only }),
+            Op::SwapoffWith { device, frames, folio } => {
+                let (mut taken, mut sum) = (0u64, 0u64);
+                let r = {
+                    let mut sink = |p: &crate::SwapoffPage<'_>| {
+                        let f =
+                            folio.0.checked_add(taken).filter(|&f| taken < u64::from(frames) && f <= FolioId::MAX)?;
+                        taken += 1;
+                        sum = sum.wrapping_add(p.data.map_or(0, checksum));
+                        Some(FolioId(f))
+                    };
+                    sys.swapoff_with(DeviceId(device), &mut sink)?
+                };
+                Ok(Outcome::SwapoffWith {
+                    pages_moved: r.pages_moved,
+                    cache_only: r.cache_only,
+                    swapped_in: r.swapped_in,
+                    cache_unbacked: r.cache_unbacked,
+                    checksum: sum,
+                })
+            }
             Op::MemcgCreate { parent } => sys.memcg_create(parent.resolve(ops.memcgs)).map(Outcome::Memcg),
             Op::MemcgSet { memcg, knob } => sys.memcg_set(memcg.resolve(ops.memcgs), knob).map(|()| Outcome::Done),
             Op::MemcgOffline { memcg } => sys.memcg_offline(memcg.resolve(ops.memcgs)).map(|()| Outcome::Done),

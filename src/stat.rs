@@ -209,15 +209,23 @@ pub struct SwapTierStat {
     pub bytes: u64,
 }
 
-/// What `swapoff` moved.
+/// What `swapoff` / `swapoff_with` did with the device's pages.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SwapoffReport {
-    /// Pages moved off the device.
+    /// Pages moved to other devices.
     pub pages_moved: u64,
     /// Pages moved to each device, highest priority first.
     pub moved_to: Vec<(crate::DeviceId, u64)>,
     /// Of the pages moved, those whose virtual slot was cache-only (count 0, folio cached).
     pub cache_only: u64,
+    /// `swapoff_with` only: swapped-out pages read into a folio the sink gave
+    /// (`try_to_unuse`'s swap-in, counted in `pswpin`); each is in the swap cache now,
+    /// with no backend.
+    pub swapped_in: u64,
+    /// `swapoff_with` only: pages whose folio was already in the swap cache; their device
+    /// slot was freed (`try_to_unuse`'s `folio_free_swap`) and the folio is their only
+    /// copy, with no backend.
+    pub cache_unbacked: u64,
 }
 
 /// What one `shrink_memcg` walk achieved (the kernel's return value, plus the walk's

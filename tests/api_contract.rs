@@ -96,7 +96,16 @@ fn every_name_of_the_contract_compiles() -> Result<(), Error> {
     let _ = (fp.heap_bytes, fp.vslots_in_use, fp.bytes_per_used_slot());
     sys.memcg_offline(cg)?;
     let r: SwapoffReport = sys.swapoff(dev)?;
-    let _ = r;
+    let _: (u64, &[(DeviceId, u64)], u64, u64, u64) =
+        (r.pages_moved, &r.moved_to, r.cache_only, r.swapped_in, r.cache_unbacked);
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 64))?;
+    let mut sink = |p: &SwapoffPage<'_>| -> Option<FolioId> {
+        let _: (VSlot, MemcgId, u32, Shadow, DeviceId, Option<&[u8]>) =
+            (p.slot, p.memcg, p.count, p.shadow, p.device, p.data);
+        None
+    };
+    let _: &mut dyn SwapoffSink = &mut sink;
+    let _: SwapoffReport = sys.swapoff_with(dev, &mut sink)?;
     let _: &[Error] = &[
         Error::InvalidSlot,
         Error::NotAllocated,
@@ -113,6 +122,7 @@ fn every_name_of_the_contract_compiles() -> Result<(), Error> {
         Error::ClockBackwards,
         Error::Again { written: 0 },
         Error::Invalid("x"),
+        Error::NoMemory,
     ];
     let _: KeepReason = KeepReason::NoSpace;
     Ok(())

@@ -3,7 +3,8 @@
 //! slot's state, count, cached folio and memcg, and the number of slots in use. Invalid
 //! operations are part of the mix: they must return the model's error and change nothing.
 //! The flows (writeout, evict, fault, writeback, swapon/swapoff of memory and null
-//! devices, memcg creation, limits and offlining) run the same way, with the model also
+//! devices, `swapoff_with` bringing pages into a sink's few frames, memcg creation, limits
+//! and offlining) run the same way, with the model also
 //! checking every slot's backing, every memcg's swap and zswap usage and events, the
 //! global counters, each device's use and the bytes every fault returns. The reclaim
 //! layer runs among them (the shrinker's scan and count, the global worker, proactive
@@ -64,6 +65,14 @@ fn folio() -> impl Strategy<Value = FolioId> {
         15 => (0u64..1 << 20).prop_map(|p| FolioId(p << SHIFT)),
         1 => any::<u64>().prop_map(FolioId),
     ]
+}
+
+/// `swapoff_with` of `device` with a sink of a few frames (sometimes none, sometimes
+/// plenty), numbered far from the flows' folios or up to `FolioId::MAX`.
+fn swapoff_with(device: impl Strategy<Value = u8>) -> impl Strategy<Value = Op> {
+    let frames = prop_oneof![2 => 0u16..4, 2 => 4u16..32, 1 => Just(u16::MAX)];
+    let folio = prop_oneof![4 => Just(FolioId(1 << 32)), 1 => (0u64..4).prop_map(|i| FolioId(FolioId::MAX - i))];
+    (device, frames, folio).prop_map(|(device, frames, folio)| Op::SwapoffWith { device, frames, folio })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -253,6 +262,7 @@ fn flow_op() -> impl Strategy<Value = Op> {
               prop_oneof![1 => 0u16..4, 8 => 4u16..48, 1 => 48u16..300], -2i8..4)
             .prop_map(|(kind, pages, priority)| Op::Swapon { kind, pages, priority }),
         1 => prop_oneof![4 => 0u8..4, 1 => any::<u8>()].prop_map(|device| Op::Swapoff { device }),
+        1 => swapoff_with(prop_oneof![4 => 0u8..4, 1 => any::<u8>()]),
         2 => memcg_ref().prop_map(|parent| Op::MemcgCreate { parent }),
         3 => (memcg_ref(), knob()).prop_map(|(memcg, knob)| Op::MemcgSet { memcg, knob }),
         1 => memcg_ref().prop_map(|memcg| Op::MemcgOffline { memcg }),
@@ -485,6 +495,7 @@ fn tier_flow() -> impl Strategy<Value = Flow> {
         2 => (prop_oneof![4 => Just(DeviceKind::Memory), 1 => Just(DeviceKind::Null)], 2u16..24, -2i8..5)
             .prop_map(|(kind, pages, priority)| Flow::Op(Op::Swapon { kind, pages, priority })),
         2 => (0u8..5).prop_map(|device| Flow::Op(Op::Swapoff { device })),
+        2 => swapoff_with(0u8..5).prop_map(Flow::Op),
         1 => memcg_ref().prop_map(|parent| Flow::Op(Op::MemcgCreate { parent })),
     ]
 }
@@ -668,4 +679,53 @@ fn a_divergence_says_which_step_operation_and_observation() {
     assert!(d.in_result());
     let e: Box<dyn std::error::Error> = Box::new(d);
     assert!(e.to_string().starts_with("Dup("), "{e}");
+}
+
+/// `swapoff_with` through the harness, each path: the sink refusing after two of seven
+/// pages (`NoMemory`), then a partial placement on a small second device, the rest read
+/// in or (the cached folio, if the first call did not reach it) unbacked, a large folio's
+/// pages among them; then a plain move.
+#[test]
+fn swapoff_with_matches_the_model_on_every_path() {
+    use vswap::op::Outcome;
+    let reclaim = (LruPolicy::SecondChance, ShrinkStart::PoolFull, false, None, false, false, 1);
+    let mut h = Harness::new(flows_config(64, 90, false, reclaim, false, 4)).unwrap();
+    let run = |h: &mut Harness, op: Op| h.step(&op).unwrap_or_else(|d| panic!("step {}: {d}", d.step));
+    let ok = |h: &mut Harness, op: Op| run(h, op).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"));
+    ok(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 16, priority: 5 });
+    let mut slots = Vec::new();
+    for (i, order) in [0u8, 0, 2, 0].into_iter().enumerate() {
+        let folio = FolioId(64 * (i as u64 + 1));
+        let Outcome::Slot(s) = ok(&mut h, Op::AllocIn { cpu: 0, memcg: MemcgRef::Live(0), folio, order }) else {
+            panic!()
+        };
+        for j in 0..1 << order {
+            ok(&mut h, Op::Dup(SlotRef::Raw(s.raw() + j)));
+        }
+        let s = SlotRef::Raw(s.raw());
+        ok(&mut h, Op::Writeout { slot: s, page: PageKind::Incompressible(i as u32), order });
+        slots.push(s);
+    }
+    // The last folio stays cached; the others are evicted (6 pages swapped out).
+    for &s in &slots[..3] {
+        ok(&mut h, Op::Evict { slot: s, shadow: Shadow(2) });
+    }
+    let on_device = |h: &Harness| {
+        let all = h.model.slots().collect::<Vec<_>>();
+        all.into_iter().filter(|&s| matches!(h.sys.backing(s), Ok(vswap::Backing::Device(_)))).count() as u64
+    };
+    assert_eq!(on_device(&h), 7);
+    let refused = run(&mut h, Op::SwapoffWith { device: 0, frames: 2, folio: FolioId(1 << 32) });
+    assert_eq!(refused, Err(vswap::Error::NoMemory));
+    let left = on_device(&h);
+    assert!((4..=5).contains(&left), "{left} pages left after two read in");
+    ok(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 3, priority: 1 });
+    let out = ok(&mut h, Op::SwapoffWith { device: 0, frames: 100, folio: FolioId(1 << 33) });
+    let Outcome::SwapoffWith { pages_moved, swapped_in, cache_unbacked, .. } = out else { panic!("{out:?}") };
+    assert_eq!((pages_moved, swapped_in + cache_unbacked), (2, left - 2));
+    assert_eq!(cache_unbacked, left - 4, "the cached folio gives its room up");
+    ok(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 8, priority: 0 });
+    let out = ok(&mut h, Op::SwapoffWith { device: 1, frames: 0, folio: FolioId(1 << 34) });
+    assert!(matches!(out, Outcome::SwapoffWith { pages_moved: 2, swapped_in: 0, .. }), "{out:?}");
+    h.check().unwrap();
 }

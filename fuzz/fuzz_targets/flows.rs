@@ -3,8 +3,9 @@
 //! zswap with real lz4 or synthetic sizes, on up to four compression priorities picked per
 //! memcg by `Knob::ZswapCompressionPriority`, devices by priority within the swap tiers the memcg
 //! may use), eviction, faults that must return the bytes last written out, zswap
-//! writeback, swapon/swapoff of memory and null devices, swap tier batches
-//! (`Op::SwapTiers`, up to `nr_swap_tiers` from the setup) and `Knob::SwapTierMax`,
+//! writeback, swapon/swapoff of memory and null devices (and `swapoff_with` into a few
+//! frames), swap tier batches (`Op::SwapTiers`, up to `nr_swap_tiers` from the setup) and
+//! `Knob::SwapTierMax`,
 //! the writeback tier and size knobs, recompression of idle entries with any registered
 //! (or unregistered) tier, memcg creation, limits and offlining, and zswap reclaim (the shrinker's scan
 //! and count, the global worker, proactive writeback, the clock) under every LRU policy,
@@ -320,6 +321,14 @@ fuzz_target!(|data: &[u8]| {
                 pages: u16::from(pages % 64),
                 priority: priority % 3,
             },
+            // The high bit: `swapoff_with`, with a sink of `d >> 4 & 7` frames (7: plenty).
+            Step::Swapoff(d) if d & 0x80 != 0 => {
+                let frames = match (d >> 4) & 7 {
+                    7 => u16::MAX,
+                    n => u16::from(n),
+                };
+                Op::SwapoffWith { device: d % 6, frames, folio: FolioId(1 << 32) }
+            }
             Step::Swapoff(d) => Op::Swapoff { device: d % 6 },
             Step::MemcgCreate(p) => Op::MemcgCreate { parent: MemcgRef::Live(p) },
             Step::SwapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapMax(l.limit()) },

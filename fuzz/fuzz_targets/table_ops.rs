@@ -90,6 +90,10 @@ impl Step {
                 pages: u16::from(pages),
                 priority: priority % 4,
             },
+            // The high bit: `swapoff_with`, with a sink of `d >> 4 & 7` frames.
+            Step::Swapoff(d) if d & 0x80 != 0 => {
+                Op::SwapoffWith { device: d % 8, frames: u16::from((d >> 4) & 7), folio: FolioId(1 << 32) }
+            }
             Step::Swapoff(d) => Op::Swapoff { device: d % 8 },
             Step::MemcgCreate(p) => Op::MemcgCreate { parent: MemcgRef::Live(p) },
             Step::MemcgSet(m, which, v) => {

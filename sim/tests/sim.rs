@@ -626,3 +626,134 @@ fn swap_high_raises_high_on_memory_charges_over_it() {
     assert!(high > 100 && high <= 17 * 184, "{high}");
     assert_eq!(run(1000), 0);
 }
+
+/// A task of `pages` pages in memcg "a", every page written, then reclaimed to the only
+/// device (zswap off): the memory manager, the memcg, the task and the device.
+fn swapped_to_the_only_device(pages: u64, zswap: bool) -> (Mm, usize, usize, vswap::DeviceId) {
+    let zswap = ZswapConfig { enabled: zswap, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+    let devices = vec![DeviceSpec::null("swap", 256)];
+    // No readahead: the tests count the pages each fault reads.
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap.clone(), devices) };
+    let mut mm = Mm::new(cfg).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let w = Workload::builtin("usemem", pages).unwrap();
+    let task = mm.spawn(cg, &w, 1).unwrap();
+    for page in 0..pages {
+        mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+    }
+    if zswap.enabled {
+        mm.sys().memcg_set(mm.memcg_id(cg).unwrap(), vswap::Knob::ZswapMax(vswap::Limit::Bytes(0))).unwrap();
+    }
+    assert_eq!(mm.reclaim(cg, pages).unwrap(), pages);
+    assert_eq!(mm.sys().stat().pswpout, pages);
+    if zswap.enabled {
+        mm.sys().memcg_set(mm.memcg_id(cg).unwrap(), vswap::Knob::ZswapMax(vswap::Limit::Max)).unwrap();
+    }
+    let dev = mm.devices()[0];
+    (mm, cg, task, dev)
+}
+
+/// `swapoff` of the only device (`try_to_unuse`): every page comes into a frame charged
+/// to its memcg and every PTE maps it (shared ones after fork included), the slots are
+/// freed, the device is gone; later accesses fault nothing.
+#[test]
+fn swapoff_of_the_only_device_maps_every_page_back() {
+    let (mut mm, cg, task, dev) = swapped_to_the_only_device(32, false);
+    let access = |page, process| Event::Access { process, region: 0, page, write: false };
+    mm.apply(task, &Event::Fork).unwrap(); // the child shares every swap PTE
+    for page in 0..8 {
+        mm.apply(task, &access(page, Process::Parent)).unwrap(); // kept in the swap cache
+    }
+    let faults = mm.counters(cg).unwrap().major_faults;
+    assert_eq!((faults, mm.resident_pages(cg).unwrap()), (8, 8));
+    let report = mm.swapoff(dev).unwrap();
+    assert_eq!((report.swapped_in, report.cache_unbacked, report.pages_moved), (24, 8, 0));
+    assert_eq!(mm.sys().device_stat(dev), Err(Error::InvalidDevice));
+    assert_eq!(mm.resident_pages(cg).unwrap(), 32);
+    let s = mm.sys().stat();
+    assert_eq!((s.pswpin, s.vslots_in_use), (8 + 24, 0), "every slot freed (folio_free_swap)");
+    assert!(mm.swapped_slots(cg).is_empty());
+    assert_eq!(mm.counters(cg).unwrap().device_reads, vec![32]);
+    mm.check().unwrap();
+    for page in 0..32 {
+        mm.apply(task, &access(page, Process::Parent)).unwrap();
+        mm.apply(task, &access(page, Process::Child)).unwrap();
+    }
+    let c = mm.counters(cg).unwrap();
+    assert_eq!((c.major_faults, c.swapcache_hits), (faults, 0), "no fault after swapoff");
+    mm.tick().unwrap();
+    mm.check().unwrap();
+}
+
+/// With another device that has room, the pages move there as before: no frame taken.
+#[test]
+fn swapoff_with_room_elsewhere_moves_the_pages_and_takes_no_frame() {
+    let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
+    let devices = vec![DeviceSpec::null("fast", 64).priority(10), DeviceSpec::null("slow", 64).priority(1)];
+    let mut mm = Mm::new(MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, devices) }).unwrap();
+    let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
+    let task = mm.spawn(cg, &Workload::builtin("usemem", 16).unwrap(), 1).unwrap();
+    for page in 0..16 {
+        mm.apply(task, &Event::Access { process: Process::Parent, region: 0, page, write: true }).unwrap();
+    }
+    assert_eq!(mm.reclaim(cg, 16).unwrap(), 16);
+    let (fast, slow) = (mm.devices()[0], mm.devices()[1]);
+    let report = mm.swapoff(fast).unwrap();
+    assert_eq!((report.pages_moved, report.moved_to.clone(), report.swapped_in), (16, vec![(slow, 16)], 0));
+    assert_eq!((mm.resident_pages(cg).unwrap(), mm.swapped_slots(cg).len()), (0, 16));
+    assert_eq!(mm.sys().device_stat(slow).unwrap().used, 17);
+    mm.check().unwrap();
+}
+
+/// The swap-in charge reclaims as `try_charge_memcg` does: under a `memory.max` below the
+/// task's size, the pages brought in first are stored in zswap again to make room, and
+/// the swapoff completes.
+#[test]
+fn swapoff_reclaims_to_zswap_to_charge_what_it_brings_in() {
+    let (mut mm, cg, task, dev) = swapped_to_the_only_device(32, true);
+    mm.set_memory_max(cg, Some(16 * 4096)).unwrap();
+    let report = mm.swapoff(dev).unwrap();
+    assert_eq!(report.swapped_in, 32);
+    assert!(!mm.killed(task));
+    assert_eq!(mm.sys().device_stat(dev), Err(Error::InvalidDevice));
+    assert!(mm.memory_current(cg).unwrap() <= 16 * 4096);
+    let s = mm.sys().stat();
+    assert!(s.zswpout > 0 && s.stored_pages > 0, "{s:?}");
+    assert_eq!(mm.resident_pages(cg).unwrap() + s.stored_pages, 32);
+    mm.check().unwrap();
+}
+
+/// The swap-in charge OOM-kills in the memcg as `try_charge_memcg` does: the task's death
+/// frees its swap and the pages brought in, and the swapoff goes on.
+#[test]
+#[cfg_attr(miri, ignore = "16 reclaim sweeps before the OOM kill, minutes under Miri")]
+fn a_swapoff_charge_over_memory_max_kills_the_memcgs_task() {
+    let (mut mm, cg, task, dev) = swapped_to_the_only_device(16, false);
+    mm.set_memory_max(cg, Some(8 * 4096)).unwrap();
+    let report = mm.swapoff(dev).unwrap();
+    assert_eq!(report.swapped_in, 9, "8 fit, the 9th after the kill");
+    assert!(mm.killed(task));
+    assert_eq!(mm.counters(cg).unwrap().oom_kill, 1);
+    assert_eq!(mm.sys().device_stat(dev), Err(Error::InvalidDevice));
+    assert_eq!((mm.resident_pages(cg).unwrap(), mm.sys().stat().vslots_in_use), (0, 0), "nothing maps the 9th");
+    mm.check().unwrap();
+}
+
+/// When the charge finds no room and the OOM killer no task left, swapoff fails with
+/// `NoMemory` (-ENOMEM) and the device stays on: at `memory.max` 0 the memcg's only
+/// task is killed first, which frees its swap, so a second swapoff finds the device
+/// empty.
+#[test]
+#[cfg_attr(miri, ignore = "32 reclaim sweeps before the OOM kill and the refusal, minutes under Miri")]
+fn swapoff_fails_with_no_memory_when_no_task_is_left_to_kill() {
+    let (mut mm, cg, task, dev) = swapped_to_the_only_device(16, false);
+    mm.set_memory_max(cg, Some(0)).unwrap();
+    assert_eq!(mm.swapoff(dev).unwrap_err(), Error::NoMemory);
+    assert!(mm.killed(task));
+    assert_eq!(mm.counters(cg).unwrap().oom_kill, 1);
+    assert_eq!(mm.sys().device_stat(dev).unwrap().used, 1, "on, and empty");
+    assert_eq!((mm.resident_pages(cg).unwrap(), mm.sys().stat().vslots_in_use), (0, 0));
+    mm.check().unwrap();
+    assert_eq!(mm.swapoff(dev).unwrap(), vswap::SwapoffReport::default());
+    assert_eq!(mm.sys().device_stat(dev), Err(Error::InvalidDevice));
+}

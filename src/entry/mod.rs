@@ -19,7 +19,10 @@
 //! Deliberate differences: the crate has no `struct folio`, so a Cached word carries the
 //! folio's order in four bits the kernel leaves zero (bits 42..45), and bit 46 (L) is a
 //! transient lock taken by multi-slot transitions of a large folio (the kernel holds the
-//! folio lock and `ci->lock` instead). L is never visible through the public API.
+//! folio lock and `ci->lock` instead), by a fault while it reads the page in, by `evict`
+//! while it checks the folio is backed, and by swapoff while it drops a cached folio's
+//! device slot (where the kernel holds the folio lock). L is never visible through the
+//! public API.
 //!
 //! **Backend word** (the kernel's `virtual_table` entry, Swap Table Edition RFC v2), tag in
 //! the low three bits: `None` 000 (the word is 0), `Phys` 001 with the device in bits

@@ -11,12 +11,18 @@
 //!   slots (for zswap writeback, the memcg's writeback tier first); `NoSpace` and
 //!   `DeviceFull` only when no usable device has room;
 //! * swapoff moves every page elsewhere (to a device its memcg may use) or fails with
-//!   `DeviceFull` and changes nothing.
+//!   `DeviceFull` and changes nothing;
+//! * `swapoff_with` is swapoff when every page fits elsewhere; else each page either moves
+//!   to a device its memcg may use or comes into memory (a cached folio loses its device
+//!   backing; a swapped-out page gets the sink's next folio, `pswpin`), and a page comes
+//!   in only when no device its memcg may use has room left; when the sink refuses, it
+//!   has given every frame it had, the device stays on and holds the pages not handled.
 
 use super::slots::{Back, Data};
-use super::{MAX_DEVICES, Model, Step};
+use super::{Ev, MAX_DEVICES, Model, Step};
 use crate::op::Outcome;
-use crate::{Backing, DeviceId, Error, SwapSystem, VSlot};
+use crate::{Backing, DeviceId, Error, FolioId, SlotState, SwapSystem, VSlot};
+use std::collections::BTreeSet;
 
 /// One swap device in the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,5 +206,138 @@ impl Model {
             }
             _ => Err(format!("swapoff of a device holding {n} pages ({free} free elsewhere) returned {real:?}")),
         }
+    }
+
+    /// `swapoff_with` (see the module's invariants): the choices (which pages moved where,
+    /// which came in and with which folio, where the sink refused) are read from `sys`.
+    pub(super) fn swapoff_with(
+        &mut self,
+        device: u8,
+        frames: u16,
+        folio: FolioId,
+        real: &Result<Outcome, Error>,
+        sys: Option<&SwapSystem>,
+    ) -> Step {
+        if !self.devices.contains_key(&device) {
+            return Ok(Err(Error::InvalidDevice));
+        }
+        // Every page placed elsewhere: this was `swapoff`, and the sink was not asked.
+        if let Ok(Outcome::SwapoffWith { pages_moved, cache_only, swapped_in: 0, cache_unbacked: 0, checksum: 0 }) =
+            *real
+        {
+            return Ok(self.swapoff(device, &Ok(Outcome::Swapoff { pages_moved, cache_only }), sys)?.map(|_| {
+                Outcome::SwapoffWith { pages_moved, cache_only, swapped_in: 0, cache_unbacked: 0, checksum: 0 }
+            }));
+        }
+        let mut on: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s.back, Back::Device { dev, .. } if dev == device))
+            .map(|(&k, _)| k)
+            .collect();
+        on.sort_unstable();
+        let n = on.len();
+        if !self.swapoff_may(device, &on)?.0 {
+            return Err(format!("swapoff_with brought pages in although every order places all {n} elsewhere"));
+        }
+        let done = match *real {
+            Ok(Outcome::SwapoffWith { .. }) => true,
+            Err(Error::NoMemory) => false,
+            _ => return Err(format!("swapoff_with of a device holding {n} pages returned {real:?}")),
+        };
+        let sys = sys.ok_or("the model needs the system to follow swapoff_with (Model::apply_in)")?;
+        let src_keeps = self.devices[&device].keeps_data;
+        let (mut moved, mut cache_only, mut swapped, mut unbacked, mut left) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut folios = BTreeSet::new();
+        // The checksum the sink must have seen, while every page it took is known.
+        let mut sum = Some(0u64);
+        let mut brought_in = Vec::new();
+        for s in on {
+            let slot = self.slots[&s];
+            let Back::Device { data, .. } = slot.back else { unreachable!("filtered above") };
+            let v = VSlot::from_raw(s);
+            match (sys.backing(v), sys.state(v)) {
+                (Ok(Backing::Device(d)), _) if d.raw() == device => left += 1,
+                (Ok(Backing::Device(d)), _) if self.devices.contains_key(&d.raw()) => {
+                    let to = d.raw();
+                    self.swapoff_target_allowed(s, to)?;
+                    let data = match (src_keeps, self.devices[&to].keeps_data) {
+                        (_, false) => Data::Untouched,
+                        (true, true) => data,
+                        (false, true) => Data::Any,
+                    };
+                    self.slot_mut(s).back = Back::Device { dev: to, run: 0, data };
+                    moved += 1;
+                    cache_only += u64::from(slot.count == 0);
+                }
+                (Ok(Backing::None), Ok(SlotState::Cached { folio: f, count })) if count == slot.count => {
+                    match slot.folio {
+                        // Already in memory: only the device backing went.
+                        Some((pfn, _, _)) if pfn == f.0 => unbacked += 1,
+                        None if f.0.checked_sub(folio.0).is_some_and(|i| i < u64::from(frames))
+                            && folios.insert(f.0) =>
+                        {
+                            swapped += 1;
+                            sum = match (sum, data) {
+                                (Some(t), Data::Known(c)) => Some(t.wrapping_add(c)),
+                                (Some(t), Data::Untouched) => Some(t),
+                                _ => None,
+                            };
+                            self.event(slot.memcg, Ev::Pswpin, 1);
+                            self.disk_swapin(slot.memcg);
+                            self.slot_mut(s).folio = Some((f.0, 0, s));
+                        }
+                        _ => {
+                            return Err(format!(
+                                "swapoff_with left slot {s} cached with {f:?} (the model had {:?}; the sink gives \
+                                 {frames} from {folio:?})",
+                                slot.folio
+                            ));
+                        }
+                    }
+                    self.slot_mut(s).back = Back::None;
+                    brought_in.push(s);
+                }
+                other => return Err(format!("swapoff_with left slot {s} (count {}) as {other:?}", slot.count)),
+            }
+        }
+        if !done {
+            let frames_given =
+                if folio.0 > FolioId::MAX { 0 } else { u64::from(frames).min(FolioId::MAX - folio.0 + 1) };
+            if swapped != frames_given || left == 0 {
+                return Err(format!(
+                    "the sink refused after {swapped} of its {frames_given} frames, with {left} pages left on the device"
+                ));
+            }
+            return Ok(Err(Error::NoMemory));
+        }
+        if left != 0 {
+            return Err(format!("swapoff_with succeeded with {left} pages still on device {device}"));
+        }
+        // Room elsewhere is taken before a page comes in.
+        for s in brought_in {
+            let m = self.nearest_online(self.slots[&s].memcg);
+            if let Some(d) = self.usable(m).filter(|&d| d != device).find(|&d| self.dev_free(d) > 0) {
+                return Err(format!(
+                    "swapoff_with brought slot {s} of memcg {m} into memory while device {d}, which it may use, has \
+                     {} free slots",
+                    self.dev_free(d)
+                ));
+            }
+        }
+        let Ok(Outcome::SwapoffWith { checksum, .. }) = *real else { unreachable!("done") };
+        if sum.is_some_and(|want| want != checksum) {
+            return Err(format!(
+                "the sink was handed pages of checksum sum {checksum:#x}, the model expects {sum:#x?}"
+            ));
+        }
+        self.devices.remove(&device);
+        Ok(Ok(Outcome::SwapoffWith {
+            pages_moved: moved,
+            cache_only,
+            swapped_in: swapped,
+            cache_unbacked: unbacked,
+            checksum: sum.unwrap_or(checksum),
+        }))
     }
 }

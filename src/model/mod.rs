@@ -23,6 +23,9 @@
 //!   memcg charged may use, and for a single page no such device of higher priority with
 //!   more free slots than per-CPU cluster caches can hide; `NoSpace` / `DeviceFull`
 //!   likewise only when no usable device has that many free;
+//! * which pages `swapoff_with` brought into memory rather than onto another device (each
+//!   must have found no room on a device its memcg may use), which folio of the sink's
+//!   each got, and, when the sink refused, which pages it had handled before;
 //! * where swapoff moved each page (another live device its memcg's swap tiers allow;
 //!   counts checked per device), and whether it failed for lack of room: it reserves
 //!   slots page by page (the most restricted memcgs' pages first, ties in the device's
@@ -246,6 +249,7 @@ impl Model {
             Op::Writeback { slot } => self.writeback(slot.resolve(live), real, sys)?,
             Op::Swapon { kind, pages, priority } => self.swapon(kind, pages, priority),
             Op::Swapoff { device } => self.swapoff(device, real, sys)?,
+            Op::SwapoffWith { device, frames, folio } => self.swapoff_with(device, frames, folio, real, sys)?,
             Op::MemcgCreate { parent } => self.memcg_create(parent.resolve(ops.memcgs)),
             Op::MemcgSet { memcg, knob } => self.memcg_set(memcg.resolve(ops.memcgs), knob),
             Op::MemcgOffline { memcg } => self.memcg_offline(memcg.resolve(ops.memcgs)),

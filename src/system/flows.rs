@@ -9,7 +9,11 @@
 //! * A backend word changes only while its slot is in the swap cache: under the caller's
 //!   folio (writeout, fault) or under the folio zswap writeback adds with the reserved
 //!   `FolioId::WRITEBACK` (the kernel's `swap_cache_alloc_folio`, which makes a racing
-//!   fault or a second writeback see the slot cached and back off).
+//!   fault or a second writeback see the slot cached and back off), which swapoff uses
+//!   too; swapoff also drops the device slot of a cached folio, under the slot's lock bit.
+//! * A fault holds the lock bit from adding its folio until the page is read, and `evict`
+//!   from checking that every page is backed until the folio is gone: swapoff never
+//!   drops the backend a read is using, nor one an eviction relies on.
 //! * A zswap store is published in the backend words before the LRU, so a walk never
 //!   meets an entry no slot names; a refused store frees any entry an earlier writeout
 //!   left, so a kept folio is never "backed" by old data.
@@ -311,12 +315,17 @@ impl SwapSystem {
     /// `evict` under the caller's pin.
     pub(super) fn evict_in(&self, slot: VSlot, shadow: Shadow, g: &Guard) -> Result<(), Error> {
         self.with_slot_in(slot, g, |c, off, g| {
-            let (head, order) = Self::cached_folio(c, off)?;
-            let backed = |i: usize| word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0;
-            if !(head..head + (1 << order)).all(backed) {
-                return Err(Error::NotBacked);
-            }
-            self.vspace.cache_del(c, off, shadow.0, g)
+            Self::cached_folio(c, off)?;
+            // Checked under the slots' lock bits: swapoff drops a cached folio's device
+            // backing under that bit, so a folio is never evicted with no copy left.
+            let backed = |i: usize| {
+                if word::zero(c.table[i].load(Ordering::Acquire)) || c.backend_word(i, g) != 0 {
+                    Ok(())
+                } else {
+                    Err(Error::NotBacked)
+                }
+            };
+            self.vspace.cache_del_if(c, off, shadow.0, g, backed)
         })
     }
 
@@ -362,14 +371,20 @@ impl SwapSystem {
                 if !word::is_shadow(w) {
                     return Err(if w == 0 { Error::NotAllocated } else { Error::InvalidSlot });
                 }
-                let cached = word::cached_from(w, folio.0, 0);
+                // Added locked, as `swap_cache_alloc_folio` adds the folio locked and the
+                // read unlocks it: a second fault waits for the data, and swapoff does not
+                // drop the backend this read is using.
+                let cached = word::locked(word::cached_from(w, folio.0, 0));
                 if c.table[off].compare_exchange_weak(w, cached, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                     break w;
                 }
             };
             let shadow = Shadow(word::shadow(w));
             match self.swap_in(c, off, w, out, g) {
-                Ok(source) => Ok(Fault { source, shadow: Some(shadow) }),
+                Ok(source) => {
+                    c.table[off].fetch_and(!word::locked(0), Ordering::Release);
+                    Ok(Fault { source, shadow: Some(shadow) })
+                }
                 Err(e) => {
                     Self::restore_shadow(c, off, shadow.0);
                     Err(e)
@@ -378,7 +393,7 @@ impl SwapSystem {
         })
     }
 
-    /// Put a cached slot back to a Shadow (count and Z kept).
+    /// Put a cached slot back to a Shadow (count and Z kept, the lock bit dropped).
     fn restore_shadow(c: &Cluster, off: usize, shadow: u64) {
         let mut cur = c.table[off].load(Ordering::Acquire);
         loop {

@@ -13,13 +13,16 @@
 //! * `reclaim`: the public zswap reclaim calls (shrinker, worker, proactive writeback),
 //!   each a call into `crate::zswap::shrink`;
 //! * `recompress`: the recompression of idle zswap entries;
-//! * `devices`: swapon, swapoff and the swap tiers; `cgroup`: the memcg files and
+//! * `devices`: swapon and the swap tiers; `swapoff`: swapoff, which moves a device's
+//!   pages to the others or, with the caller's sink, into memory; `cgroup`: the memcg files and
 //!   statistics; `backing`: the backends shared with the free hook and the release of a
 //!   slot's backend (`swap_range_free`).
 //!
 //! Invariants:
 //! * A backend word changes only while its slot is in the swap cache (under the caller's
-//!   folio, or zswap writeback's `FolioId::WRITEBACK`), or when the slot is freed.
+//!   folio, or the `FolioId::WRITEBACK` folio of zswap writeback or swapoff), when the
+//!   slot is freed, or by swapoff's CAS from its old physical slot (to another device;
+//!   to None only under the slot's lock bit).
 //! * Every call pins the epoch once (or runs under a [`Pinned`] batch) and passes the
 //!   guard down; nothing below pins on its own, except the shrink worker, which pins only
 //!   once it knows it has work.
@@ -30,9 +33,11 @@ mod devices;
 mod flows;
 mod reclaim;
 mod recompress;
+mod swapoff;
 mod writeback;
 
 pub use recompress::RecompressSpec;
+pub use swapoff::{SwapoffPage, SwapoffSink};
 
 use crate::config::Config;
 use crate::device::Devices;
@@ -320,22 +325,13 @@ impl SwapSystem {
         let (w, count) = self.vspace.count_of(c, off, g);
         match TableEntry::decode(word::unlocked(w)) {
             Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => {
-                // zswap writeback holds the slot: to everyone else it is still swapped out.
-                SlotState::SwappedOut { shadow: Shadow(0), count, backing: Backing::Zswap }
+                // zswap writeback or swapoff holds the slot: to everyone else it is still
+                // swapped out, backed by what its backend word says.
+                SlotState::SwappedOut { shadow: Shadow(0), count, backing: backing_of(c, off, g) }
             }
             Ok(TableEntry::Cached { pfn, .. }) => SlotState::Cached { folio: FolioId(pfn), count },
             Ok(TableEntry::Shadow { shadow, zero, .. }) => {
-                let backing = if zero {
-                    Backing::Zero
-                } else {
-                    match c.backend_of(off, g) {
-                        crate::entry::BackendEntry::None => Backing::None,
-                        crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
-                        crate::entry::BackendEntry::Phys { device, .. } => {
-                            Backing::Device(crate::ids::DeviceId(device))
-                        }
-                    }
-                };
+                let backing = if zero { Backing::Zero } else { backing_of(c, off, g) };
                 SlotState::SwappedOut { shadow: Shadow(shadow), count, backing }
             }
             _ => SlotState::Free,
@@ -363,13 +359,8 @@ impl SwapSystem {
         let c = self.vspace.get(idx, &g).ok_or(Error::NotAllocated)?;
         let w = word::unlocked(c.table[off].load(Ordering::Acquire));
         match TableEntry::decode(w) {
-            Ok(TableEntry::Cached { pfn, .. }) if pfn == FolioId::WRITEBACK => Ok(Backing::Zswap),
             Ok(TableEntry::Cached { zero: true, .. } | TableEntry::Shadow { zero: true, .. }) => Ok(Backing::Zero),
-            Ok(TableEntry::Cached { .. } | TableEntry::Shadow { .. }) => Ok(match c.backend_of(off, &g) {
-                crate::entry::BackendEntry::None => Backing::None,
-                crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
-                crate::entry::BackendEntry::Phys { device, .. } => Backing::Device(crate::ids::DeviceId(device)),
-            }),
+            Ok(TableEntry::Cached { .. } | TableEntry::Shadow { .. }) => Ok(backing_of(c, off, &g)),
             _ => Err(Error::NotAllocated),
         }
     }
@@ -462,6 +453,15 @@ impl SwapSystem {
             device_bytes: device_bytes as u64,
             zswap_entry_bytes,
         }
+    }
+}
+
+/// What slot `off`'s backend word names (the Z flag aside).
+fn backing_of(c: &Cluster, off: usize, g: &Guard) -> Backing {
+    match c.backend_of(off, g) {
+        crate::entry::BackendEntry::None => Backing::None,
+        crate::entry::BackendEntry::Zswap { .. } => Backing::Zswap,
+        crate::entry::BackendEntry::Phys { device, .. } => Backing::Device(crate::ids::DeviceId(device)),
     }
 }
 

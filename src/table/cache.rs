@@ -5,7 +5,9 @@
 //! lock-free load. Single-slot transitions are one CAS. A large folio's transitions take
 //! the crate's per-slot lock bit on each of its slots in ascending order (the kernel holds
 //! the folio lock and `ci->lock`); count operations on a locked slot wait, so the folio
-//! changes as one step. Invariants checked after every transition (debug builds):
+//! changes as one step; `cache_del_if` takes the bit on an order-0 folio too, so that
+//! its check and the deletion are one step against swapoff (which drops a cached folio's
+//! device slot under the bit). Invariants checked after every transition (debug builds):
 //! count 0 ⇒ cached; a shadow has count >= 1; Free is exactly 0.
 
 use super::cluster::Cluster;
@@ -166,6 +168,53 @@ impl Space {
         for i in head..head + nr {
             let w = word::unlocked(c.table[i].load(Ordering::Acquire));
             let new = to(w);
+            c.table[i].store(new, Ordering::Release);
+            check(new);
+            if new == 0 && !all_free {
+                self.free_range(c, i, 0, g);
+            }
+        }
+        if all_free {
+            self.free_range(c, head, order, g);
+        }
+        Ok(())
+    }
+
+    /// `cache_del` that first checks `ok` on every slot of the folio while holding their
+    /// lock bits (order 0 included), so nothing that changes a slot under its lock bit
+    /// (swapoff dropping a cached folio's device backing) slips between the check and the
+    /// deletion. `evict`'s "every page is backed" goes here.
+    pub(crate) fn cache_del_if(
+        &self,
+        c: &Cluster,
+        off: usize,
+        shadow: u64,
+        g: &Guard,
+        ok: impl Fn(usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let (head, order, pfn) = Self::folio_at(c, off)?;
+        let nr = 1usize << order;
+        if order == 0 {
+            loop {
+                let w = settled_cached(&c.table[head])?;
+                if c.table[head].compare_exchange_weak(w, word::locked(w), Ordering::AcqRel, Ordering::Acquire).is_ok()
+                {
+                    break;
+                }
+            }
+        } else {
+            self.lock_range(c, head, nr, |w| same_folio(w, pfn, order))?;
+        }
+        if let Err(e) = (head..head + nr).try_for_each(&ok) {
+            for i in head..head + nr {
+                c.table[i].fetch_and(!word::locked(0), Ordering::Release);
+            }
+            return Err(e);
+        }
+        let to = |w: u64| if word::count(w) == 0 { 0 } else { word::shadow_from(w, shadow) };
+        let all_free = (head..head + nr).all(|i| word::count(c.table[i].load(Ordering::Acquire)) == 0);
+        for i in head..head + nr {
+            let new = to(word::unlocked(c.table[i].load(Ordering::Acquire)));
             c.table[i].store(new, Ordering::Release);
             check(new);
             if new == 0 && !all_free {

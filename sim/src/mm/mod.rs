@@ -100,6 +100,7 @@ mod lru;
 mod readahead;
 mod reclaim;
 mod swapcache;
+mod swapoff;
 #[cfg(test)]
 mod tests;
 
@@ -772,6 +773,13 @@ impl Mm {
             return Ok(None);
         }
         self.charge_done(cg)?;
+        let flags = if data.zero { REFERENCED | ZERO } else { REFERENCED };
+        self.alloc_frame(task, cg, vpage, compressed_len, flags).map(Some)
+    }
+
+    /// Take a frame for page `vpage` of `task`, charged (already) to `cg`, on its inactive
+    /// list.
+    fn alloc_frame(&mut self, task: usize, cg: Cg, vpage: u32, compressed_len: u16, flags: u8) -> Result<u32, Error> {
         let f = match self.free.pop() {
             Some(f) => f,
             None => {
@@ -789,7 +797,7 @@ impl Mm {
             vpage,
             compressed_len,
             mappers: 0,
-            flags: if data.zero { REFERENCED | ZERO } else { REFERENCED },
+            flags,
         };
         self.lru_add(f, false);
         let mut up = Some(cg);
@@ -798,7 +806,7 @@ impl Mm {
             self.memcgs[a].resident_tree += 1;
             up = self.memcgs[a].parent;
         }
-        Ok(Some(f))
+        Ok(f)
     }
 
     /// `memory.swap.current` of `a` in pages as the lab kernels count it: its device

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// What [`Mm::try_charge`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Charged {
+    /// The page fits (or, for a task's charge, is granted with no task left to kill).
+    Granted,
+    /// The OOM kill took the charging task itself (`VM_FAULT_OOM`).
+    KilledSelf,
+    /// swapoff's charge: no room and no task to kill (-ENOMEM).
+    Refused,
+}
+
 impl Mm {
     /// `try_charge_memcg` for one page of `task` in `cg`: global reclaim while RAM is
     /// full, then for `cg` and each ancestor with a `memory.max`, reclaim from that
@@ -12,6 +23,14 @@ impl Mm {
     /// killed (the charge fails, `VM_FAULT_OOM`). With no task left to kill, the charge
     /// is granted (the kernel's `force:` path for a dying task).
     pub(super) fn charge(&mut self, p: &Pinned<'_>, cg: Cg, task: usize) -> Result<bool, Error> {
+        Ok(matches!(self.try_charge(p, cg, Some(task))?, Charged::KilledSelf))
+    }
+
+    /// [`Mm::charge`] for `task`, or with None for swapoff's swap-in
+    /// (`mem_cgroup_swapin_charge_folio` from `try_to_unuse`), which no task of the memcg
+    /// makes: there, when the OOM killer finds no task to kill, the charge fails
+    /// (`try_charge_memcg`'s `nomem`, -ENOMEM) where a fault's is granted.
+    pub(super) fn try_charge(&mut self, p: &Pinned<'_>, cg: Cg, task: Option<usize>) -> Result<Charged, Error> {
         // The writes zswap writeback submitted during an earlier charge's reclaim have
         // completed by now; those of this charge's reclaim stay under writeback while it
         // runs (shrink_folio_list activates such a folio rather than wait for it).
@@ -39,8 +58,9 @@ impl Mm {
                     if idle == MAX_RECLAIM_RETRIES {
                         self.memcgs[a].counters.oom += 1;
                         match self.oom_kill(p, a)? {
-                            Some(victim) if victim == task => return Ok(true),
+                            Some(victim) if Some(victim) == task => return Ok(Charged::KilledSelf),
                             Some(_) => idle = 0,
+                            None if task.is_none() => return Ok(Charged::Refused),
                             None => break,
                         }
                     }
@@ -54,7 +74,7 @@ impl Mm {
             }
             up = self.memcgs[a].parent;
         }
-        Ok(false)
+        Ok(Charged::Granted)
     }
 
     /// `mem_cgroup_out_of_memory` → `out_of_memory` → `select_bad_process` (over the
