@@ -688,7 +688,7 @@ fn a_divergence_says_which_step_operation_and_observation() {
 #[test]
 fn swapoff_with_matches_the_model_on_every_path() {
     use vswap::op::Outcome;
-    let reclaim = (LruPolicy::SecondChance, ShrinkStart::PoolFull, false, None, false, false, 1);
+    let reclaim = (LruPolicy::SecondChance, ShrinkStart::PoolFull, false, None, false, false, 1, 1);
     let mut h = Harness::new(flows_config(64, 90, false, reclaim, false, 4)).unwrap();
     let run = |h: &mut Harness, op: Op| h.step(&op).unwrap_or_else(|d| panic!("step {}: {d}", d.step));
     let ok = |h: &mut Harness, op: Op| run(h, op).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"));
