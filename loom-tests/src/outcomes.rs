@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 /// The outcomes a race model allows and how many explored executions reached each.
 ///
-/// ```ignore
+/// ```text
 /// let seen = Seen::new(&["put first", "release first"]);
 /// vswap_loom_tests::model({
 ///     let seen = seen.clone();
@@ -147,7 +147,7 @@ impl Seen {
         for (o, n) in &counts {
             report += &format!("  {n:>8}  {o}\n");
         }
-        println!("{}: {total} executions marked\n{report}", r.model);
+        print!("{}: {total} executions marked\n{report}", r.model);
         if explore() {
             return;
         }

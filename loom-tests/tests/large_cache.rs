@@ -20,7 +20,8 @@
 //! scheduling point between, so it always begins first. Returning while the delete runs
 //! takes two preemptions (the put's, then the delete's while it holds a slot lock), so
 //! the file's models run at bound 2 (under a second each). (h) either sequential
-//! outcome: the add first, or the put first.
+//! outcome: the add reaches the tail first, or the put frees it first (the add may have
+//! taken the head already, and restores it).
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -100,7 +101,10 @@ fn deleting_a_large_folio_whose_last_count_is_put_meanwhile_frees_it_all() {
 
 #[test]
 fn adding_a_large_folio_is_all_or_nothing_against_a_put() {
-    let outcomes = Seen::new(&["add first: the folio is cached on both slots", "put first: the add is refused"]);
+    let outcomes = Seen::new(&[
+        "the add reached the tail first: the folio is cached on both slots",
+        "the put freed the tail first: the add is refused, the head restored",
+    ]);
     let seen = outcomes.clone();
     vswap_loom_tests::model_with_preemptions(facade_preemptions().max(2), move || {
         let (sys, head, tail) = folio([1, 1], false);
@@ -116,14 +120,14 @@ fn adding_a_large_folio_is_all_or_nothing_against_a_put() {
                 assert_eq!(sys.state(head).unwrap(), SlotState::Cached { folio: FolioId(16), count: 1 });
                 assert_eq!(sys.state(tail).unwrap(), SlotState::Cached { folio: FolioId(16), count: 0 });
                 assert_eq!(sys.stat().vslots_in_use, 2);
-                seen.mark("add first: the folio is cached on both slots");
+                seen.mark("the add reached the tail first: the folio is cached on both slots");
             }
             Err(Error::NonUniformFolio) => {
                 assert_eq!(put, Ok(0));
                 assert_eq!(sys.state(head).unwrap(), swapped(1), "the head is restored");
                 assert_eq!(sys.state(tail).unwrap(), SlotState::Free);
                 assert_eq!(sys.stat().vslots_in_use, 1);
-                seen.mark("put first: the add is refused");
+                seen.mark("the put freed the tail first: the add is refused, the head restored");
             }
             other => panic!("add returned {other:?}"),
         }

@@ -1,4 +1,4 @@
-//! Model (n): the zswap pool size, a `percpu_counter` (`memcg::counter::Batched`), under
+//! Model (n): the zswap pool size, a `percpu_counter` (`percpu::Batched`), under
 //! concurrent stores and loads.
 //!
 //! Protocol: a store adds the entry's length to its shard's stripe and a load subtracts

@@ -9,9 +9,11 @@
 //! returns `InSwapCache`/`NotInZswap` and the fault loads from zswap; the fault's buffer always
 //! holds the written bytes; afterwards the page is counted once at most (in a device
 //! slot, charged to `swap.max`) and zswap holds nothing.
-//! Outcomes: writeback first (the fault reads the device); the fault holds the slot when
-//! writeback tries to (`InSwapCache`); the fault has loaded and freed the entry before
-//! writeback looks (`NotInZswap`).
+//! Outcomes: writeback holds the slot first (the fault reads the device); the fault's
+//! folio is in the swap cache when writeback first looks at the slot (`InSwapCache`); the
+//! whole fault runs between writeback's look at the slot and its read of the backend,
+//! which the fault's exclusive load has emptied (`NotInZswap`). Only the last one needs
+//! the two calls interleaved, not just ordered.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -25,8 +27,8 @@ use vswap_loom_tests::{Seen, pattern, tiny};
 fn writeback_races_fault() {
     let outcomes = Seen::new(&[
         "writeback first: the fault reads the device",
-        "the fault holds the slot: writeback gets InSwapCache",
-        "the fault loaded the entry first: writeback gets NotInZswap",
+        "the fault's folio is cached first: writeback gets InSwapCache",
+        "the fault ran inside writeback's checks: writeback gets NotInZswap",
     ]);
     let seen = outcomes.clone();
     vswap_loom_tests::model(move || {
@@ -57,10 +59,10 @@ fn writeback_races_fault() {
                 seen.mark("writeback first: the fault reads the device");
             }
             (Err(Error::InSwapCache), FaultSource::Zswap) => {
-                seen.mark("the fault holds the slot: writeback gets InSwapCache");
+                seen.mark("the fault's folio is cached first: writeback gets InSwapCache");
             }
             (Err(Error::NotInZswap), FaultSource::Zswap) => {
-                seen.mark("the fault loaded the entry first: writeback gets NotInZswap");
+                seen.mark("the fault ran inside writeback's checks: writeback gets NotInZswap");
             }
             other => panic!("inconsistent outcome: writeback {:?}, fault {:?}", other.0, other.1),
         }
