@@ -3,6 +3,14 @@
 //! Shared helpers for the models. Every model builds its system with [`tiny`]: 4-slot
 //! clusters (`cluster_shift: 2`) and two CPUs, so one cluster fills after four slots and
 //! the directory (fan-out 4 under `cfg(loom)`) stays a few nodes deep.
+//!
+//! Every race model also declares the outcomes its race allows ([`Seen`]) and checks,
+//! once `loom::model` has explored every interleaving, that each one occurred: a model
+//! whose race was serialised by mistake fails instead of passing vacuously.
+
+mod outcomes;
+
+pub use outcomes::{Order, Seen, Span, span};
 
 use vswap::{Config, SwapSystem};
 
@@ -47,8 +55,18 @@ pub fn model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    model_with_preemptions(facade_preemptions(), f);
+}
+
+/// [`model`] with preemption bound `bound`: for the few facade models small enough to
+/// explore at 2 in about a second, whose race needs a second preemption to reach all of
+/// its outcomes (pass `facade_preemptions().max(2)`).
+pub fn model_with_preemptions<F>(bound: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(facade_preemptions());
+    b.preemption_bound = Some(bound);
     b.max_branches = 50_000;
     b.check(f);
 }
@@ -78,32 +96,6 @@ pub fn evicted_to_zswap(sys: &SwapSystem, data: &[u8]) -> (vswap::DeviceId, vswa
 /// main thread keeps loom's default stack, so deflate work goes on threads made here.
 pub fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> loom::thread::JoinHandle<T> {
     loom::thread::Builder::new().stack_size(1 << 20).spawn(f).expect("spawn")
-}
-
-/// Outcomes the explored executions reached (plain std atomics, outside the model): a
-/// race model asserts every outcome occurred, or it did not race the two sides.
-pub struct Seen<const N: usize>([std::sync::atomic::AtomicBool; N]);
-
-impl<const N: usize> Seen<N> {
-    pub const fn new() -> Self {
-        Self([const { std::sync::atomic::AtomicBool::new(false) }; N])
-    }
-
-    /// Outcome `i` occurred.
-    pub fn mark(&self, i: usize) {
-        self.0[i].store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Which outcomes occurred.
-    pub fn all(&self) -> [bool; N] {
-        self.0.each_ref().map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
-    }
-}
-
-impl<const N: usize> Default for Seen<N> {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// [`tiny_config`] with two compression priorities, lz4 at priority 1 and deflate level 1 at

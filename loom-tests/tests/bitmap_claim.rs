@@ -5,6 +5,9 @@
 //! Property: two concurrent claims on a 4-slot bitmap both succeed (there is room for an
 //! order-0 and an order-1 run in every interleaving), each result is aligned to its order,
 //! the claimed runs are disjoint, and afterwards exactly their bits are set.
+//! Outcomes: either claim may go first (the lowest aligned run goes to whichever CASes
+//! first); a whole-cluster claim against a single-slot claim either takes both words, or
+//! loses word 0 to the single slot, or takes word 0, loses word 1 and rolls word 0 back.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -12,8 +15,11 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::table::ClusterBitmap;
+use vswap_loom_tests::Seen;
 
-fn run(orders: [u32; 2]) {
+/// Claims of `orders` from threads 0 and 1; the outcome is where each landed.
+fn run(orders: [u32; 2], outcomes: Seen) {
+    let seen = outcomes.clone();
     loom::model(move || {
         let b = Arc::new(ClusterBitmap::new(2));
         let hs: Vec<_> = orders
@@ -35,22 +41,25 @@ fn run(orders: [u32; 2]) {
         for i in 0..4 {
             assert_eq!(b.is_set(i), bits & (1 << i) != 0, "bit {i} after claims {got:?}");
         }
+        seen.mark(&format!("thread 0 at {}, thread 1 at {}", got[0], got[1]));
     });
+    outcomes.check();
 }
 
 #[test]
 fn order0_and_order1_claims_are_disjoint_and_aligned() {
-    run([0, 1]);
+    // The order-0 claim takes bit 0 if it goes first, else bit 2 after the pair at 0.
+    run([0, 1], Seen::new(&["thread 0 at 0, thread 1 at 2", "thread 0 at 2, thread 1 at 0"]));
 }
 
 #[test]
 fn two_order0_claims_are_distinct() {
-    run([0, 0]);
+    run([0, 0], Seen::new(&["thread 0 at 0, thread 1 at 1", "thread 0 at 1, thread 1 at 0"]));
 }
 
 #[test]
 fn two_order1_claims_take_both_halves() {
-    run([1, 1]);
+    run([1, 1], Seen::new(&["thread 0 at 0, thread 1 at 2", "thread 0 at 2, thread 1 at 0"]));
 }
 
 /// Claims of whole words (order >= 6) take each word 0 -> !0 in ascending order and roll
@@ -69,28 +78,50 @@ fn whole_words(a: u32, b: u32) -> (Option<usize>, Option<usize>, vswap::table::C
 
 #[test]
 fn a_whole_cluster_claim_and_a_single_slot_claim_one_wins_and_the_loser_leaves_nothing() {
-    loom::model(|| {
+    let outcomes = Seen::new(&[
+        "the whole claim took both words",
+        "the single slot took bit 0 first",
+        "the whole claim took word 0, lost word 1 to the single slot and rolled back",
+    ])
+    .never(&["both claims failed", "both claims succeeded"]);
+    let seen = outcomes.clone();
+    loom::model(move || {
         let (whole, single, bm) = whole_words(7, 0);
-        match (whole, single) {
-            (Some(0), None) => assert!(bm.is_set(0) && bm.is_set(64) && bm.is_set(127)),
+        seen.mark(match (whole, single) {
+            (Some(0), None) => {
+                assert!(bm.is_set(0) && bm.is_set(64) && bm.is_set(127));
+                "the whole claim took both words"
+            }
             (None, Some(s)) => {
                 assert!(s == 0 || s == 64, "single slot at {s}");
                 let other_word = if s == 0 { 64 } else { 0 };
                 assert!(bm.is_set(s) && !bm.is_set(s + 1) && !bm.is_set(other_word), "rolled back");
+                if s == 0 {
+                    "the single slot took bit 0 first"
+                } else {
+                    "the whole claim took word 0, lost word 1 to the single slot and rolled back"
+                }
             }
+            (None, None) => "both claims failed",
+            (Some(_), Some(_)) => "both claims succeeded",
             got => panic!("whole/single claims returned {got:?}"),
-        }
+        });
     });
+    outcomes.check();
 }
 
 #[test]
 fn two_half_cluster_claims_take_the_two_words() {
-    loom::model(|| {
+    let outcomes = Seen::new(&["the main thread took word 0", "the main thread took word 1"]);
+    let seen = outcomes.clone();
+    loom::model(move || {
         let (a, b, bm) = whole_words(6, 6);
         let mut got = [a.expect("room for both"), b.expect("room for both")];
+        seen.mark(if got[0] == 0 { "the main thread took word 0" } else { "the main thread took word 1" });
         got.sort_unstable();
         assert_eq!(got, [0, 64]);
         assert!(bm.is_set(0) && bm.is_set(127));
         assert_eq!(bm.claim(0), None);
     });
+    outcomes.check();
 }

@@ -5,6 +5,7 @@
 //! `AlreadyCached`.
 //! Property: exactly one add wins, the other gets `Err(AlreadyCached)`, and the slot ends
 //! Cached with the winner's folio and the count it had before (1).
+//! Outcomes: either add wins the CAS.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -12,11 +13,13 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Error, FolioId, MemcgId, Shadow, SlotState};
-use vswap_loom_tests::tiny;
+use vswap_loom_tests::{Seen, tiny};
 
 #[test]
 fn exactly_one_cache_add_wins() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&["folio 100 wins", "folio 200 wins"]).never(&["both adds win", "neither add wins"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let slot = sys.alloc(0, MemcgId::ROOT, FolioId(1), 0).unwrap();
         assert_eq!(sys.dup(slot), Ok(1));
@@ -30,7 +33,13 @@ fn exactly_one_cache_add_wins() {
             .collect();
         let res: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
         let winners: Vec<u64> = res.iter().filter(|(_, r)| r.is_ok()).map(|&(f, _)| f).collect();
-        assert_eq!(winners.len(), 1, "not exactly one winner: {res:?}");
+        let outcome = match winners[..] {
+            [100] => "folio 100 wins",
+            [200] => "folio 200 wins",
+            [] => "neither add wins",
+            _ => "both adds win",
+        };
+        seen.mark_with(outcome, || format!("{res:?}"));
         for (f, r) in &res {
             if *f != winners[0] {
                 assert_eq!(r, &Err(Error::AlreadyCached));
@@ -39,4 +48,5 @@ fn exactly_one_cache_add_wins() {
         assert_eq!(sys.state(slot).unwrap(), SlotState::Cached { folio: FolioId(winners[0]), count: 1 });
         assert_eq!(sys.stat().vslots_in_use, 1);
     });
+    outcomes.check();
 }

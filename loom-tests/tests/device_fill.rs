@@ -8,6 +8,7 @@
 //! Property: the slot is given once: one writeout lands on each device, neither is
 //! `Kept`, each device counts one used slot besides its header, the two virtual slots
 //! are backed by distinct devices, and `swap_current` is two pages.
+//! Outcomes: either writeout gets the high-priority slot.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -15,11 +16,14 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Backing, Config, DeviceSpec, FolioId, MemcgId, Page, Shadow, SlotState, SwapSystem, Writeout};
-use vswap_loom_tests::tiny_config;
+use vswap_loom_tests::{Seen, tiny_config};
 
 /// `same_cpu`: one CPU, so both folios' slots are in one virtual cluster and both
 /// writeouts use that CPU's device cluster cache; otherwise two CPUs' caches.
 fn run(same_cpu: bool) {
+    let outcomes = Seen::new(&["thread 0 got the high-priority slot", "thread 1 got the high-priority slot"])
+        .never(&["the high-priority slot was given twice", "the high-priority slot went unused"]);
+    let seen = outcomes.clone();
     vswap_loom_tests::model(move || {
         let mut cfg: Config = tiny_config();
         cfg.cpus = if same_cpu { 1 } else { 2 };
@@ -52,6 +56,13 @@ fn run(same_cpu: bool) {
                 w => panic!("a writeout was not written to a device: {res:?} ({w:?})"),
             })
             .collect();
+        let outcome = match (devs[0] == hi, devs[1] == hi) {
+            (true, false) => "thread 0 got the high-priority slot",
+            (false, true) => "thread 1 got the high-priority slot",
+            (true, true) => "the high-priority slot was given twice",
+            (false, false) => "the high-priority slot went unused",
+        };
+        seen.mark_with(outcome, || format!("{res:?}"));
         devs.sort();
         assert_eq!(devs, [hi, lo], "the one free slot of the high-priority device was given twice: {res:?}");
         for (&s, w) in slots.iter().zip(&res) {
@@ -67,6 +78,7 @@ fn run(same_cpu: bool) {
         assert_eq!(sys.memcg_stat(MemcgId::ROOT).unwrap().swap_current, 2 * 4096);
         assert_eq!(sys.stat().pswpout, 2);
     });
+    outcomes.check();
 }
 
 #[test]

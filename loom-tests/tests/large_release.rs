@@ -10,6 +10,7 @@
 //! dup'ed slot with count 1, the other with 0, two slots in use). Run with dup on the head
 //! and on the tail slot, and with the cluster owned by a CPU or drained (so a successful
 //! release also retires the cluster under the dup).
+//! Outcomes: both of the above (the dup first, or the release first).
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -17,9 +18,12 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Error, FolioId, MemcgId, SlotState, VSlot};
-use vswap_loom_tests::tiny;
+use vswap_loom_tests::{Seen, tiny};
 
 fn run(dup_off: u64, drained: bool) {
+    let outcomes = Seen::new(&["release first: the dup finds the slot freed", "dup first: the release finds a count"])
+        .never(&["the release freed the folio under a successful dup"]);
+    let seen = outcomes.clone();
     vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let head = sys.alloc(0, MemcgId::ROOT, FolioId(2), 1).unwrap();
@@ -48,15 +52,19 @@ fn run(dup_off: u64, drained: bool) {
                 if drained {
                     assert_eq!(sys.stat().clusters_live, 0);
                 }
+                seen.mark("release first: the dup finds the slot freed");
             }
             (Ok(false), Ok(1)) => {
                 assert_eq!(sys.state(target).unwrap(), SlotState::Cached { folio: FolioId(2), count: 1 });
                 assert_eq!(sys.state(other).unwrap(), SlotState::Cached { folio: FolioId(2), count: 0 });
                 assert_eq!(sys.stat().vslots_in_use, 2);
+                seen.mark("dup first: the release finds a count");
             }
+            (Ok(true), Ok(_)) => seen.mark("the release freed the folio under a successful dup"),
             other => panic!("release/dup outcome {other:?}"),
         }
     });
+    outcomes.check();
 }
 
 #[test]

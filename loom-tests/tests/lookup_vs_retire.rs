@@ -12,6 +12,9 @@
 //! backing) or Free, never anything else; once it has seen Free it never sees the slot
 //! live again under the same pin; after the race the slot is Free, nothing is in use and
 //! no cluster is live.
+//! Outcomes: the reader sees the slot live or Free; the pinned reader reads live twice,
+//! live then Free (the free and the retirement ran between its reads), or Free twice;
+//! never Free then live.
 //!
 //! What loom can and cannot show here: the reader's pin, the unlink and the retirement
 //! run on loom-modelled atomics (crossbeam-epoch is built with `--cfg crossbeam_loom`), so
@@ -30,7 +33,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Backing, FolioId, MemcgId, Shadow, SlotState, SwapSystem, VSlot};
-use vswap_loom_tests::tiny;
+use vswap_loom_tests::{Seen, tiny};
 
 const LIVE: SlotState = SlotState::SwappedOut { shadow: Shadow(9), count: 1, backing: Backing::None };
 
@@ -57,9 +60,15 @@ fn check_seen(s: SlotState) {
     assert!(s == LIVE || s == SlotState::Free, "reader saw {s:?}");
 }
 
+fn name(s: SlotState) -> &'static str {
+    if s == LIVE { "live" } else { "Free" }
+}
+
 #[test]
 fn state_races_last_put_and_retirement() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&["the reader saw live", "the reader saw Free"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let (sys, slot) = setup();
         let reader = {
             let sys = sys.clone();
@@ -69,10 +78,13 @@ fn state_races_last_put_and_retirement() {
             let sys = sys.clone();
             thread::spawn(move || sys.put(slot))
         };
-        check_seen(reader.join().unwrap());
+        let read = reader.join().unwrap();
+        check_seen(read);
+        seen.mark(if read == LIVE { "the reader saw live" } else { "the reader saw Free" });
         assert_eq!(putter.join().unwrap(), Ok(0));
         check_after(&sys, slot);
     });
+    outcomes.check();
 }
 
 /// The reader under one pin (`SwapSystem::pin`), reading twice.
@@ -85,7 +97,9 @@ fn pinned_reader(sys: Arc<SwapSystem>, slot: VSlot) -> (SlotState, SlotState) {
 
 #[test]
 fn pinned_reader_reads_twice_across_retirement() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&["live, then live", "live, then Free", "Free, then Free"]).never(&["Free, then live"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let (sys, slot) = setup();
         let reader = {
             let sys = sys.clone();
@@ -98,8 +112,9 @@ fn pinned_reader_reads_twice_across_retirement() {
         let (first, second) = reader.join().unwrap();
         check_seen(first);
         check_seen(second);
-        assert!(!(first == SlotState::Free && second == LIVE), "slot came back to life: {first:?} then {second:?}");
+        seen.mark(&format!("{}, then {}", name(first), name(second)));
         assert_eq!(putter.join().unwrap(), Ok(0));
         check_after(&sys, slot);
     });
+    outcomes.check();
 }

@@ -27,6 +27,12 @@
 //! was stored (`Batched::sum` counted the decrement being folded twice and wrapped
 //! below 0 to 2^64 - 4096). In all, the entries left in zswap are exactly the ones on the
 //! online LRUs, A's on the root's list.
+//! Outcomes: first two tests, each of the three writers above. Third test, where the
+//! worker stops with the pool below accept: nothing written (B's load got there first)
+//! with the cursor not yet set, on the root or on B; A's entry written by A's own walk
+//! (cursor on B) or by the root's (cursor on the root); B's entry written (cursor on B).
+//! The worker may also stop after 16 failures on B's slot held by the fault, which takes
+//! more preemptions than the bound allows.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -37,7 +43,7 @@ use vswap::{
     Backing, CompressionMode, DeviceId, DeviceSpec, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStart,
     ShrinkStop, SlotState, SwapSystem, VSlot, Writeout,
 };
-use vswap_loom_tests::tiny_config;
+use vswap_loom_tests::{Seen, tiny_config};
 
 const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
 
@@ -136,9 +142,18 @@ fn check_end(s: &Setup, written: VSlot) {
     assert_eq!((root.zswpwb, root.zswap_current, root.swap_current), (1, 4096, 4096), "{root:?}");
 }
 
+/// Who wrote the one entry the first two tests write.
+const WRITERS: &[&str] = &[
+    "A's own walk wrote A's entry, then the hook moved the cursor on to B",
+    "the root's walk wrote A's entry, reparented to the root",
+    "B's walk wrote B's entry",
+];
+
 #[test]
 fn offline_races_worker_cursor() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(WRITERS);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let s = setup();
         let (r, cursor) = race(&s, SwapSystem::run_shrink_worker, |_| ());
         assert_eq!(r.stop, ShrinkStop::BelowAccept, "{r:?}");
@@ -148,26 +163,32 @@ fn offline_races_worker_cursor() {
             // A's walk picked A while it was online: the hook then moved the cursor on.
             x if x == s.a => {
                 assert_eq!(cursor, Some(s.b), "A was written from its own list, then went offline: {r:?}");
+                seen.mark(WRITERS[0]);
                 s.sa
             }
             // The root's own list was empty: its walk found A's entry reparented there.
             MemcgId::ROOT => {
                 assert_eq!(cursor, Some(MemcgId::ROOT), "{r:?}");
+                seen.mark(WRITERS[1]);
                 s.sa
             }
             x if x == s.b => {
                 assert_eq!(cursor, Some(s.b), "{r:?}");
+                seen.mark(WRITERS[2]);
                 s.sb
             }
             x => panic!("written from an unknown memcg {x:?}"),
         };
         check_end(&s, written);
     });
+    outcomes.check();
 }
 
 #[test]
 fn offline_races_proactive_root_cursor() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(WRITERS);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let s = setup();
         let (r, cursor) = race(&s, |sys| sys.proactive_writeback(MemcgId::ROOT, 4096), |_| ());
         assert_eq!(r, Ok(4096));
@@ -176,13 +197,16 @@ fn offline_races_proactive_root_cursor() {
         let written = if s.sys.backing(s.sa).unwrap() == Backing::Zswap { s.sb } else { s.sa };
         if written == s.sb {
             assert_eq!(cursor, Some(s.b));
+            seen.mark(WRITERS[2]);
         } else {
             assert!(matches!(cursor, Some(c) if c == MemcgId::ROOT || c == s.b), "cursor {cursor:?}");
+            seen.mark(if cursor == Some(MemcgId::ROOT) { WRITERS[1] } else { WRITERS[0] });
         }
         check_end(&s, written);
         let root = s.sys.memcg_stat(MemcgId::ROOT).unwrap();
         assert_eq!(root.zswpwb_proactive_bytes, 4096, "{root:?}");
     });
+    outcomes.check();
 }
 
 /// The worker stops after whichever step it is at when the pool falls below accept, so
@@ -193,7 +217,17 @@ fn offline_races_proactive_root_cursor() {
 /// decrement being folded is counted twice for a moment; the sum must not wrap).
 #[test]
 fn offline_and_load_race_worker_cursor() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "nothing written, the cursor not set",
+        "nothing written, the cursor on the root",
+        "nothing written, the cursor on B",
+        "A's own walk wrote A's entry, the cursor on B",
+        "the root's walk wrote A's entry, the cursor on the root",
+        "B's walk wrote B's entry, the cursor on B",
+    ])
+    .beyond_bound(&["nothing written, 16 failures on B's slot"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let s = setup();
         let sb = s.sb;
         let (r, cursor) = race(
@@ -235,6 +269,22 @@ fn offline_and_load_race_worker_cursor() {
             }
             _ => panic!("worker: {r:?}"),
         };
+        let who = match r.by_memcg[..] {
+            [] => "nothing written",
+            [(by, _)] if by == s.a => "A's own walk wrote A's entry",
+            [(by, _)] if by == s.b => "B's walk wrote B's entry",
+            _ => "the root's walk wrote A's entry",
+        };
+        let at = match cursor {
+            None => "the cursor not set",
+            Some(c) if c == MemcgId::ROOT => "the cursor on the root",
+            _ => "the cursor on B",
+        };
+        if r.stop == ShrinkStop::Failures {
+            seen.mark(&format!("{who}, 16 failures on B's slot"));
+        } else {
+            seen.mark(&format!("{who}, {at}"));
+        }
         // B's page is back in its folio: from zswap (entry freed) or, if the worker wrote
         // it first, from the device (which keeps the slot).
         assert_eq!(sys.state(sb).unwrap(), SlotState::Cached { folio: FolioId(30), count: 1 });
@@ -255,4 +305,5 @@ fn offline_and_load_race_worker_cursor() {
         assert_eq!(on_root, if a_in_zswap { vec![s.sa] } else { vec![] });
         assert_eq!(sys.zswap_lru(s.b).unwrap(), []);
     });
+    outcomes.check();
 }

@@ -9,6 +9,11 @@
 //! Property: afterwards the parent's hierarchical `swap_current` and `zswap_current` are
 //! exactly 0, the events survive the fold (`zswpout`, `pswpout`), the child is gone, and
 //! its id is the lowest free one again.
+//! Outcomes: the end state is the same in every order, so the model records the order of
+//! the calls ([`vswap_loom_tests::Span`]s): offline before both puts (the second put drops
+//! the last reference), after both (offline drops it), or overlapping one of them. (Not
+//! "between the puts": the thread makes them back to back, with no scheduling point
+//! between, so offline running there shows as overlapping one.)
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -16,13 +21,15 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Backing, DeviceSpec, Error, FolioId, MemcgId, Page, Shadow, SlotState, Writeout};
-use vswap_loom_tests::tiny;
+use vswap_loom_tests::{Order, Seen, span, tiny};
 
 const PAGE: Page<'static> = Page::Synthetic { compressed_len: 1000, zero: false };
 
 #[test]
 fn offline_races_last_uncharges() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&["offline before both puts", "offline after both puts", "offline overlapping a put"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let dev = sys.swapon(DeviceSpec::memory("swap0", 4)).unwrap();
         let child = sys.memcg_create(MemcgId::ROOT).unwrap();
@@ -45,15 +52,22 @@ fn offline_races_last_uncharges() {
 
         let a = {
             let sys = sys.clone();
-            thread::spawn(move || sys.memcg_offline(child))
+            thread::spawn(move || span(|| sys.memcg_offline(child)))
         };
         let b = {
             let sys = sys.clone();
             let slots = slots.clone();
-            thread::spawn(move || slots.iter().map(|&s| sys.put(s)).collect::<Vec<_>>())
+            thread::spawn(move || slots.iter().map(|&s| span(|| sys.put(s))).collect::<Vec<_>>())
         };
-        assert_eq!(a.join().unwrap(), Ok(()));
-        assert_eq!(b.join().unwrap(), [Ok(0), Ok(0)]);
+        let (off, off_span) = a.join().unwrap();
+        assert_eq!(off, Ok(()));
+        let puts = b.join().unwrap();
+        assert_eq!([&puts[0].0, &puts[1].0], [&Ok(0), &Ok(0)]);
+        seen.mark(match (off_span.order(puts[0].1), off_span.order(puts[1].1)) {
+            (Order::Before, Order::Before) => "offline before both puts",
+            (Order::After, Order::After) => "offline after both puts",
+            _ => "offline overlapping a put",
+        });
 
         for &s in &slots {
             assert_eq!(sys.state(s).unwrap(), SlotState::Free);
@@ -68,4 +82,5 @@ fn offline_races_last_uncharges() {
         assert_eq!((st.stored_pages, st.pool_total_size, st.vslots_in_use), (0, 0, 0));
         assert_eq!(sys.memcg_create(MemcgId::ROOT), Ok(child), "the child's id was not freed");
     });
+    outcomes.check();
 }

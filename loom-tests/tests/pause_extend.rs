@@ -17,6 +17,13 @@
 //! tick 15 writes the root's page. A pause that stored its own deadline instead of the
 //! maximum leaves 6 in the interleaving where the second fault read tick 1 and wrote
 //! last.
+//! Outcomes (from [`vswap_loom_tests::Span`]s of the calls; the second fault runs on the
+//! model's thread right after the spawn, so it always begins first): it returned before
+//! the first thread began (it paused until 6, then the first raised the deadline to 15),
+//! or while the first thread ran, or the first thread ran entirely within it (the second
+//! fault's pause came last: the header's interleaving when it had read tick 1).
+//! Returning while the first thread runs takes two preemptions, so the model runs at
+//! bound 2 (about a second).
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -27,11 +34,17 @@ use vswap::{
     Backing, DeviceSpec, FaultSource, FolioId, Knob, Limit, MemcgId, Page, Shadow, ShrinkStop, SlotState, SwapSystem,
     Writeout,
 };
-use vswap_loom_tests::{pattern, queued_worker_config};
+use vswap_loom_tests::{Order, Seen, facade_preemptions, pattern, queued_worker_config, span};
 
 #[test]
 fn pauses_extend_to_the_latest_deadline() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "the second fault returned before the clock moved",
+        "the second fault returned while the first thread ran",
+        "the first thread ran within the second fault",
+    ]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model_with_preemptions(facade_preemptions().max(2), move || {
         let mut cfg = queued_worker_config();
         cfg.zswap.writeback_pause = Some(5);
         let sys = Arc::new(SwapSystem::new(cfg).unwrap());
@@ -61,14 +74,22 @@ fn pauses_extend_to_the_latest_deadline() {
             let sys = sys.clone();
             let s = on_device[0];
             thread::spawn(move || {
-                sys.set_tick(10).unwrap();
-                let mut buf = vec![0; vswap::PAGE_SIZE];
-                sys.fault(0, s, FolioId(40), Some(&mut buf)).map(|f| (f.source, buf))
+                span(|| {
+                    sys.set_tick(10).unwrap();
+                    let mut buf = vec![0; vswap::PAGE_SIZE];
+                    sys.fault(0, s, FolioId(40), Some(&mut buf)).map(|f| (f.source, buf))
+                })
             })
         };
         let mut buf = vec![0; vswap::PAGE_SIZE];
-        let now = sys.fault(1, on_device[1], FolioId(41), Some(&mut buf)).map(|f| f.source);
-        let later = later.join().unwrap();
+        let (now, now_span) = span(|| sys.fault(1, on_device[1], FolioId(41), Some(&mut buf)).map(|f| f.source));
+        let (later, later_span) = later.join().unwrap();
+        seen.mark(match now_span.order(later_span) {
+            Order::Before => "the second fault returned before the clock moved",
+            Order::Overlaps => "the second fault returned while the first thread ran",
+            Order::Contains => "the first thread ran within the second fault",
+            _ => "the first thread began first",
+        });
 
         // Both faults read the device and got their own bytes.
         assert_eq!(now, Ok(FaultSource::Device(dev)));
@@ -94,4 +115,5 @@ fn pauses_extend_to_the_latest_deadline() {
             "the root's page is on the device now"
         );
     });
+    outcomes.check();
 }

@@ -22,6 +22,9 @@
 //! one backing (zswap, or one physical slot and no entry), the LRU lists exactly the
 //! entries still in zswap, and a fault of each slot returns its own bytes from the
 //! backing the slot shows.
+//! Outcomes: the proactive walk writes both (the worker finds the pool below accept, or
+//! fails 16 times on slots the proactive writeback holds), each writes one (the worker
+//! stopping either way), or the worker writes both.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -32,11 +35,19 @@ use vswap::{
     Backing, CompressionMode, DeviceSpec, Error, FaultSource, FolioId, MemcgId, Page, Shadow, ShrinkStop, SlotState,
     SwapSystem, Writeout,
 };
-use vswap_loom_tests::{pattern, queued_worker_config};
+use vswap_loom_tests::{Seen, pattern, queued_worker_config};
 
 #[test]
 fn proactive_races_worker() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "proactive wrote both, the worker stopped below accept",
+        "proactive wrote both, the worker failed 16 times",
+        "one each, the worker stopped below accept",
+        "one each, the worker failed 16 times",
+        "the worker wrote both",
+    ]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         // A pool of 2 pages accepting at 0: the first store queues the worker.
         let sys = Arc::new(SwapSystem::new(queued_worker_config()).unwrap());
         assert_eq!(sys.config().zswap.compressor, CompressionMode::Lz4);
@@ -110,6 +121,18 @@ fn proactive_races_worker() {
             b => panic!("proactive writeback wrote {b} bytes: not whole entries"),
         };
         assert_eq!(r.written + p_pages, on_device, "written twice or lost: worker {r:?}, proactive {p:?}");
+        let stop = if r.stop == ShrinkStop::BelowAccept {
+            "the worker stopped below accept"
+        } else {
+            "the worker failed 16 times"
+        };
+        let outcome = match (r.written, p_pages) {
+            (0, 2) => format!("proactive wrote both, {stop}"),
+            (1, 1) => format!("one each, {stop}"),
+            (2, 0) => format!("the worker wrote both{}", if stop.contains("failed") { ", then failed" } else { "" }),
+            _ => unreachable!("checked above"),
+        };
+        seen.mark_with(&outcome, || format!("worker {r:?}, proactive {p:?}"));
         let st = sys.stat();
         assert_eq!(
             (st.written_back_pages, st.zswpwb, st.pswpout, st.stored_pages, st.pool_total_size),
@@ -136,4 +159,5 @@ fn proactive_races_worker() {
             assert!(buf == pattern(i as u8), "slot {s:?} reads the wrong bytes");
         }
     });
+    outcomes.check();
 }

@@ -7,6 +7,8 @@
 //! Property: across the racing `release` and one more `release` after the join (made only
 //! if the slot is not yet free) exactly one returns `Ok(true)`; `put` returns `Ok(0)`; the
 //! slot ends Free with nothing in use, and in the drained variant the cluster is retired.
+//! Outcomes: the put first (the racing release frees the slot), or the release first (it
+//! finds the count and keeps the slot; the release after the join frees it).
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -14,9 +16,12 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{FolioId, MemcgId, SlotState};
-use vswap_loom_tests::tiny;
+use vswap_loom_tests::{Seen, tiny};
 
 fn run(drained: bool) {
+    let outcomes = Seen::new(&["put first: the racing release frees the slot", "release first: it finds the count"])
+        .never(&["two releases freed the slot", "no release freed the slot"]);
+    let seen = outcomes.clone();
     vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let slot = sys.alloc(0, MemcgId::ROOT, FolioId(5), 0).unwrap();
@@ -38,7 +43,13 @@ fn run(drained: bool) {
             assert_eq!(sys.state(slot).unwrap(), SlotState::Cached { folio: FolioId(5), count: 0 });
             results.push(sys.release(slot));
         }
-        assert_eq!(results.iter().filter(|r| **r == Ok(true)).count(), 1, "results {results:?}");
+        let outcome = match results.iter().filter(|r| **r == Ok(true)).count() {
+            1 if results.len() == 1 => "put first: the racing release frees the slot",
+            1 => "release first: it finds the count",
+            0 => "no release freed the slot",
+            _ => "two releases freed the slot",
+        };
+        seen.mark_with(outcome, || format!("results {results:?}"));
         assert!(results.iter().all(|r| r.is_ok()), "results {results:?}");
         assert_eq!(sys.state(slot).unwrap(), SlotState::Free);
         assert_eq!(sys.stat().vslots_in_use, 0);
@@ -46,6 +57,7 @@ fn run(drained: bool) {
             assert_eq!(sys.stat().clusters_live, 0, "the emptied cluster was not retired");
         }
     });
+    outcomes.check();
 }
 
 #[test]

@@ -6,8 +6,10 @@
 //! charges there too. A load decompresses under the shard lock and then frees the entry.
 //! Property: one wins, the bytes come back intact either way, and every counter ends at
 //! zero: the load read either the old entry (the copy is dropped, or was never made) or
-//! the new one whole (deflate's bytes with deflate's tier). Across the explored executions
-//! both outcomes occur.
+//! the new one whole (deflate's bytes with deflate's tier).
+//! Outcomes: the load first (recompression finds no idle entry), the load between the
+//! copy and the replacement (the copy is dropped), or recompression first (the load
+//! reads the new entry).
 // Only meaningful under `--cfg loom` (see writeback_vs_fault.rs).
 #![cfg(loom)]
 
@@ -15,11 +17,14 @@ use loom::sync::Arc;
 use vswap::{FaultSource, FolioId, MemcgId, Page, RecompressSpec, Shadow, SwapSystem, Writeout};
 use vswap_loom_tests::{Seen, big_stack, lz4_and_deflate, pattern};
 
-/// Whether executions saw the copy dropped (0) and kept (1).
-static SEEN: Seen<2> = Seen::new();
-
 #[test]
 fn recompress_races_load() {
+    let outcomes = Seen::new(&[
+        "the load first: nothing to recompress",
+        "the load between copy and replace: the copy is dropped",
+        "recompression first: the load reads the new entry",
+    ]);
+    let seen = outcomes.clone();
     let data = pattern(1);
     let (cfg, lz4_len, deflate_len) = lz4_and_deflate(&data);
     assert!(deflate_len < lz4_len, "deflate must win for the copy to be kept");
@@ -54,11 +59,17 @@ fn recompress_races_load() {
         if r.recompressed == 1 {
             assert_eq!(r.saved_bytes, lz4_len - deflate_len);
         }
-        SEEN.mark(r.recompressed as usize);
+        seen.mark_with(
+            match (r.attempted, r.recompressed) {
+                (0, _) => "the load first: nothing to recompress",
+                (_, 0) => "the load between copy and replace: the copy is dropped",
+                _ => "recompression first: the load reads the new entry",
+            },
+            || format!("{r:?}"),
+        );
         let st = sys.memcg_stat(cg).unwrap();
         assert_eq!((st.zswap_current, st.zswap_priorities), (0, Default::default()));
         assert_eq!(sys.stat().pool_total_size, 0);
     });
-    let seen = SEEN.all();
-    assert_eq!(seen, [true, true], "executions where the load won and where recompression did");
+    outcomes.check();
 }

@@ -20,6 +20,10 @@
 //! LRU's own count (`live`, seen through `shrinker_count`, which here is `live` ×
 //! entries / entries) agrees. The walk saw each entry at most once (second chances for
 //! the referenced ones, a write for E1 only) and kept the order of what it rotated.
+//! Outcomes, told by the cap and by where E3 ends on the list: E3 counted in the cap
+//! (appended before the walk read it), appended after the cap but before the first
+//! rotation, or after the walk. Appending between the walk's steps (its lock dropped)
+//! needs two preemptions; in the second test it ends where "after the walk" does.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -30,7 +34,7 @@ use vswap::{
     Backing, CompressionMode, DeviceId, DeviceSpec, FolioId, MemcgId, Page, Shadow, ShrinkOutcome, ShrinkResult,
     SlotState, SwapSystem, VSlot, Writeout,
 };
-use vswap_loom_tests::tiny_config;
+use vswap_loom_tests::{Seen, tiny_config};
 
 const PAGE: Page<'static> = Page::Synthetic { compressed_len: 4096, zero: false };
 
@@ -73,6 +77,26 @@ fn race(sys: &Arc<SwapSystem>, a: MemcgId) -> (VSlot, ShrinkOutcome) {
     (store.join().unwrap(), walk.join().unwrap())
 }
 
+const COUNTED: &str = "E3 counted in the walk's cap";
+const BEFORE_FIRST: &str = "E3 appended after the cap, before the first rotation";
+const BETWEEN: &str = "E3 appended between the rotations";
+const AFTER: &str = "E3 appended after the walk";
+
+/// The outcome: whether the walk counted E3 in its cap, and where E3 ended on the LRU
+/// (`first`, `between`, `after`: its place after the walk when appended before its first
+/// step, between its steps, after it).
+fn outcome(sys: &SwapSystem, a: MemcgId, e3: VSlot, o: &ShrinkOutcome, places: [usize; 3]) -> &'static str {
+    let lru = sys.zswap_lru(a).unwrap();
+    let pos = lru.iter().position(|&s| s == e3).expect("E3 on the LRU");
+    match (o.scanned, pos) {
+        (3, _) => COUNTED,
+        (_, p) if p == places[0] => BEFORE_FIRST,
+        (_, p) if p == places[2] => AFTER,
+        (_, p) if p == places[1] => BETWEEN,
+        _ => "E3 out of place",
+    }
+}
+
 /// The LRU lists exactly the slots backed by zswap, once each, and all counts agree.
 fn check_lru(sys: &SwapSystem, a: MemcgId, slots: &[VSlot], o: &ShrinkOutcome) {
     let lru = sys.zswap_lru(a).unwrap();
@@ -95,7 +119,9 @@ fn check_lru(sys: &SwapSystem, a: MemcgId, slots: &[VSlot], o: &ShrinkOutcome) {
 
 #[test]
 fn store_races_second_chance_rotation() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[COUNTED, BEFORE_FIRST, AFTER]).beyond_bound(&[BETWEEN]).never(&["E3 out of place"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let (sys, _dev, a, [e1, e2]) = setup(0);
         let (e3, o) = race(&sys, a);
         // Everything was referenced: each scanned entry got its second chance, none was
@@ -107,12 +133,18 @@ fn store_races_second_chance_rotation() {
         let lru = sys.zswap_lru(a).unwrap();
         assert_eq!(lru.len(), 3);
         assert!(lru.iter().position(|&s| s == e1) < lru.iter().position(|&s| s == e2), "{lru:?}");
+        // Appended before the first rotation: E3, E1, E2; between: E1, E3, E2.
+        seen.mark_with(outcome(&sys, a, e3, &o, [0, 1, 2]), || format!("{lru:?}, walk {o:?}"));
     });
+    outcomes.check();
 }
 
 #[test]
 fn store_races_rotation_with_writeback() {
-    vswap_loom_tests::model(|| {
+    // Between the steps, E3 lands last, as after the walk: the two are one outcome here.
+    let outcomes = Seen::new(&[COUNTED, BEFORE_FIRST, AFTER]).never(&["E3 out of place"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         // E1 had its second chance: the list is E2, E1.
         let (sys, dev, a, [e1, e2]) = setup(1);
         assert_eq!(sys.zswap_lru(a).unwrap(), [e2, e1]);
@@ -128,5 +160,8 @@ fn store_races_rotation_with_writeback() {
         check_lru(&sys, a, &[e1, e2, e3], &o);
         assert_eq!(sys.zswap_lru(a).unwrap().len(), 2);
         assert_eq!(sys.stat().written_back_pages, 1);
+        // Appended before the first rotation: E3, E2; between the steps or after: E2, E3.
+        seen.mark_with(outcome(&sys, a, e3, &o, [0, 1, 1]), || format!("walk {o:?}"));
     });
+    outcomes.check();
 }

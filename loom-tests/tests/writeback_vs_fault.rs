@@ -9,6 +9,11 @@
 //! returns `InSwapCache`/`NotInZswap` and the fault loads from zswap; the fault's buffer always
 //! holds the written bytes; afterwards the page is counted once at most (in a device
 //! slot, charged to `swap.max`) and zswap holds nothing.
+//! Outcomes: writeback holds the slot first (the fault reads the device); the fault's
+//! folio is in the swap cache when writeback first looks at the slot (`InSwapCache`); the
+//! whole fault runs between writeback's look at the slot and its read of the backend,
+//! which the fault's exclusive load has emptied (`NotInZswap`). Only the last one needs
+//! the two calls interleaved, not just ordered.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -16,11 +21,17 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Backing, Error, FaultSource, FolioId, MemcgId, Shadow, SlotState};
-use vswap_loom_tests::{pattern, tiny};
+use vswap_loom_tests::{Seen, pattern, tiny};
 
 #[test]
 fn writeback_races_fault() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "writeback first: the fault reads the device",
+        "the fault's folio is cached first: writeback gets InSwapCache",
+        "the fault ran inside writeback's checks: writeback gets NotInZswap",
+    ]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let data = pattern(1);
         let (dev, slot) = vswap_loom_tests::evicted_to_zswap(&sys, &data);
@@ -43,8 +54,16 @@ fn writeback_races_fault() {
         let fault = fault.expect("the fault must succeed");
         assert_eq!(fault.shadow, Some(Shadow(3)), "the fault saw writeback's shadow, not the slot's");
         match (&wb, fault.source) {
-            (Ok(()), FaultSource::Device(d)) => assert_eq!(d, dev),
-            (Err(Error::InSwapCache | Error::NotInZswap), FaultSource::Zswap) => {}
+            (Ok(()), FaultSource::Device(d)) => {
+                assert_eq!(d, dev);
+                seen.mark("writeback first: the fault reads the device");
+            }
+            (Err(Error::InSwapCache), FaultSource::Zswap) => {
+                seen.mark("the fault's folio is cached first: writeback gets InSwapCache");
+            }
+            (Err(Error::NotInZswap), FaultSource::Zswap) => {
+                seen.mark("the fault ran inside writeback's checks: writeback gets NotInZswap");
+            }
             other => panic!("inconsistent outcome: writeback {:?}, fault {:?}", other.0, other.1),
         }
         assert!(buf == data, "stale data: the fault's buffer is not the written page");
@@ -75,4 +94,5 @@ fn writeback_races_fault() {
         assert_eq!(sys.device_stat(dev).unwrap().used, 1);
         assert_eq!(sys.memcg_stat(MemcgId::ROOT).unwrap().swap_current, 0);
     });
+    outcomes.check();
 }

@@ -11,6 +11,13 @@
 //! new slot returns its own bytes), the old slot ends free unless reused, no physical slot
 //! leaks (a device holds exactly the slots still backing a live virtual slot), and
 //! `swap_current` is 4096 times that number.
+//! Outcomes: writeback wrote the old page before the put, and the freed slot was reused;
+//! writeback held the slot through the put, wrote the old page and freed the slot, so the
+//! new folio got another; writeback found the reused slot with the new occupant's entry
+//! and wrote that (the identity re-check passes: the entry names the slot); writeback
+//! failed on the reused slot, held by the new folio (`InSwapCache`), freed
+//! (`NotAllocated`) or not yet written out (`NotInZswap`). Never: the new occupant in
+//! another slot on the device (writeback only ever touches the old slot id).
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -18,11 +25,21 @@
 use loom::sync::Arc;
 use loom::thread;
 use vswap::{Backing, Error, FaultSource, FolioId, MemcgId, Page, Shadow, SlotState, Writeout};
-use vswap_loom_tests::{pattern, tiny};
+use vswap_loom_tests::{Seen, pattern, tiny};
 
 #[test]
 fn writeback_races_free_and_reuse() {
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "writeback wrote the old page, then the slot was freed and reused",
+        "writeback held the slot through the put: the new folio got another slot",
+        "writeback wrote the new occupant's entry",
+        "writeback failed: the new folio holds the slot (InSwapCache)",
+        "writeback failed: the slot was free (NotAllocated)",
+        "writeback failed: no zswap entry in the slot (NotInZswap)",
+    ])
+    .never(&["the new occupant in another slot was written back"]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let sys = Arc::new(tiny());
         let old_data = pattern(1);
         let (dev, slot) = vswap_loom_tests::evicted_to_zswap(&sys, &old_data);
@@ -55,6 +72,16 @@ fn writeback_races_free_and_reuse() {
             assert_eq!(sys.state(slot).unwrap(), SlotState::Free, "the old slot leaked");
         }
         let held = u64::from(on_device(new));
+        let outcome = match (&wb, new == slot, held == 1) {
+            (Ok(()), true, false) => "writeback wrote the old page, then the slot was freed and reused",
+            (Ok(()), false, false) => "writeback held the slot through the put: the new folio got another slot",
+            (Ok(()), true, true) => "writeback wrote the new occupant's entry",
+            (_, false, true) => "the new occupant in another slot was written back",
+            (Err(Error::InSwapCache), ..) => "writeback failed: the new folio holds the slot (InSwapCache)",
+            (Err(Error::NotAllocated), ..) => "writeback failed: the slot was free (NotAllocated)",
+            _ => "writeback failed: no zswap entry in the slot (NotInZswap)",
+        };
+        seen.mark_with(outcome, || format!("writeback {wb:?}, new {new:?}, old {slot:?}, on the device: {held}"));
         match sys.state(new).unwrap() {
             SlotState::SwappedOut { shadow: Shadow(6), count: 1, backing: Backing::Zswap | Backing::Device(_) } => {}
             s => panic!("new occupant in state {s:?}"),
@@ -74,4 +101,5 @@ fn writeback_races_free_and_reuse() {
         assert!(buf != old_data, "the new occupant's data was overwritten with the old page");
         assert!(buf == pattern(2), "the new occupant's data is corrupt");
     });
+    outcomes.check();
 }
