@@ -35,7 +35,6 @@ use crate::ids::{DeviceId, FolioId, MemcgId, Shadow, VSlot};
 use crate::memcg::{Memcg, Stat};
 use crate::stat::SwapoffReport;
 use crate::sync::{Ordering, lock, spin_loop};
-use crate::table::cluster::Cluster;
 use crossbeam_epoch::Guard;
 
 /// A page `swapoff_with` found no room for on the other devices: the page the kernel's
@@ -363,12 +362,12 @@ impl SwapSystem {
         // Held in the cache: the backend word changes only under the cache, so this
         // check stays true (a slot freed and reused meanwhile has another backend).
         if c.backend_word(off, g) != phys {
-            self.uncache(c, off, shadow, g);
+            self.uncache_placeholder(c, off, shadow, g);
             return Ok(());
         }
         let data = if d.store.keeps_data() {
             if let Err(e) = d.store.read(offset, buf) {
-                self.uncache(c, off, shadow, g);
+                self.uncache_placeholder(c, off, shadow, g);
                 return Err(e.into());
             }
             Some(&buf[..])
@@ -387,7 +386,7 @@ impl SwapSystem {
         let folio = match sink.swap_in(&page) {
             Some(f) if f.0 <= FolioId::MAX => f,
             refused => {
-                self.uncache(c, off, shadow, g);
+                self.uncache_placeholder(c, off, shadow, g);
                 return Err(if refused.is_some() { Error::InvalidFolio } else { Error::NoMemory });
             }
         };
@@ -421,24 +420,6 @@ impl SwapSystem {
     fn free_unused(&self, d: &Dev, offset: u64, recorded: u16, g: &Guard) {
         self.back.unmap_phys(d, offset, g);
         self.back.memcgs.uncharge_swap(recorded, 1, d.id, g);
-    }
-
-    /// Take swapoff's folio out of the cache, restoring `shadow`; free the slot if its
-    /// count fell to 0 meanwhile (as zswap writeback's `writeback_done`).
-    fn uncache(&self, c: &Cluster, off: usize, shadow: u64, g: &Guard) {
-        let mut cur = c.table[off].load(Ordering::Acquire);
-        loop {
-            let new = if word::count(cur) == 0 { 0 } else { word::shadow_from(cur, shadow) };
-            match c.table[off].compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if new == 0 {
-                        self.vspace.free_range(c, off, 0, g);
-                    }
-                    return;
-                }
-                Err(now) => cur = now,
-            }
-        }
     }
 
     /// Whether virtual slot `vslot` has a folio in the swap cache.

@@ -68,7 +68,7 @@ impl SwapSystem {
             }
         };
         let result = self.write_entry(cpu, c, off, handle, proactive, g);
-        self.writeback_done(c, off, word::shadow(w), g);
+        self.uncache_placeholder(c, off, word::shadow(w), g);
         result
     }
 
@@ -142,9 +142,9 @@ impl SwapSystem {
         Ok(())
     }
 
-    /// Take writeback's folio out of the cache, restoring `shadow`; free the slot if its
-    /// count fell to 0 meanwhile.
-    fn writeback_done(&self, c: &Cluster, off: usize, shadow: u64, g: &Guard) {
+    /// Take writeback's or swapoff's placeholder folio out of the cache, restoring
+    /// `shadow`; free the slot if its count fell to 0 meanwhile.
+    pub(super) fn uncache_placeholder(&self, c: &Cluster, off: usize, shadow: u64, g: &Guard) {
         let mut cur = c.table[off].load(Ordering::Acquire);
         loop {
             let new = if word::count(cur) == 0 { 0 } else { word::shadow_from(cur, shadow) };

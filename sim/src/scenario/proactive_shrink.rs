@@ -83,14 +83,7 @@ pub(super) fn run(opts: &Options, progress: &mut dyn FnMut(&Progress)) -> Result
             compressor: vswap::CompressionMode::Synthetic,
             ..ZswapConfig::default()
         };
-        let cfg = MmConfig {
-            ram_pages: ram,
-            cpus: 2,
-            zswap,
-            devices: vec![DeviceSpec::null("swap", 4 * ram)],
-            page_cluster: 0,
-            vma_readahead: false,
-        };
+        let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(ram, 2, zswap, vec![DeviceSpec::null("swap", 4 * ram)]) };
         let mut d = Driver::new(Mm::new(cfg)?);
         let system = d.mm.memcg_create(Mm::ROOT, "system.slice")?;
         let mut k = 0;
