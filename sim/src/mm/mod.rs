@@ -94,6 +94,8 @@
 //! (RAM) OOM killer is not modelled: a page allocation reclaim cannot make room for is
 //! granted; a task's child dies with it.
 
+mod cgroup;
+mod charge;
 mod check;
 mod fault;
 mod lru;
@@ -455,108 +457,6 @@ impl Mm {
     /// The root memcg.
     pub const ROOT: Cg = 0;
 
-    /// `mkdir` a memcg under `parent`.
-    pub fn memcg_create(&mut self, parent: Cg, name: &str) -> Result<Cg, Error> {
-        let pid = self.memcgs.get(parent).ok_or(Error::InvalidMemcg)?.id;
-        let id = self.sys.memcg_create(pid)?;
-        let cg = self.memcgs.len();
-        self.memcgs.push(Memcg::new(id, name.into(), Some(parent)));
-        self.memcgs[cg].subtree.push(cg);
-        self.by_id.insert(id, cg);
-        let mut up = Some(parent);
-        while let Some(a) = up {
-            self.memcgs[a].subtree.push(cg);
-            up = self.memcgs[a].parent;
-        }
-        Ok(cg)
-    }
-
-    /// `/proc/sys/vm/swappiness` (default 60): anon's share of the reclaim pressure
-    /// (`get_scan_count`). 0 (reclaim no anon) is refused: the memory manager has no file
-    /// pages to reclaim instead; so is anything above 200.
-    pub fn set_swappiness(&mut self, swappiness: u32) -> Result<(), Error> {
-        if !(1..=200).contains(&swappiness) {
-            return Err(Error::Invalid("swappiness must be 1..=200"));
-        }
-        self.swappiness = swappiness;
-        Ok(())
-    }
-
-    /// `memory.max` in bytes (None: `max`).
-    pub fn set_memory_max(&mut self, cg: Cg, max: Option<u64>) -> Result<(), Error> {
-        self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.max = max;
-        Ok(())
-    }
-
-    /// `memory.high` in bytes (None: `max`).
-    pub fn set_memory_high(&mut self, cg: Cg, high: Option<u64>) -> Result<(), Error> {
-        self.memcgs.get_mut(cg).ok_or(Error::InvalidMemcg)?.high = high;
-        Ok(())
-    }
-
-    /// Write a memcg knob of the facade ([`SwapSystem::memcg_set`]), remembering
-    /// `memory.swap.max` and `memory.swap.high` for `mem_cgroup_swap_full`.
-    pub fn memcg_set(&mut self, cg: Cg, knob: Knob) -> Result<(), Error> {
-        let id = self.memcg(cg)?.id;
-        self.sys.memcg_set(id, knob)?;
-        let pages = |l: Limit| match l {
-            Limit::Bytes(b) => Some(b / PAGE),
-            Limit::Max => None,
-        };
-        match knob {
-            Knob::SwapMax(l) => self.memcgs[cg].swap_max = pages(l),
-            Knob::SwapHigh(l) => self.memcgs[cg].swap_high = pages(l),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn memcg(&self, cg: Cg) -> Result<&Memcg, Error> {
-        self.memcgs.get(cg).ok_or(Error::InvalidMemcg)
-    }
-
-    /// The facade's id of a memcg; `InvalidMemcg` for an index this Mm did not give out.
-    pub fn memcg_id(&self, cg: Cg) -> Result<MemcgId, Error> {
-        Ok(self.memcg(cg)?.id)
-    }
-
-    /// The name given at creation; `InvalidMemcg` as for [`Mm::memcg_id`].
-    pub fn memcg_name(&self, cg: Cg) -> Result<&str, Error> {
-        Ok(&self.memcg(cg)?.name)
-    }
-
-    /// The memcgs, root first.
-    pub fn memcgs(&self) -> impl Iterator<Item = Cg> {
-        0..self.memcgs.len()
-    }
-
-    /// The memory manager's counters of `cg` (its own, not its subtree's).
-    pub fn counters(&self, cg: Cg) -> Result<&CgCounters, Error> {
-        Ok(&self.memcg(cg)?.counters)
-    }
-
-    /// Frames charged to `cg` and below.
-    pub fn resident_pages(&self, cg: Cg) -> Result<u64, Error> {
-        Ok(self.memcg(cg)?.resident_tree)
-    }
-
-    /// `memory.current`: resident frames and compressed zswap bytes of the subtree.
-    pub fn memory_current(&self, cg: Cg) -> Result<u64, Error> {
-        Ok(self.memcg(cg)?.current())
-    }
-
-    /// The slots `cg`'s tasks hold in swap PTEs, each once, in address order.
-    pub fn swapped_slots(&self, cg: Cg) -> Vec<VSlot> {
-        let mut v: Vec<u64> = (self.tasks.iter().filter(|t| t.cg == cg))
-            .flat_map(|t| t.ptes.iter().flatten())
-            .filter(|&&pte| pte & SWAP != 0)
-            .map(|&pte| pte & PAYLOAD)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v.into_iter().map(VSlot::from_raw).collect()
-    }
-
     /// The logical clock.
     pub fn now(&self) -> Tick {
         self.tick
@@ -809,90 +709,6 @@ impl Mm {
         Ok(f)
     }
 
-    /// `memory.swap.current` of `a` in pages as the lab kernels count it: its device
-    /// slots and its zswapped pages (a zswap entry holds a slot there).
-    fn swap_usage(&self, a: Cg) -> Result<u64, Error> {
-        let s = self.sys.memcg_stat(self.memcgs[a].id)?;
-        Ok(s.swap_current / PAGE + s.zswapped.div_ceil(PAGE))
-    }
-
-    /// The end of `try_charge_memcg` for the page just charged to `cg`, as far as
-    /// `memory.swap.events` `high` goes: `consume_stock` takes a page charged ahead;
-    /// otherwise the charge was a batch of `MEMCG_CHARGE_BATCH` pages (the rest going to
-    /// the stock) or, when a batch does not fit under some `memory.max`, the one page, and
-    /// `done_restock` tests every level up to the root for `memory.current` above
-    /// `memory.high` or swap usage (lab-kernel counting, as [`Mm::swap_charge_refused`])
-    /// above `memory.swap.high`. If one is, the task's return to user space runs
-    /// `mem_cgroup_handle_over_high`: each round raises `high` at every non-root level of
-    /// `cg`'s ancestry whose swap usage is above its `swap.high` (`swap_find_max_overage`),
-    /// and rounds repeat while the throttling penalty (`calculate_high_delay` of the
-    /// memory and swap overages, scaled by the pages charged) exceeds `HZ / 100`: 1 +
-    /// `MAX_RECLAIM_RETRIES` rounds, the handler's reclaim (`reclaim_high`) freeing
-    /// nothing here as the simulator reclaims down to `memory.high` at the charge. The
-    /// penalty's sleep is not modelled (no clock); the stock is not counted in
-    /// `memory.current`.
-    fn charge_done(&mut self, cg: Cg) -> Result<(), Error> {
-        if self.memcgs[cg].stock > 0 {
-            self.memcgs[cg].stock -= 1;
-            return Ok(());
-        }
-        let ancestry: Vec<Cg> = std::iter::successors(Some(cg), |&a| self.memcgs[a].parent).collect();
-        let batch = MEMCG_CHARGE_BATCH;
-        let fits = ancestry
-            .iter()
-            .all(|&a| self.memcgs[a].max.is_none_or(|max| self.memcgs[a].current() + batch * PAGE <= max));
-        let nr_pages = if fits { batch } else { 1 };
-        self.memcgs[cg].stock = nr_pages - 1;
-        // done_restock: any level over memory.high or swap.high schedules the handler.
-        let (mut mem_overage, mut swap_over) = (0u64, Vec::new());
-        for &a in &ancestry {
-            let m = &self.memcgs[a];
-            if let Some(high) = m.high {
-                mem_overage = mem_overage.max(overage(m.current().div_ceil(PAGE), high / PAGE));
-            }
-            if let Some(high) = m.swap_high {
-                let usage = self.swap_usage(a)?;
-                if usage > high && a != Self::ROOT {
-                    swap_over.push((a, overage(usage, high)));
-                }
-            }
-        }
-        if mem_overage == 0 && swap_over.is_empty() {
-            return Ok(());
-        }
-        let swap_overage = swap_over.iter().map(|&(_, o)| o).max().unwrap_or(0);
-        let penalty = (high_delay(nr_pages, mem_overage) + high_delay(nr_pages, swap_overage)).min(2 * HZ);
-        let rounds = if penalty <= HZ / 100 { 1 } else { 1 + u64::from(MAX_RECLAIM_RETRIES) };
-        for (a, _) in swap_over {
-            self.memcgs[a].counters.swap_high += rounds;
-        }
-        Ok(())
-    }
-
-    /// `zswap_writeback_entry` allocates a folio for each entry it writes back
-    /// (`swap_cache_alloc_folio`, charged to the entry's memcg, forced as reclaim's
-    /// `PF_MEMALLOC` charges are), writes it and marks it `PG_reclaim`: once the write
-    /// completes, `folio_rotate_reclaimable` puts it at the inactive list's tail, and the
-    /// next reclaim frees it without I/O. So writeback trades a compressed entry for a
-    /// whole page until then. `n` such folios of `cg`: charged to `cg`, counted as
-    /// resident, freed first by its next LRU scan ([`Mm::shrink_lruvec_to`]). They hold
-    /// no data here: a fault on the page in that window reads the device where the
-    /// kernel would find the folio in the swap cache.
-    fn writeback_folios(&mut self, cg: Cg, n: u64, add: bool) {
-        let m = &mut self.memcgs[cg];
-        m.wb_folios = if add { m.wb_folios + n } else { m.wb_folios - n };
-        if add {
-            m.wb_in_flight += n;
-        }
-        m.resident = if add { m.resident + n } else { m.resident - n };
-        let mut up = Some(cg);
-        while let Some(a) = up {
-            let t = &mut self.memcgs[a].resident_tree;
-            *t = if add { *t + n } else { *t - n };
-            up = self.memcgs[a].parent;
-        }
-    }
-
     fn free_frame(&mut self, f: u32) {
         let fr = self.frames[f as usize];
         if fr.slot != 0 {
@@ -909,23 +725,6 @@ impl Mm {
             up = self.memcgs[a].parent;
         }
     }
-}
-
-/// `calculate_overage`: how far `usage` is above `high`, in 2^-20 units of `high` (a
-/// threshold of 0 counts as 1).
-fn overage(usage: u64, high: u64) -> u64 {
-    if usage <= high {
-        return 0;
-    }
-    let high = high.max(1);
-    u64::try_from((u128::from(usage - high) << 20) / u128::from(high)).unwrap_or(u64::MAX)
-}
-
-/// `calculate_high_delay`: the throttling penalty in jiffies for an overage, scaled by the
-/// pages charged against `MEMCG_CHARGE_BATCH`.
-fn high_delay(nr_pages: u64, max_overage: u64) -> u64 {
-    let p = (u128::from(max_overage) * u128::from(max_overage) * u128::from(HZ)) >> 34;
-    u64::try_from(p * u128::from(nr_pages) / u128::from(MEMCG_CHARGE_BATCH)).unwrap_or(u64::MAX)
 }
 
 impl Frame {
