@@ -233,3 +233,67 @@ impl Span {
         !matches!(self.order(other), Order::Before | Order::After)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The panic message of `f`.
+    fn panic_of(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let e = std::panic::catch_unwind(f).expect_err("expected a panic");
+        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn every_allowed_outcome_reached_passes_and_beyond_bound_is_not_required() {
+        let s = Seen::new(&["a", "b"]).beyond_bound(&["c"]).never(&["d"]);
+        let marks = s.clone();
+        for o in ["a", "b", "a"] {
+            marks.mark(o);
+        }
+        s.check();
+        assert_eq!(s.0.counts.lock().unwrap().get("a"), Some(&2));
+    }
+
+    #[test]
+    fn an_unreached_outcome_fails_the_check_by_name() {
+        let msg = panic_of(|| {
+            let s = Seen::new(&["first wins", "second wins"]);
+            s.mark("first wins");
+            s.check();
+        });
+        assert!(msg.contains(r#"outcome(s) ["second wins"] never reached in 1 explored executions"#), "{msg}");
+        assert!(msg.contains("first wins"), "the report lists what was reached: {msg}");
+    }
+
+    #[test]
+    fn a_ruled_out_or_unlisted_outcome_fails_the_execution() {
+        let msg = panic_of(|| Seen::new(&["a"]).never(&["b"]).mark_with("b", || "detail 7".into()));
+        assert!(msg.contains("outcome `b` occurred, which the protocol rules out; detail 7"), "{msg}");
+        let msg = panic_of(|| Seen::new(&["a"]).mark("typo"));
+        assert!(msg.contains("outcome `typo` is not among the outcomes the race allows"), "{msg}");
+    }
+
+    #[test]
+    fn a_record_never_checked_fails_when_dropped() {
+        let msg = panic_of(|| drop(Seen::new(&["a"])));
+        assert!(msg.contains("Seen::check was never called"), "{msg}");
+    }
+
+    #[test]
+    fn spans_relate_in_exactly_one_way() {
+        let s = |start, end| Span { start, end };
+        assert_eq!(s(0, 1).order(s(2, 3)), Order::Before);
+        assert_eq!(s(2, 3).order(s(0, 1)), Order::After);
+        assert_eq!(s(0, 2).order(s(1, 3)), Order::Overlaps);
+        assert_eq!(s(1, 3).order(s(0, 2)), Order::OverlappedBy);
+        assert_eq!(s(0, 3).order(s(1, 2)), Order::Contains);
+        assert_eq!(s(1, 2).order(s(0, 3)), Order::During);
+        assert!(!s(0, 1).overlaps(s(2, 3)) && s(0, 3).overlaps(s(1, 2)));
+        // Nested and sequential calls, as span() reads the clock.
+        let (((), inner), outer) = span(|| span(|| ()));
+        assert_eq!(outer.order(inner), Order::Contains);
+        let ((), later) = span(|| ());
+        assert_eq!(outer.order(later), Order::Before);
+    }
+}
