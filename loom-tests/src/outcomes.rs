@@ -51,8 +51,6 @@ struct Record {
     /// The test (its thread's name) and where it made the record.
     model: String,
     allowed: Vec<&'static str>,
-    /// Allowed, but not required: they need more preemptions than the bound allows.
-    beyond_bound: Vec<&'static str>,
     never: Vec<&'static str>,
     /// Executions per outcome reached.
     counts: Mutex<BTreeMap<String, u64>>,
@@ -79,7 +77,6 @@ impl Seen {
         Self(Arc::new(Record {
             model,
             allowed: allowed.to_vec(),
-            beyond_bound: Vec::new(),
             never: Vec::new(),
             counts: Mutex::new(BTreeMap::new()),
             checked: AtomicBool::new(false),
@@ -91,25 +88,9 @@ impl Seen {
     pub fn never(mut self, impossible: &[&'static str]) -> Self {
         let r = Arc::get_mut(&mut self.0).expect("Seen::never before the record is cloned");
         for o in impossible {
-            assert!(
-                !r.allowed.contains(o) && !r.beyond_bound.contains(o),
-                "{}: `{o}` is listed as allowed and as impossible",
-                r.model
-            );
+            assert!(!r.allowed.contains(o), "{}: `{o}` is listed as allowed and as impossible", r.model);
         }
         r.never.extend_from_slice(impossible);
-        self
-    }
-
-    /// Outcomes the protocol allows that this model's exploration does not reach at its
-    /// preemption bound (each needs more preemptions): accepted and reported when they
-    /// occur, never required. (Call before sharing the record.)
-    pub fn beyond_bound(mut self, outcomes: &[&'static str]) -> Self {
-        let r = Arc::get_mut(&mut self.0).expect("Seen::beyond_bound before the record is cloned");
-        for o in outcomes {
-            assert!(!r.allowed.contains(o) && !r.never.contains(o), "{}: `{o}` is listed twice", r.model);
-        }
-        r.beyond_bound.extend_from_slice(outcomes);
         self
     }
 
@@ -125,7 +106,7 @@ impl Seen {
         if r.never.contains(&outcome) {
             panic!("{}: outcome `{outcome}` occurred, which the protocol rules out; {}", r.model, detail());
         }
-        if !r.allowed.contains(&outcome) && !r.beyond_bound.contains(&outcome) && !explore() {
+        if !r.allowed.contains(&outcome) && !explore() {
             panic!(
                 "{}: outcome `{outcome}` is not among the outcomes the race allows: {:?}; {}",
                 r.model,
@@ -245,8 +226,8 @@ mod tests {
     }
 
     #[test]
-    fn every_allowed_outcome_reached_passes_and_beyond_bound_is_not_required() {
-        let s = Seen::new(&["a", "b"]).beyond_bound(&["c"]).never(&["d"]);
+    fn every_allowed_outcome_reached_passes() {
+        let s = Seen::new(&["a", "b"]).never(&["d"]);
         let marks = s.clone();
         for o in ["a", "b", "a"] {
             marks.mark(o);
