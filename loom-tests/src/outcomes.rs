@@ -34,15 +34,13 @@ use std::sync::{Arc, Mutex};
 /// The outcomes a race model allows and how many explored executions reached each.
 ///
 /// ```text
-/// let seen = Seen::new(&["put first", "release first"]);
-/// vswap_loom_tests::model({
-///     let seen = seen.clone();
-///     move || {
-///         // ... the race ...
-///         seen.mark(if released { "release first" } else { "put first" });
-///     }
+/// let outcomes = Seen::new(&["put first", "release first"]).never(&["both freed the slot"]);
+/// let seen = outcomes.clone();
+/// vswap_loom_tests::model(move || {
+///     // ... the race, then the model's checks ...
+///     seen.mark(if released { "release first" } else { "put first" });
 /// });
-/// seen.check();
+/// outcomes.check();
 /// ```
 #[derive(Clone)]
 pub struct Seen(Arc<Record>);
@@ -52,6 +50,8 @@ struct Record {
     model: String,
     allowed: Vec<&'static str>,
     never: Vec<&'static str>,
+    /// `VSWAP_LOOM_OUTCOMES=explore`, read once.
+    explore: bool,
     /// Executions per outcome reached.
     counts: Mutex<BTreeMap<String, u64>>,
     checked: AtomicBool,
@@ -78,6 +78,7 @@ impl Seen {
             model,
             allowed: allowed.to_vec(),
             never: Vec::new(),
+            explore: explore(),
             counts: Mutex::new(BTreeMap::new()),
             checked: AtomicBool::new(false),
         }))
@@ -106,7 +107,7 @@ impl Seen {
         if r.never.contains(&outcome) {
             panic!("{}: outcome `{outcome}` occurred, which the protocol rules out; {}", r.model, detail());
         }
-        if !r.allowed.contains(&outcome) && !explore() {
+        if !r.allowed.contains(&outcome) && !r.explore {
             panic!(
                 "{}: outcome `{outcome}` is not among the outcomes the race allows: {:?}; {}",
                 r.model,
@@ -129,7 +130,7 @@ impl Seen {
             report += &format!("  {n:>8}  {o}\n");
         }
         print!("{}: {total} executions marked\n{report}", r.model);
-        if explore() {
+        if r.explore {
             return;
         }
         let missing: Vec<&str> = r.allowed.iter().copied().filter(|o| !counts.contains_key(*o)).collect();
