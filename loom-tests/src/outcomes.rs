@@ -34,15 +34,13 @@ use std::sync::{Arc, Mutex};
 /// The outcomes a race model allows and how many explored executions reached each.
 ///
 /// ```text
-/// let seen = Seen::new(&["put first", "release first"]);
-/// vswap_loom_tests::model({
-///     let seen = seen.clone();
-///     move || {
-///         // ... the race ...
-///         seen.mark(if released { "release first" } else { "put first" });
-///     }
+/// let outcomes = Seen::new(&["put first", "release first"]).never(&["both freed the slot"]);
+/// let seen = outcomes.clone();
+/// vswap_loom_tests::model(move || {
+///     // ... the race, then the model's checks ...
+///     seen.mark(if released { "release first" } else { "put first" });
 /// });
-/// seen.check();
+/// outcomes.check();
 /// ```
 #[derive(Clone)]
 pub struct Seen(Arc<Record>);
@@ -51,9 +49,9 @@ struct Record {
     /// The test (its thread's name) and where it made the record.
     model: String,
     allowed: Vec<&'static str>,
-    /// Allowed, but not required: they need more preemptions than the bound allows.
-    beyond_bound: Vec<&'static str>,
     never: Vec<&'static str>,
+    /// `VSWAP_LOOM_OUTCOMES=explore`, read once.
+    explore: bool,
     /// Executions per outcome reached.
     counts: Mutex<BTreeMap<String, u64>>,
     checked: AtomicBool,
@@ -79,8 +77,8 @@ impl Seen {
         Self(Arc::new(Record {
             model,
             allowed: allowed.to_vec(),
-            beyond_bound: Vec::new(),
             never: Vec::new(),
+            explore: explore(),
             counts: Mutex::new(BTreeMap::new()),
             checked: AtomicBool::new(false),
         }))
@@ -91,25 +89,9 @@ impl Seen {
     pub fn never(mut self, impossible: &[&'static str]) -> Self {
         let r = Arc::get_mut(&mut self.0).expect("Seen::never before the record is cloned");
         for o in impossible {
-            assert!(
-                !r.allowed.contains(o) && !r.beyond_bound.contains(o),
-                "{}: `{o}` is listed as allowed and as impossible",
-                r.model
-            );
+            assert!(!r.allowed.contains(o), "{}: `{o}` is listed as allowed and as impossible", r.model);
         }
         r.never.extend_from_slice(impossible);
-        self
-    }
-
-    /// Outcomes the protocol allows that this model's exploration does not reach at its
-    /// preemption bound (each needs more preemptions): accepted and reported when they
-    /// occur, never required. (Call before sharing the record.)
-    pub fn beyond_bound(mut self, outcomes: &[&'static str]) -> Self {
-        let r = Arc::get_mut(&mut self.0).expect("Seen::beyond_bound before the record is cloned");
-        for o in outcomes {
-            assert!(!r.allowed.contains(o) && !r.never.contains(o), "{}: `{o}` is listed twice", r.model);
-        }
-        r.beyond_bound.extend_from_slice(outcomes);
         self
     }
 
@@ -125,7 +107,7 @@ impl Seen {
         if r.never.contains(&outcome) {
             panic!("{}: outcome `{outcome}` occurred, which the protocol rules out; {}", r.model, detail());
         }
-        if !r.allowed.contains(&outcome) && !r.beyond_bound.contains(&outcome) && !explore() {
+        if !r.allowed.contains(&outcome) && !r.explore {
             panic!(
                 "{}: outcome `{outcome}` is not among the outcomes the race allows: {:?}; {}",
                 r.model,
@@ -148,7 +130,7 @@ impl Seen {
             report += &format!("  {n:>8}  {o}\n");
         }
         print!("{}: {total} executions marked\n{report}", r.model);
-        if explore() {
+        if r.explore {
             return;
         }
         let missing: Vec<&str> = r.allowed.iter().copied().filter(|o| !counts.contains_key(*o)).collect();
@@ -231,5 +213,69 @@ impl Span {
     /// Whether the two calls overlapped (neither returned before the other began).
     pub fn overlaps(self, other: Span) -> bool {
         !matches!(self.order(other), Order::Before | Order::After)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The panic message of `f`.
+    fn panic_of(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let e = std::panic::catch_unwind(f).expect_err("expected a panic");
+        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn every_allowed_outcome_reached_passes() {
+        let s = Seen::new(&["a", "b"]).never(&["d"]);
+        let marks = s.clone();
+        for o in ["a", "b", "a"] {
+            marks.mark(o);
+        }
+        s.check();
+        assert_eq!(s.0.counts.lock().unwrap().get("a"), Some(&2));
+    }
+
+    #[test]
+    fn an_unreached_outcome_fails_the_check_by_name() {
+        let msg = panic_of(|| {
+            let s = Seen::new(&["first wins", "second wins"]);
+            s.mark("first wins");
+            s.check();
+        });
+        assert!(msg.contains(r#"outcome(s) ["second wins"] never reached in 1 explored executions"#), "{msg}");
+        assert!(msg.contains("first wins"), "the report lists what was reached: {msg}");
+    }
+
+    #[test]
+    fn a_ruled_out_or_unlisted_outcome_fails_the_execution() {
+        let msg = panic_of(|| Seen::new(&["a"]).never(&["b"]).mark_with("b", || "detail 7".into()));
+        assert!(msg.contains("outcome `b` occurred, which the protocol rules out; detail 7"), "{msg}");
+        let msg = panic_of(|| Seen::new(&["a"]).mark("typo"));
+        assert!(msg.contains("outcome `typo` is not among the outcomes the race allows"), "{msg}");
+    }
+
+    #[test]
+    fn a_record_never_checked_fails_when_dropped() {
+        let msg = panic_of(|| drop(Seen::new(&["a"])));
+        assert!(msg.contains("Seen::check was never called"), "{msg}");
+    }
+
+    #[test]
+    fn spans_relate_in_exactly_one_way() {
+        let s = |start, end| Span { start, end };
+        assert_eq!(s(0, 1).order(s(2, 3)), Order::Before);
+        assert_eq!(s(2, 3).order(s(0, 1)), Order::After);
+        assert_eq!(s(0, 2).order(s(1, 3)), Order::Overlaps);
+        assert_eq!(s(1, 3).order(s(0, 2)), Order::OverlappedBy);
+        assert_eq!(s(0, 3).order(s(1, 2)), Order::Contains);
+        assert_eq!(s(1, 2).order(s(0, 3)), Order::During);
+        assert!(!s(0, 1).overlaps(s(2, 3)) && s(0, 3).overlaps(s(1, 2)));
+        // Nested and sequential calls, as span() reads the clock.
+        let (((), inner), outer) = span(|| span(|| ()));
+        assert_eq!(outer.order(inner), Order::Contains);
+        let ((), later) = span(|| ());
+        assert_eq!(outer.order(later), Order::Before);
     }
 }

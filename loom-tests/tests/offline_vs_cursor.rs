@@ -31,8 +31,10 @@
 //! worker stops with the pool below accept: nothing written (B's load got there first)
 //! with the cursor not yet set, on the root or on B; A's entry written by A's own walk
 //! (cursor on B) or by the root's (cursor on the root); B's entry written (cursor on B).
-//! The worker may also stop after 16 failures on B's slot held by the fault, which takes
-//! more preemptions than the bound allows.
+//! Never 16 failures with nothing written (which the model tolerated before): every
+//! entry gets one second chance at most, and A's entry is on a list the worker walks
+//! (A's while A is online, the root's once spliced), so while the fault holds B's slot
+//! the worker writes A's entry within two rounds, and that takes the pool below accept.
 // Only meaningful under `--cfg loom`: without it vswap runs on std atomics, which a
 // loom model cannot schedule. `cargo test --workspace` builds these files as no tests.
 #![cfg(loom)]
@@ -225,7 +227,7 @@ fn offline_and_load_race_worker_cursor() {
         "the root's walk wrote A's entry, the cursor on the root",
         "B's walk wrote B's entry, the cursor on B",
     ])
-    .beyond_bound(&["nothing written, 16 failures on B's slot"]);
+    .never(&["nothing written, 16 failures on B's slot"]);
     let seen = outcomes.clone();
     vswap_loom_tests::model(move || {
         let s = setup();
@@ -244,12 +246,8 @@ fn offline_and_load_race_worker_cursor() {
             },
         );
         let sys = &s.sys;
-        match r.stop {
-            ShrinkStop::BelowAccept => {}
-            // Walks that met B's slot held by the fault (`InSwapCache`), 16 times.
-            ShrinkStop::Failures => assert_eq!(r.written, 0, "{r:?}"),
-            _ => panic!("worker: {r:?}"),
-        }
+        // 16 failures: marked below, an outcome the protocol rules out.
+        assert!(matches!(r.stop, ShrinkStop::BelowAccept | ShrinkStop::Failures), "worker: {r:?}");
         // Written: nothing (B's load took the pool below accept first) or one entry. The
         // cursor is anywhere but A: the pool read racing the fault's free may be above
         // accept for a moment (the fold being counted), so the worker may step on.
