@@ -67,8 +67,12 @@ fn assert_gone(sys: &SwapSystem, dev: vswap::DeviceId) {
 
 #[test]
 fn swapoff_read_back_races_fault() {
-    static SEEN: Seen<2> = Seen::new();
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "the fault reads the device first: swapoff only frees the slot",
+        "swapoff reads the page first: the fault finds the sink's folio cached",
+    ]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let data = pattern(1);
         let (sys, dev, slot) = written_to_device(&data);
         sys.evict(slot, Shadow(3)).unwrap();
@@ -89,7 +93,7 @@ fn swapoff_read_back_races_fault() {
         match fault.source {
             FaultSource::Device(d) => {
                 // The fault won: its folio holds the page, swapoff only freed the slot.
-                SEEN.mark(0);
+                seen.mark("the fault reads the device first: swapoff only frees the slot");
                 assert_eq!(d, dev);
                 assert!(buf == data, "the fault read stale bytes");
                 assert_eq!((report.swapped_in, report.cache_unbacked, got), (0, 1, None));
@@ -97,7 +101,7 @@ fn swapoff_read_back_races_fault() {
             }
             FaultSource::Cache => {
                 // swapoff won: the sink's folio is the page, the fault found it cached.
-                SEEN.mark(1);
+                seen.mark("swapoff reads the page first: the fault finds the sink's folio cached");
                 assert!(got.as_deref() == Some(&data[..]), "the sink got stale bytes");
                 assert_eq!((report.swapped_in, report.cache_unbacked), (1, 0));
                 assert_eq!(sys.state(slot).unwrap(), SlotState::Cached { folio: FolioId(20), count: 1 });
@@ -107,13 +111,17 @@ fn swapoff_read_back_races_fault() {
         assert_eq!(sys.backing(slot), Ok(Backing::None));
         assert_gone(&sys, dev);
     });
-    assert_eq!(SEEN.all(), [true; 2], "both orders must be explored");
+    outcomes.check();
 }
 
 #[test]
 fn swapoff_unbacking_races_evict() {
-    static SEEN: Seen<2> = Seen::new();
-    vswap_loom_tests::model(|| {
+    let outcomes = Seen::new(&[
+        "the eviction first: swapoff reads the page into the sink's folio",
+        "swapoff first: the cached folio is the only copy and may not be evicted",
+    ]);
+    let seen = outcomes.clone();
+    vswap_loom_tests::model(move || {
         let data = pattern(2);
         let (sys, dev, slot) = written_to_device(&data);
 
@@ -128,7 +136,7 @@ fn swapoff_unbacking_races_evict() {
         match evicted {
             Ok(()) => {
                 // The eviction won: swapoff read the page into the sink's folio.
-                SEEN.mark(0);
+                seen.mark("the eviction first: swapoff reads the page into the sink's folio");
                 assert!(got.as_deref() == Some(&data[..]), "the sink got stale bytes");
                 assert_eq!((report.swapped_in, report.cache_unbacked), (1, 0));
                 assert_eq!(sys.state(slot).unwrap(), SlotState::Cached { folio: FolioId(20), count: 1 });
@@ -136,7 +144,7 @@ fn swapoff_unbacking_races_evict() {
             }
             Err(Error::NotBacked) => {
                 // swapoff won: the cached folio is the only copy, so it may not leave.
-                SEEN.mark(1);
+                seen.mark("swapoff first: the cached folio is the only copy and may not be evicted");
                 assert_eq!((report.swapped_in, report.cache_unbacked, got), (0, 1, None));
                 assert_eq!(sys.state(slot).unwrap(), SlotState::Cached { folio: FolioId(5), count: 1 });
                 assert_eq!(sys.stat().pswpin, 0);
@@ -147,5 +155,5 @@ fn swapoff_unbacking_races_evict() {
         assert_eq!(sys.device_stat(dev), Err(Error::InvalidDevice));
         assert_eq!(sys.memcg_stat(MemcgId::ROOT).unwrap().swap_current, 0);
     });
-    assert_eq!(SEEN.all(), [true; 2], "both orders must be explored");
+    outcomes.check();
 }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Pages of the shrinker tests: a few batches natively, two under Miri.
+const PAGES: u64 = if cfg!(miri) { 256 } else { 1024 };
+
 /// A memcg whose task wrote `pages` pages with no limit: every page resident.
 fn mm_with_pages(pages: u64) -> (Mm, Cg, TaskId) {
     let zswap =
@@ -49,7 +52,7 @@ fn anon_gets_its_swappiness_share_of_each_priority_and_all_of_priority_0() {
 
 #[test]
 fn the_shrinker_defers_small_work_at_high_priority_and_writes_back_at_low_priority() {
-    let (mut mm, cg, _) = mm_with_pages(1024);
+    let (mut mm, cg, _) = mm_with_pages(PAGES);
     let stored = store_all(&mut mm, cg);
     let id = mm.memcgs[cg].id;
     let freeable = mm.sys.shrinker_count(id);
@@ -78,7 +81,7 @@ fn the_shrinker_defers_small_work_at_high_priority_and_writes_back_at_low_priori
 
 #[test]
 fn written_back_folios_are_reclaimed_first_once_their_write_completed() {
-    let (mut mm, cg, _) = mm_with_pages(1024);
+    let (mut mm, cg, _) = mm_with_pages(PAGES);
     let stored = store_all(&mut mm, cg);
     for _ in 0..=stored.div_ceil(SHRINK_BATCH) {
         mm.shrink_slab(cg, 0).unwrap();
