@@ -28,9 +28,9 @@ fn store_races_compressor_change() {
     let (cfg, lz4_len, deflate_len) = lz4_and_deflate(&data);
     vswap_loom_tests::model(move || {
         let sys = Arc::new(SwapSystem::new(cfg.clone()).unwrap());
-        // The root: it may set a tier too (the system-wide default), and a second memcg
-        // would only add loom-tracked counters to every iteration.
-        let cg = MemcgId::ROOT;
+        // A child of the root: the root's own zswap entries are charged to no memcg
+        // (`obj_cgroup_charge_zswap` skips the root), so its memory.stat has no tiers.
+        let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
         let slot = sys.alloc(0, cg, FolioId(4), 0).unwrap();
         assert_eq!(sys.dup(slot), Ok(1));
 
