@@ -122,20 +122,33 @@ fn a_workload_file_error_names_the_file_and_line() {
     assert!(msg.starts_with("bad.toml:4:"), "{msg}");
 }
 
+/// zswap with its shrinker, but not under Miri. There the memcg is 10 pages, which
+/// zswap cannot serve: the compressed pool is charged to the memcg and fills it, and the
+/// folios the shrinker writes back are charged past the limit while under writeback, so
+/// the task is OOM-killed (as the kernel kills a memcg that small). A memcg that survives
+/// zswap makes the run too long under Miri; the library's own tests run zswap there.
+const ZSWAP: bool = !cfg!(miri);
+
 /// BGSAVE (B4) on a memcg under pressure: the invariants hold at every step, shared
 /// slots reach count 2, and no slot leaks after the child exits; with each kind of swap
 /// readahead (`page-cluster` 3) and without.
 #[test]
 fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
-    for (page_cluster, vma_readahead) in [(0, false), (3, false), (3, true)] {
+    // Under Miri, cluster readahead alone (the lab kernels' kind): each run takes minutes.
+    let kinds: &[(u32, bool)] = if cfg!(miri) { &[(3, false)] } else { &[(0, false), (3, false), (3, true)] };
+    for &(page_cluster, vma_readahead) in kinds {
         fork_and_exit(page_cluster, vma_readahead);
     }
 }
 
 fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
     let pages = if cfg!(miri) { 32 } else { 2048 };
-    let zswap =
-        ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+    let zswap = ZswapConfig {
+        enabled: ZSWAP,
+        compressor: CompressionMode::Synthetic,
+        shrinker_enabled: ZSWAP,
+        ..ZswapConfig::default()
+    };
     let cfg = MmConfig {
         ram_pages: 4 * pages,
         cpus: 2,
@@ -166,6 +179,10 @@ fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
         }
     }
     mm.check().unwrap();
+    // A memcg far smaller than this one is OOM-killed, as the kernel kills it: the
+    // shrinker's written-back folios are charged past memory.max and stay under
+    // writeback through the charge's retries.
+    assert!(!mm.killed(task), "the OOM killer took the task");
     assert!(forked && !g.has_child());
     assert!(shared > 0, "no swap slot was ever shared by parent and child");
     assert!(mm.sys().stat().pswpout + mm.sys().stat().zswpout > 0, "nothing was swapped");
@@ -178,8 +195,12 @@ fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
 fn a_batch_of_events_does_what_the_events_do_one_by_one() {
     let pages = if cfg!(miri) { 32 } else { 512 };
     let new_mm = || {
-        let zswap =
-            ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+        let zswap = ZswapConfig {
+            enabled: ZSWAP,
+            compressor: CompressionMode::Synthetic,
+            shrinker_enabled: ZSWAP,
+            ..ZswapConfig::default()
+        };
         let cfg = MmConfig {
             ram_pages: 4 * pages,
             cpus: 2,
@@ -217,6 +238,7 @@ fn a_batch_of_events_does_what_the_events_do_one_by_one() {
     let good = Event::Access { process: Process::Parent, region, page: 0, write: false };
     let bad = Event::Access { process: Process::Parent, region, page, write: false };
     let accesses = batch.counters(cg).unwrap().accesses;
+    assert!(!batch.killed(t2), "the OOM killer took the task");
     assert!(matches!(batch.apply_all(t2, &[good, bad, good]), Err(Error::Invalid(_))));
     assert_eq!(batch.counters(cg).unwrap().accesses, accesses + 1);
     assert!(matches!(batch.apply_all(t2 + 1, &[good]), Err(Error::Invalid(_))));
