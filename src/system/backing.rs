@@ -58,8 +58,11 @@ impl Backends {
     /// Free a physical slot (`swap_entries_free` on the device): its reverse map goes,
     /// the device may drop the data.
     pub(crate) fn free_phys(&self, dev: &Dev, offset: u64, g: &Guard) {
-        self.unmap_phys(dev, offset, g);
+        // Discard first: once unmapped, the slot can be allocated and written again at
+        // once, and a discard after that would erase the new owner's page (the kernel
+        // discards a free cluster before it can be allocated again).
         dev.store.discard(offset);
+        self.unmap_phys(dev, offset, g);
     }
 
     /// Free a physical slot but keep its data: swapoff frees the old slots this way, so a
