@@ -9,15 +9,6 @@ mod common;
 use common::*;
 
 /// Reclaim one mapped page: write it out and, if a backend took it, evict it.
-fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: Page<'_>) -> (VSlot, Writeout) {
-    let s = mapped(sys, cg, pfn);
-    let w = sys.writeout(s, page).unwrap();
-    if !matches!(w, Writeout::Kept(_)) {
-        sys.evict(s, Shadow(pfn)).unwrap();
-    }
-    (s, w)
-}
-
 /// Fault the slot in with a buffer pre-filled with 0xAA; the source and the bytes.
 fn fault_in(sys: &SwapSystem, slot: VSlot, pfn: u64) -> (FaultSource, Vec<u8>) {
     let mut out = vec![0xAA; PAGE_SIZE];
@@ -30,10 +21,6 @@ fn backing(sys: &SwapSystem, slot: VSlot) -> Backing {
         SlotState::SwappedOut { backing, .. } => backing,
         other => panic!("slot {slot:?} is not swapped out: {other:?}"),
     }
-}
-
-fn used(sys: &SwapSystem, dev: DeviceId) -> u64 {
-    sys.device_stat(dev).unwrap().used
 }
 
 /// Everything observable about `slots` and `cgs`, for before/after comparisons.
@@ -582,16 +569,7 @@ fn swapoff_moves_every_page_to_the_remaining_devices() {
     let low = sys.swapon(DeviceSpec::memory("low", 16).priority(1)).unwrap();
     let mid = sys.swapon(DeviceSpec::memory("mid", 16).priority(5)).unwrap();
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
-    let pages: Vec<Vec<u8>> = (1..4).map(incompressible).collect();
-    let slots: Vec<VSlot> = pages
-        .iter()
-        .zip(1u64..)
-        .map(|(p, i)| {
-            let (s, w) = swap_out(&sys, cg, i * 8, Page::Bytes(p));
-            assert_eq!(w, Writeout::Device(old));
-            s
-        })
-        .collect();
+    let (pages, slots) = three_on_device(&sys, cg, old);
     let charged = sys.memcg_stat(cg).unwrap().swap_current;
     let report = sys.swapoff(old).unwrap();
     assert_eq!(report.pages_moved, 3);
@@ -613,9 +591,7 @@ fn swapoff_without_room_moves_nothing() {
     let sys = system_without_zswap();
     let old = sys.swapon(DeviceSpec::memory("old", 16).priority(10)).unwrap();
     let small = sys.swapon(DeviceSpec::memory("small", 3).priority(1)).unwrap();
-    let pages: Vec<Vec<u8>> = (1..4).map(incompressible).collect();
-    let slots: Vec<VSlot> =
-        pages.iter().zip(1u64..).map(|(p, i)| swap_out(&sys, MemcgId::ROOT, i * 8, Page::Bytes(p)).0).collect();
+    let (pages, slots) = three_on_device(&sys, MemcgId::ROOT, old);
     let devs = |sys: &SwapSystem| (sys.device_stat(old), sys.device_stat(small));
     let before = (snapshot(&sys, &slots, &[MemcgId::ROOT]), devs(&sys));
     assert_eq!(sys.swapoff(old), Err(Error::DeviceFull));

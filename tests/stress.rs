@@ -1,8 +1,9 @@
 //! Real-thread stress: the whole flow mix on real threads at a real machine's size, with
 //! the invariants checked whenever every thread stands still.
 //!
-//! Three worker threads own 40,000 pages each (120,000 in all) in their own memcgs under
-//! one parent. A worker swaps a random page out (`alloc`, the PTE's `dup`, `writeout`,
+//! Three worker threads own 80,000 pages each (240,000 in all) in their own memcgs under
+//! one parent; about half are swapped out at a time, and the run must reach 100,000 live
+//! slots at a pause. A worker swaps a random page out (`alloc`, the PTE's `dup`, `writeout`,
 //! `evict`), faults one back (`fault`, checking every byte, then `put` and `release`), or
 //! forks: a child's PTE `dup`s a swapped-out slot and later faults it and exits (`put`).
 //! A control thread runs what the kernel runs beside them: the shrink worker, the
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 use vswap::*;
 
 const WORKERS: usize = 3;
-const PAGES: usize = 40_000;
+const PAGES: usize = 80_000;
 const DEVICE_PAGES: u64 = 80_000;
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -345,7 +346,7 @@ fn the_whole_flow_mix_on_real_threads_keeps_every_invariant() {
         let (sys, meet, cgs) = (sys.clone(), meet.clone(), cgs.clone());
         threads.push(std::thread::spawn(move || control(&sys, &meet, &cgs, parent)));
     }
-    let (start, mut checks) = (Instant::now(), 0);
+    let (start, mut checks, mut peak) = (Instant::now(), 0, 0);
     while start.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_secs(2).min(Duration::from_secs(secs)));
         meet.pause.store(true, Ordering::Release);
@@ -358,8 +359,11 @@ fn the_whole_flow_mix_on_real_threads_keeps_every_invariant() {
         if meet.arrived.load(Ordering::Acquire) < threads.len() {
             break;
         }
-        check(&sys, &meet.held.lock().unwrap(), &meet.devices.lock().unwrap());
-        meet.held.lock().unwrap().clear();
+        let mut held = meet.held.lock().unwrap();
+        check(&sys, &held, &meet.devices.lock().unwrap());
+        peak = peak.max(held.len());
+        held.clear();
+        drop(held);
         checks += 1;
         meet.arrived.store(0, Ordering::Release);
         meet.pause.store(false, Ordering::Release);
@@ -374,6 +378,7 @@ fn the_whole_flow_mix_on_real_threads_keeps_every_invariant() {
         }
     }
     assert!(swapoffs > 0 && offlines > 0, "{swapoffs} swapoffs, {offlines} memcgs offline");
+    assert!(peak >= 100_000, "at most {peak} live slots at a pause: not a real machine's size");
     let st = sys.stat();
     assert!(
         checks > 0 && st.zswpout > 0 && st.pswpout > 0 && st.zswpwb > 0,
@@ -383,5 +388,5 @@ fn the_whole_flow_mix_on_real_threads_keeps_every_invariant() {
     let (st, root) = (sys.stat(), sys.memcg_stat(MemcgId::ROOT).unwrap());
     assert_eq!((st.stored_pages, st.pool_total_size), (0, 0), "zswap entries left behind");
     assert_eq!((root.swap_current, root.zswap_current), (0, 0), "charges left behind");
-    eprintln!("{checks} checks, {swapoffs} swapoffs, {offlines} memcgs offline; {st:?}");
+    eprintln!("{checks} checks, peak {peak} live slots, {swapoffs} swapoffs, {offlines} memcgs offline; {st:?}");
 }

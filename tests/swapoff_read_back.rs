@@ -12,10 +12,8 @@ use common::*;
 
 /// Reclaim one mapped page of `cg`: write it out (it must reach a backend) and evict it.
 fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: Page<'_>) -> (VSlot, Writeout) {
-    let s = mapped(sys, cg, pfn);
-    let w = sys.writeout(s, page).unwrap();
+    let (s, w) = common::swap_out(sys, cg, pfn, page);
     assert!(!matches!(w, Writeout::Kept(_)), "pfn {pfn} was kept");
-    sys.evict(s, Shadow(pfn)).unwrap();
     (s, w)
 }
 
@@ -68,10 +66,6 @@ impl SwapoffSink for Frames {
     }
 }
 
-fn used(sys: &SwapSystem, dev: DeviceId) -> u64 {
-    sys.device_stat(dev).unwrap().used
-}
-
 /// Swapoff of the only device: every page comes into a folio from the sink, with its
 /// bytes, memcg, count and shadow; the slots are cached with no backend, the device is
 /// gone, the swap charge is released and `pswpin` counts the reads. The caller's next
@@ -81,16 +75,7 @@ fn swapoff_of_the_only_device_brings_the_pages_into_memory() {
     let sys = system_without_zswap();
     let dev = sys.swapon(DeviceSpec::memory("only", 16)).unwrap();
     let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
-    let pages: Vec<Vec<u8>> = (1..4).map(incompressible).collect();
-    let slots: Vec<VSlot> = pages
-        .iter()
-        .zip(1u64..)
-        .map(|(p, i)| {
-            let (s, w) = swap_out(&sys, cg, i * 8, Page::Bytes(p));
-            assert_eq!(w, Writeout::Device(dev));
-            s
-        })
-        .collect();
+    let (pages, slots) = three_on_device(&sys, cg, dev);
     sys.dup(slots[1]).unwrap(); // a second PTE (fork)
     assert_eq!(sys.memcg_stat(cg).unwrap().swap_current, 3 * PAGE);
     assert_eq!(sys.swapoff(dev), Err(Error::DeviceFull), "plain swapoff has nowhere to put them");
@@ -225,9 +210,7 @@ fn with_room_elsewhere_the_pages_move_as_swapoff_moves_them() {
         let sys = system_without_zswap();
         let old = sys.swapon(DeviceSpec::memory("old", 16).priority(10)).unwrap();
         let other = sys.swapon(DeviceSpec::memory("other", 16).priority(1)).unwrap();
-        let pages: Vec<Vec<u8>> = (1..4).map(incompressible).collect();
-        let slots: Vec<VSlot> =
-            pages.iter().zip(1u64..).map(|(p, i)| swap_out(&sys, MemcgId::ROOT, i * 8, Page::Bytes(p)).0).collect();
+        let (pages, slots) = three_on_device(&sys, MemcgId::ROOT, old);
         let report = if with_sink {
             let mut never = |_: &SwapoffPage<'_>| -> Option<FolioId> { panic!("the sink was called") };
             sys.swapoff_with(old, &mut never).unwrap()

@@ -8,7 +8,7 @@
 //! there at a small size.
 
 use vswap::{CompressionMode, DeviceSpec, Error, ZswapConfig};
-use vswap_sim::mm::{Mm, MmConfig};
+use vswap_sim::mm::{Cg, Mm, MmConfig};
 use vswap_sim::report::{Report, to_json};
 use vswap_sim::scenario::{Options, SimError, run};
 use vswap_sim::workload::{Event, Generator, Process, Workload};
@@ -129,20 +129,10 @@ fn a_workload_file_error_names_the_file_and_line() {
 /// zswap makes the run too long under Miri; the library's own tests run zswap there.
 const ZSWAP: bool = !cfg!(miri);
 
-/// BGSAVE (B4) on a memcg under pressure: the invariants hold at every step, shared
-/// slots reach count 2, and no slot leaks after the child exits; with each kind of swap
-/// readahead (`page-cluster` 3) and without.
-#[test]
-fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
-    // Under Miri, cluster readahead alone (the lab kernels' kind): each run takes minutes.
-    let kinds: &[(u32, bool)] = if cfg!(miri) { &[(3, false)] } else { &[(0, false), (3, false), (3, true)] };
-    for &(page_cluster, vma_readahead) in kinds {
-        fork_and_exit(page_cluster, vma_readahead);
-    }
-}
-
-fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
-    let pages = if cfg!(miri) { 32 } else { 2048 };
+/// The machine of the BGSAVE tests: RAM of 4 × `pages`, a null device of 8 × `pages`,
+/// zswap with synthetic sizes (see [`ZSWAP`]), and a memcg "redis" limited to a third
+/// of `pages`.
+fn bgsave_mm(pages: u64, page_cluster: u32, vma_readahead: bool) -> (Mm, Cg) {
     let zswap = ZswapConfig {
         enabled: ZSWAP,
         compressor: CompressionMode::Synthetic,
@@ -160,6 +150,24 @@ fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
     mm.set_memory_max(cg, Some(pages / 3 * 4096)).unwrap();
+    (mm, cg)
+}
+
+/// BGSAVE (B4) on a memcg under pressure: the invariants hold at every step, shared
+/// slots reach count 2, and no slot leaks after the child exits; with each kind of swap
+/// readahead (`page-cluster` 3) and without.
+#[test]
+fn the_memory_manager_keeps_its_invariants_through_fork_and_exit() {
+    // Under Miri, cluster readahead alone (the lab kernels' kind): each run takes minutes.
+    let kinds: &[(u32, bool)] = if cfg!(miri) { &[(3, false)] } else { &[(0, false), (3, false), (3, true)] };
+    for &(page_cluster, vma_readahead) in kinds {
+        fork_and_exit(page_cluster, vma_readahead);
+    }
+}
+
+fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
+    let pages = if cfg!(miri) { 32 } else { 2048 };
+    let (mut mm, cg) = bgsave_mm(pages, page_cluster, vma_readahead);
     let w = Workload::builtin("bgsave", pages).unwrap();
     let task = mm.spawn(cg, &w, 7).unwrap();
     let mut g = Generator::new(&w, 7);
@@ -194,26 +202,7 @@ fn fork_and_exit(page_cluster: u32, vma_readahead: bool) {
 #[test]
 fn a_batch_of_events_does_what_the_events_do_one_by_one() {
     let pages = if cfg!(miri) { 32 } else { 512 };
-    let new_mm = || {
-        let zswap = ZswapConfig {
-            enabled: ZSWAP,
-            compressor: CompressionMode::Synthetic,
-            shrinker_enabled: ZSWAP,
-            ..ZswapConfig::default()
-        };
-        let cfg = MmConfig {
-            ram_pages: 4 * pages,
-            cpus: 2,
-            zswap,
-            devices: vec![DeviceSpec::null("swap", 8 * pages)],
-            page_cluster: 0,
-            vma_readahead: false,
-        };
-        let mut mm = Mm::new(cfg).unwrap();
-        let cg = mm.memcg_create(Mm::ROOT, "redis").unwrap();
-        mm.set_memory_max(cg, Some(pages / 3 * 4096)).unwrap();
-        (mm, cg)
-    };
+    let new_mm = || bgsave_mm(pages, 0, false);
     let w = Workload::builtin("bgsave", pages).unwrap();
     let ((mut one, cg), (mut batch, _)) = (new_mm(), new_mm());
     let (t1, t2) = (one.spawn(cg, &w, 7).unwrap(), batch.spawn(cg, &w, 7).unwrap());

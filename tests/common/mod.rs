@@ -110,3 +110,33 @@ pub fn words(seed: u64, unique: usize) -> Vec<u8> {
     out.truncate(unique);
     out.repeat(PAGE_SIZE / unique)
 }
+
+/// Reclaim one mapped page of `cg`: write it out and, unless nothing took it, evict it.
+pub fn swap_out(sys: &SwapSystem, cg: MemcgId, pfn: u64, page: Page<'_>) -> (VSlot, Writeout) {
+    let s = mapped(sys, cg, pfn);
+    let w = sys.writeout(s, page).unwrap();
+    if !matches!(w, Writeout::Kept(_)) {
+        sys.evict(s, Shadow(pfn)).unwrap();
+    }
+    (s, w)
+}
+
+/// Three incompressible pages of `cg` (pfns 8, 16, 24) swapped out, each of them to
+/// `dev`: the pages and their slots.
+pub fn three_on_device(sys: &SwapSystem, cg: MemcgId, dev: DeviceId) -> (Vec<Vec<u8>>, Vec<VSlot>) {
+    let pages: Vec<Vec<u8>> = (1..4).map(incompressible).collect();
+    let slots = (1u64..)
+        .zip(&pages)
+        .map(|(i, p)| {
+            let (s, w) = swap_out(sys, cg, i * 8, Page::Bytes(p));
+            assert_eq!(w, Writeout::Device(dev), "pfn {}", i * 8);
+            s
+        })
+        .collect();
+    (pages, slots)
+}
+
+/// The device's used slots (`/proc/swaps` Used, with its header slot).
+pub fn used(sys: &SwapSystem, dev: DeviceId) -> u64 {
+    sys.device_stat(dev).unwrap().used
+}
