@@ -247,14 +247,7 @@ fn count(mm: &Mm, slot: vswap::VSlot) -> u32 {
 #[test]
 fn foreign_handles_and_stray_accesses_get_typed_errors() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig {
-        ram_pages: 64,
-        cpus: 1,
-        zswap,
-        devices: vec![DeviceSpec::null("swap", 64)],
-        page_cluster: 0,
-        vma_readahead: false,
-    };
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(64, 1, zswap, vec![DeviceSpec::null("swap", 64)]) };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("usemem", 16).unwrap();
@@ -415,14 +408,8 @@ fn the_oom_killer_picks_the_memcgs_largest_task() {
 fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
     for (device_pages, full) in [(256, false), (48, true)] {
         let zswap = ZswapConfig { enabled: false, compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-        let cfg = MmConfig {
-            ram_pages: 1024,
-            cpus: 1,
-            zswap,
-            devices: vec![DeviceSpec::null("swap", device_pages)],
-            page_cluster: 0,
-            vma_readahead: false,
-        };
+        let cfg =
+            MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, vec![DeviceSpec::null("swap", device_pages)]) };
         let mut mm = Mm::new(cfg).unwrap();
         let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
         let w = Workload::builtin("usemem", 32).unwrap();
@@ -457,14 +444,7 @@ fn a_clean_swap_cache_page_keeps_its_slot_and_is_dropped_without_writing() {
 #[test]
 fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig {
-        ram_pages: 1024,
-        cpus: 1,
-        zswap,
-        devices: vec![DeviceSpec::null("swap", 256)],
-        page_cluster: 0,
-        vma_readahead: false,
-    };
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, vec![DeviceSpec::null("swap", 256)]) };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     let w = Workload::builtin("usemem", 16).unwrap();
@@ -497,14 +477,7 @@ fn a_page_loaded_from_zswap_is_stored_again_at_its_next_eviction() {
 )]
 fn zswapped_pages_count_against_swap_max_and_the_task_is_killed_at_the_limit() {
     let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, ..ZswapConfig::default() };
-    let cfg = MmConfig {
-        ram_pages: 1024,
-        cpus: 1,
-        zswap,
-        devices: vec![DeviceSpec::null("swap", 1024)],
-        page_cluster: 0,
-        vma_readahead: false,
-    };
+    let cfg = MmConfig { page_cluster: 0, ..MmConfig::new(1024, 1, zswap, vec![DeviceSpec::null("swap", 1024)]) };
     let mut mm = Mm::new(cfg).unwrap();
     let cg = mm.memcg_create(Mm::ROOT, "a").unwrap();
     mm.set_memory_max(cg, Some(32 * 4096)).unwrap();
