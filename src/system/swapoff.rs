@@ -188,7 +188,10 @@ impl SwapSystem {
         }
         let p = self.back.devices.slots[dev.raw() as usize].swap(crossbeam_epoch::Shared::null(), Ordering::AcqRel, &g);
         self.rebuild_avail(&g);
-        // SAFETY: unlinked under the swapon lock; readers that loaded it are pinned.
+        // SAFETY: `p` is `d`, non-null: only swapon and swapoff store to a device slot,
+        // both under the swapon lock this call has held since it read `d`. The swap
+        // unlinked it, so this call owns it alone; readers that loaded it are pinned,
+        // and `retire` frees it only after their pins end.
         let owned = unsafe { p.into_owned() }.into_box();
         crate::epoch::retire(&g, owned, || {});
         Ok(report)
