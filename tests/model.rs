@@ -562,7 +562,7 @@ fn the_slot_lifecycle_matches_the_model_step_by_step() {
 /// writeback from a memcg's own cursor, and the offline hook moving the root's cursor on.
 #[test]
 fn the_reclaim_layer_matches_the_model_step_by_step() {
-    let mut h = Harness::new(Config { cluster_shift: SHIFT, cpus: 2, ram_pages: 400, ..Config::default() }).unwrap();
+    let mut h = harness(Config { cluster_shift: SHIFT, cpus: 2, ram_pages: 400, ..Config::default() });
     let run = |h: &mut Harness, op: Op| {
         h.step(&op)
             .unwrap_or_else(|d| panic!("step {}: {d}", d.step))
@@ -607,6 +607,7 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
     run(&mut h, Op::MemcgOffline { memcg: a });
     assert_eq!(h.sys.shrink_cursor(MemcgId::ROOT), Ok(Some(ids[2])));
     assert_eq!(lru(&h, 0), [s[2]]);
+    assert_eq!(h.check(), Ok(()), "the whole state at the end");
 }
 
 /// The legacy worker's round trip after its writeback freed an offline memcg: C (under A)
@@ -618,7 +619,7 @@ fn the_reclaim_layer_matches_the_model_step_by_step() {
 fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     use vswap::op::Outcome;
     let reclaim = (LruPolicy::Protection, ShrinkStart::Proactive, true, Some(4), true, false, 1, 1);
-    let mut h = Harness::new(flows_config(24, 50, true, reclaim, true, 4)).unwrap();
+    let mut h = harness(flows_config(24, 50, true, reclaim, true, 4));
     let run = |h: &mut Harness, op: Op| {
         h.step(&op)
             .unwrap_or_else(|d| panic!("step {}: {d}", d.step))
@@ -650,6 +651,7 @@ fn a_memcg_the_workers_writeback_frees_leaves_its_round_trip() {
     let Outcome::Worker(r) = run(&mut h, Op::RunShrinkWorker) else { panic!() };
     assert_eq!((r.written, r.by_memcg.as_slice()), (1, &[(ids[1], 1)][..]));
     assert_eq!(h.sys.memcg_stat(ids[3]), Err(vswap::Error::InvalidMemcg), "C is gone");
+    assert_eq!(h.check(), Ok(()), "the whole state at the end");
 }
 
 /// The harness reports a divergence by what diverged: a slot the system allocated behind
@@ -689,7 +691,7 @@ fn a_divergence_says_which_step_operation_and_observation() {
 fn swapoff_with_matches_the_model_on_every_path() {
     use vswap::op::Outcome;
     let reclaim = (LruPolicy::SecondChance, ShrinkStart::PoolFull, false, None, false, false, 1, 1);
-    let mut h = Harness::new(flows_config(64, 90, false, reclaim, false, 4)).unwrap();
+    let mut h = harness(flows_config(64, 90, false, reclaim, false, 4));
     let run = |h: &mut Harness, op: Op| h.step(&op).unwrap_or_else(|d| panic!("step {}: {d}", d.step));
     let ok = |h: &mut Harness, op: Op| run(h, op).unwrap_or_else(|e| panic!("{op:?} failed: {e:?}"));
     ok(&mut h, Op::Swapon { kind: DeviceKind::Memory, pages: 16, priority: 5 });
@@ -728,4 +730,5 @@ fn swapoff_with_matches_the_model_on_every_path() {
     let out = ok(&mut h, Op::SwapoffWith { device: 1, frames: 0, folio: FolioId(1 << 34) });
     assert!(matches!(out, Outcome::SwapoffWith { pages_moved: 2, swapped_in: 0, .. }), "{out:?}");
     h.check().unwrap();
+    assert_eq!(h.check(), Ok(()), "the whole state at the end");
 }
