@@ -79,6 +79,7 @@ struct Script {
     reads: u64,
     writes: u64,
     injected: u64,
+    last: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -163,10 +164,17 @@ impl FaultyDevice {
         lock(&self.shared.script).writes
     }
 
+    /// The offset of the last read or write asked of the device (failed or not): where
+    /// the library put a page, for a test that then arms a fault on that offset.
+    pub fn last_offset(&self) -> Option<u64> {
+        lock(&self.shared.script).last
+    }
+
     /// Run the script for one operation at `off`; the first armed fault that fires
     /// decides. Every armed fault counts the operation.
     fn decide(&self, off: u64, write: bool) -> Outcome {
         let mut s = lock(&self.shared.script);
+        s.last = Some(off);
         let mut out = Outcome::Pass;
         for a in s.armed.iter_mut() {
             let fires = match a.fault {
