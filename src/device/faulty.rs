@@ -2,12 +2,14 @@
 //!
 //! What it models: a swap device whose bio completes with an error status
 //! (`BLK_STS_IOERR`, `bio->bi_status != 0`) or a swap file whose direct I/O comes back
-//! short (`ret != sio->len`). In the kernel (mm/page_io.c) a failed write ends in
-//! `swap_write_end`, which marks the page dirty again (`set_page_dirty`) so reclaim keeps
-//! it and writes it again later; a failed read ends in `swap_read_end` without
-//! `folio_mark_uptodate`, so the faulting task gets `VM_FAULT_SIGBUS` and the swap slot
-//! keeps its data. The library's counterparts are `SwapSystem::writeout` and
-//! `SwapSystem::fault` returning `Error::Io`; see docs/kernel.md.
+//! short (`ret != sio->len`). In the kernel (7.3 mm/page_io.c) a failed write
+//! (`end_swap_bio_write`, `swap_fs_write_complete`) ends in `swap_write_end`, which marks
+//! the page dirty again (`set_page_dirty`, and clears `PG_reclaim`) so reclaim keeps it and
+//! writes it again later; a failed read (`swap_bio_read_end_io`, `swap_fs_read_complete`)
+//! ends in `swap_read_end` without `folio_mark_uptodate` or `PSWPIN`, so `do_swap_page`
+//! gives the faulting task `VM_FAULT_SIGBUS` and the swap slot keeps its data. The
+//! library's counterparts are `SwapSystem::writeout` and `SwapSystem::fault` returning
+//! `Error::Io`; see docs/kernel.md §3.3 ("I/O errors") and §5.3.
 //!
 //! Deterministic: faults fire on offsets and operation counts only (no clock, no
 //! randomness). The script sits behind one mutex (a test device: the cold path), and a
