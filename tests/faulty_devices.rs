@@ -579,3 +579,30 @@ fn recompression_never_touches_a_device() {
     assert_eq!((faulty.reads(), faulty.writes(), faulty.injected()), (0, 0, 0));
     all_load(&sys, &pages, &slots);
 }
+
+/// A store over `zswap.max` first writes some of the memcg's own entries back
+/// (`shrink_memcg`); when the device fails those writes, the entries stay, the store is
+/// refused, and the page's own write to the device fails too: `Io`, the folio resident
+/// and unbacked, the old entries still in zswap with their charges.
+#[test]
+fn a_store_over_zswap_max_whose_writeback_fails_loses_neither_page() {
+    let (sys, faulty, dev) = with_zswap();
+    let cg = sys.memcg_create(MemcgId::ROOT).unwrap();
+    let (pages, slots) = two_in_zswap(&sys, cg);
+    let before = zswap_state(&sys, cg, dev, &slots);
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Bytes(before.zswap_current))).unwrap();
+    faulty.arm(DeviceFault::FailAfter { ops: 0 });
+    let s = mapped(&sys, cg, 64);
+    let page = words(9, 128);
+    assert_eq!(sys.writeout(s, Page::Bytes(&page)), Err(EIO));
+    assert!(faulty.injected() >= 2, "the walk's writeback and the page's own write both failed");
+    assert_eq!(sys.backing(s).unwrap(), Backing::None);
+    let after = zswap_state(&sys, cg, dev, &slots);
+    // The walk rotated the entry it tried to the tail before writing (`shrink_memcg_cb`).
+    assert_eq!(after.lru, vec![slots[1], slots[0]]);
+    assert_eq!(ZswapState { lru: before.lru.clone(), ..after }, before);
+    faulty.disarm_all();
+    all_load(&sys, &pages, &slots);
+    sys.memcg_set(cg, Knob::ZswapMax(Limit::Max)).unwrap();
+    assert!(matches!(sys.writeout(s, Page::Bytes(&page)).unwrap(), Writeout::Zswap { .. }));
+}
