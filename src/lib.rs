@@ -132,7 +132,8 @@
 //! * [`table`] — clusters, the directory of the virtual space, the allocator, the swap
 //!   count and the swap cache.
 //! * [`device`] — swap devices and swap tiers; the [`Device`] trait for where a device's
-//!   bytes go (memory, a file, nothing, or the caller's own).
+//!   bytes go (memory, a file, nothing, or the caller's own), and
+//!   [`device::FaultyDevice`], which fails reads and writes on a script for tests.
 //! * [`zswap`] — the compressed pool, compression ([`zswap::PageCompressor`]) and
 //!   `zswap_store`, `zswap_load` and the shrinker's walk over the system's state.
 //! * `memcg` (private) — the cgroup tree, hierarchical counters, limits and cursors, and

@@ -20,12 +20,21 @@
 //! tiers their memcg may use at the time, or kept when those are full. Writes of
 //! `Knob::ZswapWritebackTier` steer writeback to the tier they name first.
 //!
+//! The devices fail on purpose: each is a `FaultyDevice` around the file (or memory)
+//! device, and steps arm and disarm scripted faults on them (EIO on an offset or the n-th
+//! operation, short writes, a full device, a dead one). A failing call is `Io` for its own
+//! slot and loses nothing: a writeout that fails leaves its folio resident and unbacked
+//! (evict refuses it), a fault that fails leaves the page swapped out where it was, a
+//! writeback or swapoff that fails leaves the slot as it was. At the end the faults are
+//! disarmed and every page must read back.
+//!
 //! Recompression runs between them: `recompress` on a random memcg subtree, with a random
 //! target priority (the unregistered one, and a zero budget, must fail and change
 //! nothing), threshold and age after a random clock advance, re-compresses idle entries
 //! with lz4 or deflate, so later loads, writebacks and moves decode what it kept.
 
 use proptest::prelude::*;
+use vswap::device::{DeviceFault, FaultyDevice, FileDevice, MemoryDevice};
 use vswap::*;
 
 const SLOTS: usize = 6;
@@ -86,6 +95,10 @@ enum Step {
     TierMax(usize, u8, bool),
     /// `Knob::ZswapWritebackTier` on a memcg (by index): a tier index or unset.
     WritebackTier(usize, Option<u8>),
+    /// Arm a fault on a device (by index).
+    Arm(usize, DeviceFault),
+    /// Disarm every fault of a device (by index).
+    Disarm(usize),
     /// Advance the clock by `ticks`, then `recompress` a memcg's subtree (by index).
     Recompress {
         memcg: usize,
@@ -121,6 +134,20 @@ fn content() -> impl Strategy<Value = Content> {
     ]
 }
 
+/// Faults on the 8-page devices: any offset, the next few operations.
+fn fault() -> impl Strategy<Value = DeviceFault> {
+    let offset = 1..8u64;
+    prop_oneof![
+        offset.clone().prop_map(|offset| DeviceFault::Read { offset }),
+        offset.clone().prop_map(|offset| DeviceFault::Write { offset }),
+        offset.clone().prop_map(|offset| DeviceFault::ShortWrite { offset }),
+        offset.prop_map(|offset| DeviceFault::ShortRead { offset }),
+        (1..4u64).prop_map(|n| DeviceFault::NthOp { n }),
+        (0..3u64).prop_map(|writes| DeviceFault::FullAfter { writes }),
+        (0..4u64).prop_map(|ops| DeviceFault::FailAfter { ops }),
+    ]
+}
+
 fn step() -> impl Strategy<Value = Step> {
     let slot = 0..SLOTS;
     prop_oneof![
@@ -129,6 +156,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => slot.clone().prop_map(Step::Writeback),
         3 => slot.prop_map(Step::Fault),
         1 => (0..2usize).prop_map(Step::Swapoff),
+        2 => (0..2usize, fault()).prop_map(|(d, f)| Step::Arm(d, f)),
+        1 => (0..2usize).prop_map(Step::Disarm),
         2 => (0..MEMCGS, prop::option::weighted(0.75, 1..=4u8)).prop_map(|(m, p)| Step::CompressionPriority(m, p)),
         2 => prop_oneof![
             1 => Just(SLOW_FAST.to_vec()),
@@ -167,6 +196,8 @@ struct Held {
 struct Rig {
     sys: SwapSystem,
     devices: Vec<DeviceId>,
+    /// Each device's fault script, by the same index.
+    faulty: Vec<FaultyDevice>,
     files: Vec<std::path::PathBuf>,
     serial: u32,
     /// The memcgs by index (`PARENT`), and each one's own compressor setting.
@@ -175,12 +206,13 @@ struct Rig {
 }
 
 impl Rig {
-    fn device(&mut self, priority: i16) -> DeviceId {
+    /// A new device at `priority`, and the handle that arms its faults.
+    fn device(&mut self, priority: i16) -> (DeviceId, FaultyDevice) {
         // Small devices, so swapoff sometimes lacks room and must fail with nothing moved.
         let pages = 8;
         self.serial += 1;
-        let spec = if cfg!(miri) {
-            DeviceSpec::memory(format!("mem{}", self.serial), pages)
+        let store: Box<dyn Device> = if cfg!(miri) {
+            Box::new(MemoryDevice::new())
         } else {
             let path = std::env::temp_dir().join(format!(
                 "vswap-nothing-lost-{}-{:?}-{}",
@@ -189,9 +221,11 @@ impl Rig {
                 self.serial
             ));
             self.files.push(path.clone());
-            DeviceSpec::file(format!("file{}", self.serial), path, pages)
+            Box::new(FileDevice::create(&path, pages).unwrap())
         };
-        self.sys.swapon(spec.priority(priority)).unwrap()
+        let faulty = FaultyDevice::wrap(store);
+        let spec = DeviceSpec::custom(format!("dev{}", self.serial), pages, Box::new(faulty.clone()));
+        (self.sys.swapon(spec.priority(priority)).unwrap(), faulty)
     }
 
     /// The compression priority memcg `m`'s stores use: the nearest setting up the tree, else 1.
@@ -243,11 +277,11 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
     // the first step; the steps change that and the others' settings at random.
     sys.memcg_set(memcgs[3], Knob::ZswapCompressionPriority(Some(2))).unwrap();
     let knobs = [None, None, None, Some(2)];
-    let mut rig = Rig { sys, devices: Vec::new(), files: Vec::new(), serial: 0, memcgs, knobs };
+    let mut rig = Rig { sys, devices: Vec::new(), faulty: Vec::new(), files: Vec::new(), serial: 0, memcgs, knobs };
     if setup == Setup::Before {
         write_tiers(&rig.sys, &SLOW_FAST)?;
     }
-    let (fast, slow) = (rig.device(5), rig.device(1));
+    let ((fast, fast_faults), (slow, slow_faults)) = (rig.device(5), rig.device(1));
     if setup == Setup::After {
         write_tiers(&rig.sys, &SLOW_FAST)?;
     }
@@ -255,6 +289,7 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
         prop_assert_eq!(rig.sys.device_swap_tier(fast).unwrap().map(|t| t.name), Some("fast".to_string()));
     }
     rig.devices = vec![fast, slow];
+    rig.faulty = vec![fast_faults, slow_faults];
     let mut held: Vec<Held> = (0..SLOTS)
         .map(|i| {
             let slot = rig.sys.alloc(i % 2, rig.memcgs[i % MEMCGS], FolioId(i as u64), 0).unwrap();
@@ -273,9 +308,16 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                     continue;
                 }
                 h.bytes = c.bytes();
-                let w = sys.writeout(h.slot, Page::Bytes(&h.bytes)).unwrap();
-                // A kept folio is dirty: no backend holds its new bytes.
-                h.written = !matches!(w, Writeout::Kept(_));
+                match sys.writeout(h.slot, Page::Bytes(&h.bytes)) {
+                    // A kept folio is dirty: no backend holds its new bytes.
+                    Ok(w) => h.written = !matches!(w, Writeout::Kept(_)),
+                    // A failed write redirties it: resident, with no backend at all.
+                    Err(Error::Io(_)) => {
+                        h.written = false;
+                        prop_assert_eq!(sys.backing(h.slot), Ok(Backing::None));
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("writeout: {e:?}"))),
+                }
             }
             Step::Evict(i) => {
                 let h = &mut held[i];
@@ -299,13 +341,27 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                     }
                     Err(Error::InSwapCache) => prop_assert!(h.resident),
                     Err(Error::NotInZswap | Error::DeviceFull) => {}
+                    // A write that failed leaves the entry where it was.
+                    Err(Error::Io(_)) => prop_assert_eq!(sys.state(h.slot), Ok(before)),
                     Err(e) => return Err(TestCaseError::fail(format!("writeback: {e:?}"))),
                 }
             }
             Step::Fault(i) => {
                 let h = &mut held[i];
                 out.fill(0xa5);
-                let f = sys.fault(i % 2, h.slot, FolioId(100 + i as u64), Some(&mut out)).unwrap();
+                let before = sys.state(h.slot).unwrap();
+                let f = match sys.fault(i % 2, h.slot, FolioId(100 + i as u64), Some(&mut out)) {
+                    Ok(f) => f,
+                    // A device read that failed: the page stays swapped out where it was,
+                    // for this slot alone.
+                    Err(Error::Io(_)) => {
+                        let on_device = matches!(before, SlotState::SwappedOut { backing: Backing::Device(_), .. });
+                        prop_assert!(!h.resident && on_device, "slot {} failed a fault from {:?}", i, before);
+                        prop_assert_eq!(sys.state(h.slot), Ok(before));
+                        continue;
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("fault: {e:?}"))),
+                };
                 if h.resident {
                     prop_assert_eq!(f.source, FaultSource::Cache);
                 } else {
@@ -322,9 +378,11 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                 match sys.swapoff(dev) {
                     Ok(r) => {
                         prop_assert_eq!(r.pages_moved, used - 1);
-                        rig.devices[d] = rig.device(if d == 0 { 5 } else { 1 });
+                        (rig.devices[d], rig.faulty[d]) = rig.device(if d == 0 { 5 } else { 1 });
                     }
                     Err(Error::DeviceFull) => prop_assert_eq!(sys.device_stat(dev).unwrap().used, used),
+                    // The device stays on; the pages already moved stay moved.
+                    Err(Error::Io(_)) => prop_assert!(sys.device_stat(dev).is_ok()),
                     Err(e) => return Err(TestCaseError::fail(format!("swapoff: {e:?}"))),
                 }
             }
@@ -340,6 +398,8 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                     prop_assert_eq!(sys.memcg_compression_priority(cg), Ok(rig.effective(k)), "memcg {}", k);
                 }
             }
+            Step::Arm(d, fault) => rig.faulty[d].arm(fault),
+            Step::Disarm(d) => rig.faulty[d].disarm_all(),
             Step::Tiers(cmds) => write_tiers(sys, &cmds)?,
             Step::TierMax(m, tier, enabled) => {
                 let r = sys.memcg_set(rig.memcgs[m], Knob::SwapTierMax { tier, enabled });
@@ -373,6 +433,10 @@ fn run(steps: Vec<Step>, pool_percent: u32, setup: Setup) -> Result<(), TestCase
                 }
             }
         }
+    }
+    // The faults go: every page must now read back.
+    for f in &rig.faulty {
+        f.disarm_all();
     }
     let sys = &rig.sys;
     for (i, h) in held.iter().enumerate() {

@@ -14,9 +14,11 @@
 //! * Within a priority, each allocation starts one device further along (the kernel's
 //!   `plist_requeue`), so equal priorities take turns.
 
+mod faulty;
 mod store;
 mod tier;
 
+pub use faulty::{DeviceFault, FaultyDevice};
 pub use store::{Device, FileDevice, MemoryDevice, NullDevice};
 pub(crate) use tier::{DEFAULT_TIER_BIT, Member, TierTable};
 pub use tier::{SwapTier, SwapTierOp};

@@ -128,6 +128,11 @@ impl SwapSystem {
     /// kept (`Writeout::Kept`). A previous backend is released (a physical one is reused
     /// in place when the folio goes to a device again). `Page::Bytes` must hold the whole
     /// folio (`PAGE_SIZE << order`).
+    ///
+    /// A device write that fails is `Io`, and the folio stays in the swap cache redirtied
+    /// (`swap_write_end` → `set_page_dirty`): no backend (any physical slot it had, now
+    /// stale or torn, is freed and uncharged), so `evict` refuses it with `NotBacked`
+    /// and a later writeout writes it again.
     pub fn writeout(&self, slot: VSlot, page: Page<'_>) -> Result<Writeout, Error> {
         self.writeout_in(slot, page, &self.vspace.reclaim.pin())
     }
@@ -237,11 +242,23 @@ impl SwapSystem {
                 .then_some((device, offset)),
             _ => None,
         };
+        // A failed write leaves the folio redirtied (`swap_write_end`: `set_page_dirty`):
+        // its old backends hold stale or torn data, so they go (freed and uncharged) and
+        // `evict` refuses the folio (`NotBacked`) until a writeout succeeds.
+        let redirty = || {
+            for i in head..head + nr {
+                let old = self.set_backend(c, i, 0, g);
+                back.release(old, recorded, g);
+            }
+        };
         if let Some((device, offset)) = reuse {
             let dev = back.devices.get(device, g).ok_or(Error::InvalidDevice)?;
             if let Page::Bytes(b) = page {
                 for i in 0..nr {
-                    dev.store.write(offset + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE])?;
+                    if let Err(e) = dev.store.write(offset + i as u64, &b[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]) {
+                        redirty();
+                        return Err(e.into());
+                    }
                 }
             }
             back.event(Some(rm), Stat::Pswpout, nr as u64, c.index as usize);
@@ -269,6 +286,7 @@ impl SwapSystem {
                         back.free_phys(dev, p + j as u64, g);
                     }
                     back.memcgs.uncharge_swap(cm.id, nr as u64, dev.id, g);
+                    redirty();
                     return Err(e.into());
                 }
             }
