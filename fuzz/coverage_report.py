@@ -52,22 +52,27 @@ def area(path):
     return None
 
 
-def demangle_last(name):
-    """The function's own name from a legacy-mangled (`_ZN...E`) or v0 symbol."""
-    if name.startswith("_ZN"):
-        segs, i = [], 3
-        while i < len(name) and name[i].isdigit():
-            j = i
-            while name[j].isdigit():
-                j += 1
-            n = int(name[i:j])
-            segs.append(name[j : j + n])
-            i = j + n
-        segs = [s for s in segs if not re.fullmatch(r"h[0-9a-f]{16}", s)]
-        return segs[-1] if segs else name
-    # v0 or already demangled: the last identifier.
-    ids = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", name)
-    return ids[-1] if ids else name
+def own_name(symbol, candidates):
+    """Which of `candidates` (function names) `symbol` is, or None.
+
+    Coverage builds use Rust's v0 mangling, where a path's identifiers are written
+    `<length><name>` and a closure's symbol starts `_RNC` (a closure is not its function).
+    The function's own name is the path's last identifier, so of the candidates found in
+    the symbol, the one whose last occurrence ends latest (a module of the same name comes
+    earlier in the path). Legacy `_ZN...E` symbols are read the same way.
+    """
+    if symbol.startswith("_RNC"):
+        return None
+    best, end = None, -1
+    for name in candidates:
+        token = f"{len(name)}{name}"
+        i = symbol.rfind(token)
+        # A length is preceded by a non-digit (or it would be a longer length).
+        while i > 0 and symbol[i - 1].isdigit():
+            i = symbol.rfind(token, 0, i)
+        if i >= 0 and i + len(token) > end:
+            best, end = name, i + len(token)
+    return best
 
 
 def facade_functions():
@@ -88,6 +93,9 @@ def facade_functions():
 
 def main(targets):
     reached = set()
+    facade = {}
+    for path, name in facade_functions():
+        facade.setdefault(path, set()).add(name)
     print(f"{'target':<12} {'library lines':>14} {'functions':>10} {'simulator lines':>16} {'functions':>10}")
     for t in targets:
         data = export(t)
@@ -104,8 +112,9 @@ def main(targets):
             if fn["count"] > 0:
                 for path in fn["filenames"]:
                     rel = os.path.relpath(path, ROOT)
-                    if rel.startswith("src/system/"):
-                        reached.add((rel, demangle_last(fn["name"])))
+                    name = own_name(fn["name"], facade.get(rel, ()))
+                    if name:
+                        reached.add((rel, name))
 
         def pct(c, n):
             return f"{100 * c / n:.1f} %" if n else "-"

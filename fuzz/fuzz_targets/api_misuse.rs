@@ -45,7 +45,7 @@ enum CpuSel {
     Raw(usize),
 }
 
-#[derive(Debug, Arbitrary)]
+#[derive(Debug, Clone, Copy, Arbitrary)]
 enum MemcgSel {
     Root,
     Raw(u16),
@@ -53,7 +53,12 @@ enum MemcgSel {
 
 #[derive(Debug, Arbitrary)]
 enum Call {
-    Alloc { cpu: CpuSel, cg: MemcgSel, folio: FolioSel, order: OrderSel },
+    Alloc {
+        cpu: CpuSel,
+        cg: MemcgSel,
+        folio: FolioSel,
+        order: OrderSel,
+    },
     Dup(SlotSel),
     Put(SlotSel),
     Release(SlotSel),
@@ -68,6 +73,17 @@ enum Call {
     Drain,
     RcuBarrier,
     SetTick(u64),
+    /// The memcg's effective settings (`memory.zswap.*` read back), on any id.
+    MemcgSettings(MemcgSel),
+    /// `memory.reclaim`-style proactive writeback of zswap entries, on any id.
+    ProactiveWriteback(MemcgSel, u64),
+}
+
+fn memcg(m: &MemcgSel) -> MemcgId {
+    match *m {
+        MemcgSel::Root => MemcgId::ROOT,
+        MemcgSel::Raw(v) => MemcgId::from_raw(v),
+    }
 }
 
 struct Harness {
@@ -162,7 +178,12 @@ fuzz_target!(|calls: Vec<Call>| {
             | Call::PinnedDup(s)
             | Call::PinnedPut(s)
             | Call::PinnedRelease(s) => Some(h.slot(s)),
-            Call::Alloc { .. } | Call::Drain | Call::RcuBarrier | Call::SetTick(_) => None,
+            Call::Alloc { .. }
+            | Call::Drain
+            | Call::RcuBarrier
+            | Call::SetTick(_)
+            | Call::MemcgSettings(_)
+            | Call::ProactiveWriteback(..) => None,
         };
         let before = h.snapshot(slot);
         let result: Result<(), Error> = match call {
@@ -171,10 +192,7 @@ fuzz_target!(|calls: Vec<Call>| {
                     CpuSel::Small(v) => (v % 4) as usize,
                     CpuSel::Raw(v) => v,
                 };
-                let cg = match *cg {
-                    MemcgSel::Root => MemcgId::ROOT,
-                    MemcgSel::Raw(v) => MemcgId::from_raw(v),
-                };
+                let cg = memcg(cg);
                 let o = order(o);
                 match h.sys.alloc(cpu, cg, folio(f, o), o) {
                     Ok(head) => {
@@ -226,12 +244,25 @@ fuzz_target!(|calls: Vec<Call>| {
                 Ok(())
             }
             Call::SetTick(t) => h.sys.set_tick(*t),
+            Call::MemcgSettings(m) => {
+                let cg = memcg(m);
+                let priority = h.sys.memcg_compression_priority(cg);
+                #[allow(deprecated)]
+                let old_name = h.sys.memcg_compressor(cg);
+                assert_eq!(priority, old_name, "the deprecated name answers differently");
+                let tier = h.sys.memcg_writeback_tier(cg);
+                assert_eq!(priority.is_ok(), tier.is_ok(), "{cg:?}: {priority:?} but {tier:?}");
+                priority.map(drop)
+            }
+            Call::ProactiveWriteback(m, bytes) => h.sys.proactive_writeback(memcg(m), *bytes).map(drop),
         };
         if let Err(e) = result {
             check_unchanged(&h, call, slot, &before, &e);
         }
     }
     // Whatever the sequence did, the reports stay callable and consistent.
+    assert_eq!(h.sys.config().cluster_shift, CLUSTER_SHIFT);
+    assert!(h.sys.cluster_base_bytes() > 0);
     let st = h.sys.stat();
     let fp = h.sys.footprint();
     assert_eq!(st.vslots_in_use, fp.vslots_in_use);

@@ -20,7 +20,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use vswap::model::Harness;
 use vswap::op::{DeviceKind, MemcgRef, Op, PageKind, SlotRef, TierCmd};
-use vswap::{CompressionPriority, CompressionMode, Config, FolioId, Knob, Limit, LruPolicy, RecompressSpec, Shadow, ShrinkStart};
+use vswap::{
+    CompressionMode, CompressionPriority, Config, FolioId, Knob, Limit, LruPolicy, RecompressSpec, Shadow, ShrinkStart,
+};
 
 /// The machine: small enough that the pool, the devices and the limits fill.
 #[derive(Debug, Arbitrary)]
@@ -82,7 +84,8 @@ impl Setup {
         let permille = 1000 - u16::from((t >> 3) % 16) * 60;
         let extra = [
             (t & 1 != 0).then(|| CompressionPriority::deflate(2, level).with_synthetic_permille(permille)),
-            (t & 2 != 0).then(|| CompressionPriority::deflate(3, 10 - level % 10).with_synthetic_permille(permille / 2)),
+            (t & 2 != 0)
+                .then(|| CompressionPriority::deflate(3, 10 - level % 10).with_synthetic_permille(permille / 2)),
             (t & 4 != 0).then(|| CompressionPriority::lz4(4).with_synthetic_permille(permille / 3)),
         ];
         cfg.zswap.compression_priorities.extend(extra.into_iter().flatten());
@@ -335,9 +338,10 @@ fuzz_target!(|data: &[u8]| {
             Step::SwapHigh(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapHigh(l.limit()) },
             Step::ZswapMax(m, l) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapMax(l.limit()) },
             Step::ZswapWriteback(m, on) => Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapWriteback(on) },
-            Step::ZswapCompressionPriority(m, p) => {
-                Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::ZswapCompressionPriority(Some(p % 6).filter(|&p| p != 0)) }
-            }
+            Step::ZswapCompressionPriority(m, p) => Op::MemcgSet {
+                memcg: MemcgRef::Live(m),
+                knob: Knob::ZswapCompressionPriority(Some(p % 6).filter(|&p| p != 0)),
+            },
             Step::SwapTiers(cmds) => Op::SwapTiers { cmds: cmds.map(|c| c.map(Tier::cmd)) },
             Step::SwapTierMax(m, tier, enabled) => {
                 Op::MemcgSet { memcg: MemcgRef::Live(m), knob: Knob::SwapTierMax { tier: tier % 6, enabled } }

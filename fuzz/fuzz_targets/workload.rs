@@ -6,9 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use vswap::{CompressionMode, DeviceSpec, ZswapConfig};
 use vswap_sim::mm::{Mm, MmConfig};
 use vswap_sim::workload::{Generator, Workload};
-use vswap::{CompressionMode, DeviceSpec, ZswapConfig};
 
 /// Runs stop after this many events, so one input stays fast.
 const EVENTS: usize = 20_000;
@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     if w.pages() > 4096 || w.phases.iter().any(|p| p.accesses_per_tick > 4096) {
         return;
     }
-    let zswap = ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
+    let zswap =
+        ZswapConfig { compressor: CompressionMode::Synthetic, shrinker_enabled: true, ..ZswapConfig::default() };
     // page-cluster 3, cluster readahead: the lab guest's defaults.
     let cfg = MmConfig::new(512, 2, zswap, vec![DeviceSpec::null("swap", 1024)]);
     let mut mm = Mm::new(cfg).expect("machine");
