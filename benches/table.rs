@@ -12,6 +12,11 @@
 //!   lookups, with a plain `AtomicU64` array load as the floor.
 //! * `dup_put/*/{1,2}` — `dup` + `put` on random slots of one shared set vs
 //!   `DashMap::get_mut` increment + decrement and the locked equivalents.
+//! * `cross_cpu_free/*/2` — thread 0 allocates on CPU 0, thread 1 frees what it
+//!   allocated (handed over through a ring, the same for each structure): an iteration
+//!   is one alloc on one thread and one free on the other.
+//! * `mixed_dup_lookup_put/*/{1,2}` — `dup`, a lookup of another slot and `put`, on
+//!   random slots of one shared set.
 //!
 //! Multi-threaded figures use `iter_custom`: every thread waits on a `Barrier`, does
 //! `iters` operations and the slowest thread's time is the sample, so one iteration is
@@ -341,6 +346,139 @@ fn dup_put(c: &mut Criterion) {
     }
 }
 
+/// A single-producer single-consumer ring of slot numbers: the cross-CPU benches' handoff
+/// from the allocating thread to the freeing one, the same for every structure compared.
+struct Ring {
+    slots: Box<[AtomicU64]>,
+    /// Slots pushed so far (written by the producer only).
+    head: CachePadded<AtomicU64>,
+    /// Slots popped so far (written by the consumer only).
+    tail: CachePadded<AtomicU64>,
+}
+
+impl Ring {
+    const LEN: u64 = 256;
+
+    fn new() -> Self {
+        Self {
+            slots: (0..Self::LEN).map(|_| AtomicU64::new(0)).collect(),
+            head: CachePadded::new(AtomicU64::new(0)),
+            tail: CachePadded::new(AtomicU64::new(0)),
+        }
+    }
+
+    #[inline]
+    fn push(&self, v: u64) {
+        let h = self.head.load(Ordering::Relaxed);
+        while h - self.tail.load(Ordering::Acquire) == Self::LEN {
+            std::hint::spin_loop();
+        }
+        self.slots[(h % Self::LEN) as usize].store(v, Ordering::Relaxed);
+        self.head.store(h + 1, Ordering::Release);
+    }
+
+    #[inline]
+    fn pop(&self) -> u64 {
+        let t = self.tail.load(Ordering::Relaxed);
+        while self.head.load(Ordering::Acquire) == t {
+            std::hint::spin_loop();
+        }
+        let v = self.slots[(t % Self::LEN) as usize].load(Ordering::Relaxed);
+        self.tail.store(t + 1, Ordering::Release);
+        v
+    }
+}
+
+/// Thread 0 allocates on CPU 0 and hands each slot over; thread 1 frees it: the frees of
+/// a process that exits on another CPU, or after a migration. The kernel's design takes
+/// the slot's cluster lock on both sides.
+fn cross_cpu_free(c: &mut Criterion) {
+    const G: &str = "cross_cpu_free";
+    let sys = system();
+    let ring = Ring::new();
+    bench(c, G, "vswap", 2, |t, iters| {
+        for i in 0..iters {
+            if t == 0 {
+                ring.push(sys.alloc(0, MemcgId::ROOT, FolioId(i & 0xffff), 0).expect("alloc").raw());
+            } else {
+                assert!(sys.release(VSlot::from_raw(ring.pop())).expect("release"), "count 0: release frees");
+            }
+        }
+    });
+    drop(sys);
+
+    let slab: Slab<u64> = Slab::new();
+    bench(c, G, "sharded_slab", 2, |t, iters| {
+        for i in 0..iters {
+            if t == 0 {
+                ring.push(slab.insert(i).expect("slab full") as u64);
+            } else {
+                assert!(slab.remove(ring.pop() as usize));
+            }
+        }
+    });
+    drop(slab);
+
+    let kt = KernelTable::new(64, CPUS);
+    bench(c, G, "kernel_table", 2, |t, iters| {
+        for i in 0..iters {
+            if t == 0 {
+                ring.push(kt.alloc(0, i << 1).expect("kernel table full"));
+            } else {
+                kt.free(ring.pop());
+            }
+        }
+    });
+}
+
+/// On one shared set of slots, each thread in turn takes a reference (`dup`), looks up
+/// another slot and drops the reference (`put`): page table copies, faults and unmaps
+/// interleaved, as on a forking server.
+fn mixed(c: &mut Criterion) {
+    const G: &str = "mixed_dup_lookup_put";
+    for threads in THREADS {
+        let (sys, slots) = populated();
+        bench(c, G, "vswap", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let (s, o) = (slots[r.below(SET)], slots[r.below(SET)]);
+                black_box(sys.dup(s).expect("dup"));
+                black_box(sys.state(o).expect("state"));
+                black_box(sys.put(s).expect("put"));
+            }
+        });
+        drop(sys);
+
+        let map: DashMap<u64, u64> = (0..SET as u64).map(|i| (i, 1)).collect();
+        bench(c, G, "dashmap", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let (k, o) = (r.below(SET) as u64, r.below(SET) as u64);
+                *map.get_mut(&k).expect("present") += 1;
+                black_box(*map.get(&o).expect("present"));
+                let mut v = map.get_mut(&k).expect("present");
+                *v -= 1;
+                black_box(*v);
+            }
+        });
+        drop(map);
+
+        let kt = KernelTable::new(SET / KCLUSTER, 1);
+        for i in 0..SET as u64 {
+            kt.alloc(0, i << 1).expect("kernel table full");
+        }
+        bench(c, G, "kernel_table", threads, |t, iters| {
+            let mut r = Rng::new(t);
+            for _ in 0..iters {
+                let (s, o) = (r.below(SET) as u64, r.below(SET) as u64);
+                kt.add(s, 2);
+                black_box(kt.get(o));
+                black_box(kt.add(s, 2u64.wrapping_neg()));
+            }
+        });
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The summary: criterion's median point estimate (the median of the samples' per-iteration
 // times), recomputed from the recorded samples so no JSON has to be read back, next to the
@@ -462,6 +600,13 @@ fn summary() {
         "x",
     );
     check("dup+put vswap / dashmap, 2 threads", &|m| ratio("dup_put/vswap/2", "dup_put/dashmap/2", m), 2.0, false, "x");
+    check(
+        "cross-CPU alloc/free vswap / kernel_table, 2 threads",
+        &|m| ratio("cross_cpu_free/vswap/2", "cross_cpu_free/kernel_table/2", m),
+        1.5,
+        false,
+        "x",
+    );
     println!("\nOther ratios (wall / on-CPU):\n");
     for (a, b) in [
         ("alloc_release/vswap/1", "alloc_release/kernel_table/1"),
@@ -472,6 +617,10 @@ fn summary() {
         ("dup_put/vswap/1", "dup_put/dashmap/1"),
         ("dup_put/vswap/2", "dup_put/kernel_table/2"),
         ("dup_put/vswap/2", "dup_put/vswap/1"),
+        ("cross_cpu_free/vswap/2", "cross_cpu_free/sharded_slab/2"),
+        ("mixed_dup_lookup_put/vswap/1", "mixed_dup_lookup_put/kernel_table/1"),
+        ("mixed_dup_lookup_put/vswap/2", "mixed_dup_lookup_put/kernel_table/2"),
+        ("mixed_dup_lookup_put/vswap/2", "mixed_dup_lookup_put/dashmap/2"),
     ] {
         if let (Some(w), Some(c)) = (ratio(a, b, metrics[0]), ratio(a, b, metrics[1])) {
             println!("- {a} / {b}: {w:.2}x / {c:.2}x");
@@ -488,6 +637,8 @@ fn main() {
     alloc_release(&mut c);
     state(&mut c);
     dup_put(&mut c);
+    cross_cpu_free(&mut c);
+    mixed(&mut c);
     c.final_summary();
     summary();
 }
