@@ -100,7 +100,7 @@ pub struct DeviceStat {
     /// `Priority`: the device's swap priority (higher is used first).
     pub priority: i16,
     /// Size in pages, the header slot included. `/proc/swaps` shows one page less
-    /// (`si->pages = maxpages - 1` in `setup_swap_map`).
+    /// (`si->pages = maxpages - 1` in `swapon`, 7.3).
     pub pages: u64,
     /// Slots in use, the header slot included: one more than the kernel's `inuse_pages`
     /// (`/proc/swaps` `Used`, `swap_usage_in_pages`), which leaves the header out.
