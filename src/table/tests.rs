@@ -311,3 +311,15 @@ fn a_put_that_frees_a_slot_names_it_to_the_free_hook() {
     let got = seen.0.lock().unwrap().clone();
     assert_eq!(got, [(freed, 1)], "slot 6 (not its offset 2), charged to memcg 1");
 }
+
+/// A word that is neither cached nor a shadow (the header's Bad word has every count bit
+/// set) is not a count: `count_of` returns it as it is, without looking for an extension
+/// table entry the slot cannot have.
+#[test]
+fn count_of_returns_a_bad_word_at_once() {
+    let s = Space::fixed(2, 1, 8, bytes());
+    on(&s, 0, |c, off, g| {
+        let (w, n) = s.count_of(c, off, g);
+        assert_eq!((TableEntry::decode(w), n), (Ok(TableEntry::Bad), u32::from(COUNT_MAX)));
+    });
+}
