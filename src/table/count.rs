@@ -219,3 +219,55 @@ impl Space {
 fn ext_bytes(nr: usize) -> usize {
     std::mem::size_of::<ExtTable>() + nr * 4
 }
+
+/// The lock-side paths that only a race reaches in the public flows (docs/kernel.md
+/// §1.4), forced here by calling them in the state the race leaves: the loom model
+/// `loom-tests/tests/count_ext.rs` explores the races themselves.
+#[cfg(test)]
+mod race_paths {
+    use super::*;
+    use crate::entry::TableEntry;
+    use crate::ledger::Bytes;
+    use crate::sync::Arc;
+
+    /// A space with one cached slot of count `n`; `f` gets its cluster and offset.
+    fn with_count(n: u32, f: impl FnOnce(&Space, &Cluster, usize, &Guard)) {
+        let s = Space::dynamic(3, 1, Arc::new(Bytes::default()));
+        let w = TableEntry::Cached { pfn: 1, order: 0, count: 0, zero: false, locked: false }.encode().unwrap();
+        let slot = s.alloc(0, 0, w, 1).unwrap();
+        let g = s.reclaim.pin();
+        let c = s.get(slot >> s.shift, &g).unwrap();
+        let off = (slot & ((1 << s.shift) - 1)) as usize;
+        for i in 1..=n {
+            assert_eq!(s.dup(c, off, &g), Ok(i));
+        }
+        f(&s, c, off, &g);
+    }
+
+    /// `dup` saw `COUNT_MAX - 1` and went for the cluster lock; a lock-free `put` took the
+    /// count down before `dup_ext` held it. `dup_ext` then moves the inline count up by one
+    /// and allocates no extension table (count_ext.rs: `dup_and_put_at_14`).
+    #[test]
+    fn dup_under_the_lock_after_a_racing_put_stays_inline() {
+        let below = u32::from(COUNT_MAX) - 2;
+        with_count(below, |s, c, off, g| {
+            assert_eq!(s.dup_ext(c, off, g), Ok(below + 1));
+            let (w, n) = s.count_of(c, off, g);
+            assert_eq!((word::count(w), n), (COUNT_MAX - 1, below + 1));
+            assert!(c.ext.load(Ordering::Acquire, g).is_null(), "no extension table below the sentinel");
+        });
+    }
+
+    /// `put` saw the sentinel and went for the cluster lock; another `put` took the slot
+    /// out of the extension table first. `put_ext` sees an inline count and retries as a
+    /// plain `put` (count_ext.rs: `two_puts_from_15`).
+    #[test]
+    fn put_under_the_lock_after_a_racing_put_retries_inline() {
+        let n = u32::from(COUNT_MAX) - 1;
+        with_count(n, |s, c, off, g| {
+            assert_eq!(s.put_ext(c, off, g), Ok(n - 1));
+            assert_eq!(s.count_of(c, off, g).1, n - 1);
+            assert!(c.ext.load(Ordering::Acquire, g).is_null(), "the retry allocated no extension table");
+        });
+    }
+}

@@ -267,3 +267,59 @@ fn for_each_visits_every_linked_cluster_and_nothing_else() {
     let d = Space::fixed(2, 1, 4 * n + 1, bytes());
     assert_eq!(visited(&d), (0..=n).collect::<Vec<_>>());
 }
+
+/// The extension table is charged to the space's footprint (`Bytes`) while it exists, at
+/// its real size: the header plus one `u32` per slot of the cluster.
+#[test]
+fn the_extension_table_is_charged_at_its_size_while_it_exists() {
+    let b = bytes();
+    let s = Space::dynamic(3, 1, b.clone());
+    let slot = s.alloc(0, 0, cached(1, 0), 1).unwrap();
+    let before = b.get();
+    on(&s, slot, |c, off, g| {
+        for _ in 0..COUNT_MAX {
+            s.dup(c, off, g).unwrap();
+        }
+        assert!(!c.ext.load(Ordering::Acquire, g).is_null());
+        let want = std::mem::size_of::<super::cluster::ExtTable>() + c.nr() * 4;
+        assert_eq!(b.get() - before, want, "the table's header and 8 counts of 4 bytes");
+    });
+}
+
+/// `swap_range_free`: every slot freed reaches the owner's hook under its own number
+/// (cluster index and offset), with the memcg id it was charged to.
+#[test]
+fn a_put_that_frees_a_slot_names_it_to_the_free_hook() {
+    struct Record(std::sync::Mutex<Vec<(u64, u16)>>);
+    impl super::space::OnFree for Arc<Record> {
+        fn freed(&self, slot: u64, memcg: u16, _backend: u32, _g: &crossbeam_epoch::Guard) {
+            self.0.lock().unwrap().push((slot, memcg));
+        }
+    }
+    let seen = Arc::new(Record(std::sync::Mutex::new(Vec::new())));
+    let s = Space::dynamic_with(2, 1, bytes(), Box::new(seen.clone()));
+    // Cluster 0 is reserved: slots 4.. are cluster 1. Take offsets 0..3 of it.
+    let slots: Vec<u64> = (0..3).map(|i| s.alloc(0, 0, cached(i, 0), 1).unwrap()).collect();
+    assert_eq!(slots, [4, 5, 6]);
+    let freed = slots[2];
+    on(&s, freed, |c, off, g| {
+        s.dup(c, off, g).unwrap();
+        s.cache_del(c, off, 9, g).unwrap();
+        assert_eq!(s.put(c, off, g), Ok(0), "the last reference of an uncached slot");
+    });
+    assert_eq!(word(&s, freed), TableEntry::Free);
+    let got = seen.0.lock().unwrap().clone();
+    assert_eq!(got, [(freed, 1)], "slot 6 (not its offset 2), charged to memcg 1");
+}
+
+/// A word that is neither cached nor a shadow (the header's Bad word has every count bit
+/// set) is not a count: `count_of` returns it as it is, without looking for an extension
+/// table entry the slot cannot have.
+#[test]
+fn count_of_returns_a_bad_word_at_once() {
+    let s = Space::fixed(2, 1, 8, bytes());
+    on(&s, 0, |c, off, g| {
+        let (w, n) = s.count_of(c, off, g);
+        assert_eq!((TableEntry::decode(w), n), (Ok(TableEntry::Bad), u32::from(COUNT_MAX)));
+    });
+}
