@@ -606,3 +606,30 @@ fn a_store_over_zswap_max_whose_writeback_fails_loses_neither_page() {
     sys.memcg_set(cg, Knob::ZswapMax(Limit::Max)).unwrap();
     assert!(matches!(sys.writeout(s, Page::Bytes(&page)).unwrap(), Writeout::Zswap { .. }));
 }
+
+/// An offset's fault fires on its own kind of operation at its own offset only: a read
+/// fault never fails a write, a write fault never fails a read, and other offsets pass.
+#[test]
+fn an_offset_fault_fails_only_its_own_kind_of_operation_at_its_own_offset() {
+    use std::io::ErrorKind::{Other, UnexpectedEof, WriteZero};
+    let page = [7u8; PAGE_SIZE];
+    // The fault, then what a write and a read at its offset get (other offsets: Ok).
+    let cases = [
+        (DeviceFault::Read { offset: 3 }, None, Some(Other)),
+        (DeviceFault::ShortRead { offset: 3 }, None, Some(UnexpectedEof)),
+        (DeviceFault::Write { offset: 3 }, Some(Other), None),
+        (DeviceFault::ShortWrite { offset: 3 }, Some(WriteZero), None),
+    ];
+    for (fault, write, read) in cases {
+        let dev = FaultyDevice::new();
+        dev.write(3, &page).unwrap();
+        dev.arm(fault);
+        let mut out = [0u8; PAGE_SIZE];
+        assert_eq!(dev.write(4, &page).map_err(|e| e.kind()), Ok(()), "{fault:?}: a write elsewhere");
+        assert_eq!(dev.read(4, &mut out).map_err(|e| e.kind()), Ok(()), "{fault:?}: a read elsewhere");
+        assert_eq!(dev.write(3, &page).err().map(|e| e.kind()), write, "{fault:?}: a write at its offset");
+        assert_eq!(dev.read(3, &mut out).err().map(|e| e.kind()), read, "{fault:?}: a read at its offset");
+        let fired = u64::from(write.is_some()) + u64::from(read.is_some());
+        assert_eq!(dev.injected(), fired, "{fault:?}");
+    }
+}
