@@ -173,6 +173,15 @@ fn populated() -> (SwapSystem, Vec<VSlot>) {
     (sys, slots)
 }
 
+/// A kernel-style table holding `SET` slots of count 1, allocated on CPU 0.
+fn populated_kernel_table() -> KernelTable {
+    let kt = KernelTable::new(SET / KCLUSTER, 1);
+    for i in 0..SET as u64 {
+        kt.alloc(0, i << 1).expect("kernel table full");
+    }
+    kt
+}
+
 fn alloc_release(c: &mut Criterion) {
     const G: &str = "alloc_release";
     for threads in THREADS {
@@ -278,10 +287,7 @@ fn state(c: &mut Criterion) {
     });
     drop(map);
 
-    let kt = KernelTable::new(SET / KCLUSTER, 1);
-    for i in 0..SET as u64 {
-        kt.alloc(0, i << 1).expect("kernel table full");
-    }
+    let kt = populated_kernel_table();
     bench(c, G, "kernel_table", 1, |t, iters| {
         let mut r = Rng::new(t);
         for _ in 0..iters {
@@ -331,10 +337,7 @@ fn dup_put(c: &mut Criterion) {
         });
         drop(map);
 
-        let kt = KernelTable::new(SET / KCLUSTER, 1);
-        for i in 0..SET as u64 {
-            kt.alloc(0, i << 1).expect("kernel table full");
-        }
+        let kt = populated_kernel_table();
         bench(c, G, "kernel_table", threads, |t, iters| {
             let mut r = Rng::new(t);
             for _ in 0..iters {
@@ -463,10 +466,7 @@ fn mixed(c: &mut Criterion) {
         });
         drop(map);
 
-        let kt = KernelTable::new(SET / KCLUSTER, 1);
-        for i in 0..SET as u64 {
-            kt.alloc(0, i << 1).expect("kernel table full");
-        }
+        let kt = populated_kernel_table();
         bench(c, G, "kernel_table", threads, |t, iters| {
             let mut r = Rng::new(t);
             for _ in 0..iters {
