@@ -687,6 +687,26 @@ fn a_second_writeout_to_the_device_reuses_the_physical_slot() {
     assert_eq!(fault_in(&sys, s, 24), (FaultSource::Device(dev), page));
 }
 
+/// A large folio written out again while still cached rewrites its device slots in
+/// place, each page at its own slot.
+#[test]
+fn a_large_folio_written_again_rewrites_each_page_in_its_own_device_slot() {
+    let sys = system_without_zswap();
+    let dev = sys.swapon(DeviceSpec::memory("ssd", 16)).unwrap();
+    let s = sys.alloc(0, MemcgId::ROOT, FolioId(16), 1).unwrap();
+    let second = VSlot::from_raw(s.raw() + 1);
+    sys.dup(s).unwrap();
+    sys.dup(second).unwrap();
+    let old: Vec<u8> = [incompressible(5), incompressible(6)].concat();
+    let new: Vec<u8> = [incompressible(7), incompressible(8)].concat();
+    assert_eq!(sys.writeout(s, Page::Bytes(&old)).unwrap(), Writeout::Device(dev));
+    assert_eq!(sys.writeout(s, Page::Bytes(&new)).unwrap(), Writeout::Device(dev));
+    assert_eq!(used(&sys, dev), 3, "the header and the same two slots");
+    sys.evict(s, Shadow(1)).unwrap();
+    assert_eq!(fault_in(&sys, s, 32), (FaultSource::Device(dev), new[..PAGE_SIZE].to_vec()));
+    assert_eq!(fault_in(&sys, second, 40), (FaultSource::Device(dev), new[PAGE_SIZE..].to_vec()));
+}
+
 // ---------------------------------------------------------------------------------------
 // Bad input: a typed error and no change (docs/api.md "Errors")
 // ---------------------------------------------------------------------------------------
