@@ -633,3 +633,22 @@ fn an_offset_fault_fails_only_its_own_kind_of_operation_at_its_own_offset() {
         assert_eq!(dev.injected(), fired, "{fault:?}");
     }
 }
+
+/// A memory device takes whole pages only: a buffer of any other length is
+/// `InvalidInput` and changes nothing (it used to panic on a read of the wrong length).
+#[test]
+fn a_memory_device_refuses_buffers_that_are_not_one_page() {
+    let dev = vswap::device::MemoryDevice::new();
+    let page = [5u8; PAGE_SIZE];
+    dev.write(1, &page).unwrap();
+    for len in [0, 1, PAGE_SIZE - 1, PAGE_SIZE + 1, 2 * PAGE_SIZE] {
+        let buf = vec![9u8; len];
+        assert_eq!(dev.write(1, &buf).map_err(|e| e.kind()), Err(ErrorKind::InvalidInput), "write of {len}");
+        let mut out = vec![3u8; len];
+        assert_eq!(dev.read(1, &mut out).map_err(|e| e.kind()), Err(ErrorKind::InvalidInput), "read of {len}");
+        assert!(out.iter().all(|&b| b == 3), "a refused read leaves the buffer alone");
+    }
+    let mut out = [0u8; PAGE_SIZE];
+    dev.read(1, &mut out).unwrap();
+    assert_eq!(out, page, "the page written first is still there");
+}

@@ -47,13 +47,26 @@ impl Default for MemoryDevice {
     }
 }
 
+/// `InvalidInput` unless `buf` is one page: a device stores whole pages.
+fn one_page(buf: &[u8]) -> io::Result<()> {
+    if buf.len() == PAGE_SIZE {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, "a device reads and writes whole pages"))
+    }
+}
+
 impl Device for MemoryDevice {
+    /// `InvalidInput`, storing nothing, unless `page` is one page.
     fn write(&self, off: u64, page: &[u8]) -> io::Result<()> {
+        one_page(page)?;
         lock(self.shard(off)).insert(off, page.into());
         Ok(())
     }
-    /// A page never written reads as zeros.
+    /// A page never written reads as zeros. `InvalidInput`, `out` untouched, unless `out`
+    /// is one page.
     fn read(&self, off: u64, out: &mut [u8]) -> io::Result<()> {
+        one_page(out)?;
         match lock(self.shard(off)).get(&off) {
             Some(p) => out.copy_from_slice(p),
             None => out.fill(0),
