@@ -13,7 +13,7 @@
 //! * `dup_put/*/{1,2}` — `dup` + `put` on random slots of one shared set vs
 //!   `DashMap::get_mut` increment + decrement and the locked equivalents.
 //! * `cross_cpu_free/*/2` — thread 0 allocates on CPU 0, thread 1 frees what it
-//!   allocated (handed over through a ring, the same for each structure): an iteration
+//!   allocated (handed over through std's bounded channel, the same for each structure): an iteration
 //!   is one alloc on one thread and one free on the other.
 //! * `mixed_dup_lookup_put/*/{1,2}` — `dup`, a lookup of another slot and `put`, on
 //!   random slots of one shared set.
@@ -35,6 +35,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 use vswap::{Config, FolioId, MemcgId, SwapSystem, VSlot};
 
@@ -349,46 +350,17 @@ fn dup_put(c: &mut Criterion) {
     }
 }
 
-/// A single-producer single-consumer ring of slot numbers: the cross-CPU benches' handoff
-/// from the allocating thread to the freeing one, the same for every structure compared.
-struct Ring {
-    slots: Box<[AtomicU64]>,
-    /// Slots pushed so far (written by the producer only).
-    head: CachePadded<AtomicU64>,
-    /// Slots popped so far (written by the consumer only).
-    tail: CachePadded<AtomicU64>,
+/// The cross-CPU benches' handoff from the allocating thread to the freeing one: std's
+/// bounded channel (no protocol of our own to prove), the same for every structure.
+struct Handoff {
+    tx: SyncSender<u64>,
+    rx: Mutex<Receiver<u64>>,
 }
 
-impl Ring {
-    const LEN: u64 = 256;
-
+impl Handoff {
     fn new() -> Self {
-        Self {
-            slots: (0..Self::LEN).map(|_| AtomicU64::new(0)).collect(),
-            head: CachePadded::new(AtomicU64::new(0)),
-            tail: CachePadded::new(AtomicU64::new(0)),
-        }
-    }
-
-    #[inline]
-    fn push(&self, v: u64) {
-        let h = self.head.load(Ordering::Relaxed);
-        while h - self.tail.load(Ordering::Acquire) == Self::LEN {
-            std::hint::spin_loop();
-        }
-        self.slots[(h % Self::LEN) as usize].store(v, Ordering::Relaxed);
-        self.head.store(h + 1, Ordering::Release);
-    }
-
-    #[inline]
-    fn pop(&self) -> u64 {
-        let t = self.tail.load(Ordering::Relaxed);
-        while self.head.load(Ordering::Acquire) == t {
-            std::hint::spin_loop();
-        }
-        let v = self.slots[(t % Self::LEN) as usize].load(Ordering::Relaxed);
-        self.tail.store(t + 1, Ordering::Release);
-        v
+        let (tx, rx) = sync_channel(256);
+        Self { tx, rx: Mutex::new(rx) }
     }
 }
 
@@ -398,13 +370,18 @@ impl Ring {
 fn cross_cpu_free(c: &mut Criterion) {
     const G: &str = "cross_cpu_free";
     let sys = system();
-    let ring = Ring::new();
+    let handoff = Handoff::new();
     bench(c, G, "vswap", 2, |t, iters| {
-        for i in 0..iters {
-            if t == 0 {
-                ring.push(sys.alloc(0, MemcgId::ROOT, FolioId(i & 0xffff), 0).expect("alloc").raw());
-            } else {
-                assert!(sys.release(VSlot::from_raw(ring.pop())).expect("release"), "count 0: release frees");
+        if t == 0 {
+            let tx = handoff.tx.clone();
+            for i in 0..iters {
+                tx.send(sys.alloc(0, MemcgId::ROOT, FolioId(i & 0xffff), 0).expect("alloc").raw()).expect("send");
+            }
+        } else {
+            let rx = handoff.rx.lock().unwrap();
+            for _ in 0..iters {
+                let s = VSlot::from_raw(rx.recv().expect("recv"));
+                assert!(sys.release(s).expect("release"), "count 0: release frees");
             }
         }
     });
@@ -412,11 +389,15 @@ fn cross_cpu_free(c: &mut Criterion) {
 
     let slab: Slab<u64> = Slab::new();
     bench(c, G, "sharded_slab", 2, |t, iters| {
-        for i in 0..iters {
-            if t == 0 {
-                ring.push(slab.insert(i).expect("slab full") as u64);
-            } else {
-                assert!(slab.remove(ring.pop() as usize));
+        if t == 0 {
+            let tx = handoff.tx.clone();
+            for i in 0..iters {
+                tx.send(slab.insert(i).expect("slab full") as u64).expect("send");
+            }
+        } else {
+            let rx = handoff.rx.lock().unwrap();
+            for _ in 0..iters {
+                assert!(slab.remove(rx.recv().expect("recv") as usize));
             }
         }
     });
@@ -424,11 +405,15 @@ fn cross_cpu_free(c: &mut Criterion) {
 
     let kt = KernelTable::new(64, CPUS);
     bench(c, G, "kernel_table", 2, |t, iters| {
-        for i in 0..iters {
-            if t == 0 {
-                ring.push(kt.alloc(0, i << 1).expect("kernel table full"));
-            } else {
-                kt.free(ring.pop());
+        if t == 0 {
+            let tx = handoff.tx.clone();
+            for i in 0..iters {
+                tx.send(kt.alloc(0, i << 1).expect("kernel table full")).expect("send");
+            }
+        } else {
+            let rx = handoff.rx.lock().unwrap();
+            for _ in 0..iters {
+                kt.free(rx.recv().expect("recv"));
             }
         }
     });
